@@ -1,0 +1,182 @@
+// Package config reads and validates the switchyard configuration file.
+//
+// Loading is three steps: defaults, strict YAML decoding (unknown fields are
+// errors), then Validate, whose messages name the offending field.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Listener     Listener     `yaml:"listener"`
+	ControlPlane ControlPlane `yaml:"controlPlane"`
+	Store        Store        `yaml:"store"`
+	Routing      Routing      `yaml:"routing"`
+	Health       Health       `yaml:"health"`
+	Groups       []Group      `yaml:"groups"`
+	Clusters     []Cluster    `yaml:"clusters"`
+}
+
+// Listener is the Envoy client listener that Switchyard configures over xDS.
+type Listener struct {
+	// Address is host:port of the client listener (default 0.0.0.0:8080).
+	Address string `yaml:"address"`
+	// MaxBodyBytes bounds the SQL text of a submission (default 1 MiB).
+	MaxBodyBytes int `yaml:"maxBodyBytes"`
+	// RequestTimeout bounds one upstream request of the Trino protocol
+	// (default 60s); Trino answers every request within seconds.
+	RequestTimeout time.Duration `yaml:"requestTimeout"`
+}
+
+// ControlPlane holds the addresses the switchyard process listens on.
+type ControlPlane struct {
+	AdminAddress   string `yaml:"adminAddress"`   // HTTP admin, metrics, health (default 127.0.0.1:9080)
+	XDSAddress     string `yaml:"xdsAddress"`     // ADS gRPC (default 127.0.0.1:18000)
+	ExtProcAddress string `yaml:"extProcAddress"` // ext_proc gRPC (default 127.0.0.1:18001)
+	// ExtProcTargets are the host:port addresses Envoys use to reach ext_proc
+	// services; default is ExtProcAddress. List every replica to let each
+	// Envoy use all of them.
+	ExtProcTargets []string `yaml:"extProcTargets"`
+	// ExtProcTimeout bounds each ext_proc message exchange (default 1s).
+	ExtProcTimeout time.Duration `yaml:"extProcTimeout"`
+}
+
+// Store selects the shared state backend.
+type Store struct {
+	// Type is "redis" (shared by replicas) or "memory" (single instance).
+	Type  string `yaml:"type"`
+	Redis Redis  `yaml:"redis"`
+	// QueryTTL is how long a query-ID to cluster mapping lives (default 24h).
+	QueryTTL time.Duration `yaml:"queryTTL"`
+}
+
+// Redis is the Redis connection.
+type Redis struct {
+	Address  string `yaml:"address"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+	// Timeout bounds each Redis call on the request path (default 200ms).
+	Timeout time.Duration `yaml:"timeout"`
+	// KeyPrefix namespaces every key (default "sy:").
+	KeyPrefix string `yaml:"keyPrefix"`
+}
+
+// Routing holds fleet-wide routing settings.
+type Routing struct {
+	// DefaultGroup receives queries that name no routing group.
+	DefaultGroup string `yaml:"defaultGroup"`
+}
+
+// Health configures the coordinator health poller.
+type Health struct {
+	Interval      time.Duration `yaml:"interval"`      // between checks (default 2s)
+	Timeout       time.Duration `yaml:"timeout"`       // per check (default 1s)
+	FallThreshold int           `yaml:"fallThreshold"` // consecutive failures to mark down (default 3)
+	RiseThreshold int           `yaml:"riseThreshold"` // consecutive successes to mark up (default 2)
+}
+
+// Group is a routing group.
+type Group struct {
+	Name string `yaml:"name"`
+	// Strategy picks a cluster within the group: round-robin (default).
+	Strategy string `yaml:"strategy"`
+}
+
+// Cluster is one Trino cluster.
+type Cluster struct {
+	Name         string        `yaml:"name"`
+	Group        string        `yaml:"group"`
+	Coordinators []Coordinator `yaml:"coordinators"`
+}
+
+// Coordinator is one coordinator of a cluster.
+type Coordinator struct {
+	// Name identifies the coordinator inside its cluster; default is its
+	// position ("0", "1", ...). It appears in the URIs clients follow.
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Role is active (default) or standby.
+	Role string `yaml:"role"`
+}
+
+// Defaults returns a configuration with every default filled in.
+func Defaults() Config {
+	return Config{
+		Listener: Listener{Address: "0.0.0.0:8080", MaxBodyBytes: 1 << 20, RequestTimeout: 60 * time.Second},
+		ControlPlane: ControlPlane{
+			AdminAddress:   "127.0.0.1:9080",
+			XDSAddress:     "127.0.0.1:18000",
+			ExtProcAddress: "127.0.0.1:18001",
+			ExtProcTimeout: time.Second,
+		},
+		Store:  Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
+		Health: Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
+	}
+}
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+var yamlUnknownField = regexp.MustCompile(`field (\S+) not found in type config\.(\w+)`)
+
+// Parse decodes YAML strictly over the defaults and validates the result.
+func Parse(b []byte) (*Config, error) {
+	c := Defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty")
+		}
+		msg := yamlUnknownField.ReplaceAllString(err.Error(), `unknown field "$1" in $2`)
+		return nil, errors.New(msg)
+	}
+	c.applyDerivedDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDerivedDefaults() {
+	if len(c.ControlPlane.ExtProcTargets) == 0 {
+		c.ControlPlane.ExtProcTargets = []string{c.ControlPlane.ExtProcAddress}
+	}
+	for i := range c.Groups {
+		if c.Groups[i].Strategy == "" {
+			c.Groups[i].Strategy = StrategyRoundRobin
+		}
+	}
+	for i := range c.Clusters {
+		for j := range c.Clusters[i].Coordinators {
+			co := &c.Clusters[i].Coordinators[j]
+			if co.Name == "" {
+				co.Name = fmt.Sprint(j)
+			}
+			if co.Role == "" {
+				co.Role = RoleActive
+			}
+		}
+	}
+}

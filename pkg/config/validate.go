@@ -1,0 +1,218 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+)
+
+// Balancing strategies within a routing group.
+const (
+	StrategyRoundRobin = "round-robin"
+)
+
+// Coordinator roles.
+const (
+	RoleActive  = "active"
+	RoleStandby = "standby"
+)
+
+// Store types.
+const (
+	StoreMemory = "memory"
+	StoreRedis  = "redis"
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidName reports whether s can name a cluster, group or coordinator: 1-63
+// of lowercase letters, digits and inner hyphens (these names appear in
+// Envoy resource names and in the URIs clients follow).
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+const nameRule = "use 1-63 lowercase letters, digits and inner hyphens"
+
+// Validate checks the configuration; every message names the field.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	checkAddr := func(field, v string) {
+		if err := validHostPort(v); err != nil {
+			add(field, "%v", err)
+		}
+	}
+
+	checkAddr("listener.address", c.Listener.Address)
+	if c.Listener.MaxBodyBytes < 1024 || c.Listener.MaxBodyBytes > 64<<20 {
+		add("listener.maxBodyBytes", "must be between 1024 and 67108864, got %d", c.Listener.MaxBodyBytes)
+	}
+	if c.Listener.RequestTimeout <= 0 {
+		add("listener.requestTimeout", "must be positive, got %v", c.Listener.RequestTimeout)
+	}
+	checkAddr("controlPlane.adminAddress", c.ControlPlane.AdminAddress)
+	checkAddr("controlPlane.xdsAddress", c.ControlPlane.XDSAddress)
+	checkAddr("controlPlane.extProcAddress", c.ControlPlane.ExtProcAddress)
+	for i, t := range c.ControlPlane.ExtProcTargets {
+		checkAddr(fmt.Sprintf("controlPlane.extProcTargets[%d]", i), t)
+	}
+	if c.ControlPlane.ExtProcTimeout <= 0 {
+		add("controlPlane.extProcTimeout", "must be positive, got %v", c.ControlPlane.ExtProcTimeout)
+	}
+
+	switch c.Store.Type {
+	case StoreMemory:
+	case StoreRedis:
+		if c.Store.Redis.Address == "" {
+			add("store.redis.address", "is required when store.type is redis")
+		} else {
+			checkAddr("store.redis.address", c.Store.Redis.Address)
+		}
+		if c.Store.Redis.Timeout <= 0 {
+			add("store.redis.timeout", "must be positive, got %v", c.Store.Redis.Timeout)
+		}
+	default:
+		add("store.type", "must be %q or %q, got %q", StoreMemory, StoreRedis, c.Store.Type)
+	}
+	if c.Store.QueryTTL < 60e9 {
+		add("store.queryTTL", "must be at least 1m, got %v", c.Store.QueryTTL)
+	}
+
+	if c.Health.Interval <= 0 {
+		add("health.interval", "must be positive, got %v", c.Health.Interval)
+	}
+	if c.Health.Timeout <= 0 {
+		add("health.timeout", "must be positive, got %v", c.Health.Timeout)
+	}
+	if c.Health.FallThreshold < 1 {
+		add("health.fallThreshold", "must be at least 1, got %d", c.Health.FallThreshold)
+	}
+	if c.Health.RiseThreshold < 1 {
+		add("health.riseThreshold", "must be at least 1, got %d", c.Health.RiseThreshold)
+	}
+
+	groups := map[string]bool{}
+	if len(c.Groups) == 0 {
+		add("groups", "at least one routing group is required")
+	}
+	for i, g := range c.Groups {
+		f := fmt.Sprintf("groups[%d]", i)
+		switch {
+		case !ValidName(g.Name):
+			add(f+".name", "%q is not a valid name (%s)", g.Name, nameRule)
+		case groups[g.Name]:
+			add(f+".name", "duplicate group %q", g.Name)
+		}
+		groups[g.Name] = true
+		if g.Strategy != StrategyRoundRobin {
+			add(f+".strategy", "must be %q, got %q", StrategyRoundRobin, g.Strategy)
+		}
+	}
+	switch {
+	case c.Routing.DefaultGroup == "":
+		add("routing.defaultGroup", "is required")
+	case !groups[c.Routing.DefaultGroup]:
+		add("routing.defaultGroup", "names unknown group %q", c.Routing.DefaultGroup)
+	}
+
+	clusters := map[string]bool{}
+	for i, cl := range c.Clusters {
+		f := fmt.Sprintf("clusters[%d]", i)
+		switch {
+		case !ValidName(cl.Name):
+			add(f+".name", "%q is not a valid name (%s)", cl.Name, nameRule)
+		case clusters[cl.Name]:
+			add(f+".name", "duplicate cluster %q", cl.Name)
+		}
+		clusters[cl.Name] = true
+		if !groups[cl.Group] {
+			add(f+".group", "names unknown group %q", cl.Group)
+		}
+		errs = append(errs, validateCoordinators(f, cl.Coordinators)...)
+	}
+	return errors.Join(errs...)
+}
+
+func validateCoordinators(f string, cos []Coordinator) []error {
+	var errs []error
+	if len(cos) == 0 {
+		return []error{fmt.Errorf("%s.coordinators: at least one coordinator is required", f)}
+	}
+	names := map[string]bool{}
+	active := 0
+	for j, co := range cos {
+		cf := fmt.Sprintf("%s.coordinators[%d]", f, j)
+		switch {
+		case !ValidName(co.Name):
+			errs = append(errs, fmt.Errorf("%s.name: %q is not a valid name (%s)", cf, co.Name, nameRule))
+		case names[co.Name]:
+			errs = append(errs, fmt.Errorf("%s.name: duplicate coordinator %q", cf, co.Name))
+		}
+		names[co.Name] = true
+		if _, err := ParseCoordinatorURL(co.URL); err != nil {
+			errs = append(errs, fmt.Errorf("%s.url: %v", cf, err))
+		}
+		switch co.Role {
+		case RoleActive:
+			active++
+		case RoleStandby:
+		default:
+			errs = append(errs, fmt.Errorf("%s.role: must be %q or %q, got %q", cf, RoleActive, RoleStandby, co.Role))
+		}
+	}
+	if active == 0 {
+		errs = append(errs, fmt.Errorf("%s.coordinators: at least one coordinator must have role %q", f, RoleActive))
+	}
+	return errs
+}
+
+// Endpoint is a parsed coordinator URL.
+type Endpoint struct {
+	Scheme string // http or https
+	Host   string // IP address or DNS name
+	Port   uint32
+}
+
+// ParseCoordinatorURL accepts http(s)://host[:port] with no path.
+func ParseCoordinatorURL(s string) (Endpoint, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return Endpoint{}, fmt.Errorf("%q is not an absolute http(s) URL", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return Endpoint{}, fmt.Errorf("%q: scheme must be http or https", s)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		return Endpoint{}, fmt.Errorf("%q: must be scheme://host:port with no path, query or credentials", s)
+	}
+	port := uint32(80)
+	if u.Scheme == "https" {
+		port = 443
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return Endpoint{}, fmt.Errorf("%q: bad port %q", s, p)
+		}
+		port = uint32(n)
+	}
+	return Endpoint{Scheme: u.Scheme, Host: u.Hostname(), Port: port}, nil
+}
+
+func validHostPort(v string) error {
+	if v == "" {
+		return errors.New("is required (host:port)")
+	}
+	_, p, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", v)
+	}
+	if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+		return fmt.Errorf("%q has a bad port", v)
+	}
+	return nil
+}

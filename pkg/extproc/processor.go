@@ -1,0 +1,320 @@
+package extproc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+	"github.com/switchyard-gw/switchyard/pkg/xds"
+)
+
+// processor holds the state of one request.
+type processor struct {
+	s         *Server
+	kind      trino.PathKind
+	method    string
+	path      string
+	scheme    string
+	authority string
+	group     string // X-Trino-Routing-Group
+	user      string
+	decision  routing.Decision
+	id        string // gateway decision ID, for logs and error documents
+	spent     time.Duration
+}
+
+func (p *processor) handle(ctx context.Context, req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	start := time.Now()
+	var resp *extprocv3.ProcessingResponse
+	switch r := req.Request.(type) {
+	case *extprocv3.ProcessingRequest_RequestHeaders:
+		resp = p.requestHeaders(ctx, r.RequestHeaders)
+	case *extprocv3.ProcessingRequest_RequestBody:
+		resp = p.requestBody(r.RequestBody)
+	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
+	case *extprocv3.ProcessingRequest_ResponseBody:
+		resp = p.responseBody(ctx, r.ResponseBody)
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
+	case *extprocv3.ProcessingRequest_ResponseTrailers:
+		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
+	default:
+		return nil
+	}
+	p.spent += time.Since(start)
+	return resp
+}
+
+func (p *processor) log() *slog.Logger {
+	return p.s.o.Logger.With("request", p.id, "method", p.method, "path", p.path)
+}
+
+func (p *processor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders) *extprocv3.ProcessingResponse {
+	for _, hv := range h.GetHeaders().GetHeaders() {
+		v := headerValue(hv)
+		switch hv.GetKey() {
+		case ":method":
+			p.method = v
+		case ":path":
+			p.path = v
+		case ":scheme":
+			p.scheme = v
+		case ":authority":
+			p.authority = v
+		case trino.HeaderRoutingGroup:
+			p.group = strings.TrimSpace(v)
+		case trino.HeaderUser:
+			p.user = v
+		}
+	}
+	p.id = newDecisionID()
+	path, rawQuery := trino.SplitPathQuery(p.path)
+	if strings.HasPrefix(path, trino.RoutePrefix) {
+		// Routed by path already (the infoUri UI pages of a query).
+		return p.finish(continueHeaders(nil), "passed")
+	}
+	info, perr := trino.ParsePath(path, rawQuery)
+	p.kind = info.Kind
+	if perr != nil {
+		var m *trino.MalformedQueryIDError
+		if errors.As(perr, &m) {
+			return p.reject(trino.ErrMalformedQueryID, perr.Error(), info.QueryID)
+		}
+	}
+	switch {
+	case info.Kind == trino.PathSubmit && p.method == "POST":
+		// Decide on the body (policy reads the SQL). The first QueryResults
+		// must come back uncompressed so the query ID can be read.
+		mut := &extprocv3.HeaderMutation{RemoveHeaders: []string{"accept-encoding"}}
+		if h.GetEndOfStream() { // no body: decide now
+			return p.decideSubmission(mut, nil, true)
+		}
+		return continueHeaders(mut)
+	case info.QueryID != "":
+		return p.routeToOwner(ctx, info)
+	default:
+		return p.routeAnywhere()
+	}
+}
+
+// requestBody decides where a submission goes, from its headers and SQL.
+func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	if p.kind != trino.PathSubmit {
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
+	}
+	return p.decideSubmission(nil, b.GetBody(), false)
+}
+
+func (p *processor) decideSubmission(mut *extprocv3.HeaderMutation, sql []byte, atHeaders bool) *extprocv3.ProcessingResponse {
+	if len(sql) > p.s.o.MaxBodyBytes {
+		return p.reject(trino.ErrQueryTextTooLarge, fmt.Sprintf(
+			"query text of %d bytes exceeds the gateway limit of %d bytes (listener.maxBodyBytes)", len(sql), p.s.o.MaxBodyBytes), "")
+	}
+	d, err := p.s.o.Router.Route(routing.Request{RoutingGroup: p.group})
+	if err != nil {
+		var re *routing.Error
+		if errors.As(err, &re) {
+			return p.reject(re.Code, re.Message, "")
+		}
+		return p.reject(trino.ErrGatewayInternal, err.Error(), "")
+	}
+	p.decision = d
+	p.s.o.Metrics.Routed.WithLabelValues(d.Group, d.Cluster).Inc()
+	if mut == nil {
+		mut = &extprocv3.HeaderMutation{}
+	}
+	mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.RouteHeader, d.Cluster))
+	common := &extprocv3.CommonResponse{HeaderMutation: mut, ClearRouteCache: true}
+	p.finishMetrics("routed")
+	if atHeaders {
+		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{Response: common}}}
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{Response: common}}}
+}
+
+// responseBody reads the first QueryResults of a submission and records the
+// query's owner in the shared store, before the client can ask for it.
+func (p *processor) responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
+	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
+	if p.kind != trino.PathSubmit || p.decision.Cluster == "" {
+		return resp
+	}
+	r, err := trino.ParseSubmitResponse(b.GetBody())
+	if err != nil {
+		p.log().Warn("submission answered without a query ID", "cluster", p.decision.Cluster, "error", err)
+		return resp
+	}
+	route, ok := ownerFromURIs(r)
+	if !ok || route.Cluster != p.decision.Cluster {
+		// Not an answer of the chosen coordinator (e.g. a gateway error
+		// document): nothing to record.
+		p.log().Warn("submission answer carries no gateway prefix; query owner not recorded",
+			"query", r.ID, "cluster", p.decision.Cluster, "nextUri", r.NextURI)
+		return resp
+	}
+	sctx, cancel := p.s.storeCtx(ctx)
+	defer cancel()
+	if err := p.s.o.Store.PutQuery(sctx, r.ID, route, p.s.o.QueryTTL); err != nil {
+		// The client still follows prefixed URIs; only unprefixed lookups
+		// of this query will miss.
+		p.s.o.Metrics.StoreError.WithLabelValues("put_query").Inc()
+		p.log().Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
+	}
+	p.log().Info("query submitted", "query", r.ID, "user", p.user, "group", p.decision.Group, "owner", route.String())
+	return resp
+}
+
+// ownerFromURIs reads the coordinator that answered a submission from the
+// /_sy/{cluster}/{coordinator} prefix it put in front of its URIs.
+func ownerFromURIs(r trino.SubmitResponse) (store.QueryRoute, bool) {
+	for _, uri := range []string{r.NextURI, r.InfoURI} {
+		if u, err := url.Parse(uri); err == nil {
+			if c, k, _, ok := trino.ParseCoordinatorPrefix(u.Path); ok {
+				return store.QueryRoute{Cluster: c, Coordinator: k}, true
+			}
+		}
+	}
+	return store.QueryRoute{}, false
+}
+
+// routeToOwner sends a request about a known query to the coordinator (or
+// cluster) that owns it.
+func (p *processor) routeToOwner(ctx context.Context, info trino.PathInfo) *extprocv3.ProcessingResponse {
+	sctx, cancel := p.s.storeCtx(ctx)
+	defer cancel()
+	r, err := p.s.o.Store.GetQuery(sctx, info.QueryID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return p.reject(trino.ErrQueryNotFound, fmt.Sprintf(
+			"query %s is not known to the gateway: it was not submitted through it, or it finished more than the query TTL ago", info.QueryID), info.QueryID)
+	case err != nil:
+		p.s.o.Metrics.StoreError.WithLabelValues("get_query").Inc()
+		p.log().Error("looking up query owner failed", "query", info.QueryID, "error", err)
+		return p.reject(trino.ErrGatewayInternal, fmt.Sprintf(
+			"the gateway cannot look up query %s right now (shared store unavailable); follow the nextUri the server returned, or retry", info.QueryID), info.QueryID)
+	}
+	f := p.s.o.Router.Fleet()
+	c, ok := f.Cluster(r.Cluster)
+	if !ok {
+		return p.reject(trino.ErrQueryNotFound, fmt.Sprintf("query %s ran on cluster %s, which is no longer in the fleet", info.QueryID, r.Cluster), info.QueryID)
+	}
+	target := c.Name
+	if _, ok := c.Coordinator(r.Coordinator); ok {
+		target = fleet.Key(c.Name, r.Coordinator)
+	}
+	return p.finish(continueHeaders(&extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, target)}}), "routed")
+}
+
+// routeAnywhere sends a request that belongs to no query (server info, UI
+// assets, query lists) to a healthy cluster of the default group.
+func (p *processor) routeAnywhere() *extprocv3.ProcessingResponse {
+	d, err := p.s.o.Router.Route(routing.Request{})
+	if err != nil {
+		var re *routing.Error
+		if errors.As(err, &re) {
+			return p.reject(re.Code, re.Message, "")
+		}
+		return p.reject(trino.ErrGatewayInternal, err.Error(), "")
+	}
+	return p.finish(continueHeaders(&extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, d.Cluster)}}), "routed")
+}
+
+// reject answers the request itself. On the statement protocol the answer is
+// a FAILED QueryResults with HTTP 200, which every Trino client prints as
+// "Query <id> failed: <message>"; elsewhere a JSON error with a status.
+func (p *processor) reject(code trino.ErrorCode, msg, queryID string) *extprocv3.ProcessingResponse {
+	var status int
+	var body []byte
+	if p.kind.IsStatement() && p.method != "DELETE" {
+		if queryID == "" {
+			queryID = p.id
+		}
+		status, body = 200, trino.FailedQueryResults(queryID, p.baseURL()+"/ui/", code, msg)
+	} else {
+		status, body = httpStatus(code), trino.ErrorDocument(code, msg)
+	}
+	p.log().Info("request rejected", "error", code.Name, "message", msg, "user", p.user)
+	p.finishMetrics("rejected")
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
+		Headers: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-type", "application/json")}},
+		Body:    body,
+		Details: "switchyard_" + strings.ToLower(code.Name),
+	}}}
+}
+
+func httpStatus(code trino.ErrorCode) int {
+	switch code {
+	case trino.ErrQueryNotFound, trino.ErrMalformedQueryID, trino.ErrNoRoute:
+		return 404
+	case trino.ErrUnknownRoutingGroup, trino.ErrBadRequest:
+		return 400
+	case trino.ErrQueryTextTooLarge:
+		return 413
+	case trino.ErrNoClusterAvailable, trino.ErrGatewayUnavailable:
+		return 503
+	}
+	return 500
+}
+
+func (p *processor) baseURL() string {
+	scheme := p.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + p.authority
+}
+
+func (p *processor) finish(r *extprocv3.ProcessingResponse, outcome string) *extprocv3.ProcessingResponse {
+	p.finishMetrics(outcome)
+	return r
+}
+
+func (p *processor) finishMetrics(outcome string) {
+	m := p.s.o.Metrics
+	m.Requests.WithLabelValues(p.kind.String(), outcome).Inc()
+	m.Latency.WithLabelValues(p.kind.String()).Observe(p.spent.Seconds())
+}
+
+func continueHeaders(mut *extprocv3.HeaderMutation) *extprocv3.ProcessingResponse {
+	hr := &extprocv3.HeadersResponse{}
+	if mut != nil {
+		hr.Response = &extprocv3.CommonResponse{HeaderMutation: mut, ClearRouteCache: len(mut.SetHeaders) > 0}
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: hr}}
+}
+
+func setHeader(k, v string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: k, RawValue: []byte(v)},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+func headerValue(h *corev3.HeaderValue) string {
+	if h.GetValue() != "" {
+		return h.GetValue()
+	}
+	return string(h.GetRawValue())
+}
+
+func newDecisionID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "sy_" + time.Now().UTC().Format("20060102_150405") + "_" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,204 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Target is one coordinator to check.
+type Target struct {
+	Key     string // "cluster/coordinator"
+	BaseURL string // scheme://host:port
+}
+
+// CheckFunc checks one coordinator; nil means healthy.
+type CheckFunc func(ctx context.Context, baseURL string) error
+
+// Options configure a Poller.
+type Options struct {
+	Interval time.Duration
+	Timeout  time.Duration
+	Rise     int
+	Fall     int
+	Check    CheckFunc // default: CheckInfo with a shared HTTP client
+	// OnChange is called (from a poller goroutine) after any state change.
+	OnChange func(key string, s State)
+	Logger   *slog.Logger
+}
+
+// Poller checks every target on its own goroutine and keeps its state.
+type Poller struct {
+	opts    Options
+	mu      sync.RWMutex
+	entries map[string]*entry
+	wg      sync.WaitGroup
+}
+
+type entry struct {
+	target  Target
+	tracker Tracker
+	lastErr string
+	cancel  context.CancelFunc
+}
+
+// NewPoller returns a poller with no targets.
+func NewPoller(o Options) *Poller {
+	if o.Check == nil {
+		client := &http.Client{Timeout: o.Timeout}
+		o.Check = func(ctx context.Context, base string) error { return CheckInfo(ctx, client, base) }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnChange == nil {
+		o.OnChange = func(string, State) {}
+	}
+	return &Poller{opts: o, entries: map[string]*entry{}}
+}
+
+// SetTargets starts checking new targets and stops checking removed ones.
+// A target whose URL changed starts over from Unknown.
+func (p *Poller) SetTargets(ctx context.Context, targets []Target) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	want := map[string]Target{}
+	for _, t := range targets {
+		want[t.Key] = t
+	}
+	for k, e := range p.entries {
+		if t, ok := want[k]; !ok || t != e.target {
+			e.cancel()
+			delete(p.entries, k)
+		}
+	}
+	for k, t := range want {
+		if _, ok := p.entries[k]; ok {
+			continue
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		e := &entry{target: t, tracker: Tracker{Rise: p.opts.Rise, Fall: p.opts.Fall}, cancel: cancel}
+		p.entries[k] = e
+		p.wg.Add(1)
+		go p.loop(cctx, e)
+	}
+}
+
+// State returns the state of the coordinator with the given key.
+func (p *Poller) State(key string) State {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if e, ok := p.entries[key]; ok {
+		return e.tracker.State()
+	}
+	return Unknown
+}
+
+// Status is a point-in-time view of one target.
+type Status struct {
+	State     State
+	LastError string
+}
+
+// Snapshot returns the status of every target.
+func (p *Poller) Snapshot() map[string]Status {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := make(map[string]Status, len(p.entries))
+	for k, e := range p.entries {
+		out[k] = Status{State: e.tracker.State(), LastError: e.lastErr}
+	}
+	return out
+}
+
+// AllChecked reports whether every target has had at least one result.
+func (p *Poller) AllChecked() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, e := range p.entries {
+		if e.tracker.State() == Unknown {
+			return false
+		}
+	}
+	return true
+}
+
+// Wait blocks until every poller goroutine has stopped (after the context
+// given to SetTargets is cancelled).
+func (p *Poller) Wait() { p.wg.Wait() }
+
+func (p *Poller) loop(ctx context.Context, e *entry) {
+	defer p.wg.Done()
+	t := time.NewTicker(p.opts.Interval)
+	defer t.Stop()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+		err := p.opts.Check(cctx, e.target.BaseURL)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		p.record(e, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Poller) record(e *entry, err error) {
+	p.mu.Lock()
+	if err != nil {
+		e.lastErr = err.Error()
+	} else {
+		e.lastErr = ""
+	}
+	changed := e.tracker.Observe(err == nil)
+	s := e.tracker.State()
+	p.mu.Unlock()
+	if changed {
+		p.opts.Logger.Info("coordinator health changed", "coordinator", e.target.Key, "state", s.String(), "error", e.lastErr)
+		p.opts.OnChange(e.target.Key, s)
+	}
+}
+
+// CheckInfo is the default check: GET /v1/info must answer 200 with
+// "starting": false.
+func CheckInfo(ctx context.Context, client *http.Client, baseURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/v1/info", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/v1/info answered HTTP %d", resp.StatusCode)
+	}
+	var info struct {
+		Starting *bool `json:"starting"`
+	}
+	if err := json.Unmarshal(body, &info); err != nil {
+		return fmt.Errorf("/v1/info: %w", err)
+	}
+	if info.Starting == nil {
+		return errors.New(`/v1/info has no "starting" field`)
+	}
+	if *info.Starting {
+		return errors.New("coordinator is starting")
+	}
+	return nil
+}

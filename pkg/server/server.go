@@ -1,0 +1,258 @@
+// Package server wires the control plane together for `switchyard serve`:
+// configuration to fleet model, shared store, health poller, router, the xDS
+// and ext_proc gRPC services and the admin HTTP server.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/switchyard-gw/switchyard/pkg/admin"
+	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/extproc"
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/xds"
+)
+
+// Server is a running control plane.
+type Server struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	store  store.Store
+	poller *health.Poller
+	router *routing.Router
+	xds    *xds.Server
+
+	// Addresses actually bound (useful when the config asks for port 0).
+	AdminAddr, XDSAddr, ExtProcAddr string
+
+	listeners []net.Listener
+	ready     chan struct{}
+}
+
+// New builds the control plane from a validated configuration and binds its
+// ports, so a caller knows at once whether the addresses are usable.
+func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), ready: make(chan struct{})}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	switch cfg.Store.Type {
+	case config.StoreRedis:
+		r := cfg.Store.Redis
+		s.store = store.NewRedis(store.RedisOptions{Address: r.Address, Username: r.Username, Password: r.Password,
+			DB: r.DB, Timeout: r.Timeout, KeyPrefix: r.KeyPrefix})
+	default:
+		log.Warn("using the in-memory store: state is not shared, so run a single control-plane replica; a fleet of replicas needs store.type: redis")
+		s.store = store.NewMemory()
+	}
+
+	f := fleet.FromConfig(cfg)
+	s.poller = health.NewPoller(health.Options{
+		Interval: cfg.Health.Interval, Timeout: cfg.Health.Timeout,
+		Rise: cfg.Health.RiseThreshold, Fall: cfg.Health.FallThreshold,
+		Logger: log,
+	})
+	s.router = routing.New(f, s.poller)
+	s.xds = xds.NewServer(log.With("component", "xds"), s.xdsMetrics())
+
+	for _, a := range []struct {
+		addr string
+		out  *string
+	}{{cfg.ControlPlane.AdminAddress, &s.AdminAddr}, {cfg.ControlPlane.XDSAddress, &s.XDSAddr}, {cfg.ControlPlane.ExtProcAddress, &s.ExtProcAddr}} {
+		l, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("listening on %s: %w", a.addr, err)
+		}
+		s.listeners = append(s.listeners, l)
+		*a.out = l.Addr().String()
+	}
+	return s, nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+}
+
+func (s *Server) xdsMetrics() xds.Metrics {
+	pushes := prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_xds_pushes_total", Help: "Configuration snapshots published to Envoys."})
+	nacks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_xds_nacks_total", Help: "Configurations rejected by an Envoy, by resource type."}, []string{"type"})
+	conns := prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchyard_xds_streams", Help: "Open ADS streams (connected Envoys)."})
+	s.reg.MustRegister(pushes, nacks, conns)
+	return xds.Metrics{
+		Pushes: pushes.Inc,
+		Nacks:  func(t string) { nacks.WithLabelValues(t).Inc() },
+		Conns:  func(d int) { conns.Add(float64(d)) },
+	}
+}
+
+// Ready is closed once the first configuration is published and every
+// coordinator has been checked once.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Run serves until ctx is cancelled, then stops everything it started.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer s.store.Close()
+
+	f := s.router.Fleet()
+	s.poller.SetTargets(ctx, healthTargets(f))
+	if err := s.publish(ctx, f); err != nil {
+		s.closeListeners()
+		return err
+	}
+
+	kp := keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
+	xdsGRPC := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(kp), grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
+	s.xds.Register(ctx, xdsGRPC)
+	extGRPC := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(kp))
+	extprocv3.RegisterExternalProcessorServer(extGRPC, extproc.New(extproc.Options{
+		Router:       s.router,
+		Store:        s.store,
+		QueryTTL:     s.cfg.Store.QueryTTL,
+		MaxBodyBytes: s.cfg.Listener.MaxBodyBytes,
+		StoreTimeout: s.cfg.Store.Redis.Timeout,
+		Logger:       s.log.With("component", "extproc"),
+		Metrics:      extproc.NewMetrics(s.reg),
+	}))
+	httpSrv := &http.Server{Handler: admin.Handler(s.reg, s.readyCheck), ReadHeaderTimeout: 10 * time.Second}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	serve := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	serve("admin", func() error { return httpSrv.Serve(s.listeners[0]) })
+	serve("xds", func() error { return xdsGRPC.Serve(s.listeners[1]) })
+	serve("ext_proc", func() error { return extGRPC.Serve(s.listeners[2]) })
+
+	go s.waitReady(ctx)
+	s.log.Info("control plane serving", "admin", s.AdminAddr, "xds", s.XDSAddr, "ext_proc", s.ExtProcAddr,
+		"store", s.cfg.Store.Type, "clusters", len(f.Clusters))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		cancel()
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	gracefulStop(extGRPC, 5*time.Second)
+	gracefulStop(xdsGRPC, time.Second) // ADS streams never end on their own
+	wg.Wait()
+	s.poller.Wait()
+	return runErr
+}
+
+func gracefulStop(g *grpc.Server, d time.Duration) {
+	done := make(chan struct{})
+	go func() { g.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		g.Stop()
+	}
+}
+
+func (s *Server) publish(ctx context.Context, f *fleet.Fleet) error {
+	res, err := xds.Translate(f, s.xdsOptions())
+	if res == nil {
+		return fmt.Errorf("translating the fleet: %w", err)
+	}
+	if err != nil {
+		s.log.Error("some clusters could not be translated; serving the rest", "error", err)
+	}
+	v, err := s.xds.Update(ctx, res)
+	if err != nil {
+		return fmt.Errorf("publishing configuration: %w", err)
+	}
+	s.log.Info("configuration published", "version", v, "clusters", len(f.Clusters))
+	return nil
+}
+
+func (s *Server) xdsOptions() xds.Options {
+	c := s.cfg
+	return xds.Options{
+		ListenerAddress: c.Listener.Address,
+		MaxBodyBytes:    uint32(c.Listener.MaxBodyBytes),
+		RequestTimeout:  c.Listener.RequestTimeout,
+		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
+		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
+		Health: xds.HealthCheck{
+			Interval: c.Health.Interval, Timeout: c.Health.Timeout,
+			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold),
+		},
+	}
+}
+
+func healthTargets(f *fleet.Fleet) []health.Target {
+	var out []health.Target
+	for _, c := range f.Clusters {
+		for _, co := range c.Coordinators {
+			out = append(out, health.Target{
+				Key:     fleet.Key(c.Name, co.Name),
+				BaseURL: fmt.Sprintf("%s://%s", co.Scheme, net.JoinHostPort(co.Host, fmt.Sprint(co.Port))),
+			})
+		}
+	}
+	return out
+}
+
+func (s *Server) waitReady(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if s.poller.AllChecked() && s.store.Ping(ctx) == nil {
+			close(s.ready)
+			s.log.Info("control plane ready")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) readyCheck(r *http.Request) error {
+	select {
+	case <-s.ready:
+	default:
+		return errors.New("waiting for the first health check of every coordinator and the store")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package xds
+
+import (
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
+	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	prevhostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
+	prevprioritiesv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+const metadataPrefixKey = "prefix"
+
+// extProcCluster is the gRPC (HTTP/2) cluster of the ext_proc services.
+func extProcCluster(o Options) (*clusterv3.Cluster, error) {
+	var lbs []*endpointv3.LbEndpoint
+	for _, t := range o.ExtProcTargets {
+		h, p, err := splitHostPort(t)
+		if err != nil {
+			return nil, err
+		}
+		lbs = append(lbs, &endpointv3.LbEndpoint{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{
+			Endpoint: &endpointv3.Endpoint{Address: socketAddress(h, p)},
+		}})
+	}
+	return &clusterv3.Cluster{
+		Name:                 ExtProcCluster,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
+		ConnectTimeout:       durationpb.New(time.Second),
+		LoadAssignment: &endpointv3.ClusterLoadAssignment{
+			ClusterName: ExtProcCluster,
+			Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
+		},
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
+				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+						ConnectionKeepalive: &corev3.KeepaliveSettings{Interval: durationpb.New(10 * time.Second), Timeout: durationpb.New(5 * time.Second)},
+					}},
+				}},
+			}),
+		},
+	}, nil
+}
+
+// trinoClusters builds, for one Trino cluster, the submission cluster (all
+// coordinators; standbys at priority 1) and one cluster per coordinator,
+// with their endpoints. Coordinators named by IP use EDS; by DNS name, a
+// STRICT_DNS cluster with the endpoints inline.
+func trinoClusters(c fleet.Cluster, o Options) ([]*clusterv3.Cluster, []*endpointv3.ClusterLoadAssignment, error) {
+	if len(c.Coordinators) == 0 {
+		return nil, nil, fmt.Errorf("no coordinators")
+	}
+	var clusters []*clusterv3.Cluster
+	var cla []*endpointv3.ClusterLoadAssignment
+	add := func(name string, cos []fleet.Coordinator) {
+		cl, la := trinoCluster(name, c.Name, cos, o)
+		clusters = append(clusters, cl)
+		if la != nil {
+			cla = append(cla, la)
+		}
+	}
+	add(SubmitClusterName(c.Name), c.Coordinators)
+	for _, co := range c.Coordinators {
+		add(CoordinatorClusterName(c.Name, co.Name), []fleet.Coordinator{co})
+	}
+	return clusters, cla, nil
+}
+
+func trinoCluster(name, trinoName string, cos []fleet.Coordinator, o Options) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment) {
+	byPriority := map[uint32][]*endpointv3.LbEndpoint{}
+	allIP := true
+	tlsSNI := ""
+	for _, co := range cos {
+		prio := uint32(0)
+		if co.Standby {
+			prio = 1
+		}
+		md, _ := structpb.NewStruct(map[string]any{metadataPrefixKey: trino.CoordinatorPrefix(trinoName, co.Name)})
+		byPriority[prio] = append(byPriority[prio], &endpointv3.LbEndpoint{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+				Address:  socketAddress(co.Host, co.Port),
+				Hostname: co.Host,
+			}},
+			Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{MetadataNS: md}},
+		})
+		allIP = allIP && co.HasIP()
+		if co.Scheme == "https" {
+			tlsSNI = co.Host
+		}
+	}
+	la := &endpointv3.ClusterLoadAssignment{ClusterName: name}
+	for _, p := range []uint32{0, 1} {
+		if eps := byPriority[p]; len(eps) > 0 {
+			la.Endpoints = append(la.Endpoints, &endpointv3.LocalityLbEndpoints{Priority: p, LbEndpoints: eps})
+		}
+	}
+	cl := &clusterv3.Cluster{
+		Name:           name,
+		ConnectTimeout: durationpb.New(time.Second),
+		HealthChecks:   []*corev3.HealthCheck{healthCheck(o.Health)},
+		// Ejected on consecutive gateway errors (connect failures, 502-504)
+		// between health checks; a coordinator cluster is small, so allow
+		// every host to be ejected.
+		OutlierDetection: &clusterv3.OutlierDetection{
+			ConsecutiveGatewayFailure:          wrapperspb.UInt32(3),
+			EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
+			EnforcingConsecutive_5Xx:           wrapperspb.UInt32(0),
+			Interval:                           durationpb.New(time.Second),
+			BaseEjectionTime:                   durationpb.New(5 * time.Second),
+			MaxEjectionPercent:                 wrapperspb.UInt32(100),
+		},
+		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}},
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions()),
+		},
+	}
+	if tlsSNI != "" {
+		cl.TransportSocket = &corev3.TransportSocket{
+			Name:       "envoy.transport_sockets.tls",
+			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{Sni: tlsSNI})},
+		}
+	}
+	if allIP {
+		cl.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}
+		cl.EdsClusterConfig = &clusterv3.Cluster_EdsClusterConfig{ServiceName: name, EdsConfig: adsSource()}
+		return cl, la
+	}
+	cl.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
+	cl.LoadAssignment = la
+	return cl, nil
+}
+
+// upstreamOptions: HTTP/1.1 to coordinators, and an upstream filter that
+// sets X-Forwarded-Prefix from the metadata of the endpoint actually chosen
+// for this attempt (also after a retry to a standby), so the coordinator
+// builds nextUri/infoUri under /_sy/{cluster}/{coordinator}.
+func upstreamOptions() *httpv3.HttpProtocolOptions {
+	return &httpv3.HttpProtocolOptions{
+		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{IdleTimeout: durationpb.New(upstreamIdleTime)},
+		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+			ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{
+			{Name: "envoy.filters.http.header_mutation", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&headermutationv3.HeaderMutation{
+				Mutations: &headermutationv3.Mutations{RequestMutations: []*mutationv3.HeaderMutation{{
+					Action: &mutationv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
+						Header:       &corev3.HeaderValue{Key: ForwardedPrefix, Value: "%UPSTREAM_METADATA(" + MetadataNS + ":" + metadataPrefixKey + ")%"},
+						AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+					}},
+				}}},
+			})}},
+			{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
+		},
+	}
+}
+
+// healthCheck: GET /v1/info must answer 200 with "starting":false.
+func healthCheck(h HealthCheck) *corev3.HealthCheck {
+	return &corev3.HealthCheck{
+		Timeout:  durationpb.New(h.Timeout),
+		Interval: durationpb.New(h.Interval),
+		// Check at the same pace before a cluster's first request (Envoy
+		// otherwise waits 60 s), so a fresh coordinator joins promptly.
+		NoTrafficInterval:  durationpb.New(h.Interval),
+		UnhealthyThreshold: wrapperspb.UInt32(h.Fall),
+		HealthyThreshold:   wrapperspb.UInt32(h.Rise),
+		HealthChecker: &corev3.HealthCheck_HttpHealthCheck_{HttpHealthCheck: &corev3.HealthCheck_HttpHealthCheck{
+			Path:    "/v1/info",
+			Receive: []*corev3.HealthCheck_Payload{{Payload: &corev3.HealthCheck_Payload_Text{Text: hex.EncodeToString([]byte(`"starting":false`))}}},
+		}},
+	}
+}
+
+func previousPriorities() *prevprioritiesv3.PreviousPrioritiesConfig {
+	return &prevprioritiesv3.PreviousPrioritiesConfig{UpdateFrequency: 1}
+}
+
+func previousHosts() *prevhostsv3.PreviousHostsPredicate {
+	return &prevhostsv3.PreviousHostsPredicate{}
+}

@@ -1,0 +1,216 @@
+package xds
+
+import (
+	"encoding/json"
+	"strconv"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	earlyhmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+// buildListener is the client listener: one HTTP connection manager with
+// ext_proc then the router. Headers the gateway owns are removed before
+// anything else sees the request, so a client cannot choose a cluster.
+func buildListener(o Options) (*listenerv3.Listener, error) {
+	host, port, err := splitHostPort(o.ListenerAddress)
+	if err != nil {
+		return nil, err
+	}
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix: hcmStatPrefix,
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			RouteConfigName: RouteConfigName,
+			ConfigSource:    adsSource(),
+		}},
+		EarlyHeaderMutationExtensions: []*corev3.TypedExtensionConfig{{
+			Name: "switchyard.strip_owned_headers",
+			TypedConfig: mustAny(&earlyhmv3.HeaderMutation{Mutations: []*mutationv3.HeaderMutation{
+				{Action: &mutationv3.HeaderMutation_Remove{Remove: RouteHeader}},
+				{Action: &mutationv3.HeaderMutation_Remove{Remove: ForwardedPrefix}},
+			}}),
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{
+			{Name: extProcFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(extProcConfig(o))}},
+			{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
+		},
+		// Edge settings: trust no client-supplied X-Forwarded-For, bound idle
+		// streams and slow request headers.
+		UseRemoteAddress:      wrapperspb.Bool(true),
+		StreamIdleTimeout:     durationpb.New(o.RequestTimeout),
+		RequestHeadersTimeout: durationpb.New(o.RequestTimeout),
+		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{
+			IdleTimeout:                  durationpb.New(upstreamIdleTime * 5),
+			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_REJECT_REQUEST,
+		},
+		LocalReplyConfig: localReplies(o),
+	}
+	return &listenerv3.Listener{
+		Name:                          ListenerName,
+		Address:                       socketAddress(host, port),
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxBodyBytes),
+		FilterChains: []*listenerv3.FilterChain{{
+			Filters: []*listenerv3.Filter{{
+				Name:       "envoy.filters.network.http_connection_manager",
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
+			}},
+		}},
+	}, nil
+}
+
+// extProcConfig asks for request headers only by default; the submission
+// route widens that (see submitProcessing) and prefixed follow-ups disable
+// the filter altogether.
+func extProcConfig(o Options) *extprocv3.ExternalProcessor {
+	return &extprocv3.ExternalProcessor{
+		GrpcService: &corev3.GrpcService{
+			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
+			Timeout:         durationpb.New(o.ExtProcTimeout),
+		},
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+			RequestBodyMode:     extprocv3.ProcessingMode_NONE,
+			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+		MessageTimeout:   durationpb.New(o.ExtProcTimeout),
+		FailureModeAllow: false,
+	}
+}
+
+// submitProcessing is the ext_proc mode of POST /v1/statement: the SQL body
+// buffered (for policy), and the response body buffered (small: the first
+// QueryResults) to learn the query ID.
+func submitProcessing() *extprocv3.ExtProcPerRoute {
+	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			ResponseBodyMode:    extprocv3.ProcessingMode_BUFFERED,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+	}}}
+}
+
+func extProcDisabled() *extprocv3.ExtProcPerRoute {
+	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true}}
+}
+
+// localReplies makes the replies Envoy itself generates readable by Trino
+// clients: on statement-protocol paths a FAILED QueryResults with HTTP 200
+// (the only form every client prints), elsewhere a JSON error document with
+// the original status. Replies from ext_proc (status 200, 404, 503 with a
+// JSON body) carry no response flag and a status these mappers skip.
+func localReplies(o Options) *hcmv3.LocalReplyConfig {
+	statement := headerPrefixFilter(":path", statementPrefix)
+	tooLarge := statusFilter(413)
+	upstreamFailure := &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{
+		ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{}, // any flag: UF, UH, URX, UT, ...
+	}}
+	extProcFailure := statusFilter(500)
+	codecErrors := orFilter(statusFilter(400), statusFilter(408), statusFilter(431))
+	msgTooLarge := "query text exceeds the gateway limit of " + strconv.Itoa(int(o.MaxBodyBytes)) + " bytes (listener.maxBodyBytes)"
+	msgUpstream := "the gateway could not complete the request to the Trino coordinator: %RESPONSE_CODE_DETAILS%"
+	msgExtProc := "the switchyard control plane did not answer (ext_proc: %RESPONSE_CODE_DETAILS%); try again"
+	return &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{
+		statementMapper(andFilter(tooLarge, statement), trino.ErrQueryTextTooLarge, msgTooLarge),
+		documentMapper(tooLarge, trino.ErrQueryTextTooLarge, msgTooLarge),
+		statementMapper(andFilter(upstreamFailure, statement), trino.ErrCoordinatorGone, msgUpstream),
+		documentMapper(upstreamFailure, trino.ErrCoordinatorGone, msgUpstream),
+		statementMapper(andFilter(extProcFailure, statement), trino.ErrGatewayUnavailable, msgExtProc),
+		documentMapper(extProcFailure, trino.ErrGatewayUnavailable, msgExtProc),
+		documentMapper(codecErrors, trino.ErrBadRequest, "bad request: %LOCAL_REPLY_BODY%"),
+	}}
+}
+
+func statementMapper(filter *accesslogv3.AccessLogFilter, code trino.ErrorCode, msg string) *hcmv3.ResponseMapper {
+	return &hcmv3.ResponseMapper{
+		Filter:             filter,
+		StatusCode:         wrapperspb.UInt32(200),
+		BodyFormatOverride: jsonFormat(trino.FailedQueryResults("switchyard_gateway_error", "/ui/", code, msg)),
+	}
+}
+
+func documentMapper(filter *accesslogv3.AccessLogFilter, code trino.ErrorCode, msg string) *hcmv3.ResponseMapper {
+	return &hcmv3.ResponseMapper{Filter: filter, BodyFormatOverride: jsonFormat(trino.ErrorDocument(code, msg))}
+}
+
+// jsonFormat turns one of the protocol's JSON documents into an Envoy JSON
+// format; %OPERATORS% in its strings are substituted and escaped by Envoy.
+func jsonFormat(doc []byte) *corev3.SubstitutionFormatString {
+	var v map[string]any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		panic(err)
+	}
+	s, err := structpb.NewStruct(v)
+	if err != nil {
+		panic(err)
+	}
+	return &corev3.SubstitutionFormatString{
+		Format:      &corev3.SubstitutionFormatString_JsonFormat{JsonFormat: s},
+		ContentType: "application/json",
+	}
+}
+
+func statusFilter(code uint32) *accesslogv3.AccessLogFilter {
+	return &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_StatusCodeFilter{
+		StatusCodeFilter: &accesslogv3.StatusCodeFilter{Comparison: &accesslogv3.ComparisonFilter{
+			Op:    accesslogv3.ComparisonFilter_EQ,
+			Value: &corev3.RuntimeUInt32{DefaultValue: code, RuntimeKey: "switchyard.local_reply." + strconv.Itoa(int(code))},
+		}},
+	}}
+}
+
+func headerPrefixFilter(name, prefix string) *accesslogv3.AccessLogFilter {
+	return &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_HeaderFilter{
+		HeaderFilter: &accesslogv3.HeaderFilter{Header: &routev3.HeaderMatcher{
+			Name: name,
+			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+				MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: prefix},
+			}},
+		}},
+	}}
+}
+
+func andFilter(fs ...*accesslogv3.AccessLogFilter) *accesslogv3.AccessLogFilter {
+	return &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_AndFilter{
+		AndFilter: &accesslogv3.AndFilter{Filters: fs},
+	}}
+}
+
+func orFilter(fs ...*accesslogv3.AccessLogFilter) *accesslogv3.AccessLogFilter {
+	return &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_OrFilter{
+		OrFilter: &accesslogv3.OrFilter{Filters: fs},
+	}}
+}
+
+func adsSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	}
+}
+
+func socketAddress(host string, port uint32) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}

@@ -1,0 +1,138 @@
+package xds
+
+import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+// buildRoutes is the route table, first match wins:
+//
+//  1. /_sy/{cluster}/{coordinator}/v1/statement/{queued,executing}/...:
+//     follow-ups of a query, routed by path alone to the coordinator that
+//     owns it, with ext_proc off (they cost what plain Envoy costs). Only
+//     these two sub-trees are open under the prefix, so a prefixed path can
+//     never submit a query and bypass policy.
+//  2. /_sy/{cluster}/{coordinator}/ui/...: the query's infoUri, to the owner
+//     (ext_proc still sees it).
+//  3. x-switchyard-route: {cluster}/{coordinator} or {cluster}: the decision
+//     ext_proc wrote (sticky lookups and submissions).
+//  4. anything else under /_sy/: a JSON 404.
+//  5. POST /v1/statement with no decision yet: ext_proc reads the body and
+//     the response; the direct response is only reached if it decided
+//     nothing, which it never does.
+//  6. everything else: ext_proc reads the headers and decides.
+func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguration {
+	var routes []*routev3.Route
+	for _, c := range clusters {
+		for _, co := range c.Coordinators {
+			prefix := trino.CoordinatorPrefix(c.Name, co.Name)
+			target := CoordinatorClusterName(c.Name, co.Name)
+			for _, sub := range []string{"/v1/statement/queued/", "/v1/statement/executing/"} {
+				routes = append(routes, prefixRoute(prefix+sub, sub, target, o, false))
+			}
+			routes = append(routes, prefixRoute(prefix+"/ui/", "/ui/", target, o, true))
+		}
+	}
+	for _, c := range clusters {
+		for _, co := range c.Coordinators {
+			routes = append(routes, headerRoute(fleet.Key(c.Name, co.Name), CoordinatorClusterName(c.Name, co.Name), o))
+		}
+		routes = append(routes, headerRoute(c.Name, SubmitClusterName(c.Name), o))
+	}
+	routes = append(routes,
+		directRoute("unknown_prefix", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: trino.RoutePrefix}},
+			404, trino.ErrorDocument(trino.ErrNoRoute, "unknown or closed gateway path: only the statement follow-ups and UI pages of a query live under "+trino.RoutePrefix), nil),
+		directRoute("submit", &routev3.RouteMatch{
+			PathSpecifier: &routev3.RouteMatch_Path{Path: statementPrefix},
+			Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
+		}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayInternal, "the gateway made no routing decision"),
+			map[string]*anypb.Any{extProcFilter: mustAny(submitProcessing())}),
+		directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+			404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path"), nil),
+	)
+	return &routev3.RouteConfiguration{
+		Name: RouteConfigName,
+		VirtualHosts: []*routev3.VirtualHost{{
+			Name:    "trino",
+			Domains: []string{"*"},
+			Routes:  routes,
+		}},
+		// The decision header is for routing only; coordinators never see it.
+		RequestHeadersToRemove: []string{RouteHeader},
+	}
+}
+
+func prefixRoute(prefix, rewrite, cluster string, o Options, withExtProc bool) *routev3.Route {
+	r := &routev3.Route{
+		Name:   cluster + ":" + rewrite,
+		Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: prefix}},
+		Action: clusterAction(cluster, rewrite, o),
+	}
+	if !withExtProc {
+		r.TypedPerFilterConfig = map[string]*anypb.Any{extProcFilter: mustAny(extProcDisabled())}
+	}
+	return r
+}
+
+func headerRoute(value, cluster string, o Options) *routev3.Route {
+	return &routev3.Route{
+		Name: "decided:" + value,
+		Match: &routev3.RouteMatch{
+			PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
+			Headers:       []*routev3.HeaderMatcher{exactHeader(RouteHeader, value)},
+		},
+		Action: clusterAction(cluster, "", o),
+	}
+}
+
+func clusterAction(cluster, rewrite string, o Options) *routev3.Route_Route {
+	return &routev3.Route_Route{Route: &routev3.RouteAction{
+		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
+		PrefixRewrite:    rewrite,
+		Timeout:          durationpb.New(o.RequestTimeout),
+		// Retry only when the request cannot have reached a coordinator, so
+		// a query is never registered twice; move to standby priorities.
+		RetryPolicy: &routev3.RetryPolicy{
+			RetryOn:       "connect-failure,refused-stream",
+			NumRetries:    wrapperspb.UInt32(2),
+			RetryPriority: &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities", ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: mustAny(previousPriorities())}},
+			RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{
+				Name:       "envoy.retry_host_predicates.previous_hosts",
+				ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(previousHosts())},
+			}},
+			HostSelectionRetryMaxAttempts: 3,
+		},
+	}}
+}
+
+func directRoute(name string, m *routev3.RouteMatch, status uint32, body []byte, perFilter map[string]*anypb.Any) *routev3.Route {
+	return &routev3.Route{
+		Name:  name,
+		Match: m,
+		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
+			Status: status,
+			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: body}},
+		}},
+		ResponseHeadersToAdd: []*corev3.HeaderValueOption{{
+			Header:       &corev3.HeaderValue{Key: "content-type", Value: "application/json"},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		}},
+		TypedPerFilterConfig: perFilter,
+	}
+}
+
+func exactHeader(name, value string) *routev3.HeaderMatcher {
+	return &routev3.HeaderMatcher{
+		Name: name,
+		HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{
+			MatchPattern: &matcherv3.StringMatcher_Exact{Exact: value},
+		}},
+	}
+}

@@ -1,0 +1,123 @@
+// Package xds turns the fleet model into Envoy resources (a pure
+// translation, golden-tested) and serves them to any number of Envoys over
+// ADS with go-control-plane.
+package xds
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+)
+
+// Names of the resources Switchyard owns.
+const (
+	ListenerName     = "switchyard_http"
+	RouteConfigName  = "switchyard_routes"
+	ExtProcCluster   = "switchyard_extproc"
+	RouteHeader      = "x-switchyard-route" // gateway-owned: set only by ext_proc
+	ForwardedPrefix  = "x-forwarded-prefix"
+	MetadataNS       = "switchyard"
+	statementPrefix  = "/v1/statement"
+	extProcFilter    = "envoy.filters.http.ext_proc"
+	hcmStatPrefix    = "switchyard"
+	upstreamIdleTime = 60 * time.Second
+)
+
+// Options are the gateway settings that shape the Envoy configuration.
+type Options struct {
+	ListenerAddress string // host:port
+	MaxBodyBytes    uint32
+	RequestTimeout  time.Duration
+	ExtProcTargets  []string // host:port of ext_proc services
+	ExtProcTimeout  time.Duration
+	Health          HealthCheck
+}
+
+// HealthCheck configures Envoy's active health checks of coordinators.
+type HealthCheck struct {
+	Interval, Timeout time.Duration
+	Rise, Fall        uint32
+}
+
+// Resources is one consistent set of Envoy resources.
+type Resources struct {
+	Listeners []*listenerv3.Listener
+	Routes    []*routev3.RouteConfiguration
+	Clusters  []*clusterv3.Cluster
+	Endpoints []*endpointv3.ClusterLoadAssignment
+}
+
+// SubmitClusterName is the Envoy cluster that takes new queries for a Trino
+// cluster: every coordinator, standbys at a lower priority.
+func SubmitClusterName(cluster string) string { return "trino_" + cluster }
+
+// CoordinatorClusterName is the Envoy cluster of one coordinator, used by
+// the follow-up requests of the queries it owns.
+func CoordinatorClusterName(cluster, coordinator string) string {
+	return "trino_" + cluster + "_" + coordinator
+}
+
+// Translate builds the Envoy resources for the fleet. It translates what it
+// can: a cluster that cannot be translated is left out and reported in the
+// joined error, and the rest of the fleet is still served.
+func Translate(f *fleet.Fleet, o Options) (*Resources, error) {
+	var errs []error
+	r := &Resources{}
+	l, err := buildListener(o)
+	if err != nil {
+		return nil, fmt.Errorf("listener: %w", err)
+	}
+	r.Listeners = append(r.Listeners, l)
+
+	ep, err := extProcCluster(o)
+	if err != nil {
+		return nil, fmt.Errorf("ext_proc cluster: %w", err)
+	}
+	r.Clusters = append(r.Clusters, ep)
+
+	var good []fleet.Cluster
+	for _, c := range f.Clusters {
+		cs, eps, err := trinoClusters(c, o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
+			continue
+		}
+		r.Clusters = append(r.Clusters, cs...)
+		r.Endpoints = append(r.Endpoints, eps...)
+		good = append(good, c)
+	}
+	r.Routes = append(r.Routes, buildRoutes(good, o))
+	return r, errors.Join(errs...)
+}
+
+func splitHostPort(hp string) (string, uint32, error) {
+	h, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("bad port in %q", hp)
+	}
+	return h, uint32(n), nil
+}
+
+func mustAny(m proto.Message) *anypb.Any {
+	a := &anypb.Any{}
+	// Deterministic, so equal configurations hash to equal versions.
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
+		panic(err) // only for messages of known types
+	}
+	return a
+}
