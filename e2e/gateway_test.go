@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
+)
+
+// gateway is one Redis, one or more control-plane replicas and one Envoy
+// per replica, started for a single test and stopped at its end.
+type gateway struct {
+	redis  *harness.Redis
+	cps    []*harness.Switchyard
+	envoys []*harness.Envoy
+	procs  []*harness.Proc
+}
+
+// URL is the client address of the i-th Envoy.
+func (g *gateway) URL(i int) string { return "http://" + g.cps[i].ListenerAddr }
+
+// twoClusters is the usual fleet: clusters a and b in group adhoc, plus an
+// etl group whose only cluster has a coordinator that is not running.
+func twoClusters(deadURL string) harness.GatewayConfig {
+	return harness.GatewayConfig{
+		DefaultGroup: "adhoc",
+		Groups:       []string{"adhoc", "etl"},
+		Clusters: []harness.ClusterSpec{
+			{Name: "a", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: trinoA.URL}}},
+			{Name: "b", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: trinoB.URL}}},
+			{Name: "dead", Group: "etl", Coordinators: []harness.CoordinatorSpec{{URL: deadURL}}},
+		},
+	}
+}
+
+// startGateway starts Redis, `replicas` control planes sharing it and one
+// Envoy per control plane, and waits until Envoy's own health checks pass
+// for clusters a and b.
+func startGateway(t *testing.T, replicas int, cfg harness.GatewayConfig) *gateway {
+	t.Helper()
+	ctx := context.Background()
+	g := &gateway{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("\n" + harness.Dump(g.procs, 80))
+		}
+		for i := len(g.procs) - 1; i >= 0; i-- {
+			g.procs[i].Stop()
+		}
+	})
+	var err error
+	g.redis, err = env.StartRedis(ctx, t.Name()+"-redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.procs = append(g.procs, g.redis.Proc)
+	cfg.RedisAddr = g.redis.Addr
+	for i := range replicas {
+		c := cfg
+		c.ListenerAddr = ""
+		cp, err := env.StartSwitchyard(ctx, fmt.Sprintf("%s-cp%d", t.Name(), i+1), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.procs = append(g.procs, cp.Proc)
+		g.cps = append(g.cps, cp)
+		en, err := env.StartEnvoy(ctx, fmt.Sprintf("%s-envoy%d", t.Name(), i+1), cp.XDSAddr, cp.ListenerAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.procs = append(g.procs, en.Proc)
+		g.envoys = append(g.envoys, en)
+		if err := en.WaitHealthy(ctx, "trino_a", "trino_b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// deadURL is a coordinator URL where nothing listens.
+func deadURL(t *testing.T) string {
+	t.Helper()
+	p, err := harness.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", p)
+}
+
+// taggedQuery is a deterministic query whose text carries a unique tag, so
+// each cluster's /v1/query list shows where it ran.
+type taggedQuery struct {
+	Tag string `json:"tag"`
+	SQL string `json:"sql"`
+}
+
+func tagged(prefix string, n int) []taggedQuery {
+	run := time.Now().UnixNano()
+	out := make([]taggedQuery, n)
+	for i := range out {
+		tag := fmt.Sprintf("%s_%d_%02d", prefix, run, i)
+		out[i] = taggedQuery{Tag: tag, SQL: fmt.Sprintf(
+			"SELECT '%s' AS tag, count(*) AS n, sum(quantity) AS q FROM tpch.tiny.lineitem WHERE orderkey %% 20 = %d", tag, i)}
+	}
+	return out
+}
+
+// runCLI runs statements with the real trino CLI and returns its stdout.
+func runCLI(t *testing.T, server string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	full := append([]string{"-jar", env.TrinoCLIPath(), "--server", server, "--user", "e2e"}, args...)
+	cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", full...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("trino CLI: %v\nstderr: %s", err, stderr.String())
+	}
+	return string(out), nil
+}
+
+type pyResult struct {
+	Tag     string  `json:"tag"`
+	QueryID string  `json:"query_id"`
+	Rows    [][]any `json:"rows"`
+	Error   string  `json:"error"`
+}
+
+// runPython runs queries with the Python trino client.
+func runPython(t *testing.T, server string, headers map[string]string, qs []taggedQuery) []pyResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	spec, _ := json.Marshal(map[string]any{"server": server, "user": "e2e", "headers": headers, "queries": qs})
+	cmd := exec.CommandContext(ctx, env.PythonPath(), env.Root+"/e2e/clients/pyclient.py")
+	cmd.Stdin = strings.NewReader(string(spec))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python client: %v\nstderr: %s", err, stderr.String())
+	}
+	var res []pyResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("python client output: %v: %s", err, out)
+	}
+	return res
+}

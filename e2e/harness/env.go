@@ -1,0 +1,165 @@
+// Package harness starts the real components of a Switchyard deployment as
+// plain processes on loopback: Redis, Trino coordinators, the switchyard
+// control plane and Envoy. Tests and `make demo` share it. Every process is
+// started in its own process group, logs to a file, and is stopped (also
+// when the parent dies, through Pdeathsig).
+package harness
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Env locates the installed components (see deploy/setup.sh) and holds the
+// working directory where processes keep their files and logs.
+type Env struct {
+	Root     string            // repository root
+	Cache    string            // .cache with the installed components
+	Versions map[string]string // deploy/versions.env
+	JavaHome string            // Java 24+ for Trino
+	Bin      string            // the switchyard binary
+	Dir      string            // working directory for this run
+
+	mu    sync.Mutex
+	procs []*Proc
+}
+
+// NewEnv finds the repository and its installed components, and builds the
+// switchyard binary into dir. A missing component is an error that says
+// how to install it; nothing is skipped.
+func NewEnv(dir string) (*Env, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Root: root, Dir: dir}
+	e.Cache = os.Getenv("SWITCHYARD_CACHE")
+	if e.Cache == "" {
+		e.Cache = filepath.Join(root, ".cache")
+	}
+	if e.Versions, err = readEnvFile(filepath.Join(root, "deploy", "versions.env")); err != nil {
+		return nil, err
+	}
+	jh, err := os.ReadFile(filepath.Join(e.Cache, "java_home"))
+	if err != nil {
+		return nil, fmt.Errorf("components are not installed (%v): run `make setup`", err)
+	}
+	e.JavaHome = strings.TrimSpace(string(jh))
+	for _, p := range []string{e.EnvoyPath(), e.PythonPath(), e.TrinoServerDir(), e.TrinoCLIPath(), filepath.Join(e.JavaHome, "bin", "java")} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("missing component %s: run `make setup`", p)
+		}
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return nil, errors.New("redis-server is not installed: run `make setup`")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	e.Bin = filepath.Join(dir, "switchyard")
+	build := exec.Command("go", "build", "-o", e.Bin, "./cmd/switchyard")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building switchyard: %v\n%s", err, out)
+	}
+	return e, nil
+}
+
+// EnvoyPath is the pinned Envoy binary.
+func (e *Env) EnvoyPath() string { return filepath.Join(e.Cache, "venv", "bin", "envoy") }
+
+// PythonPath is the virtualenv's Python with the trino client.
+func (e *Env) PythonPath() string { return filepath.Join(e.Cache, "venv", "bin", "python") }
+
+// TrinoServerDir is the unpacked Trino server.
+func (e *Env) TrinoServerDir() string {
+	return filepath.Join(e.Cache, "trino-server-"+e.Versions["TRINO_VERSION"])
+}
+
+// TrinoCLIPath is the trino CLI executable jar.
+func (e *Env) TrinoCLIPath() string {
+	return filepath.Join(e.Cache, "trino-cli-"+e.Versions["TRINO_VERSION"]+".jar")
+}
+
+// StopAll stops every process this Env started, newest first.
+func (e *Env) StopAll() {
+	e.mu.Lock()
+	procs := e.procs
+	e.procs = nil
+	e.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].Stop()
+	}
+}
+
+// Procs returns the processes started so far.
+func (e *Env) Procs() []*Proc {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*Proc(nil), e.procs...)
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeAddr is FreePort as "127.0.0.1:port".
+func FreeAddr() (string, error) {
+	p, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("127.0.0.1:%d", p), nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the repository root (go.mod)")
+		}
+		dir = parent
+	}
+}
+
+func readEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: bad line %q", path, line)
+		}
+		out[k] = v
+	}
+	return out, sc.Err()
+}

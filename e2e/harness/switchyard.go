@@ -1,0 +1,140 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// GatewayConfig is the part of a switchyard configuration tests vary; the
+// harness fills in free loopback ports.
+type GatewayConfig struct {
+	ListenerAddr string // default: a free port
+	RedisAddr    string // empty: in-memory store
+	DefaultGroup string
+	Groups       []string
+	Clusters     []ClusterSpec
+	// Extra is merged into the top level of the YAML (e.g. "health").
+	Extra map[string]any
+}
+
+// ClusterSpec is one cluster of a GatewayConfig.
+type ClusterSpec struct {
+	Name         string
+	Group        string
+	Coordinators []CoordinatorSpec
+}
+
+// CoordinatorSpec is one coordinator of a ClusterSpec.
+type CoordinatorSpec struct {
+	Name string
+	URL  string
+	Role string
+}
+
+// Switchyard is a running control plane.
+type Switchyard struct {
+	*Proc
+	ConfigPath   string
+	ListenerAddr string
+	AdminAddr    string
+	XDSAddr      string
+	ExtProcAddr  string
+}
+
+// YAML renders the configuration with the given control-plane addresses.
+func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
+	doc := map[string]any{
+		"listener":     map[string]any{"address": c.ListenerAddr},
+		"controlPlane": map[string]any{"adminAddress": admin, "xdsAddress": xdsAddr, "extProcAddress": extProc},
+		"routing":      map[string]any{"defaultGroup": c.DefaultGroup},
+		"health":       map[string]any{"interval": "1s", "timeout": "1s", "fallThreshold": 2, "riseThreshold": 2},
+	}
+	if c.RedisAddr != "" {
+		doc["store"] = map[string]any{"type": "redis", "redis": map[string]any{"address": c.RedisAddr}}
+	}
+	var groups []map[string]any
+	for _, g := range c.Groups {
+		groups = append(groups, map[string]any{"name": g})
+	}
+	doc["groups"] = groups
+	var clusters []map[string]any
+	for _, cl := range c.Clusters {
+		var cos []map[string]any
+		for _, co := range cl.Coordinators {
+			m := map[string]any{"url": co.URL}
+			if co.Name != "" {
+				m["name"] = co.Name
+			}
+			if co.Role != "" {
+				m["role"] = co.Role
+			}
+			cos = append(cos, m)
+		}
+		clusters = append(clusters, map[string]any{"name": cl.Name, "group": cl.Group, "coordinators": cos})
+	}
+	doc["clusters"] = clusters
+	for k, v := range c.Extra {
+		doc[k] = v
+	}
+	return yaml.Marshal(doc)
+}
+
+// StartSwitchyard writes the configuration and starts `switchyard serve`,
+// then waits until /readyz answers 200.
+func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig) (*Switchyard, error) {
+	var err error
+	if c.ListenerAddr == "" {
+		if c.ListenerAddr, err = FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	s := &Switchyard{ListenerAddr: c.ListenerAddr}
+	for _, a := range []*string{&s.AdminAddr, &s.XDSAddr, &s.ExtProcAddr} {
+		if *a, err = FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	b, err := c.YAML(s.AdminAddr, s.XDSAddr, s.ExtProcAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.ConfigPath = filepath.Join(e.Dir, name+".yaml")
+	if err := os.WriteFile(s.ConfigPath, b, 0o644); err != nil {
+		return nil, err
+	}
+	p, err := e.Start(name, exec.Command(e.Bin, "serve", "--config", s.ConfigPath, "--log-level", "debug"))
+	if err != nil {
+		return nil, err
+	}
+	s.Proc = p
+	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// WaitReady polls /readyz.
+func (s *Switchyard) WaitReady(ctx context.Context, timeout time.Duration) error {
+	return Poll(ctx, s.Name+" /readyz", timeout, 50*time.Millisecond, func() error {
+		if s.Exited() {
+			return fmt.Errorf("switchyard exited:\n%s", s.Tail(30))
+		}
+		resp, err := http.Get("http://" + s.AdminAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz: HTTP %d", resp.StatusCode)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,27 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Poll calls check every interval until it returns nil, the context ends or
+// the timeout passes; the error names what was awaited and the last reason.
+func Poll(ctx context.Context, what string, timeout, interval time.Duration, check func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last error
+	for {
+		if last = check(); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: gave up after %v: %w", what, timeout, last)
+		case <-t.C:
+		}
+	}
+}
