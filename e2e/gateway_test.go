@@ -115,7 +115,7 @@ func runCLI(t *testing.T, server string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	full := append([]string{"-jar", env.TrinoCLIPath(), "--server", server, "--user", "e2e"}, args...)
+	full := append([]string{"--enable-native-access=ALL-UNNAMED", "-jar", env.TrinoCLIPath(), "--server", server, "--user", "e2e"}, args...)
 	cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", full...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

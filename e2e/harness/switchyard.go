@@ -13,9 +13,12 @@ import (
 )
 
 // GatewayConfig is the part of a switchyard configuration tests vary; the
-// harness fills in free loopback ports.
+// harness fills in free loopback ports for the addresses left empty.
 type GatewayConfig struct {
-	ListenerAddr string // default: a free port
+	ListenerAddr string // Envoy's client listener
+	AdminAddr    string
+	XDSAddr      string
+	ExtProcAddr  string
 	RedisAddr    string // empty: in-memory store
 	DefaultGroup string
 	Groups       []string
@@ -95,8 +98,11 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 			return nil, err
 		}
 	}
-	s := &Switchyard{ListenerAddr: c.ListenerAddr}
+	s := &Switchyard{ListenerAddr: c.ListenerAddr, AdminAddr: c.AdminAddr, XDSAddr: c.XDSAddr, ExtProcAddr: c.ExtProcAddr}
 	for _, a := range []*string{&s.AdminAddr, &s.XDSAddr, &s.ExtProcAddr} {
+		if *a != "" {
+			continue
+		}
 		if *a, err = FreeAddr(); err != nil {
 			return nil, err
 		}

@@ -60,9 +60,10 @@ func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguratio
 	return &routev3.RouteConfiguration{
 		Name: RouteConfigName,
 		VirtualHosts: []*routev3.VirtualHost{{
-			Name:    "trino",
-			Domains: []string{"*"},
-			Routes:  routes,
+			Name:        "trino",
+			Domains:     []string{"*"},
+			Routes:      routes,
+			RetryPolicy: retryPolicy(),
 		}},
 		// The decision header is for routing only; coordinators never see it.
 		RequestHeadersToRemove: []string{RouteHeader},
@@ -97,19 +98,23 @@ func clusterAction(cluster, rewrite string, o Options) *routev3.Route_Route {
 		ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
 		PrefixRewrite:    rewrite,
 		Timeout:          durationpb.New(o.RequestTimeout),
-		// Retry only when the request cannot have reached a coordinator, so
-		// a query is never registered twice; move to standby priorities.
-		RetryPolicy: &routev3.RetryPolicy{
-			RetryOn:       "connect-failure,refused-stream",
-			NumRetries:    wrapperspb.UInt32(2),
-			RetryPriority: &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities", ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: mustAny(previousPriorities())}},
-			RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{
-				Name:       "envoy.retry_host_predicates.previous_hosts",
-				ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(previousHosts())},
-			}},
-			HostSelectionRetryMaxAttempts: 3,
-		},
 	}}
+}
+
+// retryPolicy retries only when the request cannot have reached a
+// coordinator, so a query is never registered twice, and moves on to the
+// standby priority when the active coordinator refuses connections.
+func retryPolicy() *routev3.RetryPolicy {
+	return &routev3.RetryPolicy{
+		RetryOn:       "connect-failure,refused-stream",
+		NumRetries:    wrapperspb.UInt32(2),
+		RetryPriority: &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities", ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: mustAny(previousPriorities())}},
+		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{
+			Name:       "envoy.retry_host_predicates.previous_hosts",
+			ConfigType: &routev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(previousHosts())},
+		}},
+		HostSelectionRetryMaxAttempts: 3,
+	}
 }
 
 func directRoute(name string, m *routev3.RouteMatch, status uint32, body []byte, perFilter map[string]*anypb.Any) *routev3.Route {

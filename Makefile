@@ -1,0 +1,71 @@
+# Switchyard. The two commands a fresh machine needs: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 5s
+TEST_TIMEOUT ?= 25m
+CACHE       := .cache
+
+.PHONY: help setup build demo test unit e2e check fmt vet lint generate-check fuzz clean
+
+help:
+	@echo "make demo    run Redis, two Trino clusters, the control plane and Envoy; query through the gateway"
+	@echo "make test    install what is missing, run checks, unit, fuzz and end-to-end tests"
+	@echo "make setup   install Envoy, Redis, Trino and the clients into $(CACHE)/ (idempotent)"
+	@echo "make check   gofmt, go vet, staticcheck, generated files up to date"
+	@echo "make fuzz    run every fuzz target for FUZZTIME (default $(FUZZTIME))"
+
+setup:
+	@deploy/setup.sh
+
+build:
+	$(GO) build -o bin/switchyard ./cmd/switchyard
+
+demo: setup
+	$(GO) build -o bin/demo ./cmd/demo
+	bin/demo
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+# Generated files must match their generators.
+generate-check:
+	$(GO) test ./pkg/xds -run 'TestTranslateGolden|TestCommittedBootstrapIsGenerated' -count=1
+
+check: fmt vet lint generate-check
+
+# Each fuzz target gets FUZZTIME on top of its seed corpus.
+FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
+	done
+
+unit:
+	$(GO) test -count=1 -race $$($(GO) list ./... | grep -v /e2e)
+
+e2e: setup
+	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./e2e/...
+
+# Everything, with go test output (-v) and a count of passed tests at the end.
+test: setup check fuzz
+	@mkdir -p $(CACHE)
+	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee $(CACHE)/test.log; \
+	status=$${PIPESTATUS[0]}; \
+	echo "== go test: $$(grep -c -- '--- PASS' $(CACHE)/test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/test.log) failed, $$(grep -c -- '--- SKIP' $(CACHE)/test.log) skipped (top-level and subtests)"; \
+	exit $$status
+
+clean:
+	rm -rf bin $(CACHE)/demo $(CACHE)/test.log

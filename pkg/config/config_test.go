@@ -1,0 +1,108 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGoodConfig(t *testing.T) {
+	c, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Defaults filled in around what the file says.
+	if c.ControlPlane.AdminAddress != "127.0.0.1:9080" || c.Listener.MaxBodyBytes != 1<<20 || c.Store.QueryTTL != 24*time.Hour {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if got := c.ControlPlane.ExtProcTargets; len(got) != 1 || got[0] != c.ControlPlane.ExtProcAddress {
+		t.Errorf("extProcTargets default %v", got)
+	}
+	cos := c.Clusters[0].Coordinators
+	if cos[0].Name != "0" || cos[0].Role != RoleActive || cos[1].Name != "backup" || cos[1].Role != RoleStandby {
+		t.Errorf("coordinator defaults: %+v", cos)
+	}
+	if c.Groups[0].Strategy != StrategyRoundRobin {
+		t.Errorf("strategy default %q", c.Groups[0].Strategy)
+	}
+}
+
+// Every bad file fails with messages that name the field.
+func TestBadConfigs(t *testing.T) {
+	want := map[string][]string{
+		"unknown-field":         {`line 1: unknown field "adress" in Listener`},
+		"unknown-top":           {`unknown field "cluster" in Config`},
+		"no-groups":             {"groups: at least one routing group is required", `routing.defaultGroup: names unknown group "a"`},
+		"default-group-unknown": {`routing.defaultGroup: names unknown group "b"`},
+		"bad-group-name":        {`groups[0].name: "A" is not a valid name`},
+		"duplicate-cluster":     {`clusters[1].name: duplicate cluster "c"`},
+		"cluster-unknown-group": {`clusters[0].group: names unknown group "x"`},
+		"no-coordinators":       {"clusters[0].coordinators: at least one coordinator is required"},
+		"bad-url":               {`clusters[0].coordinators[0].url: "ftp://1.2.3.4": scheme must be http or https`},
+		"url-with-path":         {"clusters[0].coordinators[0].url: \"http://1.2.3.4:8080/trino\": must be scheme://host:port"},
+		"bad-role":              {`clusters[0].coordinators[0].role: must be "active" or "standby", got "primary"`},
+		"only-standby":          {`clusters[0].coordinators: at least one coordinator must have role "active"`},
+		"duplicate-coordinator": {`clusters[0].coordinators[1].name: duplicate coordinator "x"`},
+		"redis-no-address":      {"store.redis.address: is required when store.type is redis"},
+		"bad-store-type":        {`store.type: must be "memory" or "redis", got "etcd"`},
+		"bad-listener":          {`listener.address: "8080" is not host:port`},
+		"body-limit":            {"listener.maxBodyBytes: must be between 1024 and 67108864, got 10"},
+		"bad-duration":          {"cannot unmarshal !!str `often` into time.Duration"},
+		"thresholds":            {"health.fallThreshold: must be at least 1, got 0", "health.riseThreshold: must be at least 1, got -1"},
+		"bad-strategy":          {`groups[0].strategy: must be "round-robin", got "random"`},
+		"short-ttl":             {"store.queryTTL: must be at least 1m, got 5s"},
+		"empty":                 {"the file is empty"},
+		"not-yaml":              {"yaml:"},
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yaml")
+	if len(files) != len(want) {
+		t.Errorf("%d bad files, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".bad.yaml")
+		t.Run(name, func(t *testing.T) {
+			msgs, ok := want[name]
+			if !ok {
+				t.Fatalf("no expectation for %s", f)
+			}
+			_, err := Load(f)
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			if !strings.Contains(err.Error(), f) {
+				t.Errorf("error does not name the file: %v", err)
+			}
+			for _, m := range msgs {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q\ndoes not contain %q", err, m)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("want a not-exist error, got %v", err)
+	}
+}
+
+func TestParseCoordinatorURL(t *testing.T) {
+	ep, err := ParseCoordinatorURL("https://trino.example.com")
+	if err != nil || ep.Port != 443 || ep.Host != "trino.example.com" || ep.Scheme != "https" {
+		t.Fatalf("%+v %v", ep, err)
+	}
+	ep, err = ParseCoordinatorURL("http://[::1]:8080/")
+	if err != nil || ep.Port != 8080 || ep.Host != "::1" {
+		t.Fatalf("%+v %v", ep, err)
+	}
+	for _, bad := range []string{"", "127.0.0.1:8080", "http://", "http://h:0", "http://h:99999", "http://u:p@h:1", "http://h:1?x=1"} {
+		if _, err := ParseCoordinatorURL(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

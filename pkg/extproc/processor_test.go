@@ -1,0 +1,337 @@
+package extproc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/xds"
+)
+
+// fakeStream is an in-memory ExternalProcessor_ProcessServer: the test
+// plays Envoy, sending one message and reading the answer.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx  context.Context
+	in   chan *extprocv3.ProcessingRequest
+	out  chan *extprocv3.ProcessingResponse
+	done chan error
+}
+
+func (f *fakeStream) Context() context.Context { return f.ctx }
+func (f *fakeStream) Send(r *extprocv3.ProcessingResponse) error {
+	f.out <- r
+	return nil
+}
+func (f *fakeStream) Recv() (*extprocv3.ProcessingRequest, error) {
+	r, ok := <-f.in
+	if !ok {
+		return nil, io.EOF
+	}
+	return r, nil
+}
+func (f *fakeStream) SetHeader(metadata.MD) error  { return nil }
+func (f *fakeStream) SendHeader(metadata.MD) error { return nil }
+func (f *fakeStream) SetTrailer(metadata.MD)       {}
+
+// exchange sends one message and returns the processor's answer.
+func (f *fakeStream) exchange(t *testing.T, r *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+	t.Helper()
+	f.in <- r
+	select {
+	case resp := <-f.out:
+		return resp
+	case err := <-f.done:
+		t.Fatalf("stream ended: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer within 5s")
+	}
+	return nil
+}
+
+type fakeHealth map[string]health.State
+
+func (h fakeHealth) State(k string) health.State { return h[k] }
+
+type brokenStore struct{ store.Store }
+
+func (brokenStore) GetQuery(context.Context, string) (store.QueryRoute, error) {
+	return store.QueryRoute{}, errors.New("connection refused")
+}
+
+func testFleet() *fleet.Fleet {
+	co := func(ip string) []fleet.Coordinator {
+		return []fleet.Coordinator{{Name: "0", Scheme: "http", Host: ip, Port: 8080}}
+	}
+	return &fleet.Fleet{
+		DefaultGroup: "adhoc",
+		Groups:       []fleet.Group{{Name: "adhoc"}, {Name: "etl"}},
+		Clusters: []fleet.Cluster{
+			{Name: "a", Group: "adhoc", Coordinators: co("10.0.0.1")},
+			{Name: "b", Group: "adhoc", Coordinators: co("10.0.0.2")},
+			{Name: "dead", Group: "etl", Coordinators: co("10.0.0.3")},
+		},
+	}
+}
+
+type harness struct {
+	srv   *Server
+	store store.Store
+}
+
+func newHarness(st store.Store) *harness {
+	if st == nil {
+		st = store.NewMemory()
+	}
+	h := fakeHealth{"a/0": health.Healthy, "b/0": health.Healthy, "dead/0": health.Unhealthy}
+	return &harness{store: st, srv: New(Options{
+		Router: routing.New(testFleet(), h), Store: st, QueryTTL: time.Hour, MaxBodyBytes: 100, StoreTimeout: time.Second,
+	})}
+}
+
+func (h *harness) open(t *testing.T) *fakeStream {
+	t.Helper()
+	f := &fakeStream{ctx: context.Background(), in: make(chan *extprocv3.ProcessingRequest), out: make(chan *extprocv3.ProcessingResponse), done: make(chan error, 1)}
+	go func() { f.done <- h.srv.Process(f) }()
+	t.Cleanup(func() {
+		close(f.in)
+		if err := <-f.done; err != nil {
+			t.Errorf("Process returned %v", err)
+		}
+	})
+	return f
+}
+
+func headers(method, path string, endOfStream bool, extra ...string) *extprocv3.ProcessingRequest {
+	hs := []*corev3.HeaderValue{
+		{Key: ":method", RawValue: []byte(method)}, {Key: ":path", RawValue: []byte(path)},
+		{Key: ":scheme", RawValue: []byte("http")}, {Key: ":authority", RawValue: []byte("gw:8080")},
+		{Key: "x-trino-user", RawValue: []byte("alice")},
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		hs = append(hs, &corev3.HeaderValue{Key: extra[i], RawValue: []byte(extra[i+1])})
+	}
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
+		Headers: &corev3.HeaderMap{Headers: hs}, EndOfStream: endOfStream,
+	}}}
+}
+
+func body(b string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(b), EndOfStream: true}}}
+}
+
+func responseBody(b string) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: []byte(b), EndOfStream: true}}}
+}
+
+// routeHeader returns the gateway route header a response sets, and
+// whether it asked Envoy to recompute the route.
+func routeHeader(r *extprocv3.ProcessingResponse) (string, bool) {
+	var common *extprocv3.CommonResponse
+	switch x := r.Response.(type) {
+	case *extprocv3.ProcessingResponse_RequestHeaders:
+		common = x.RequestHeaders.GetResponse()
+	case *extprocv3.ProcessingResponse_RequestBody:
+		common = x.RequestBody.GetResponse()
+	}
+	for _, h := range common.GetHeaderMutation().GetSetHeaders() {
+		if h.GetHeader().GetKey() == xds.RouteHeader {
+			return string(h.GetHeader().GetRawValue()), common.GetClearRouteCache()
+		}
+	}
+	return "", common.GetClearRouteCache()
+}
+
+type rejection struct {
+	status int
+	doc    struct {
+		ID    string `json:"id"`
+		Stats struct {
+			State string `json:"state"`
+		} `json:"stats"`
+		Error struct {
+			Message   string `json:"message"`
+			ErrorName string `json:"errorName"`
+		} `json:"error"`
+	}
+}
+
+func rejected(t *testing.T, r *extprocv3.ProcessingResponse) rejection {
+	t.Helper()
+	im := r.GetImmediateResponse()
+	if im == nil {
+		t.Fatalf("want an immediate response, got %v", r)
+	}
+	var out rejection
+	out.status = int(im.GetStatus().GetCode())
+	if err := json.Unmarshal(im.GetBody(), &out.doc); err != nil {
+		t.Fatalf("body is not JSON: %s", im.GetBody())
+	}
+	ct := ""
+	for _, h := range im.GetHeaders().GetSetHeaders() {
+		if h.GetHeader().GetKey() == "content-type" {
+			ct = string(h.GetHeader().GetRawValue())
+		}
+	}
+	if ct != "application/json" {
+		t.Errorf("content-type %q", ct)
+	}
+	return out
+}
+
+const firstResults = `{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8080/_sy/%s/0/ui/query.html?20260101_000000_00001_abcde",` +
+	`"nextUri":"http://gw:8080/_sy/%s/0/v1/statement/queued/20260101_000000_00001_abcde/y1/1","stats":{"state":"QUEUED"}}`
+
+func TestSubmissionIsRoutedAndRecorded(t *testing.T) {
+	h := newHarness(nil)
+	f := h.open(t)
+	r := f.exchange(t, headers("POST", "/v1/statement", false))
+	if got, _ := routeHeader(r); got != "" {
+		t.Fatalf("decided at headers (%q); the body must be read first", got)
+	}
+	if rm := r.GetRequestHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders(); len(rm) != 1 || rm[0] != "accept-encoding" {
+		t.Errorf("accept-encoding not removed: %v", rm)
+	}
+	r = f.exchange(t, body("SELECT 1"))
+	cluster, clear := routeHeader(r)
+	if cluster != "a" && cluster != "b" || !clear {
+		t.Fatalf("route %q clear=%v", cluster, clear)
+	}
+	r = f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
+	if r.GetResponseBody() == nil {
+		t.Fatalf("want a response-body answer, got %v", r)
+	}
+	got, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde")
+	if err != nil || got != (store.QueryRoute{Cluster: cluster, Coordinator: "0"}) {
+		t.Fatalf("recorded %+v, %v", got, err)
+	}
+}
+
+func TestSubmissionWithoutBodyIsDecidedAtHeaders(t *testing.T) {
+	f := newHarness(nil).open(t)
+	if c, clear := routeHeader(f.exchange(t, headers("POST", "/v1/statement", true))); c == "" || !clear {
+		t.Fatalf("route %q clear=%v", c, clear)
+	}
+}
+
+func TestRoundRobinAlternates(t *testing.T) {
+	h := newHarness(nil)
+	seen := map[string]int{}
+	for range 6 {
+		f := h.open(t)
+		f.exchange(t, headers("POST", "/v1/statement", false))
+		c, _ := routeHeader(f.exchange(t, body("SELECT 1")))
+		seen[c]++
+	}
+	if seen["a"] != 3 || seen["b"] != 3 {
+		t.Fatalf("distribution %v, want 3/3", seen)
+	}
+}
+
+func TestSubmissionRejections(t *testing.T) {
+	tests := []struct {
+		name, group, sql, errorName, message string
+	}{
+		{"unknown group", "nope", "SELECT 1", "UNKNOWN_ROUTING_GROUP", `unknown routing group "nope"`},
+		{"no cluster up", "etl", "SELECT 1", "NO_CLUSTER_AVAILABLE", "no cluster available in group etl"},
+		{"body over the limit", "", strings.Repeat("x", 101), "QUERY_TEXT_TOO_LARGE", "exceeds the gateway limit of 100 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newHarness(nil).open(t)
+			var extra []string
+			if tt.group != "" {
+				extra = []string{"x-trino-routing-group", tt.group}
+			}
+			f.exchange(t, headers("POST", "/v1/statement", false, extra...))
+			rj := rejected(t, f.exchange(t, body(tt.sql)))
+			if rj.status != 200 || rj.doc.Stats.State != "FAILED" || !strings.HasPrefix(rj.doc.ID, "sy_") {
+				t.Errorf("status %d doc %+v: want a FAILED QueryResults with HTTP 200", rj.status, rj.doc)
+			}
+			if rj.doc.Error.ErrorName != tt.errorName || !strings.Contains(rj.doc.Error.Message, tt.message) {
+				t.Errorf("error %s %q", rj.doc.Error.ErrorName, rj.doc.Error.Message)
+			}
+		})
+	}
+}
+
+func TestFollowUps(t *testing.T) {
+	const id = "20260101_000000_00001_abcde"
+	h := newHarness(nil)
+	if err := h.store.PutQuery(context.Background(), id, store.QueryRoute{Cluster: "b", Coordinator: "0"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"/v1/statement/executing/" + id + "/y1/3", "/v1/statement/queued/" + id + "/y1/1",
+		"/v1/statement/executing/partialCancel/" + id + "/1/y1/3", "/v1/query/" + id, "/ui/api/query/" + id, "/ui/query.html?" + id,
+	} {
+		f := h.open(t)
+		if c, clear := routeHeader(f.exchange(t, headers("GET", path, true))); c != "b/0" || !clear {
+			t.Errorf("%s: route %q clear=%v, want b/0", path, c, clear)
+		}
+	}
+}
+
+func TestFollowUpErrors(t *testing.T) {
+	tests := []struct {
+		name, method, path string
+		st                 store.Store
+		status             int
+		errorName, message string
+	}{
+		{"unknown on nextUri", "GET", "/v1/statement/executing/20260101_000000_00009_zzzzz/y/1", nil, 200, "QUERY_NOT_FOUND", "is not known to the gateway"},
+		{"unknown on REST", "GET", "/v1/query/20260101_000000_00009_zzzzz", nil, 404, "QUERY_NOT_FOUND", "is not known to the gateway"},
+		{"unknown on cancel", "DELETE", "/v1/statement/executing/20260101_000000_00009_zzzzz/y/1", nil, 404, "QUERY_NOT_FOUND", "is not known"},
+		{"malformed on nextUri", "GET", "/v1/statement/executing/X!/y/1", nil, 200, "MALFORMED_QUERY_ID", `malformed query ID "X!"`},
+		{"malformed on REST", "GET", "/v1/query/X!", nil, 404, "MALFORMED_QUERY_ID", "malformed query ID"},
+		{"store down", "GET", "/v1/statement/executing/20260101_000000_00009_zzzzz/y/1", brokenStore{store.NewMemory()}, 200, "GATEWAY_INTERNAL_ERROR", "shared store unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newHarness(tt.st).open(t)
+			rj := rejected(t, f.exchange(t, headers(tt.method, tt.path, true)))
+			if rj.status != tt.status || rj.doc.Error.ErrorName != tt.errorName || !strings.Contains(rj.doc.Error.Message, tt.message) {
+				t.Fatalf("status %d error %s %q", rj.status, rj.doc.Error.ErrorName, rj.doc.Error.Message)
+			}
+		})
+	}
+}
+
+func TestPrefixedPathsPassThrough(t *testing.T) {
+	f := newHarness(nil).open(t)
+	r := f.exchange(t, headers("GET", "/_sy/a/0/ui/query.html?x", true))
+	if c, clear := routeHeader(r); c != "" || clear || r.GetRequestHeaders() == nil {
+		t.Fatalf("prefixed path was re-routed: %v", r)
+	}
+}
+
+func TestOtherPathsGoToTheDefaultGroup(t *testing.T) {
+	f := newHarness(nil).open(t)
+	if c, _ := routeHeader(f.exchange(t, headers("GET", "/v1/info", true))); c != "a" && c != "b" {
+		t.Fatalf("route %q", c)
+	}
+}
+
+func TestGatewayErrorAnswerIsNotRecorded(t *testing.T) {
+	h := newHarness(nil)
+	f := h.open(t)
+	f.exchange(t, headers("POST", "/v1/statement", false))
+	f.exchange(t, body("SELECT 1"))
+	f.exchange(t, responseBody(`{"id":"switchyard_gateway_error","infoUri":"/ui/","stats":{"state":"FAILED"}}`))
+	if _, err := h.store.GetQuery(context.Background(), "switchyard_gateway_error"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a gateway error document was recorded as a query: %v", err)
+	}
+}

@@ -1,0 +1,98 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestCheckInfo(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		ok     bool
+	}{
+		{"started", 200, `{"nodeVersion":{"version":"476"},"starting":false}`, true},
+		{"starting", 200, `{"starting":true}`, false},
+		{"no field", 200, `{}`, false},
+		{"not json", 200, `<html>`, false},
+		{"error status", 503, `{"starting":false}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v1/info" {
+					http.NotFound(w, r)
+					return
+				}
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			err := CheckInfo(context.Background(), srv.Client(), srv.URL)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// The poller applies thresholds to a scripted check and reports changes.
+func TestPollerFollowsChecks(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	var mu sync.Mutex
+	var changes []State
+	p := NewPoller(Options{
+		Interval: 5 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2,
+		Check: func(context.Context, string) error {
+			if healthy.Load() {
+				return nil
+			}
+			return errors.New("down")
+		},
+		OnChange: func(_ string, s State) {
+			mu.Lock()
+			changes = append(changes, s)
+			mu.Unlock()
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.Wait() }()
+	p.SetTargets(ctx, []Target{{Key: "a/0", BaseURL: "http://x"}})
+	waitState(t, p, "a/0", Healthy)
+	healthy.Store(false)
+	waitState(t, p, "a/0", Unhealthy)
+	healthy.Store(true)
+	waitState(t, p, "a/0", Healthy)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 3 || changes[0] != Healthy || changes[1] != Unhealthy || changes[2] != Healthy {
+		t.Fatalf("changes %v", changes)
+	}
+	if !p.AllChecked() {
+		t.Fatal("AllChecked is false")
+	}
+	// Removing the target stops it and forgets its state.
+	p.SetTargets(ctx, nil)
+	if s := p.State("a/0"); s != Unknown {
+		t.Fatalf("removed target state %v", s)
+	}
+}
+
+func waitState(t *testing.T, p *Poller, key string, want State) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.State(key) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s stayed %v, want %v", key, p.State(key), want)
+		}
+		time.Sleep(2 * time.Millisecond) // polling with a deadline
+	}
+}

@@ -1,0 +1,116 @@
+package xds
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/out (and delete stale ones)")
+
+func optionsFor(c *config.Config) Options {
+	return Options{
+		ListenerAddress: c.Listener.Address,
+		MaxBodyBytes:    uint32(c.Listener.MaxBodyBytes),
+		RequestTimeout:  c.Listener.RequestTimeout,
+		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
+		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
+		Health: HealthCheck{Interval: c.Health.Interval, Timeout: c.Health.Timeout,
+			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold)},
+	}
+}
+
+// TestTranslateGolden: testdata/in/<case>.yaml (a configuration file) gives
+// testdata/out/<case>.{listeners,routes,clusters,endpoints}.yaml.
+func TestTranslateGolden(t *testing.T) {
+	inputs, _ := filepath.Glob("testdata/in/*.yaml")
+	if len(inputs) == 0 {
+		t.Fatal("no golden inputs")
+	}
+	written := map[string]bool{}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Load(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Translate(fleet.FromConfig(cfg), optionsFor(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for kind, msgs := range map[string][]proto.Message{
+				"listeners": toMessages(res.Listeners), "routes": toMessages(res.Routes),
+				"clusters": toMessages(res.Clusters), "endpoints": toMessages(res.Endpoints),
+			} {
+				path := filepath.Join("testdata", "out", name+"."+kind+".yaml")
+				written[path] = true
+				got := renderYAML(t, msgs)
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./pkg/xds -update)", err)
+				}
+				if string(got) != string(want) {
+					t.Errorf("%s differs from the translation (run go test ./pkg/xds -update and review the diff)", path)
+				}
+			}
+		})
+	}
+	outs, _ := filepath.Glob("testdata/out/*.yaml")
+	for _, o := range outs {
+		if !written[o] {
+			if *update {
+				_ = os.Remove(o)
+			} else {
+				t.Errorf("stale golden file %s (run with -update)", o)
+			}
+		}
+	}
+}
+
+func toMessages[T proto.Message](in []T) []proto.Message {
+	out := make([]proto.Message, len(in))
+	for i, m := range in {
+		out[i] = m
+	}
+	return out
+}
+
+// renderYAML is protojson (resolving Any) re-encoded as YAML with sorted
+// keys, so diffs are stable and readable.
+func renderYAML(t *testing.T, msgs []proto.Message) []byte {
+	t.Helper()
+	var docs []any
+	for _, m := range msgs {
+		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, v)
+	}
+	out, err := yaml.Marshal(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
