@@ -5,6 +5,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,9 +15,24 @@ import (
 // says why not.
 type ReadyFunc func(r *http.Request) error
 
+// Options shape the admin handler.
+type Options struct {
+	Gatherer prometheus.Gatherer
+	Ready    ReadyFunc
+	Pprof    bool // serve /debug/pprof/
+}
+
 // Handler returns the admin HTTP handler.
-func Handler(gatherer prometheus.Gatherer, ready ReadyFunc) http.Handler {
+func Handler(o Options) http.Handler {
+	gatherer, ready := o.Gatherer, o.Ready
 	mux := http.NewServeMux()
+	if o.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

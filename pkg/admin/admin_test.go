@@ -17,7 +17,7 @@ func TestEndpoints(t *testing.T) {
 	reg.MustRegister(c)
 	c.Inc()
 	ready := errors.New("store down")
-	h := Handler(reg, func(*http.Request) error { return ready })
+	h := Handler(Options{Gatherer: reg, Ready: func(*http.Request) error { return ready }})
 	tests := []struct {
 		path   string
 		status int
@@ -41,8 +41,18 @@ func TestEndpoints(t *testing.T) {
 			}
 		}
 	}
-	ready = nil
 	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
+	if rec.Code != 404 {
+		t.Errorf("pprof served without being enabled: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	Handler(Options{Gatherer: reg, Ready: func(*http.Request) error { return nil }, Pprof: true}).ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
+	if rec.Code != 200 {
+		t.Errorf("pprof index: %d", rec.Code)
+	}
+	ready = nil
+	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != 200 {
 		t.Errorf("readyz %d", rec.Code)

@@ -49,6 +49,8 @@ type ControlPlane struct {
 	ExtProcTargets []string `yaml:"extProcTargets"`
 	// ExtProcTimeout bounds each ext_proc message exchange (default 1s).
 	ExtProcTimeout time.Duration `yaml:"extProcTimeout"`
+	// Pprof serves Go profiles under /debug/pprof/ on the admin address.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Store selects the shared state backend.

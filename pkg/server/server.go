@@ -135,7 +135,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Logger:       s.log.With("component", "extproc"),
 		Metrics:      extproc.NewMetrics(s.reg),
 	}))
-	httpSrv := &http.Server{Handler: admin.Handler(s.reg, s.readyCheck), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: admin.Handler(admin.Options{Gatherer: s.reg, Ready: s.readyCheck, Pprof: s.cfg.ControlPlane.Pprof}), ReadHeaderTimeout: 10 * time.Second}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
