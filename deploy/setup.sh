@@ -8,6 +8,9 @@
 #   Trino server     Maven Central trino-server-core + tpch and memory plugins
 #   Trino CLI, JDBC  Maven Central executable jar / driver jar
 #   Java 24+         an installed JDK (Temurin 25 under /usr/lib/jvm); Trino needs it
+#   Trino Gateway    Maven Central gateway-ha (benchmark peer) and Debian PostgreSQL
+#                    (deploy/setup-trino-gateway.sh)
+#   matplotlib       PyPI, only with `setup.sh bench` (plots of make bench)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,4 +99,15 @@ fi
 fetch "$maven/io/trino/trino-cli/$t/trino-cli-$t-executable.jar" "$cache/trino-cli-$t.jar"
 fetch "$maven/io/trino/trino-jdbc/$t/trino-jdbc-$t.jar" "$cache/trino-jdbc-$t.jar"
 say "trino: server, CLI and JDBC $t in $cache"
+
+# --- Benchmark peer: Trino Gateway and its PostgreSQL ----------------------
+"$root/deploy/setup-trino-gateway.sh"
+
+# --- `setup.sh bench`: the plotting library for docs/benchmarks.md ---------
+if [ "${1:-}" = "bench" ]; then
+  if ! "$venv/bin/python" -m pip freeze 2>/dev/null | grep -qx "matplotlib==$MATPLOTLIB_VERSION"; then
+    say "installing matplotlib==$MATPLOTLIB_VERSION"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "matplotlib==$MATPLOTLIB_VERSION" || die "pip install matplotlib failed"
+  fi
+fi
 say "ok"
