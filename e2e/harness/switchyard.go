@@ -25,6 +25,10 @@ type GatewayConfig struct {
 	Clusters     []ClusterSpec
 	// Extra is merged into the top level of the YAML (e.g. "health").
 	Extra map[string]any
+	// LogLevel of the control plane (default debug).
+	LogLevel string
+	// Pprof serves /debug/pprof/ on the admin address.
+	Pprof bool
 }
 
 // ClusterSpec is one cluster of a GatewayConfig.
@@ -55,7 +59,7 @@ type Switchyard struct {
 func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 	doc := map[string]any{
 		"listener":     map[string]any{"address": c.ListenerAddr},
-		"controlPlane": map[string]any{"adminAddress": admin, "xdsAddress": xdsAddr, "extProcAddress": extProc},
+		"controlPlane": map[string]any{"adminAddress": admin, "xdsAddress": xdsAddr, "extProcAddress": extProc, "pprof": c.Pprof},
 		"routing":      map[string]any{"defaultGroup": c.DefaultGroup},
 		"health":       map[string]any{"interval": "1s", "timeout": "1s", "fallThreshold": 2, "riseThreshold": 2},
 	}
@@ -115,7 +119,11 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 	if err := os.WriteFile(s.ConfigPath, b, 0o644); err != nil {
 		return nil, err
 	}
-	p, err := e.Start(name, exec.Command(e.Bin, "serve", "--config", s.ConfigPath, "--log-level", "debug"))
+	level := c.LogLevel
+	if level == "" {
+		level = "debug"
+	}
+	p, err := e.Start(name, exec.Command(e.Bin, "serve", "--config", s.ConfigPath, "--log-level", level))
 	if err != nil {
 		return nil, err
 	}

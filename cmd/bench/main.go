@@ -1,0 +1,56 @@
+// Command bench runs the benchmark (`make bench`): Switchyard side by side
+// with direct access, plain Envoy and Trino Gateway, and writes
+// docs/benchmarks.md with a latency plot.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/switchyard-gw/switchyard/e2e/bench"
+	"github.com/switchyard-gw/switchyard/e2e/harness"
+)
+
+func main() {
+	smoke := flag.Bool("smoke", false, "a few seconds per target; figures mean nothing")
+	out := flag.String("out", "docs/benchmarks.md", "report to write")
+	plot := flag.String("plot", "docs/benchmarks-latency.png", "latency plot to write (empty: none)")
+	targets := flag.String("targets", strings.Join(bench.AllTargets, ","), "targets, comma separated")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *smoke, *out, *plot, strings.Split(*targets, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, smoke bool, out, plot string, targets []string) error {
+	dir, err := filepath.Abs(filepath.Join(".cache", "bench"))
+	if err != nil {
+		return err
+	}
+	_ = os.RemoveAll(dir)
+	env, err := harness.NewEnv(dir)
+	if err != nil {
+		return err
+	}
+	defer env.StopAll()
+	plan := bench.DefaultPlan()
+	if smoke {
+		plan = bench.SmokePlan()
+	}
+	plan.Targets = targets
+	r := &bench.Runner{Env: env, Plan: plan, Log: os.Stderr}
+	rep, err := r.Execute(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (logs in %s)", err, dir)
+	}
+	return bench.Write(ctx, env, rep, out, plot, filepath.Join(dir, "results.json"))
+}

@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
+)
+
+// Target names, in report order.
+const (
+	Direct       = "direct"
+	PlainEnvoy   = "envoy"
+	Switchyard   = "switchyard"
+	TrinoGateway = "trino-gateway"
+)
+
+// AllTargets lists every target in report order.
+var AllTargets = []string{Direct, PlainEnvoy, Switchyard, TrinoGateway}
+
+// target is one way of reaching the backend, with the processes whose CPU
+// and memory count as its cost.
+type target struct {
+	name string
+	url  string
+	// roots are the processes of the target; their descendants count too
+	// (PostgreSQL forks a backend per connection).
+	roots map[string]*harness.Proc
+	// admin and redis are the switchyard admin and Redis addresses.
+	admin, redis string
+	procs        []*harness.Proc
+}
+
+func (t *target) stop() {
+	for i := len(t.procs) - 1; i >= 0; i-- {
+		t.procs[i].Stop()
+	}
+}
+
+// pids names every process of the target, descendants included, as
+// "root" or "root/child-pid".
+func (t *target) pids() map[string]int {
+	out := map[string]int{}
+	for name, p := range t.roots {
+		out[name] = p.Pid()
+		for _, c := range descendants(p.Pid()) {
+			out[name+"/"+strconv.Itoa(c)] = c
+		}
+	}
+	return out
+}
+
+// startTarget starts the processes of one target in front of backendURL.
+// clusters > 1 registers the same backend as that many Switchyard clusters
+// (the scale run).
+func startTarget(ctx context.Context, env *harness.Env, name, backendURL string, clusters int) (*target, error) {
+	t := &target{name: name, roots: map[string]*harness.Proc{}}
+	fail := func(err error) (*target, error) {
+		t.stop()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	switch name {
+	case Direct:
+		t.url = backendURL
+	case PlainEnvoy:
+		en, url, err := env.StartPlainEnvoy(ctx, "bench-envoy", backendURL)
+		if err != nil {
+			return fail(err)
+		}
+		t.procs = append(t.procs, en.Proc)
+		t.roots["envoy"] = en.Proc
+		t.url = url
+	case Switchyard:
+		redis, err := env.StartRedis(ctx, "bench-redis")
+		if err != nil {
+			return fail(err)
+		}
+		t.procs = append(t.procs, redis.Proc)
+		cfg := harness.GatewayConfig{
+			RedisAddr: redis.Addr, DefaultGroup: "adhoc", Groups: []string{"adhoc"},
+			LogLevel: "info", Pprof: true,
+		}
+		for i := range max(clusters, 1) {
+			cfg.Clusters = append(cfg.Clusters, harness.ClusterSpec{
+				Name: fmt.Sprintf("c%d", i), Group: "adhoc",
+				Coordinators: []harness.CoordinatorSpec{{URL: backendURL}},
+			})
+		}
+		cp, err := env.StartSwitchyard(ctx, "bench-switchyard", cfg)
+		if err != nil {
+			return fail(err)
+		}
+		t.procs = append(t.procs, cp.Proc)
+		en, err := env.StartEnvoy(ctx, "bench-switchyard-envoy", cp.XDSAddr, cp.ListenerAddr)
+		if err != nil {
+			return fail(err)
+		}
+		t.procs = append(t.procs, en.Proc)
+		if err := en.WaitHealthy(ctx, "trino_c0"); err != nil {
+			return fail(err)
+		}
+		t.roots["envoy"], t.roots["switchyard"], t.roots["redis"] = en.Proc, cp.Proc, redis.Proc
+		t.url, t.admin, t.redis = "http://"+cp.ListenerAddr, cp.AdminAddr, redis.Addr
+	case TrinoGateway:
+		pg, err := env.StartPostgres(ctx, "bench-postgres")
+		if err != nil {
+			return fail(err)
+		}
+		t.procs = append(t.procs, pg.Proc)
+		tg, err := env.StartTrinoGateway(ctx, "bench-trino-gateway", pg, []harness.TGBackend{{Name: "backend", URL: backendURL, RoutingGroup: "adhoc"}})
+		if err != nil {
+			return fail(err)
+		}
+		t.procs = append(t.procs, tg.Proc)
+		t.roots["java"], t.roots["postgres"] = tg.Proc, pg.Proc
+		t.url = tg.URL
+	default:
+		return nil, fmt.Errorf("unknown target %q", name)
+	}
+	return t, nil
+}
+
+// descendants lists the PIDs whose parent chain leads to pid.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command may contain spaces; fields resume after the last ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 {
+			continue
+		}
+		pp, _ := strconv.Atoi(f[1])
+		parent[p] = pp
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
