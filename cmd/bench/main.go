@@ -22,16 +22,29 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "report to write")
 	plot := flag.String("plot", "docs/benchmarks-latency.png", "latency plot to write (empty: none)")
 	targets := flag.String("targets", strings.Join(bench.AllTargets, ","), "targets, comma separated")
+	repeats := flag.Int("repeats", 0, "repeats (default: the plan's)")
+	quick := flag.Bool("quick", false, "skip the scale, real-Trino and micro-benchmark parts")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *smoke, *out, *plot, strings.Split(*targets, ",")); err != nil {
+	plan := bench.DefaultPlan()
+	if *smoke {
+		plan = bench.SmokePlan()
+	}
+	plan.Targets = strings.Split(*targets, ",")
+	if *repeats > 0 {
+		plan.Repeats = *repeats
+	}
+	if *quick {
+		plan.Scale, plan.RealTrino, plan.Micro = nil, false, false
+	}
+	if err := run(ctx, plan, *out, *plot); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, smoke bool, out, plot string, targets []string) error {
+func run(ctx context.Context, plan bench.Plan, out, plot string) error {
 	dir, err := filepath.Abs(filepath.Join(".cache", "bench"))
 	if err != nil {
 		return err
@@ -42,11 +55,6 @@ func run(ctx context.Context, smoke bool, out, plot string, targets []string) er
 		return err
 	}
 	defer env.StopAll()
-	plan := bench.DefaultPlan()
-	if smoke {
-		plan = bench.SmokePlan()
-	}
-	plan.Targets = targets
 	r := &bench.Runner{Env: env, Plan: plan, Log: os.Stderr}
 	rep, err := r.Execute(ctx)
 	if err != nil {

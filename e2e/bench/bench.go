@@ -51,6 +51,8 @@ type Plan struct {
 	// Profile takes a CPU profile of the control plane during its first
 	// saturation run.
 	Profile bool
+	// Micro runs the Go benchmarks of the routing decision.
+	Micro bool
 }
 
 // DefaultPlan is `make bench`.
@@ -66,7 +68,7 @@ func DefaultPlan() Plan {
 		RealTrino: true, RealConcurrency: 4, RealWindow: 15 * time.Second,
 		RealSQL: "SELECT count(*) FROM tpch.tiny.nation",
 		Scale:   []int{1, 10, 100}, StickyEntries: 10000,
-		Profile: true,
+		Profile: true, Micro: true,
 	}
 }
 
@@ -80,7 +82,7 @@ func SmokePlan() Plan {
 	p.Saturation = 4
 	p.RealTrino = false
 	p.Scale, p.StickyEntries = []int{2}, 100
-	p.Profile = false
+	p.Profile, p.Micro = false, false
 	return p
 }
 
@@ -168,7 +170,7 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 		}
 		rep.Runs = append(rep.Runs, real...)
 	}
-	if !p.Smoke {
+	if p.Micro {
 		rep.Micro = r.micro(ctx)
 	}
 	rep.End = time.Now()

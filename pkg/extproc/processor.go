@@ -35,29 +35,40 @@ type processor struct {
 	decision  routing.Decision
 	id        string // gateway decision ID, for logs and error documents
 	spent     time.Duration
+
+	// A submission's headers are answered once its whole body has arrived
+	// (Envoy streams the body without waiting for that answer).
+	awaitingBody bool
+	sql          []byte
+	chunks       int // body chunks received, each owed a response
 }
 
-func (p *processor) handle(ctx context.Context, req *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
+// handle answers one message from Envoy with zero or more responses.
+func (p *processor) handle(ctx context.Context, req *extprocv3.ProcessingRequest) []*extprocv3.ProcessingResponse {
 	start := time.Now()
-	var resp *extprocv3.ProcessingResponse
+	defer func() { p.spent += time.Since(start) }()
 	switch r := req.Request.(type) {
 	case *extprocv3.ProcessingRequest_RequestHeaders:
-		resp = p.requestHeaders(ctx, r.RequestHeaders)
+		return one(p.requestHeaders(ctx, r.RequestHeaders))
 	case *extprocv3.ProcessingRequest_RequestBody:
-		resp = p.requestBody(r.RequestBody)
+		return p.requestBody(r.RequestBody)
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
-		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}}
+		return one(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}})
 	case *extprocv3.ProcessingRequest_ResponseBody:
-		resp = p.responseBody(ctx, r.ResponseBody)
+		return one(p.responseBody(ctx, r.ResponseBody))
 	case *extprocv3.ProcessingRequest_RequestTrailers:
-		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}}
+		return one(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}})
 	case *extprocv3.ProcessingRequest_ResponseTrailers:
-		resp = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}}
-	default:
+		return one(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}})
+	}
+	return nil
+}
+
+func one(r *extprocv3.ProcessingResponse) []*extprocv3.ProcessingResponse {
+	if r == nil {
 		return nil
 	}
-	p.spent += time.Since(start)
-	return resp
+	return []*extprocv3.ProcessingResponse{r}
 }
 
 func (p *processor) log() *slog.Logger {
@@ -98,13 +109,13 @@ func (p *processor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders
 	}
 	switch {
 	case info.Kind == trino.PathSubmit && p.method == "POST":
-		// Decide on the body (policy reads the SQL). The first QueryResults
-		// must come back uncompressed so the query ID can be read.
-		mut := &extprocv3.HeaderMutation{RemoveHeaders: []string{"accept-encoding"}}
 		if h.GetEndOfStream() { // no body: decide now
-			return p.decideSubmission(mut, nil, true)
+			return p.decideSubmission()
 		}
-		return continueHeaders(mut)
+		// Decide once the SQL has arrived (policy reads it); the body
+		// follows these headers without waiting for an answer.
+		p.awaitingBody = true
+		return nil
 	case info.QueryID != "":
 		return p.routeToOwner(ctx, info)
 	default:
@@ -112,19 +123,40 @@ func (p *processor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders
 	}
 }
 
-// requestBody decides where a submission goes, from its headers and SQL.
-func (p *processor) requestBody(b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
-	if p.kind != trino.PathSubmit {
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
+// requestBody collects a submission's SQL. When the last chunk arrives it
+// answers the headers with the decision, then every chunk in order.
+func (p *processor) requestBody(b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
+	bodyOK := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
+	if !p.awaitingBody {
+		return one(bodyOK)
 	}
-	return p.decideSubmission(nil, b.GetBody(), false)
+	p.chunks++
+	if len(p.sql)+len(b.GetBody()) > p.s.o.MaxBodyBytes {
+		p.awaitingBody = false
+		return one(p.reject(trino.ErrQueryTextTooLarge, fmt.Sprintf(
+			"query text exceeds the gateway limit of %d bytes (listener.maxBodyBytes)", p.s.o.MaxBodyBytes), ""))
+	}
+	p.sql = append(p.sql, b.GetBody()...)
+	if !b.GetEndOfStream() {
+		return nil
+	}
+	p.awaitingBody = false
+	headers := p.decideSubmission()
+	if headers.GetImmediateResponse() != nil {
+		return one(headers)
+	}
+	out := make([]*extprocv3.ProcessingResponse, 0, 1+p.chunks)
+	out = append(out, headers)
+	for range p.chunks {
+		out = append(out, bodyOK)
+	}
+	return out
 }
 
-func (p *processor) decideSubmission(mut *extprocv3.HeaderMutation, sql []byte, atHeaders bool) *extprocv3.ProcessingResponse {
-	if len(sql) > p.s.o.MaxBodyBytes {
-		return p.reject(trino.ErrQueryTextTooLarge, fmt.Sprintf(
-			"query text of %d bytes exceeds the gateway limit of %d bytes (listener.maxBodyBytes)", len(sql), p.s.o.MaxBodyBytes), "")
-	}
+// decideSubmission picks group and cluster and answers the request headers.
+// The first QueryResults must come back uncompressed so the query ID can be
+// read, hence accept-encoding goes.
+func (p *processor) decideSubmission() *extprocv3.ProcessingResponse {
 	d, err := p.s.o.Router.Route(routing.Request{RoutingGroup: p.group})
 	if err != nil {
 		var re *routing.Error
@@ -135,16 +167,11 @@ func (p *processor) decideSubmission(mut *extprocv3.HeaderMutation, sql []byte, 
 	}
 	p.decision = d
 	p.s.o.Metrics.Routed.WithLabelValues(d.Group, d.Cluster).Inc()
-	if mut == nil {
-		mut = &extprocv3.HeaderMutation{}
-	}
-	mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.RouteHeader, d.Cluster))
-	common := &extprocv3.CommonResponse{HeaderMutation: mut, ClearRouteCache: true}
 	p.finishMetrics("routed")
-	if atHeaders {
-		return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: &extprocv3.HeadersResponse{Response: common}}}
-	}
-	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{Response: common}}}
+	return continueHeaders(&extprocv3.HeaderMutation{
+		SetHeaders:    []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, d.Cluster)},
+		RemoveHeaders: []string{"accept-encoding"},
+	})
 }
 
 // responseBody reads the first QueryResults of a submission and records the

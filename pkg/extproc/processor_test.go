@@ -47,19 +47,31 @@ func (f *fakeStream) SetHeader(metadata.MD) error  { return nil }
 func (f *fakeStream) SendHeader(metadata.MD) error { return nil }
 func (f *fakeStream) SetTrailer(metadata.MD)       {}
 
-// exchange sends one message and returns the processor's answer.
+// exchange sends one message and returns the processor's single answer.
 func (f *fakeStream) exchange(t *testing.T, r *extprocv3.ProcessingRequest) *extprocv3.ProcessingResponse {
 	t.Helper()
-	f.in <- r
-	select {
-	case resp := <-f.out:
-		return resp
-	case err := <-f.done:
-		t.Fatalf("stream ended: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("no answer within 5s")
+	return f.exchangeN(t, r, 1)[0]
+}
+
+// exchangeN sends one message and reads n answers (0: the message is
+// answered later, together with another one).
+func (f *fakeStream) exchangeN(t *testing.T, r *extprocv3.ProcessingRequest, n int) []*extprocv3.ProcessingResponse {
+	t.Helper()
+	if r != nil {
+		f.in <- r
 	}
-	return nil
+	var out []*extprocv3.ProcessingResponse
+	for len(out) < n {
+		select {
+		case resp := <-f.out:
+			out = append(out, resp)
+		case err := <-f.done:
+			t.Fatalf("stream ended: %v", err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d answers within 5s", len(out), n)
+		}
+	}
+	return out
 }
 
 type fakeHealth map[string]health.State
@@ -129,8 +141,27 @@ func headers(method, path string, endOfStream bool, extra ...string) *extprocv3.
 	}}}
 }
 
-func body(b string) *extprocv3.ProcessingRequest {
-	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(b), EndOfStream: true}}}
+func body(b string) *extprocv3.ProcessingRequest { return chunk(b, true) }
+
+func chunk(b string, last bool) *extprocv3.ProcessingRequest {
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(b), EndOfStream: last}}}
+}
+
+// submit plays a submission: headers (not answered at once), then the SQL
+// in the given chunks. It returns the answers to the last chunk: the
+// decision (an answer to the headers, or a rejection) and, when routed, one
+// answer per chunk.
+func submit(t *testing.T, f *fakeStream, extra []string, chunks ...string) []*extprocv3.ProcessingResponse {
+	t.Helper()
+	f.exchangeN(t, headers("POST", "/v1/statement", false, extra...), 0)
+	for _, c := range chunks[:len(chunks)-1] {
+		f.exchangeN(t, chunk(c, false), 0)
+	}
+	out := f.exchangeN(t, chunk(chunks[len(chunks)-1], true), 1)
+	if out[0].GetImmediateResponse() != nil {
+		return out
+	}
+	return append(out, f.exchangeN(t, nil, len(chunks))...)
 }
 
 func responseBody(b string) *extprocv3.ProcessingRequest {
@@ -198,19 +229,18 @@ const firstResults = `{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8
 func TestSubmissionIsRoutedAndRecorded(t *testing.T) {
 	h := newHarness(nil)
 	f := h.open(t)
-	r := f.exchange(t, headers("POST", "/v1/statement", false))
-	if got, _ := routeHeader(r); got != "" {
-		t.Fatalf("decided at headers (%q); the body must be read first", got)
+	rs := submit(t, f, nil, "SELECT ", "1")
+	if len(rs) != 3 || rs[0].GetRequestHeaders() == nil || rs[1].GetRequestBody() == nil || rs[2].GetRequestBody() == nil {
+		t.Fatalf("want the headers answer then one answer per chunk, got %v", rs)
 	}
-	if rm := r.GetRequestHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders(); len(rm) != 1 || rm[0] != "accept-encoding" {
+	if rm := rs[0].GetRequestHeaders().GetResponse().GetHeaderMutation().GetRemoveHeaders(); len(rm) != 1 || rm[0] != "accept-encoding" {
 		t.Errorf("accept-encoding not removed: %v", rm)
 	}
-	r = f.exchange(t, body("SELECT 1"))
-	cluster, clear := routeHeader(r)
+	cluster, clear := routeHeader(rs[0])
 	if cluster != "a" && cluster != "b" || !clear {
 		t.Fatalf("route %q clear=%v", cluster, clear)
 	}
-	r = f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
+	r := f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
 	if r.GetResponseBody() == nil {
 		t.Fatalf("want a response-body answer, got %v", r)
 	}
@@ -231,9 +261,7 @@ func TestRoundRobinAlternates(t *testing.T) {
 	h := newHarness(nil)
 	seen := map[string]int{}
 	for range 6 {
-		f := h.open(t)
-		f.exchange(t, headers("POST", "/v1/statement", false))
-		c, _ := routeHeader(f.exchange(t, body("SELECT 1")))
+		c, _ := routeHeader(submit(t, h.open(t), nil, "SELECT 1")[0])
 		seen[c]++
 	}
 	if seen["a"] != 3 || seen["b"] != 3 {
@@ -248,6 +276,7 @@ func TestSubmissionRejections(t *testing.T) {
 		{"unknown group", "nope", "SELECT 1", "UNKNOWN_ROUTING_GROUP", `unknown routing group "nope"`},
 		{"no cluster up", "etl", "SELECT 1", "NO_CLUSTER_AVAILABLE", "no cluster available in group etl"},
 		{"body over the limit", "", strings.Repeat("x", 101), "QUERY_TEXT_TOO_LARGE", "exceeds the gateway limit of 100 bytes"},
+		{"body over the limit in the second chunk", "", strings.Repeat("x", 60) + "|" + strings.Repeat("y", 60), "QUERY_TEXT_TOO_LARGE", "exceeds the gateway limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,8 +285,15 @@ func TestSubmissionRejections(t *testing.T) {
 			if tt.group != "" {
 				extra = []string{"x-trino-routing-group", tt.group}
 			}
-			f.exchange(t, headers("POST", "/v1/statement", false, extra...))
-			rj := rejected(t, f.exchange(t, body(tt.sql)))
+			chunks := strings.Split(tt.sql, "|")
+			var rj rejection
+			if len(chunks) == 2 { // rejected as soon as the limit is crossed
+				f.exchangeN(t, headers("POST", "/v1/statement", false, extra...), 0)
+				f.exchangeN(t, chunk(chunks[0], false), 0)
+				rj = rejected(t, f.exchange(t, chunk(chunks[1], false)))
+			} else {
+				rj = rejected(t, submit(t, f, extra, chunks...)[0])
+			}
 			if rj.status != 200 || rj.doc.Stats.State != "FAILED" || !strings.HasPrefix(rj.doc.ID, "sy_") {
 				t.Errorf("status %d doc %+v: want a FAILED QueryResults with HTTP 200", rj.status, rj.doc)
 			}
@@ -328,8 +364,7 @@ func TestOtherPathsGoToTheDefaultGroup(t *testing.T) {
 func TestGatewayErrorAnswerIsNotRecorded(t *testing.T) {
 	h := newHarness(nil)
 	f := h.open(t)
-	f.exchange(t, headers("POST", "/v1/statement", false))
-	f.exchange(t, body("SELECT 1"))
+	submit(t, f, nil, "SELECT 1")
 	f.exchange(t, responseBody(`{"id":"switchyard_gateway_error","infoUri":"/ui/","stats":{"state":"FAILED"}}`))
 	if _, err := h.store.GetQuery(context.Background(), "switchyard_gateway_error"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a gateway error document was recorded as a query: %v", err)

@@ -64,12 +64,10 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 		if err != nil {
 			return err
 		}
-		resp := p.handle(ctx, req)
-		if resp == nil {
-			continue
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
+		for _, resp := range p.handle(ctx, req) {
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -70,21 +70,26 @@ func trinoClusters(c fleet.Cluster, o Options) ([]*clusterv3.Cluster, []*endpoin
 	}
 	var clusters []*clusterv3.Cluster
 	var cla []*endpointv3.ClusterLoadAssignment
-	add := func(name string, cos []fleet.Coordinator) {
-		cl, la := trinoCluster(name, c.Name, cos, o)
+	add := func(name string, cos []fleet.Coordinator, perAttemptPrefix bool) {
+		cl, la := trinoCluster(name, c.Name, cos, o, perAttemptPrefix)
 		clusters = append(clusters, cl)
 		if la != nil {
 			cla = append(cla, la)
 		}
 	}
-	add(SubmitClusterName(c.Name), c.Coordinators)
+	add(SubmitClusterName(c.Name), c.Coordinators, true)
 	for _, co := range c.Coordinators {
-		add(CoordinatorClusterName(c.Name, co.Name), []fleet.Coordinator{co})
+		add(CoordinatorClusterName(c.Name, co.Name), []fleet.Coordinator{co}, false)
 	}
 	return clusters, cla, nil
 }
 
-func trinoCluster(name, trinoName string, cos []fleet.Coordinator, o Options) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment) {
+// trinoCluster builds one Envoy cluster of coordinators. perAttemptPrefix
+// adds the upstream filter that sets X-Forwarded-Prefix from the endpoint
+// chosen for each attempt (submission clusters, where Envoy picks between
+// active and standby); a single-coordinator cluster gets the prefix from its
+// routes instead, which is cheaper.
+func trinoCluster(name, trinoName string, cos []fleet.Coordinator, o Options, perAttemptPrefix bool) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment) {
 	byPriority := map[uint32][]*endpointv3.LbEndpoint{}
 	allIP := true
 	tlsSNI := ""
@@ -129,7 +134,7 @@ func trinoCluster(name, trinoName string, cos []fleet.Coordinator, o Options) (*
 		},
 		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions()),
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(perAttemptPrefix)),
 		},
 	}
 	if tlsSNI != "" {
@@ -148,17 +153,22 @@ func trinoCluster(name, trinoName string, cos []fleet.Coordinator, o Options) (*
 	return cl, nil
 }
 
-// upstreamOptions: HTTP/1.1 to coordinators, and an upstream filter that
-// sets X-Forwarded-Prefix from the metadata of the endpoint actually chosen
-// for this attempt (also after a retry to a standby), so the coordinator
-// builds nextUri/infoUri under /_sy/{cluster}/{coordinator}.
-func upstreamOptions() *httpv3.HttpProtocolOptions {
-	return &httpv3.HttpProtocolOptions{
+// upstreamOptions: HTTP/1.1 to coordinators and, with perAttemptPrefix, an
+// upstream filter that sets X-Forwarded-Prefix from the metadata of the
+// endpoint actually chosen for this attempt (also after a retry to a
+// standby), so the coordinator builds nextUri/infoUri under
+// /_sy/{cluster}/{coordinator}.
+func upstreamOptions(perAttemptPrefix bool) *httpv3.HttpProtocolOptions {
+	o := &httpv3.HttpProtocolOptions{
 		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{IdleTimeout: durationpb.New(upstreamIdleTime)},
 		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
 			ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_HttpProtocolOptions{HttpProtocolOptions: &corev3.Http1ProtocolOptions{}},
 		}},
-		HttpFilters: []*hcmv3.HttpFilter{
+	}
+	if !perAttemptPrefix {
+		return o
+	}
+	o.HttpFilters = []*hcmv3.HttpFilter{
 			{Name: "envoy.filters.http.header_mutation", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&headermutationv3.HeaderMutation{
 				Mutations: &headermutationv3.Mutations{RequestMutations: []*mutationv3.HeaderMutation{{
 					Action: &mutationv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
@@ -167,9 +177,9 @@ func upstreamOptions() *httpv3.HttpProtocolOptions {
 					}},
 				}}},
 			})}},
-			{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
-		},
+		{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
 	}
+	return o
 }
 
 // healthCheck: GET /v1/info must answer 200 with "starting":false.

@@ -61,7 +61,9 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 	return &listenerv3.Listener{
 		Name:                          ListenerName,
 		Address:                       socketAddress(host, port),
-		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxBodyBytes),
+		// Room for the largest SQL text plus headers: ext_proc sees more than
+		// the limit before Envoy stops reading, and answers with the error.
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxBodyBytes + bufferHeadroom),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
 				Name:       "envoy.filters.network.http_connection_manager",
@@ -70,6 +72,8 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 		}},
 	}, nil
 }
+
+const bufferHeadroom = 64 << 10
 
 // extProcConfig asks for request headers only by default; the submission
 // route widens that (see submitProcessing) and prefixed follow-ups disable
@@ -90,18 +94,23 @@ func extProcConfig(o Options) *extprocv3.ExternalProcessor {
 		},
 		MessageTimeout:   durationpb.New(o.ExtProcTimeout),
 		FailureModeAllow: false,
+		// With a STREAMED body (submissions), Envoy sends the body right
+		// behind the headers; ext_proc answers the headers once it has read
+		// the SQL, so a submission costs one round trip, not two.
+		SendBodyWithoutWaitingForHeaderResponse: true,
 	}
 }
 
 // submitProcessing is the ext_proc mode of POST /v1/statement: the SQL body
-// buffered (for policy), and the response body buffered (small: the first
-// QueryResults) to learn the query ID.
+// streamed behind the headers (the decision is the answer to the headers,
+// sent once the whole body has arrived), and the response body buffered
+// (small: the first QueryResults) to learn the query ID.
 func submitProcessing() *extprocv3.ExtProcPerRoute {
 	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
-			RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+			RequestBodyMode:     extprocv3.ProcessingMode_STREAMED,
 			ResponseBodyMode:    extprocv3.ProcessingMode_BUFFERED,
 			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
 			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,

@@ -35,14 +35,16 @@ func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguratio
 			prefix := trino.CoordinatorPrefix(c.Name, co.Name)
 			target := CoordinatorClusterName(c.Name, co.Name)
 			for _, sub := range []string{"/v1/statement/queued/", "/v1/statement/executing/"} {
-				routes = append(routes, prefixRoute(prefix+sub, sub, target, o, false))
+				routes = append(routes, prefixRoute(prefix, sub, target, o, false))
 			}
-			routes = append(routes, prefixRoute(prefix+"/ui/", "/ui/", target, o, true))
+			routes = append(routes, prefixRoute(prefix, "/ui/", target, o, true))
 		}
 	}
 	for _, c := range clusters {
 		for _, co := range c.Coordinators {
-			routes = append(routes, headerRoute(fleet.Key(c.Name, co.Name), CoordinatorClusterName(c.Name, co.Name), o))
+			r := headerRoute(fleet.Key(c.Name, co.Name), CoordinatorClusterName(c.Name, co.Name), o)
+			r.RequestHeadersToAdd = forwardedPrefix(trino.CoordinatorPrefix(c.Name, co.Name))
+			routes = append(routes, r)
 		}
 		routes = append(routes, headerRoute(c.Name, SubmitClusterName(c.Name), o))
 	}
@@ -70,11 +72,15 @@ func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguratio
 	}
 }
 
-func prefixRoute(prefix, rewrite, cluster string, o Options, withExtProc bool) *routev3.Route {
+// prefixRoute serves prefix+sub on the coordinator's cluster, with the
+// prefix removed from the path and handed back to the coordinator in
+// X-Forwarded-Prefix, so the URIs it builds keep it.
+func prefixRoute(prefix, sub, cluster string, o Options, withExtProc bool) *routev3.Route {
 	r := &routev3.Route{
-		Name:   cluster + ":" + rewrite,
-		Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: prefix}},
-		Action: clusterAction(cluster, rewrite, o),
+		Name:                cluster + ":" + sub,
+		Match:               &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: prefix + sub}},
+		Action:              clusterAction(cluster, sub, o),
+		RequestHeadersToAdd: forwardedPrefix(prefix),
 	}
 	if !withExtProc {
 		r.TypedPerFilterConfig = map[string]*anypb.Any{extProcFilter: mustAny(extProcDisabled())}
@@ -131,6 +137,13 @@ func directRoute(name string, m *routev3.RouteMatch, status uint32, body []byte,
 		}},
 		TypedPerFilterConfig: perFilter,
 	}
+}
+
+func forwardedPrefix(prefix string) []*corev3.HeaderValueOption {
+	return []*corev3.HeaderValueOption{{
+		Header:       &corev3.HeaderValue{Key: ForwardedPrefix, Value: prefix},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}}
 }
 
 func exactHeader(name, value string) *routev3.HeaderMatcher {

@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
+	"github.com/switchyard-gw/switchyard/pkg/loadgen"
+)
+
+// TestSmoke runs the whole benchmark briefly against every target so the
+// harness keeps working. It asserts that every target served every run
+// without errors and that the report renders; it asserts no timing.
+func TestSmoke(t *testing.T) {
+	env, err := harness.NewEnv(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Log("\n" + harness.Dump(env.Procs(), 40))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r := &Runner{Env: env, Plan: SmokePlan(), Log: testWriter{t}}
+	rep, err := r.Execute(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases := map[string]int{}
+	for _, run := range rep.Runs {
+		res := run.Results
+		phases[run.Target+"/"+run.Phase]++
+		if res.Completed == 0 || res.Failed != 0 {
+			t.Errorf("%s %s: %d completed, %d failed, errors %v", run.Target, run.Phase, res.Completed, res.Failed, res.Errors)
+		}
+		if run.Target != Direct && run.Phase == "saturation" && len(res.Processes) == 0 {
+			t.Errorf("%s: no process accounting", run.Target)
+		}
+		if run.Phase == "scale-unprefixed" && res.Latency[loadgen.KindPoll].Count == 0 {
+			t.Errorf("unprefixed scale run made no polls")
+		}
+	}
+	for _, target := range AllTargets {
+		for _, phase := range []string{"fixed", "saturation", "curve"} {
+			if phases[target+"/"+phase] == 0 {
+				t.Errorf("no %s run for %s", phase, target)
+			}
+		}
+	}
+	if phases[Switchyard+"/scale"] == 0 || phases[Switchyard+"/scale-unprefixed"] == 0 {
+		t.Errorf("scale runs missing: %v", phases)
+	}
+	md := rep.Markdown("")
+	for _, want := range append([]string{"## Goals", "## Scale"}, AllTargets...) {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if os.Getenv("BENCH_SMOKE_SHOW") != "" {
+		t.Log("\n" + md)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestStripGatewayPrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://h:1/_sy/c0/0/v1/statement/queued/q/y/1": "http://h:1/v1/statement/queued/q/y/1",
+		"http://h:1/v1/statement/queued/q/y/1":          "http://h:1/v1/statement/queued/q/y/1",
+		"http://h:1/_sy/c0":                             "http://h:1/_sy/c0",
+	} {
+		if got := stripGatewayPrefix(in); got != want {
+			t.Errorf("%s: got %s", in, got)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	s := summarize([]float64{3, 1, 2})
+	if s.med != 2 || s.lo != 1 || s.hi != 3 || s.format("", 0) != "2 (1–3)" {
+		t.Fatalf("%+v %q", s, s.format("", 0))
+	}
+	if got := summarize([]float64{4}).format(" ms", 1); got != "4.0 ms" {
+		t.Fatalf("%q", got)
+	}
+	if got := summarize(nil).format("", 0); got != "n/a" {
+		t.Fatalf("%q", got)
+	}
+}

@@ -1,0 +1,83 @@
+package extproc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+)
+
+type allHealthy struct{}
+
+func (allHealthy) State(string) health.State { return health.Healthy }
+
+func benchServer(b *testing.B, clusters, sticky int) (*Server, store.Store) {
+	f := &fleet.Fleet{DefaultGroup: "adhoc", Groups: []fleet.Group{{Name: "adhoc"}}}
+	for i := range clusters {
+		f.Clusters = append(f.Clusters, fleet.Cluster{Name: fmt.Sprintf("c%d", i), Group: "adhoc",
+			Coordinators: []fleet.Coordinator{{Name: "0", Scheme: "http", Host: "10.0.0.1", Port: 8080}}})
+	}
+	st := store.NewMemory()
+	for i := range sticky {
+		_ = st.PutQuery(context.Background(), fmt.Sprintf("20260101_000000_%05d_bench", i), store.QueryRoute{Cluster: "c0", Coordinator: "0"}, time.Hour)
+	}
+	return New(Options{Router: routing.New(f, allHealthy{}), Store: st, QueryTTL: time.Hour, MaxBodyBytes: 1 << 20, StoreTimeout: time.Second}), st
+}
+
+func reqHeaders(method, path string) *extprocv3.ProcessingRequest {
+	hs := []*corev3.HeaderValue{
+		{Key: ":method", RawValue: []byte(method)}, {Key: ":path", RawValue: []byte(path)},
+		{Key: ":scheme", RawValue: []byte("http")}, {Key: ":authority", RawValue: []byte("gw:8080")},
+		{Key: "x-trino-user", RawValue: []byte("alice")}, {Key: "x-trino-source", RawValue: []byte("bench")},
+		{Key: "user-agent", RawValue: []byte("trino-cli")}, {Key: "accept-encoding", RawValue: []byte("gzip")},
+	}
+	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{Headers: &corev3.HeaderMap{Headers: hs}, EndOfStream: method != "POST"}}}
+}
+
+// BenchmarkSubmitDecision is the whole decision for one submission (headers,
+// a 4 KB SQL body, the first QueryResults recorded in the memory store),
+// in-process: the gRPC round trips Envoy adds are not included.
+func BenchmarkSubmitDecision(b *testing.B) {
+	sql := "SELECT " + strings.Repeat("l_quantity + l_extendedprice, ", 4096/31) + "1 FROM tpch.sf1.lineitem"
+	first := []byte(`{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8080/_sy/c0/0/ui/query.html?20260101_000000_00001_abcde","nextUri":"http://gw:8080/_sy/c0/0/v1/statement/queued/20260101_000000_00001_abcde/y1/1","stats":{"state":"QUEUED"}}`)
+	for _, clusters := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("clusters=%d", clusters), func(b *testing.B) {
+			srv, _ := benchServer(b, clusters, 0)
+			ctx := context.Background()
+			h := reqHeaders("POST", "/v1/statement")
+			body := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(sql), EndOfStream: true}}}
+			resp := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: first, EndOfStream: true}}}
+			b.ReportAllocs()
+			for b.Loop() {
+				p := &processor{s: srv}
+				p.handle(ctx, h)
+				p.handle(ctx, body)
+				p.handle(ctx, resp)
+			}
+		})
+	}
+}
+
+// BenchmarkStickyLookup routes an unprefixed follow-up through the store
+// holding 10,000 live entries.
+func BenchmarkStickyLookup(b *testing.B) {
+	srv, _ := benchServer(b, 10, 10000)
+	ctx := context.Background()
+	h := reqHeaders("GET", "/v1/statement/executing/20260101_000000_04242_bench/y1/3")
+	b.ReportAllocs()
+	for b.Loop() {
+		p := &processor{s: srv}
+		if r := p.handle(ctx, h); len(r) != 1 || r[0].GetImmediateResponse() != nil {
+			b.Fatal("lookup rejected")
+		}
+	}
+}
