@@ -137,7 +137,7 @@ func (r *Runner) micro(ctx context.Context) string {
 }
 
 func pprofTop(ctx context.Context, env *harness.Env, profile string) string {
-	cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", env.Bin, profile)
+	cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=30", env.Bin, profile)
 	cmd.Dir = env.Root
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -125,7 +126,7 @@ func (s *Server) Run(ctx context.Context) error {
 	kp := keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
 	xdsGRPC := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(kp), grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
 	s.xds.Register(ctx, xdsGRPC)
-	extGRPC := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(kp))
+	extGRPC := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(kp), grpc.NumStreamWorkers(uint32(runtime.NumCPU())))
 	extprocv3.RegisterExternalProcessorServer(extGRPC, extproc.New(extproc.Options{
 		Router:       s.router,
 		Store:        s.store,
