@@ -9,11 +9,12 @@ FUZZTIME    ?= 5s
 TEST_TIMEOUT ?= 25m
 CACHE       := .cache
 
-.PHONY: help setup build demo test unit e2e check fmt vet lint generate-check fuzz clean
+.PHONY: help setup build demo bench test unit e2e check fmt vet lint generate-check fuzz clean
 
 help:
 	@echo "make demo    run Redis, two Trino clusters, the control plane and Envoy; query through the gateway"
 	@echo "make test    install what is missing, run checks, unit, fuzz and end-to-end tests"
+	@echo "make bench   measure Switchyard, plain Envoy, Trino Gateway and direct access; write docs/benchmarks.md"
 	@echo "make setup   install Envoy, Redis, Trino and the clients into $(CACHE)/ (idempotent)"
 	@echo "make check   gofmt, go vet, staticcheck, generated files up to date"
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default $(FUZZTIME))"
@@ -27,6 +28,11 @@ build:
 demo: setup
 	$(GO) build -o bin/demo ./cmd/demo
 	bin/demo
+
+# The side-by-side benchmark (about 15 minutes): docs/benchmarks.md and its plot.
+bench: setup
+	@deploy/setup.sh bench >/dev/null
+	$(GO) run ./cmd/bench
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -45,7 +51,8 @@ generate-check:
 check: fmt vet lint generate-check
 
 # Each fuzz target gets FUZZTIME on top of its seed corpus.
-FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse
+FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
+	./pkg/trinosim:FuzzPaths ./pkg/loadgen:FuzzDecodeResults
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

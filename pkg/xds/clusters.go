@@ -169,14 +169,14 @@ func upstreamOptions(perAttemptPrefix bool) *httpv3.HttpProtocolOptions {
 		return o
 	}
 	o.HttpFilters = []*hcmv3.HttpFilter{
-			{Name: "envoy.filters.http.header_mutation", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&headermutationv3.HeaderMutation{
-				Mutations: &headermutationv3.Mutations{RequestMutations: []*mutationv3.HeaderMutation{{
-					Action: &mutationv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
-						Header:       &corev3.HeaderValue{Key: ForwardedPrefix, Value: "%UPSTREAM_METADATA(" + MetadataNS + ":" + metadataPrefixKey + ")%"},
-						AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-					}},
-				}}},
-			})}},
+		{Name: "envoy.filters.http.header_mutation", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&headermutationv3.HeaderMutation{
+			Mutations: &headermutationv3.Mutations{RequestMutations: []*mutationv3.HeaderMutation{{
+				Action: &mutationv3.HeaderMutation_Append{Append: &corev3.HeaderValueOption{
+					Header:       &corev3.HeaderValue{Key: ForwardedPrefix, Value: "%UPSTREAM_METADATA(" + MetadataNS + ":" + metadataPrefixKey + ")%"},
+					AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+				}},
+			}}},
+		})}},
 		{Name: "envoy.filters.http.upstream_codec", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&upstreamcodecv3.UpstreamCodec{})}},
 	}
 	return o

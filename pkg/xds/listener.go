@@ -59,8 +59,8 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 		LocalReplyConfig: localReplies(o),
 	}
 	return &listenerv3.Listener{
-		Name:                          ListenerName,
-		Address:                       socketAddress(host, port),
+		Name:    ListenerName,
+		Address: socketAddress(host, port),
 		// Room for the largest SQL text plus headers: ext_proc sees more than
 		// the limit before Envoy stops reading, and answers with the error.
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(o.MaxBodyBytes + bufferHeadroom),
