@@ -43,6 +43,18 @@ func twoClusters(deadURL string) harness.GatewayConfig {
 // for clusters a and b.
 func startGateway(t *testing.T, replicas int, cfg harness.GatewayConfig) *gateway {
 	t.Helper()
+	return startGatewayFor(t, replicas, cfg, "trino_a", "trino_b")
+}
+
+// startGatewayWithClusters is one replica, waiting for the named Envoy
+// clusters to be healthy.
+func startGatewayWithClusters(t *testing.T, cfg harness.GatewayConfig, healthy ...string) *gateway {
+	t.Helper()
+	return startGatewayFor(t, 1, cfg, healthy...)
+}
+
+func startGatewayFor(t *testing.T, replicas int, cfg harness.GatewayConfig, healthy ...string) *gateway {
+	t.Helper()
 	ctx := context.Background()
 	g := &gateway{}
 	t.Cleanup(func() {
@@ -75,7 +87,7 @@ func startGateway(t *testing.T, replicas int, cfg harness.GatewayConfig) *gatewa
 		}
 		g.procs = append(g.procs, en.Proc)
 		g.envoys = append(g.envoys, en)
-		if err := en.WaitHealthy(ctx, "trino_a", "trino_b"); err != nil {
+		if err := en.WaitHealthy(ctx, healthy...); err != nil {
 			t.Fatal(err)
 		}
 	}

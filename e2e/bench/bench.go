@@ -133,7 +133,7 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 	targets := map[string]*target{}
 	for _, name := range p.Targets {
 		r.logf("starting %s", name)
-		t, err := startTarget(ctx, r.Env, name, sim.URL, 1)
+		t, err := startTarget(ctx, r.Env, "sim", name, sim.URL, 1)
 		if err != nil {
 			return nil, err
 		}

@@ -24,7 +24,7 @@ func (r *Runner) scale(ctx context.Context, backendURL string) ([]Run, error) {
 	var out []Run
 	for _, n := range p.Scale {
 		r.logf("scale: switchyard with %d clusters and %d sticky entries", n, p.StickyEntries)
-		t, err := startTarget(ctx, r.Env, Switchyard, backendURL, n)
+		t, err := startTarget(ctx, r.Env, fmt.Sprintf("scale%d", n), Switchyard, backendURL, n)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +99,7 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 		}
 	}()
 	for _, name := range p.Targets {
-		t, err := startTarget(ctx, r.Env, name, tr.URL, 1)
+		t, err := startTarget(ctx, r.Env, "real", name, tr.URL, 1)
 		if err != nil {
 			return nil, err
 		}

@@ -53,10 +53,12 @@ func (t *target) pids() map[string]int {
 	return out
 }
 
-// startTarget starts the processes of one target in front of backendURL.
+// startTarget starts the processes of one target in front of backendURL;
+// tag keeps the process names (and their files) of different phases apart.
 // clusters > 1 registers the same backend as that many Switchyard clusters
 // (the scale run).
-func startTarget(ctx context.Context, env *harness.Env, name, backendURL string, clusters int) (*target, error) {
+func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL string, clusters int) (*target, error) {
+	pname := func(p string) string { return "bench-" + tag + "-" + p }
 	t := &target{name: name, roots: map[string]*harness.Proc{}}
 	fail := func(err error) (*target, error) {
 		t.stop()
@@ -66,7 +68,7 @@ func startTarget(ctx context.Context, env *harness.Env, name, backendURL string,
 	case Direct:
 		t.url = backendURL
 	case PlainEnvoy:
-		en, url, err := env.StartPlainEnvoy(ctx, "bench-envoy", backendURL)
+		en, url, err := env.StartPlainEnvoy(ctx, pname("envoy"), backendURL)
 		if err != nil {
 			return fail(err)
 		}
@@ -74,7 +76,7 @@ func startTarget(ctx context.Context, env *harness.Env, name, backendURL string,
 		t.roots["envoy"] = en.Proc
 		t.url = url
 	case Switchyard:
-		redis, err := env.StartRedis(ctx, "bench-redis")
+		redis, err := env.StartRedis(ctx, pname("redis"))
 		if err != nil {
 			return fail(err)
 		}
@@ -89,12 +91,12 @@ func startTarget(ctx context.Context, env *harness.Env, name, backendURL string,
 				Coordinators: []harness.CoordinatorSpec{{URL: backendURL}},
 			})
 		}
-		cp, err := env.StartSwitchyard(ctx, "bench-switchyard", cfg)
+		cp, err := env.StartSwitchyard(ctx, pname("switchyard"), cfg)
 		if err != nil {
 			return fail(err)
 		}
 		t.procs = append(t.procs, cp.Proc)
-		en, err := env.StartEnvoy(ctx, "bench-switchyard-envoy", cp.XDSAddr, cp.ListenerAddr)
+		en, err := env.StartEnvoy(ctx, pname("switchyard-envoy"), cp.XDSAddr, cp.ListenerAddr)
 		if err != nil {
 			return fail(err)
 		}
@@ -105,12 +107,12 @@ func startTarget(ctx context.Context, env *harness.Env, name, backendURL string,
 		t.roots["envoy"], t.roots["switchyard"], t.roots["redis"] = en.Proc, cp.Proc, redis.Proc
 		t.url, t.admin, t.redis = "http://"+cp.ListenerAddr, cp.AdminAddr, redis.Addr
 	case TrinoGateway:
-		pg, err := env.StartPostgres(ctx, "bench-postgres")
+		pg, err := env.StartPostgres(ctx, pname("postgres"))
 		if err != nil {
 			return fail(err)
 		}
 		t.procs = append(t.procs, pg.Proc)
-		tg, err := env.StartTrinoGateway(ctx, "bench-trino-gateway", pg, []harness.TGBackend{{Name: "backend", URL: backendURL, RoutingGroup: "adhoc"}})
+		tg, err := env.StartTrinoGateway(ctx, pname("trino-gateway"), pg, []harness.TGBackend{{Name: "backend", URL: backendURL, RoutingGroup: "adhoc"}})
 		if err != nil {
 			return fail(err)
 		}

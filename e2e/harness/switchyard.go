@@ -35,6 +35,8 @@ type GatewayConfig struct {
 type ClusterSpec struct {
 	Name         string
 	Group        string
+	State        string // initial state: active (default) or inactive
+	Failback     *bool
 	Coordinators []CoordinatorSpec
 }
 
@@ -84,7 +86,14 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 			}
 			cos = append(cos, m)
 		}
-		clusters = append(clusters, map[string]any{"name": cl.Name, "group": cl.Group, "coordinators": cos})
+		m := map[string]any{"name": cl.Name, "group": cl.Group, "coordinators": cos}
+		if cl.State != "" {
+			m["state"] = cl.State
+		}
+		if cl.Failback != nil {
+			m["failback"] = *cl.Failback
+		}
+		clusters = append(clusters, m)
 	}
 	doc["clusters"] = clusters
 	for k, v := range c.Extra {

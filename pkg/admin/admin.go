@@ -4,11 +4,14 @@ package admin
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchyard-gw/switchyard/pkg/config"
 )
 
 // ReadyFunc reports whether the control plane can serve; a non-nil error
@@ -20,6 +23,12 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	Ready    ReadyFunc
 	Pprof    bool // serve /debug/pprof/
+	// Fleet serves the /api/ endpoints (nil: none).
+	Fleet  Fleet
+	Tokens []config.Token
+	// ShutdownWorkers is the default of a drain's shutdownWorkers.
+	ShutdownWorkers bool
+	Logger          *slog.Logger
 }
 
 // Handler returns the admin HTTP handler.
@@ -44,6 +53,13 @@ func Handler(o Options) http.Handler {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if o.Fleet != nil {
+		log := o.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -25,6 +25,9 @@ Usage:
   switchyard serve --config FILE        run the control plane (xDS, ext_proc, admin API)
   switchyard validate --config FILE     check a configuration file and exit
   switchyard bootstrap [flags]          print an Envoy bootstrap that points at the control plane
+  switchyard cluster COMMAND            list, add, remove, activate, deactivate, drain, weight
+  switchyard bluegreen --group G --to CLUSTER[,...]
+                                        move a routing group to other clusters, draining the old ones
   switchyard version                    print the version
 `
 
@@ -44,6 +47,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return validate(args[1:], stdout, stderr)
 	case "bootstrap":
 		return bootstrap(args[1:], stdout, stderr)
+	case "cluster":
+		return clusterCmd(ctx, args[1:], stdout, stderr)
+	case "bluegreen":
+		return blueGreenCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchyard", Version)
 		return nil

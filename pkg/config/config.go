@@ -23,6 +23,7 @@ type Config struct {
 	Store        Store        `yaml:"store"`
 	Routing      Routing      `yaml:"routing"`
 	Health       Health       `yaml:"health"`
+	Admin        Admin        `yaml:"admin"`
 	Groups       []Group      `yaml:"groups"`
 	Clusters     []Cluster    `yaml:"clusters"`
 }
@@ -95,20 +96,55 @@ type Group struct {
 	Strategy string `yaml:"strategy"`
 }
 
-// Cluster is one Trino cluster.
+// Cluster is one Trino cluster, as the configuration file seeds it and the
+// admin API adds or updates it.
 type Cluster struct {
-	Name         string        `yaml:"name"`
-	Group        string        `yaml:"group"`
-	Coordinators []Coordinator `yaml:"coordinators"`
+	Name         string        `yaml:"name" json:"name"`
+	Group        string        `yaml:"group" json:"group"`
+	Coordinators []Coordinator `yaml:"coordinators" json:"coordinators"`
+	// Weight is the cluster's share within its group for the weighted
+	// strategy (default 100; 0 takes no new queries).
+	Weight *int `yaml:"weight" json:"weight,omitempty"`
+	// Failback: when the active coordinator returns after a failover, new
+	// queries move back to it (default true). With false they stay on the
+	// coordinator that took over until it fails in turn.
+	Failback *bool `yaml:"failback" json:"failback,omitempty"`
+	// State is the initial lifecycle state when the fleet is seeded:
+	// active (default) or inactive.
+	State string `yaml:"state" json:"state,omitempty"`
 }
 
 // Coordinator is one coordinator of a cluster.
 type Coordinator struct {
 	// Name identifies the coordinator inside its cluster; default is its
 	// position ("0", "1", ...). It appears in the URIs clients follow.
-	Name string `yaml:"name"`
-	URL  string `yaml:"url"`
+	Name string `yaml:"name" json:"name,omitempty"`
+	URL  string `yaml:"url" json:"url"`
 	// Role is active (default) or standby.
+	Role string `yaml:"role" json:"role,omitempty"`
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Tokens are the bearer tokens the admin API accepts. Without any,
+	// every /api/ endpoint answers 401.
+	Tokens []Token `yaml:"tokens"`
+	// DrainTimeout is the default time a drain may take (default 1h).
+	DrainTimeout time.Duration `yaml:"drainTimeout"`
+	// ShutdownWorkers asks the workers of a drained cluster to shut down
+	// gracefully (PUT /v1/info/state "SHUTTING_DOWN"); default false.
+	ShutdownWorkers bool `yaml:"shutdownWorkers"`
+}
+
+// Token is one admin API credential.
+type Token struct {
+	// Name identifies the holder in logs (the token itself is never logged).
+	Name string `yaml:"name"`
+	// Token is the secret; TokenEnv names an environment variable that
+	// holds it instead (keep secrets out of the file).
+	Token    string `yaml:"token"`
+	TokenEnv string `yaml:"tokenEnv"`
+	// Role is admin (read and change) or viewer (read only).
 	Role string `yaml:"role"`
 }
 
@@ -124,6 +160,7 @@ func Defaults() Config {
 		},
 		Store:  Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
 		Health: Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
+		Admin:  Admin{DrainTimeout: time.Hour},
 	}
 }
 
@@ -171,14 +208,36 @@ func (c *Config) applyDerivedDefaults() {
 		}
 	}
 	for i := range c.Clusters {
-		for j := range c.Clusters[i].Coordinators {
-			co := &c.Clusters[i].Coordinators[j]
-			if co.Name == "" {
-				co.Name = fmt.Sprint(j)
-			}
-			if co.Role == "" {
-				co.Role = RoleActive
-			}
+		c.Clusters[i].ApplyDefaults()
+	}
+	for i := range c.Admin.Tokens {
+		t := &c.Admin.Tokens[i]
+		if t.Token == "" && t.TokenEnv != "" {
+			t.Token = os.Getenv(t.TokenEnv)
 		}
+	}
+}
+
+// ApplyDefaults fills in the defaults of a cluster definition.
+func (c *Cluster) ApplyDefaults() {
+	for j := range c.Coordinators {
+		co := &c.Coordinators[j]
+		if co.Name == "" {
+			co.Name = fmt.Sprint(j)
+		}
+		if co.Role == "" {
+			co.Role = RoleActive
+		}
+	}
+	if c.Weight == nil {
+		w := DefaultWeight
+		c.Weight = &w
+	}
+	if c.Failback == nil {
+		t := true
+		c.Failback = &t
+	}
+	if c.State == "" {
+		c.State = StateActive
 	}
 }

@@ -20,6 +20,22 @@ const (
 	RoleStandby = "standby"
 )
 
+// Initial cluster states in the configuration (the lifecycle adds draining
+// and drained at run time).
+const (
+	StateActive   = "active"
+	StateInactive = "inactive"
+)
+
+// DefaultWeight is a cluster's weight when none is given.
+const DefaultWeight = 100
+
+// Admin API roles.
+const (
+	RoleAdmin  = "admin"
+	RoleViewer = "viewer"
+)
+
 // Store types.
 const (
 	StoreMemory = "memory"
@@ -122,19 +138,61 @@ func (c *Config) Validate() error {
 	clusters := map[string]bool{}
 	for i, cl := range c.Clusters {
 		f := fmt.Sprintf("clusters[%d]", i)
-		switch {
-		case !ValidName(cl.Name):
-			add(f+".name", "%q is not a valid name (%s)", cl.Name, nameRule)
-		case clusters[cl.Name]:
+		if clusters[cl.Name] {
 			add(f+".name", "duplicate cluster %q", cl.Name)
 		}
 		clusters[cl.Name] = true
-		if !groups[cl.Group] {
-			add(f+".group", "names unknown group %q", cl.Group)
+		errs = append(errs, ValidateCluster(f, cl, groups)...)
+	}
+
+	if c.Admin.DrainTimeout <= 0 {
+		add("admin.drainTimeout", "must be positive, got %v", c.Admin.DrainTimeout)
+	}
+	tokens := map[string]bool{}
+	for i, t := range c.Admin.Tokens {
+		f := fmt.Sprintf("admin.tokens[%d]", i)
+		if t.Name == "" {
+			add(f+".name", "is required")
 		}
-		errs = append(errs, validateCoordinators(f, cl.Coordinators)...)
+		switch {
+		case t.Token == "" && t.TokenEnv != "":
+			add(f+".tokenEnv", "environment variable %s is empty or unset", t.TokenEnv)
+		case t.Token == "":
+			add(f+".token", "is required (or tokenEnv)")
+		case len(t.Token) < 16:
+			add(f+".token", "must be at least 16 characters")
+		case tokens[t.Token]:
+			add(f+".token", "is the same as another token's")
+		}
+		tokens[t.Token] = true
+		if t.Role != RoleAdmin && t.Role != RoleViewer {
+			add(f+".role", "must be %q or %q, got %q", RoleAdmin, RoleViewer, t.Role)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateCluster checks one cluster definition (with defaults applied);
+// field prefixes the messages (e.g. "clusters[2]"). groups are the known
+// routing groups.
+func ValidateCluster(field string, cl Cluster, groups map[string]bool) []error {
+	var errs []error
+	add := func(f, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", field, f, fmt.Sprintf(format, args...)))
+	}
+	if !ValidName(cl.Name) {
+		add(".name", "%q is not a valid name (%s)", cl.Name, nameRule)
+	}
+	if !groups[cl.Group] {
+		add(".group", "names unknown group %q", cl.Group)
+	}
+	if cl.Weight != nil && (*cl.Weight < 0 || *cl.Weight > 10000) {
+		add(".weight", "must be between 0 and 10000, got %d", *cl.Weight)
+	}
+	if cl.State != StateActive && cl.State != StateInactive {
+		add(".state", "must be %q or %q, got %q", StateActive, StateInactive, cl.State)
+	}
+	return append(errs, validateCoordinators(field, cl.Coordinators)...)
 }
 
 func validateCoordinators(f string, cos []Coordinator) []error {

@@ -23,7 +23,7 @@ func (allHealthy) State(string) health.State { return health.Healthy }
 func benchServer(b *testing.B, clusters, sticky int) (*Server, store.Store) {
 	f := &fleet.Fleet{DefaultGroup: "adhoc", Groups: []fleet.Group{{Name: "adhoc"}}}
 	for i := range clusters {
-		f.Clusters = append(f.Clusters, fleet.Cluster{Name: fmt.Sprintf("c%d", i), Group: "adhoc",
+		f.Clusters = append(f.Clusters, fleet.Cluster{Name: fmt.Sprintf("c%d", i), Group: "adhoc", State: fleet.Active,
 			Coordinators: []fleet.Coordinator{{Name: "0", Scheme: "http", Host: "10.0.0.1", Port: 8080}}})
 	}
 	st := store.NewMemory()

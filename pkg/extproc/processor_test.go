@@ -92,9 +92,9 @@ func testFleet() *fleet.Fleet {
 		DefaultGroup: "adhoc",
 		Groups:       []fleet.Group{{Name: "adhoc"}, {Name: "etl"}},
 		Clusters: []fleet.Cluster{
-			{Name: "a", Group: "adhoc", Coordinators: co("10.0.0.1")},
-			{Name: "b", Group: "adhoc", Coordinators: co("10.0.0.2")},
-			{Name: "dead", Group: "etl", Coordinators: co("10.0.0.3")},
+			{Name: "a", Group: "adhoc", State: fleet.Active, Coordinators: co("10.0.0.1")},
+			{Name: "b", Group: "adhoc", State: fleet.Active, Coordinators: co("10.0.0.2")},
+			{Name: "dead", Group: "etl", State: fleet.Active, Coordinators: co("10.0.0.3")},
 		},
 	}
 }

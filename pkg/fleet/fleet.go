@@ -1,14 +1,32 @@
 // Package fleet is the plain model of the Trino fleet that every other part
-// of the control plane reads: routing groups, clusters and their
-// coordinators. It is built from the configuration and is immutable once
-// built; a change produces a new Fleet.
+// of the control plane reads: routing groups, clusters, their coordinators
+// and their lifecycle states. A Fleet is immutable once built; a change
+// produces a new one.
+//
+// The routing groups come from the configuration file. The clusters live in
+// a Doc kept in the shared store, which the configuration seeds once and
+// the admin API changes at run time, so every control-plane replica sees
+// the same fleet.
 package fleet
 
 import (
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+)
+
+// State is a cluster's lifecycle state.
+type State string
+
+// Lifecycle states. Only active clusters take new queries; every state
+// keeps serving the queries a cluster already owns.
+const (
+	Active   State = "active"   // takes new queries
+	Draining State = "draining" // no new queries; waits for running and queued ones to end
+	Drained  State = "drained"  // a drain completed: nothing running, no new queries
+	Inactive State = "inactive" // switched off by an operator; no new queries
 )
 
 // Fleet is a consistent view of groups and clusters.
@@ -16,6 +34,7 @@ type Fleet struct {
 	DefaultGroup string
 	Groups       []Group   // sorted by name
 	Clusters     []Cluster // sorted by name
+	Revision     int64     // of the Doc it was built from
 }
 
 // Group is a routing group.
@@ -29,11 +48,19 @@ type Cluster struct {
 	Name         string
 	Group        string
 	Coordinators []Coordinator // in configuration order
+	Weight       int
+	Failback     bool
+	State        State
+	// Primary is the coordinator that takes new queries after a failover
+	// when Failback is false (empty: by role).
+	Primary string
+	Drain   *Drain
 }
 
 // Coordinator is one coordinator of a cluster.
 type Coordinator struct {
 	Name    string
+	URL     string
 	Scheme  string // http or https
 	Host    string // IP literal or DNS name
 	Port    uint32
@@ -49,18 +76,82 @@ func (c Coordinator) HasIP() bool {
 // Key identifies a coordinator fleet-wide: "cluster/coordinator".
 func Key(cluster, coordinator string) string { return cluster + "/" + coordinator }
 
-// FromConfig builds the fleet model from a validated configuration.
-func FromConfig(c *config.Config) *Fleet {
-	f := &Fleet{DefaultGroup: c.Routing.DefaultGroup}
+// Doc is what the shared store keeps: cluster definitions and their
+// lifecycle status.
+type Doc struct {
+	Clusters []config.Cluster  `json:"clusters"`
+	Status   map[string]Status `json:"status"` // by cluster name
+}
+
+// Status is the run-time state of one cluster.
+type Status struct {
+	State   State     `json:"state"`
+	Since   time.Time `json:"since"`
+	Primary string    `json:"primary,omitempty"`
+	Drain   *Drain    `json:"drain,omitempty"`
+}
+
+// Drain is the progress of a drain.
+type Drain struct {
+	Started         time.Time `json:"started"`
+	Deadline        time.Time `json:"deadline"`
+	ShutdownWorkers bool      `json:"shutdownWorkers,omitempty"`
+	// Running and Queued are the queries the cluster still had at the last
+	// check; TimedOut is set when the deadline passed with queries left,
+	// and Remaining lists them (query IDs).
+	Running   int       `json:"running"`
+	Queued    int       `json:"queued"`
+	Checked   time.Time `json:"checked,omitzero"`
+	Finished  time.Time `json:"finished,omitzero"`
+	TimedOut  bool      `json:"timedOut,omitempty"`
+	Remaining []string  `json:"remaining,omitempty"`
+	// WorkersShutDown lists workers asked to shut down after the drain.
+	WorkersShutDown []string `json:"workersShutDown,omitempty"`
+}
+
+// SeedDoc is the Doc the configuration file describes.
+func SeedDoc(c *config.Config, now time.Time) *Doc {
+	d := &Doc{Status: map[string]Status{}}
+	for _, cl := range c.Clusters {
+		d.Clusters = append(d.Clusters, cl)
+		d.Status[cl.Name] = Status{State: State(cl.State), Since: now}
+	}
+	return d
+}
+
+// Cluster returns the definition of the named cluster and its index.
+func (d *Doc) Cluster(name string) (*config.Cluster, int) {
+	for i := range d.Clusters {
+		if d.Clusters[i].Name == name {
+			return &d.Clusters[i], i
+		}
+	}
+	return nil, -1
+}
+
+// Build makes the Fleet of a Doc under the configuration's routing groups.
+// Definitions are validated before they enter a Doc; a coordinator URL
+// that no longer parses is skipped.
+func Build(c *config.Config, d *Doc, rev int64) *Fleet {
+	f := &Fleet{DefaultGroup: c.Routing.DefaultGroup, Revision: rev}
 	for _, g := range c.Groups {
 		f.Groups = append(f.Groups, Group{Name: g.Name, Strategy: g.Strategy})
 	}
-	for _, cl := range c.Clusters {
-		out := Cluster{Name: cl.Name, Group: cl.Group}
+	for _, cl := range d.Clusters {
+		cl.ApplyDefaults()
+		st, ok := d.Status[cl.Name]
+		if !ok {
+			st = Status{State: State(cl.State)}
+		}
+		out := Cluster{Name: cl.Name, Group: cl.Group, Weight: *cl.Weight, Failback: *cl.Failback,
+			State: st.State, Primary: st.Primary, Drain: st.Drain}
 		for _, co := range cl.Coordinators {
-			ep, _ := config.ParseCoordinatorURL(co.URL) // validated already
+			ep, err := config.ParseCoordinatorURL(co.URL)
+			if err != nil {
+				continue
+			}
 			out.Coordinators = append(out.Coordinators, Coordinator{
-				Name: co.Name, Scheme: ep.Scheme, Host: ep.Host, Port: ep.Port,
+				Name: co.Name, URL: co.URL, Scheme: ep.Scheme, Host: ep.Host, Port: ep.Port,
 				Standby: co.Role == config.RoleStandby,
 			})
 		}
@@ -69,6 +160,11 @@ func FromConfig(c *config.Config) *Fleet {
 	sort.Slice(f.Groups, func(i, j int) bool { return f.Groups[i].Name < f.Groups[j].Name })
 	sort.Slice(f.Clusters, func(i, j int) bool { return f.Clusters[i].Name < f.Clusters[j].Name })
 	return f
+}
+
+// FromConfig builds the fleet the configuration file seeds.
+func FromConfig(c *config.Config) *Fleet {
+	return Build(c, SeedDoc(c, time.Time{}), 0)
 }
 
 // Group returns the named group.
@@ -99,6 +195,16 @@ func (c *Cluster) Coordinator(name string) (*Coordinator, bool) {
 		}
 	}
 	return nil, false
+}
+
+// IsStandby reports whether a coordinator gets new queries only when the
+// others are down: its role, unless a failover without failback made it
+// the primary.
+func (c *Cluster) IsStandby(co Coordinator) bool {
+	if !c.Failback && c.Primary != "" {
+		return co.Name != c.Primary
+	}
+	return co.Standby
 }
 
 // GroupNames lists the group names in order.

@@ -18,8 +18,18 @@ type Target struct {
 	BaseURL string // scheme://host:port
 }
 
-// CheckFunc checks one coordinator; nil means healthy.
-type CheckFunc func(ctx context.Context, baseURL string) error
+// Load is what a coordinator reports about its work.
+type Load struct {
+	Known         bool `json:"known"` // false when the coordinator's /metrics could not be read
+	Running       int  `json:"running"`
+	Queued        int  `json:"queued"`
+	Blocked       int  `json:"blocked"`
+	ActiveWorkers int  `json:"activeWorkers"`
+}
+
+// CheckFunc checks one coordinator; a nil error means healthy. The load is
+// reported when known, also with an error.
+type CheckFunc func(ctx context.Context, baseURL string) (Load, error)
 
 // Options configure a Poller.
 type Options struct {
@@ -42,17 +52,20 @@ type Poller struct {
 }
 
 type entry struct {
-	target  Target
-	tracker Tracker
-	lastErr string
-	cancel  context.CancelFunc
+	target   Target
+	tracker  Tracker
+	lastErr  string
+	starting bool
+	load     Load
+	checked  time.Time
+	cancel   context.CancelFunc
 }
 
 // NewPoller returns a poller with no targets.
 func NewPoller(o Options) *Poller {
 	if o.Check == nil {
 		client := &http.Client{Timeout: o.Timeout}
-		o.Check = func(ctx context.Context, base string) error { return CheckInfo(ctx, client, base) }
+		o.Check = func(ctx context.Context, base string) (Load, error) { return CheckCoordinator(ctx, client, base) }
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -102,8 +115,26 @@ func (p *Poller) State(key string) State {
 
 // Status is a point-in-time view of one target.
 type Status struct {
-	State     State
-	LastError string
+	State     State     `json:"state"`
+	Starting  bool      `json:"starting,omitempty"` // the last check found the coordinator starting up
+	LastError string    `json:"lastError,omitempty"`
+	Load      Load      `json:"load"`
+	Checked   time.Time `json:"checked,omitzero"`
+}
+
+// Status returns the status of one target.
+func (p *Poller) Status(key string) (Status, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	e, ok := p.entries[key]
+	if !ok {
+		return Status{}, false
+	}
+	return e.status(), true
+}
+
+func (e *entry) status() Status {
+	return Status{State: e.tracker.State(), Starting: e.starting, LastError: e.lastErr, Load: e.load, Checked: e.checked}
 }
 
 // Snapshot returns the status of every target.
@@ -112,7 +143,7 @@ func (p *Poller) Snapshot() map[string]Status {
 	defer p.mu.RUnlock()
 	out := make(map[string]Status, len(p.entries))
 	for k, e := range p.entries {
-		out[k] = Status{State: e.tracker.State(), LastError: e.lastErr}
+		out[k] = e.status()
 	}
 	return out
 }
@@ -139,12 +170,12 @@ func (p *Poller) loop(ctx context.Context, e *entry) {
 	defer t.Stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-		err := p.opts.Check(cctx, e.target.BaseURL)
+		load, err := p.opts.Check(cctx, e.target.BaseURL)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		p.record(e, err)
+		p.record(e, load, err)
 		select {
 		case <-ctx.Done():
 			return
@@ -153,8 +184,9 @@ func (p *Poller) loop(ctx context.Context, e *entry) {
 	}
 }
 
-func (p *Poller) record(e *entry, err error) {
+func (p *Poller) record(e *entry, load Load, err error) {
 	p.mu.Lock()
+	e.load, e.checked, e.starting = load, time.Now(), errors.Is(err, ErrStarting)
 	if err != nil {
 		e.lastErr = err.Error()
 	} else {
@@ -169,8 +201,28 @@ func (p *Poller) record(e *entry, err error) {
 	}
 }
 
-// CheckInfo is the default check: GET /v1/info must answer 200 with
-// "starting": false.
+// ErrStarting is the check error of a coordinator that is starting up.
+var ErrStarting = errors.New("coordinator is starting")
+
+// CheckCoordinator is the default check: /v1/info must answer with
+// "starting": false, and when /metrics tells the load, the coordinator
+// must see at least one active worker (a coordinator without workers
+// fails every query with "No nodes available").
+func CheckCoordinator(ctx context.Context, client *http.Client, baseURL string) (Load, error) {
+	if err := CheckInfo(ctx, client, baseURL); err != nil {
+		return Load{}, err
+	}
+	load, err := ReadLoad(ctx, client, baseURL)
+	if err != nil {
+		return Load{}, nil // load unknown: /v1/info decides alone
+	}
+	if load.ActiveWorkers == 0 {
+		return load, errors.New("no active workers")
+	}
+	return load, nil
+}
+
+// CheckInfo checks that GET /v1/info answers 200 with "starting": false.
 func CheckInfo(ctx context.Context, client *http.Client, baseURL string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/v1/info", nil)
 	if err != nil {
@@ -198,7 +250,7 @@ func CheckInfo(ctx context.Context, client *http.Client, baseURL string) error {
 		return errors.New(`/v1/info has no "starting" field`)
 	}
 	if *info.Starting {
-		return errors.New("coordinator is starting")
+		return ErrStarting
 	}
 	return nil
 }

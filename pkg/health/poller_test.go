@@ -51,11 +51,11 @@ func TestPollerFollowsChecks(t *testing.T) {
 	var changes []State
 	p := NewPoller(Options{
 		Interval: 5 * time.Millisecond, Timeout: time.Second, Rise: 2, Fall: 2,
-		Check: func(context.Context, string) error {
+		Check: func(context.Context, string) (Load, error) {
 			if healthy.Load() {
-				return nil
+				return Load{Known: true, Running: 2, ActiveWorkers: 1}, nil
 			}
-			return errors.New("down")
+			return Load{}, errors.New("down")
 		},
 		OnChange: func(_ string, s State) {
 			mu.Lock()
@@ -78,6 +78,9 @@ func TestPollerFollowsChecks(t *testing.T) {
 	}
 	if !p.AllChecked() {
 		t.Fatal("AllChecked is false")
+	}
+	if st, ok := p.Status("a/0"); !ok || st.Load.Running != 2 || st.Checked.IsZero() {
+		t.Fatalf("status %+v", st)
 	}
 	// Removing the target stops it and forgets its state.
 	p.SetTargets(ctx, nil)

@@ -90,13 +90,19 @@ func (r *Router) Route(req Request) (Decision, error) {
 		start := r.counter(group).Add(1) - 1
 		for i := range n {
 			c := clusters[(start+uint64(i))%uint64(n)]
-			if r.ClusterUp(c) {
+			if c.State == fleet.Active && r.ClusterUp(c) {
 				return Decision{Group: group, Cluster: c.Name}, nil
 			}
 		}
 	}
+	active := 0
+	for _, c := range clusters {
+		if c.State == fleet.Active {
+			active++
+		}
+	}
 	return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf(
-		"no cluster available in group %s (%d configured, none healthy)", group, len(clusters))}
+		"no cluster available in group %s (%d clusters, %d active, none of them healthy)", group, len(clusters), active)}
 }
 
 func (r *Router) counter(group string) *atomic.Uint64 {

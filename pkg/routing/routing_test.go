@@ -16,7 +16,7 @@ func (s states) State(k string) health.State { return s[k] }
 
 func fleet3() *fleet.Fleet {
 	c := func(name, group string, coords ...string) fleet.Cluster {
-		cl := fleet.Cluster{Name: name, Group: group}
+		cl := fleet.Cluster{Name: name, Group: group, State: fleet.Active}
 		for _, co := range coords {
 			cl.Coordinators = append(cl.Coordinators, fleet.Coordinator{Name: co})
 		}
@@ -65,8 +65,8 @@ func TestRouteErrors(t *testing.T) {
 		msg   string
 	}{
 		{"nope", trino.ErrUnknownRoutingGroup, `unknown routing group "nope" (X-Trino-Routing-Group); known groups: adhoc, empty, etl`},
-		{"", trino.ErrNoClusterAvailable, "no cluster available in group adhoc (3 configured, none healthy)"},
-		{"empty", trino.ErrNoClusterAvailable, "no cluster available in group empty (0 configured, none healthy)"},
+		{"", trino.ErrNoClusterAvailable, "no cluster available in group adhoc (3 clusters, 3 active, none of them healthy)"},
+		{"empty", trino.ErrNoClusterAvailable, "no cluster available in group empty (0 clusters, 0 active, none of them healthy)"},
 	}
 	for _, tt := range tests {
 		_, err := r.Route(Request{RoutingGroup: tt.group})
@@ -77,10 +77,32 @@ func TestRouteErrors(t *testing.T) {
 	}
 }
 
+func TestOnlyActiveClustersTakeQueries(t *testing.T) {
+	f := fleet3()
+	for i := range f.Clusters {
+		if f.Clusters[i].Name != "c" {
+			f.Clusters[i].State = fleet.Draining
+		}
+	}
+	r := New(f, states{"a/0": health.Healthy, "b/0": health.Healthy, "c/0": health.Healthy})
+	for range 5 {
+		if d, err := r.Route(Request{}); err != nil || d.Cluster != "c" {
+			t.Fatalf("%+v %v", d, err)
+		}
+	}
+	f.Clusters[2].State = fleet.Inactive
+	r.SetFleet(f)
+	_, err := r.Route(Request{})
+	var re *Error
+	if !errors.As(err, &re) || !strings.Contains(re.Message, "(3 clusters, 0 active, none of them healthy)") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestSetFleetSwaps(t *testing.T) {
 	r := New(fleet3(), states{"a/0": health.Healthy, "z/0": health.Healthy})
 	f := fleet3()
-	f.Clusters = []fleet.Cluster{{Name: "z", Group: "adhoc", Coordinators: []fleet.Coordinator{{Name: "0"}}}}
+	f.Clusters = []fleet.Cluster{{Name: "z", Group: "adhoc", State: fleet.Active, Coordinators: []fleet.Coordinator{{Name: "0"}}}}
 	r.SetFleet(f)
 	if d, err := r.Route(Request{}); err != nil || d.Cluster != "z" {
 		t.Fatalf("%+v %v", d, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
@@ -40,6 +41,8 @@ type Server struct {
 	poller *health.Poller
 	router *routing.Router
 	xds    *xds.Server
+	fleet  *lifecycle.Manager
+	dirty  chan struct{} // the fleet changed: publish a new snapshot
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr string
@@ -51,7 +54,7 @@ type Server struct {
 // New builds the control plane from a validated configuration and binds its
 // ports, so a caller knows at once whether the addresses are usable.
 func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), ready: make(chan struct{}), dirty: make(chan struct{}, 1)}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	switch cfg.Store.Type {
@@ -64,14 +67,23 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		s.store = store.NewMemory()
 	}
 
-	f := fleet.FromConfig(cfg)
 	s.poller = health.NewPoller(health.Options{
 		Interval: cfg.Health.Interval, Timeout: cfg.Health.Timeout,
 		Rise: cfg.Health.RiseThreshold, Fall: cfg.Health.FallThreshold,
 		Logger: log,
 	})
-	s.router = routing.New(f, s.poller)
+	s.router = routing.New(fleet.FromConfig(cfg), s.poller)
 	s.xds = xds.NewServer(log.With("component", "xds"), s.xdsMetrics())
+	s.fleet = lifecycle.New(lifecycle.Options{
+		Config: cfg, Store: s.store, Health: s.poller, Logger: log.With("component", "lifecycle"),
+		OnFleet: func(f *fleet.Fleet) {
+			s.router.SetFleet(f)
+			select {
+			case s.dirty <- struct{}{}:
+			default:
+			}
+		},
+	})
 
 	for _, a := range []struct {
 		addr string
@@ -116,7 +128,12 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	defer s.store.Close()
 
-	f := s.router.Fleet()
+	if err := s.fleet.Load(ctx); err != nil {
+		s.closeListeners()
+		return err
+	}
+	f := s.fleet.Fleet()
+	<-s.dirty // Load reported the first fleet; publish it now, before serving
 	s.poller.SetTargets(ctx, healthTargets(f))
 	if err := s.publish(ctx, f); err != nil {
 		s.closeListeners()
@@ -136,7 +153,11 @@ func (s *Server) Run(ctx context.Context) error {
 		Logger:       s.log.With("component", "extproc"),
 		Metrics:      extproc.NewMetrics(s.reg),
 	}))
-	httpSrv := &http.Server{Handler: admin.Handler(admin.Options{Gatherer: s.reg, Ready: s.readyCheck, Pprof: s.cfg.ControlPlane.Pprof}), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: admin.Handler(admin.Options{
+		Gatherer: s.reg, Ready: s.readyCheck, Pprof: s.cfg.ControlPlane.Pprof,
+		Fleet: s.fleet, Tokens: s.cfg.Admin.Tokens, ShutdownWorkers: s.cfg.Admin.ShutdownWorkers,
+		Logger: s.log.With("component", "admin"),
+	}), ReadHeaderTimeout: 10 * time.Second}
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
@@ -154,6 +175,8 @@ func (s *Server) Run(ctx context.Context) error {
 	serve("ext_proc", func() error { return extGRPC.Serve(s.listeners[2]) })
 
 	go s.waitReady(ctx)
+	go s.fleet.Run(ctx)
+	go s.publishChanges(ctx)
 	s.log.Info("control plane serving", "admin", s.AdminAddr, "xds", s.XDSAddr, "ext_proc", s.ExtProcAddr,
 		"store", s.cfg.Store.Type, "clusters", len(f.Clusters))
 
@@ -171,6 +194,33 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	s.poller.Wait()
 	return runErr
+}
+
+// publishChanges republishes the configuration when the fleet changes,
+// debounced: a burst of changes within the hold-off gives one push.
+func (s *Server) publishChanges(ctx context.Context) {
+	const holdOff = 100 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.dirty:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(holdOff):
+		}
+		select { // changes during the hold-off are in this push
+		case <-s.dirty:
+		default:
+		}
+		f := s.fleet.Fleet()
+		s.poller.SetTargets(ctx, healthTargets(f))
+		if err := s.publish(ctx, f); err != nil {
+			s.log.Error("publishing the changed fleet failed", "error", err)
+		}
+	}
 }
 
 func gracefulStop(g *grpc.Server, d time.Duration) {

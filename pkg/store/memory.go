@@ -12,6 +12,8 @@ type Memory struct {
 	now     func() time.Time
 	queries map[string]memEntry
 	writes  int
+	fleet   []byte
+	rev     int64
 }
 
 type memEntry struct {
@@ -54,6 +56,35 @@ func (m *Memory) GetQuery(_ context.Context, id string) (QueryRoute, error) {
 		return QueryRoute{}, ErrNotFound
 	}
 	return e.route, nil
+}
+
+// GetFleet implements Store.
+func (m *Memory) GetFleet(context.Context) ([]byte, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rev == 0 {
+		return nil, 0, ErrNotFound
+	}
+	return append([]byte(nil), m.fleet...), m.rev, nil
+}
+
+// CASFleet implements Store.
+func (m *Memory) CASFleet(_ context.Context, doc []byte, expect int64) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rev != expect {
+		return 0, ErrConflict
+	}
+	m.fleet = append([]byte(nil), doc...)
+	m.rev++
+	return m.rev, nil
+}
+
+// FleetRevision implements Store.
+func (m *Memory) FleetRevision(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rev, nil
 }
 
 // Ping implements Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,61 @@ func NewRedis(o RedisOptions) *Redis {
 }
 
 func (r *Redis) queryKey(id string) string { return r.prefix + "q:" + id }
+
+// The fleet document and its revision counter, written together by a
+// script so no reader sees one without the other.
+var (
+	casFleet = redis.NewScript(`
+local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
+if rev ~= tonumber(ARGV[2]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[1])
+return redis.call('INCR', KEYS[2])`)
+	getFleet = redis.NewScript(`return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`)
+)
+
+func (r *Redis) fleetKeys() []string { return []string{r.prefix + "fleet", r.prefix + "fleet:rev"} }
+
+// GetFleet implements Store.
+func (r *Redis) GetFleet(ctx context.Context) ([]byte, int64, error) {
+	v, err := getFleet.Run(ctx, r.c, r.fleetKeys()).Slice()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redis: reading the fleet: %w", err)
+	}
+	doc, _ := v[0].(string)
+	revs, _ := v[1].(string)
+	if doc == "" || revs == "" {
+		return nil, 0, ErrNotFound
+	}
+	rev, err := strconv.ParseInt(revs, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("redis: bad fleet revision %q", revs)
+	}
+	return []byte(doc), rev, nil
+}
+
+// CASFleet implements Store.
+func (r *Redis) CASFleet(ctx context.Context, doc []byte, expect int64) (int64, error) {
+	rev, err := casFleet.Run(ctx, r.c, r.fleetKeys(), doc, expect).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redis: writing the fleet: %w", err)
+	}
+	if rev < 0 {
+		return 0, ErrConflict
+	}
+	return rev, nil
+}
+
+// FleetRevision implements Store.
+func (r *Redis) FleetRevision(ctx context.Context) (int64, error) {
+	rev, err := r.c.Get(ctx, r.fleetKeys()[1]).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("redis: reading the fleet revision: %w", err)
+	}
+	return rev, nil
+}
 
 // PutQuery implements Store.
 func (r *Redis) PutQuery(ctx context.Context, id string, q QueryRoute, ttl time.Duration) error {

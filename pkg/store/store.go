@@ -14,6 +14,10 @@ import (
 // ErrNotFound is returned when a key does not exist (or has expired).
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is returned by CASFleet when another writer changed the fleet
+// first: read it again and retry.
+var ErrConflict = errors.New("fleet changed concurrently")
+
 // QueryRoute says where a query lives.
 type QueryRoute struct {
 	Cluster     string
@@ -43,6 +47,16 @@ type Store interface {
 	PutQuery(ctx context.Context, queryID string, r QueryRoute, ttl time.Duration) error
 	// GetQuery returns where a query lives, or ErrNotFound.
 	GetQuery(ctx context.Context, queryID string) (QueryRoute, error)
+	// GetFleet returns the fleet document and its revision, or ErrNotFound
+	// before the first write.
+	GetFleet(ctx context.Context) ([]byte, int64, error)
+	// CASFleet writes the fleet document if the stored revision is still
+	// expect (0: nothing stored yet) and returns the new revision, or
+	// ErrConflict.
+	CASFleet(ctx context.Context, doc []byte, expect int64) (int64, error)
+	// FleetRevision returns the current fleet revision (0: none), cheaply,
+	// so replicas can poll for changes.
+	FleetRevision(ctx context.Context) (int64, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	Close() error

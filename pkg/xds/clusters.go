@@ -9,6 +9,7 @@ import (
 	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	aggregatev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/clusters/aggregate/v3"
 	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -64,14 +65,14 @@ func extProcCluster(o Options) (*clusterv3.Cluster, error) {
 // coordinators; standbys at priority 1) and one cluster per coordinator,
 // with their endpoints. Coordinators named by IP use EDS; by DNS name, a
 // STRICT_DNS cluster with the endpoints inline.
-func trinoClusters(c fleet.Cluster, o Options) ([]*clusterv3.Cluster, []*endpointv3.ClusterLoadAssignment, error) {
+func trinoClusters(c fleet.Cluster, f *fleet.Fleet, o Options) ([]*clusterv3.Cluster, []*endpointv3.ClusterLoadAssignment, error) {
 	if len(c.Coordinators) == 0 {
 		return nil, nil, fmt.Errorf("no coordinators")
 	}
 	var clusters []*clusterv3.Cluster
 	var cla []*endpointv3.ClusterLoadAssignment
-	add := func(name string, cos []fleet.Coordinator, perAttemptPrefix bool) {
-		cl, la := trinoCluster(name, c.Name, cos, o, perAttemptPrefix)
+	add := func(name string, cos []fleet.Coordinator, submission bool) {
+		cl, la := trinoCluster(name, &c, cos, o, submission)
 		clusters = append(clusters, cl)
 		if la != nil {
 			cla = append(cla, la)
@@ -81,21 +82,60 @@ func trinoClusters(c fleet.Cluster, o Options) ([]*clusterv3.Cluster, []*endpoin
 	for _, co := range c.Coordinators {
 		add(CoordinatorClusterName(c.Name, co.Name), []fleet.Coordinator{co}, false)
 	}
+	clusters = append(clusters, failoverCluster(c, f, o))
 	return clusters, cla, nil
 }
 
-// trinoCluster builds one Envoy cluster of coordinators. perAttemptPrefix
-// adds the upstream filter that sets X-Forwarded-Prefix from the endpoint
-// chosen for each attempt (submission clusters, where Envoy picks between
-// active and standby); a single-coordinator cluster gets the prefix from its
-// routes instead, which is cheaper.
-func trinoCluster(name, trinoName string, cos []fleet.Coordinator, o Options, perAttemptPrefix bool) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment) {
+// FailoverClusterName is where ext_proc's decision for cluster c goes: an
+// aggregate of c, then the other active clusters of its group.
+func FailoverClusterName(cluster string) string { return "trino_" + cluster + "_failover" }
+
+// failoverCluster lets a submission that cannot reach the chosen cluster
+// (its coordinators refuse connections, or Envoy already found them
+// unhealthy) run on another active cluster of the same group, in the
+// moment between a coordinator's death and the health checks noticing.
+// The aggregate's priorities are the chosen cluster's (active, then
+// standby coordinators) followed by each alternative's; the route's retry
+// policy walks them on connection failures, which never reached a
+// coordinator, so no query is registered twice.
+func failoverCluster(c fleet.Cluster, f *fleet.Fleet, o Options) *clusterv3.Cluster {
+	members := []string{SubmitClusterName(c.Name)}
+	for _, alt := range f.ClustersIn(c.Group) {
+		if alt.Name != c.Name && alt.State == fleet.Active {
+			members = append(members, SubmitClusterName(alt.Name))
+		}
+	}
+	return &clusterv3.Cluster{
+		Name:           FailoverClusterName(c.Name),
+		ConnectTimeout: durationpb.New(time.Second),
+		LbPolicy:       clusterv3.Cluster_CLUSTER_PROVIDED,
+		ClusterDiscoveryType: &clusterv3.Cluster_ClusterType{ClusterType: &clusterv3.Cluster_CustomClusterType{
+			Name:        "envoy.clusters.aggregate",
+			TypedConfig: mustAny(&aggregatev3.ClusterConfig{Clusters: members}),
+		}},
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(true)),
+		},
+	}
+}
+
+// trinoCluster builds one Envoy cluster of coordinators.
+//
+// A submission cluster holds every coordinator (standbys at priority 1) and
+// an upstream filter that sets X-Forwarded-Prefix from the endpoint chosen
+// for each attempt; it never sends a new query to a coordinator Envoy
+// considers unhealthy (panic threshold 0). A coordinator cluster carries the
+// follow-ups of the queries one coordinator owns: it gets the prefix from
+// its routes, and keeps sending to its coordinator even when health checks
+// fail (Envoy's panic mode), because those queries can live nowhere else.
+func trinoCluster(name string, c *fleet.Cluster, cos []fleet.Coordinator, o Options, submission bool) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment) {
+	trinoName := c.Name
 	byPriority := map[uint32][]*endpointv3.LbEndpoint{}
 	allIP := true
 	tlsSNI := ""
 	for _, co := range cos {
 		prio := uint32(0)
-		if co.Standby {
+		if c.IsStandby(co) {
 			prio = 1
 		}
 		md, _ := structpb.NewStruct(map[string]any{metadataPrefixKey: trino.CoordinatorPrefix(trinoName, co.Name)})
@@ -132,10 +172,12 @@ func trinoCluster(name, trinoName string, cos []fleet.Coordinator, o Options, pe
 			BaseEjectionTime:                   durationpb.New(5 * time.Second),
 			MaxEjectionPercent:                 wrapperspb.UInt32(100),
 		},
-		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(perAttemptPrefix)),
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(submission)),
 		},
+	}
+	if submission {
+		cl.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}}
 	}
 	if tlsSNI != "" {
 		cl.TransportSocket = &corev3.TransportSocket{

@@ -21,8 +21,9 @@ import (
 //     never submit a query and bypass policy.
 //  2. /_sy/{cluster}/{coordinator}/ui/...: the query's infoUri, to the owner
 //     (ext_proc still sees it).
-//  3. x-switchyard-route: {cluster}/{coordinator} or {cluster}: the decision
-//     ext_proc wrote (sticky lookups and submissions).
+//  3. x-switchyard-route: {cluster}/{coordinator} (sticky lookups) or
+//     {cluster} (submissions: the cluster, failing over to the rest of its
+//     group on connection failures): the decision ext_proc wrote.
 //  4. anything else under /_sy/: a JSON 404.
 //  5. POST /v1/statement with no decision yet: ext_proc reads the body and
 //     the response; the direct response is only reached if it decided
@@ -46,7 +47,7 @@ func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguratio
 			r.RequestHeadersToAdd = forwardedPrefix(trino.CoordinatorPrefix(c.Name, co.Name))
 			routes = append(routes, r)
 		}
-		routes = append(routes, headerRoute(c.Name, SubmitClusterName(c.Name), o))
+		routes = append(routes, headerRoute(c.Name, FailoverClusterName(c.Name), o))
 	}
 	routes = append(routes,
 		directRoute("unknown_prefix", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: trino.RoutePrefix}},
@@ -107,12 +108,17 @@ func clusterAction(cluster, rewrite string, o Options) *routev3.Route_Route {
 	}}
 }
 
-// retryPolicy retries only when the request cannot have reached a
-// coordinator, so a query is never registered twice, and moves on to the
-// standby priority when the active coordinator refuses connections.
+// retryPolicy retries requests that got no answer: the connection failed,
+// was refused, or was reset (a coordinator killed with the request in
+// flight). Each retry moves on to the next priority: the standby
+// coordinator, then the group's other clusters. This is safe on the Trino
+// protocol: a POST /v1/statement only registers a query (Trino dispatches it
+// on the first poll of its nextUri), so a registration whose answer was lost
+// never runs and expires unpolled; re-sending a nextUri GET or a DELETE is
+// allowed. Answers with an HTTP status are never retried.
 func retryPolicy() *routev3.RetryPolicy {
 	return &routev3.RetryPolicy{
-		RetryOn:       "connect-failure,refused-stream",
+		RetryOn:       "connect-failure,refused-stream,reset",
 		NumRetries:    wrapperspb.UInt32(2),
 		RetryPriority: &routev3.RetryPolicy_RetryPriority{Name: "envoy.retry_priorities.previous_priorities", ConfigType: &routev3.RetryPolicy_RetryPriority_TypedConfig{TypedConfig: mustAny(previousPriorities())}},
 		RetryHostPredicate: []*routev3.RetryPolicy_RetryHostPredicate{{

@@ -88,7 +88,7 @@ func Translate(f *fleet.Fleet, o Options) (*Resources, error) {
 
 	var good []fleet.Cluster
 	for _, c := range f.Clusters {
-		cs, eps, err := trinoClusters(c, o)
+		cs, eps, err := trinoClusters(c, f, o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
 			continue

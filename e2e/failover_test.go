@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
+)
+
+// Two more Trino servers that these tests kill and restart; started once,
+// on first use.
+var (
+	killableOnce   sync.Once
+	trinoC, trinoD *harness.Trino
+	killableErr    error
+)
+
+func killable(t *testing.T) (*harness.Trino, *harness.Trino) {
+	t.Helper()
+	killableOnce.Do(func() {
+		if trinoC, killableErr = env.StartTrino("trino-c", harness.TrinoOptions{}); killableErr != nil {
+			return
+		}
+		if trinoD, killableErr = env.StartTrino("trino-d", harness.TrinoOptions{}); killableErr != nil {
+			return
+		}
+		for _, tr := range []*harness.Trino{trinoC, trinoD} {
+			if killableErr = tr.WaitReady(context.Background(), 3*time.Minute); killableErr != nil {
+				return
+			}
+		}
+	})
+	if killableErr != nil {
+		t.Fatal(killableErr)
+	}
+	return trinoC, trinoD
+}
+
+// ensureUp restarts a killed Trino and waits until it runs queries.
+func ensureUp(t *testing.T, tr *harness.Trino) {
+	t.Helper()
+	if tr.Exited() {
+		if err := tr.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.WaitReady(context.Background(), 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clusterHealth polls the admin API until the cluster's health is want.
+func waitClusterHealth(t *testing.T, g *gateway, name, want string, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	err := harness.Poll(context.Background(), name+" to be "+want, timeout, 50*time.Millisecond, func() error {
+		out, err := cli(context.Background(), g, "cluster", "list")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 3 && f[0] == name {
+				if f[3] == want {
+					return nil
+				}
+				return fmt.Errorf("%s is %s", name, f[3])
+			}
+		}
+		return fmt.Errorf("%s not listed:\n%s", name, out)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// TestCoordinatorKillUnderLoad kills (SIGKILL) the only coordinator of one
+// of two clusters while clients run queries. New queries keep running, on
+// the other cluster; queries that were on the killed coordinator end with a
+// Trino-shaped error promptly (no hang); the cluster rejoins after restart.
+func TestCoordinatorKillUnderLoad(t *testing.T) {
+	c, _ := killable(t)
+	ensureUp(t, c)
+	cfg := withAdmin(harness.GatewayConfig{
+		DefaultGroup: "adhoc", Groups: []string{"adhoc"},
+		Clusters: []harness.ClusterSpec{
+			{Name: "a", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: trinoA.URL}}},
+			{Name: "c", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: c.URL}}},
+		},
+	})
+	g := startGatewayWithClusters(t, cfg, "trino_a", "trino_c")
+	load := startLoad(t, g.URL(0), 4, loadSQL)
+	load.waitQueries(t, 12)
+
+	killed := time.Now()
+	c.Kill()
+	detect := waitClusterHealth(t, g, "c", "unhealthy", 30*time.Second)
+	load.waitQueries(t, 12)
+	qs := load.finish()
+
+	var firstElsewhere, firstSubmitted time.Duration = -1, -1
+	var lostOnC, after int
+	for _, q := range qs {
+		if q.Start.After(killed) {
+			after++
+			if q.Err != nil {
+				t.Errorf("query started %v after the kill failed: %v", q.Start.Sub(killed).Round(time.Millisecond), q.Err)
+			} else if q.Owner == "a" && (firstElsewhere < 0 || q.End.Sub(killed) < firstElsewhere) {
+				firstElsewhere, firstSubmitted = q.End.Sub(killed), q.Start.Sub(killed)
+			}
+			continue
+		}
+		if q.Err != nil {
+			lostOnC++
+			if q.Owner != "c" && !q.SubmitErr {
+				t.Errorf("query %s on %s failed: %v", q.ID, q.Owner, q.Err)
+			}
+			if !strings.Contains(q.Err.Error(), "COORDINATOR_UNREACHABLE") {
+				t.Errorf("query %s on the killed coordinator ended with %v, want a COORDINATOR_UNREACHABLE Trino error", q.ID, q.Err)
+			}
+			if q.End.Sub(killed) > 20*time.Second {
+				t.Errorf("query %s on the killed coordinator took %v after the kill to fail", q.ID, q.End.Sub(killed))
+			}
+		}
+	}
+	if after == 0 || firstElsewhere < 0 {
+		t.Fatalf("no query completed after the kill (%d started)", after)
+	}
+	t.Logf("kill -9 of c: the first new query (submitted %v after the kill) completed on a %v after it; the control plane marked c unhealthy after %v (until then Envoy's failover cluster sent c's share to a); %d queries were lost on c, %d started after the kill and all succeeded",
+		firstSubmitted.Round(time.Millisecond), firstElsewhere.Round(time.Millisecond), detect.Round(time.Millisecond), lostOnC, after)
+
+	// c rejoins after a restart.
+	ensureUp(t, c)
+	rejoin := waitClusterHealth(t, g, "c", "healthy", 60*time.Second)
+	landed := false
+	for i := 0; i < 20 && !landed; i++ {
+		q := track(g.URL(0), loadSQL)
+		if q.Err != nil {
+			t.Fatalf("query after the restart: %v", q.Err)
+		}
+		landed = q.Owner == "c"
+	}
+	if !landed {
+		t.Fatal("no new query went to c after it came back")
+	}
+	t.Logf("c rejoined %v after its restart completed", rejoin.Round(time.Millisecond))
+}
+
+// TestActiveStandbyFailover runs one cluster with an active and a standby
+// coordinator: killing the active one moves new queries to the standby with
+// no failed submission, and they move back when the active returns.
+func TestActiveStandbyFailover(t *testing.T) {
+	c, d := killable(t)
+	ensureUp(t, c)
+	ensureUp(t, d)
+	cfg := withAdmin(harness.GatewayConfig{
+		DefaultGroup: "adhoc", Groups: []string{"adhoc"},
+		Clusters: []harness.ClusterSpec{{Name: "ha", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{
+			{Name: "primary", URL: c.URL}, {Name: "backup", URL: d.URL, Role: "standby"},
+		}}},
+	})
+	g := startGatewayWithClusters(t, cfg, "trino_ha")
+	load := startLoad(t, g.URL(0), 3, loadSQL)
+	load.waitQueries(t, 6)
+	killed := time.Now()
+	c.Kill()
+	load.waitQueries(t, 12)
+	qs := load.finish()
+	var firstOnBackup time.Duration = -1
+	lost := 0
+	for _, q := range qs {
+		if q.Start.Before(killed) {
+			// Submitted before the kill: on the primary, and if it was still
+			// in flight there (even the POST itself), it died with it and
+			// says so.
+			if q.Err != nil {
+				lost++
+				if !strings.Contains(q.Err.Error(), "COORDINATOR_UNREACHABLE") {
+					t.Errorf("query in flight at the kill ended with %v, want COORDINATOR_UNREACHABLE", q.Err)
+				}
+			} else if q.Coordinator != "primary" {
+				t.Errorf("query %s before the kill ran on %s", q.ID, q.Coordinator)
+			}
+			continue
+		}
+		if q.SubmitErr {
+			t.Errorf("submission failed %v after the kill: %v", q.Start.Sub(killed).Round(time.Millisecond), q.Err)
+			continue
+		}
+		if q.Err != nil || q.Coordinator != "backup" {
+			t.Errorf("query %s after the kill: coordinator %s, %v", q.ID, q.Coordinator, q.Err)
+		}
+		if firstOnBackup < 0 || q.End.Sub(killed) < firstOnBackup {
+			firstOnBackup = q.End.Sub(killed)
+		}
+	}
+	t.Logf("standby took the first new query, completed %v after the kill; %d queries in flight on the primary were lost", firstOnBackup.Round(time.Millisecond), lost)
+
+	// The active coordinator returns: new queries move back (failback).
+	ensureUp(t, c)
+	err := harness.Poll(context.Background(), "new queries back on the primary", 60*time.Second, 200*time.Millisecond, func() error {
+		q := track(g.URL(0), loadSQL)
+		if q.Err != nil {
+			return q.Err
+		}
+		if q.Coordinator != "primary" {
+			return fmt.Errorf("query ran on %s", q.Coordinator)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

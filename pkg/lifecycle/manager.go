@@ -1,0 +1,224 @@
+// Package lifecycle keeps the fleet in the shared store and changes it:
+// clusters added, updated and removed at run time, activated and
+// deactivated, drained and moved blue/green, and coordinators failed over.
+// Every control-plane replica runs a Manager on the same store; each sees a
+// change within a poll interval, and changes are compare-and-swap writes,
+// so concurrent replicas never lose each other's updates.
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+)
+
+// HealthView is what the manager needs from the health poller.
+type HealthView interface {
+	State(key string) health.State
+	Status(key string) (health.Status, bool)
+}
+
+// Options configure a Manager.
+type Options struct {
+	Config *config.Config
+	Store  store.Store
+	Health HealthView
+	// Client talks to coordinators (query lists, worker shutdown).
+	Client *http.Client
+	Logger *slog.Logger
+	// Now is the clock (tests use a fake one).
+	Now func() time.Time
+	// WatchInterval is how often the store's fleet revision is read
+	// (default 250ms): a change made through any replica is seen by every
+	// other within it.
+	WatchInterval time.Duration
+	// ReconcileInterval is how often drains and failovers are checked
+	// (default 1s).
+	ReconcileInterval time.Duration
+	// DrainGrace is how long a drain waits at least, so a query routed just
+	// before the drain began has registered before the count (default 2s).
+	DrainGrace time.Duration
+	// OnFleet is called with every new fleet (in order, never concurrently).
+	OnFleet func(*fleet.Fleet)
+}
+
+// Manager owns the fleet document of one replica.
+type Manager struct {
+	o     Options
+	mu    sync.Mutex // serialises loads and OnFleet calls
+	doc   *fleet.Doc
+	rev   int64
+	fleet atomic.Pointer[fleet.Fleet]
+}
+
+// Error is an operation failure with the HTTP status the admin API answers.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(status int, format string, args ...any) error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// New returns a Manager; call Load before anything else.
+func New(o Options) *Manager {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.WatchInterval <= 0 {
+		o.WatchInterval = 250 * time.Millisecond
+	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = time.Second
+	}
+	if o.DrainGrace <= 0 {
+		o.DrainGrace = 2 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 5 * time.Second}
+	}
+	if o.OnFleet == nil {
+		o.OnFleet = func(*fleet.Fleet) {}
+	}
+	return &Manager{o: o}
+}
+
+// Fleet returns the current fleet.
+func (m *Manager) Fleet() *fleet.Fleet { return m.fleet.Load() }
+
+// Load reads the fleet from the store, seeding it from the configuration
+// when the store has none (the first replica to start on an empty store).
+func (m *Manager) Load(ctx context.Context) error {
+	b, rev, err := m.o.Store.GetFleet(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		seed := fleet.SeedDoc(m.o.Config, m.o.Now())
+		if b, err = json.Marshal(seed); err != nil {
+			return err
+		}
+		rev, err = m.o.Store.CASFleet(ctx, b, 0)
+		if errors.Is(err, store.ErrConflict) { // another replica seeded first
+			return m.Load(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("seeding the fleet: %w", err)
+		}
+		m.o.Logger.Info("fleet seeded from the configuration", "clusters", len(seed.Clusters), "revision", rev)
+	} else if err != nil {
+		return fmt.Errorf("reading the fleet: %w", err)
+	}
+	return m.install(b, rev)
+}
+
+// install makes a stored document the current fleet.
+func (m *Manager) install(b []byte, rev int64) error {
+	var d fleet.Doc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return fmt.Errorf("decoding the fleet (revision %d): %w", rev, err)
+	}
+	if d.Status == nil {
+		d.Status = map[string]fleet.Status{}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rev <= m.rev && m.doc != nil {
+		return nil // an older or equal revision: keep what we have
+	}
+	m.doc, m.rev = &d, rev
+	f := fleet.Build(m.o.Config, &d, rev)
+	m.fleet.Store(f)
+	m.o.OnFleet(f)
+	return nil
+}
+
+// Run watches the store for fleet changes and reconciles drains and
+// failovers until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	watch := time.NewTicker(m.o.WatchInterval)
+	defer watch.Stop()
+	rec := time.NewTicker(m.o.ReconcileInterval)
+	defer rec.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-watch.C:
+			m.refresh(ctx)
+		case <-rec.C:
+			m.Reconcile(ctx)
+		}
+	}
+}
+
+// refresh reloads the fleet if its revision moved.
+func (m *Manager) refresh(ctx context.Context) {
+	rev, err := m.o.Store.FleetRevision(ctx)
+	if err != nil {
+		m.o.Logger.Warn("cannot read the fleet revision; keeping the current fleet", "error", err)
+		return
+	}
+	m.mu.Lock()
+	current := m.rev
+	m.mu.Unlock()
+	if rev == current {
+		return
+	}
+	b, rev, err := m.o.Store.GetFleet(ctx)
+	if err != nil {
+		m.o.Logger.Warn("cannot read the fleet; keeping the current one", "error", err)
+		return
+	}
+	if err := m.install(b, rev); err != nil {
+		m.o.Logger.Error("ignoring a fleet document", "error", err)
+	}
+}
+
+// update applies fn to a fresh copy of the document and writes it with
+// compare-and-swap, retrying on conflicts. fn may return an *Error.
+func (m *Manager) update(ctx context.Context, fn func(*fleet.Doc) error) error {
+	for attempt := 0; attempt < 20; attempt++ {
+		b, rev, err := m.o.Store.GetFleet(ctx)
+		if err != nil {
+			return errorf(http.StatusServiceUnavailable, "the shared store is unavailable: %v", err)
+		}
+		var d fleet.Doc
+		if err := json.Unmarshal(b, &d); err != nil {
+			return fmt.Errorf("decoding the fleet: %w", err)
+		}
+		if d.Status == nil {
+			d.Status = map[string]fleet.Status{}
+		}
+		if err := fn(&d); err != nil {
+			return err
+		}
+		nb, err := json.Marshal(&d)
+		if err != nil {
+			return err
+		}
+		newRev, err := m.o.Store.CASFleet(ctx, nb, rev)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return errorf(http.StatusServiceUnavailable, "the shared store is unavailable: %v", err)
+		}
+		return m.install(nb, newRev)
+	}
+	return errorf(http.StatusConflict, "the fleet kept changing concurrently; try again")
+}

@@ -1,0 +1,272 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/health"
+)
+
+// Reconcile advances drains and coordinator failovers. Every replica runs
+// it; compare-and-swap writes keep them from stepping on each other, and
+// the replica whose write moves a cluster to drained is the one that shuts
+// its workers down.
+func (m *Manager) Reconcile(ctx context.Context) {
+	f := m.Fleet()
+	if f == nil {
+		return
+	}
+	for i := range f.Clusters {
+		c := &f.Clusters[i]
+		if c.State == fleet.Draining && c.Drain != nil {
+			m.reconcileDrain(ctx, c)
+		}
+		if !c.Failback && len(c.Coordinators) > 1 {
+			m.reconcilePrimary(ctx, c)
+		}
+	}
+}
+
+// queryStates that still need the cluster.
+var unfinished = map[string]bool{
+	"QUEUED": true, "WAITING_FOR_RESOURCES": true, "DISPATCHING": true, "PLANNING": true,
+	"STARTING": true, "RUNNING": true, "FINISHING": true,
+}
+
+// outstanding lists the queries of a cluster that have not finished, from
+// every coordinator's /v1/query. A coordinator that the health checks
+// consider down has lost its queries and counts as empty; one that does
+// not answer but is not known to be down makes the count unknown.
+func (m *Manager) outstanding(ctx context.Context, c *fleet.Cluster) (running, queued int, ids []string, err error) {
+	for _, co := range c.Coordinators {
+		list, lerr := m.listQueries(ctx, co.URL)
+		if lerr != nil {
+			if m.o.Health.State(fleet.Key(c.Name, co.Name)) == health.Unhealthy {
+				continue
+			}
+			return 0, 0, nil, fmt.Errorf("coordinator %s: %w", co.Name, lerr)
+		}
+		for _, q := range list {
+			if !unfinished[q.State] {
+				continue
+			}
+			if q.State == "RUNNING" || q.State == "FINISHING" {
+				running++
+			} else {
+				queued++
+			}
+			ids = append(ids, fmt.Sprintf("%s (%s, user %s)", q.QueryID, strings.ToLower(q.State), q.Session.User))
+		}
+	}
+	slices.Sort(ids)
+	return running, queued, ids, nil
+}
+
+type queryInfo struct {
+	QueryID string `json:"queryId"`
+	State   string `json:"state"`
+	Session struct {
+		User string `json:"user"`
+	} `json:"session"`
+}
+
+func (m *Manager) listQueries(ctx context.Context, base string) ([]queryInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/query", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Trino-User", "switchyard")
+	resp, err := m.o.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /v1/query: HTTP %d", resp.StatusCode)
+	}
+	var out []queryInfo
+	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+func (m *Manager) reconcileDrain(ctx context.Context, c *fleet.Cluster) {
+	now := m.o.Now()
+	d := c.Drain
+	if !d.Finished.IsZero() {
+		return
+	}
+	running, queued, ids, err := m.outstanding(ctx, c)
+	if err != nil {
+		m.o.Logger.Warn("drain: cannot count the cluster's queries", "cluster", c.Name, "error", err)
+		return
+	}
+	done := running+queued == 0 && now.Sub(d.Started) >= m.o.DrainGrace
+	timedOut := !done && !d.TimedOut && now.After(d.Deadline)
+	if !done && !timedOut && running == d.Running && queued == d.Queued {
+		return // no progress to record
+	}
+	var won bool
+	err = m.update(ctx, func(doc *fleet.Doc) error {
+		st := doc.Status[c.Name]
+		if st.State != fleet.Draining || st.Drain == nil || !st.Drain.Started.Equal(d.Started) || !st.Drain.Finished.IsZero() {
+			won = false
+			return errStale
+		}
+		dr := *st.Drain
+		dr.Running, dr.Queued, dr.Checked = running, queued, now
+		switch {
+		case done:
+			dr.Finished = now
+			st.State, st.Since = fleet.Drained, now
+		case timedOut:
+			dr.TimedOut, dr.Remaining = true, ids
+		}
+		st.Drain = &dr
+		doc.Status[c.Name] = st
+		won = true
+		return nil
+	})
+	if err != nil && err != errStale {
+		m.o.Logger.Warn("drain: recording progress failed", "cluster", c.Name, "error", err)
+		return
+	}
+	switch {
+	case won && done:
+		m.o.Logger.Info("cluster drained", "cluster", c.Name, "after", now.Sub(d.Started).Round(time.Millisecond))
+		if d.ShutdownWorkers {
+			m.shutdownWorkers(ctx, c)
+		}
+	case won && timedOut:
+		m.o.Logger.Warn("drain timed out; the cluster keeps draining", "cluster", c.Name, "remaining", ids)
+	}
+}
+
+var errStale = &Error{Status: http.StatusConflict, Message: "stale"}
+
+// reconcilePrimary fails a cluster without failback over to a healthy
+// coordinator when the one taking new queries is down; it stays there.
+func (m *Manager) reconcilePrimary(ctx context.Context, c *fleet.Cluster) {
+	key := func(name string) string { return fleet.Key(c.Name, name) }
+	current := c.Primary
+	if current == "" {
+		for _, co := range c.Coordinators {
+			if !co.Standby {
+				current = co.Name
+				break
+			}
+		}
+	}
+	if m.o.Health.State(key(current)) != health.Unhealthy {
+		return
+	}
+	next := ""
+	for _, standbyPass := range []bool{false, true} { // active roles first
+		for _, co := range c.Coordinators {
+			if co.Name != current && co.Standby == standbyPass && m.o.Health.State(key(co.Name)) == health.Healthy {
+				next = co.Name
+				break
+			}
+		}
+		if next != "" {
+			break
+		}
+	}
+	if next == "" {
+		return
+	}
+	err := m.update(ctx, func(doc *fleet.Doc) error {
+		st := doc.Status[c.Name]
+		st.Primary = next
+		doc.Status[c.Name] = st
+		return nil
+	})
+	if err != nil {
+		m.o.Logger.Warn("failover: recording the new primary failed", "cluster", c.Name, "error", err)
+		return
+	}
+	m.o.Logger.Info("coordinator failover without failback", "cluster", c.Name, "from", current, "to", next)
+}
+
+// shutdownWorkers asks every worker of a drained cluster to shut down
+// gracefully (coordinators are left running: they serve the UI and the
+// REST API of finished queries).
+func (m *Manager) shutdownWorkers(ctx context.Context, c *fleet.Cluster) {
+	var done []string
+	for _, co := range c.Coordinators {
+		nodes, err := m.workerURIs(ctx, co.URL)
+		if err != nil {
+			m.o.Logger.Warn("drain: cannot list workers", "cluster", c.Name, "coordinator", co.Name, "error", err)
+			continue
+		}
+		for _, uri := range nodes {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, uri+"/v1/info/state", strings.NewReader(`"SHUTTING_DOWN"`))
+			if err != nil {
+				continue
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Trino-User", "switchyard")
+			resp, err := m.o.Client.Do(req)
+			if err != nil {
+				m.o.Logger.Warn("drain: worker shutdown failed", "cluster", c.Name, "worker", uri, "error", err)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				m.o.Logger.Warn("drain: worker refused to shut down", "cluster", c.Name, "worker", uri, "status", resp.StatusCode)
+				continue
+			}
+			done = append(done, uri)
+		}
+	}
+	if len(done) == 0 {
+		return
+	}
+	_ = m.update(ctx, func(doc *fleet.Doc) error {
+		st := doc.Status[c.Name]
+		if st.Drain == nil {
+			return errStale
+		}
+		dr := *st.Drain
+		dr.WorkersShutDown = done
+		st.Drain = &dr
+		doc.Status[c.Name] = st
+		return nil
+	})
+	m.o.Logger.Info("drain: workers shutting down", "cluster", c.Name, "workers", done)
+}
+
+// workerURIs lists the worker nodes a coordinator knows (GET /v1/node
+// lists the nodes other than the coordinator itself).
+func (m *Manager) workerURIs(ctx context.Context, base string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/node", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("X-Trino-User", "switchyard")
+	resp, err := m.o.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /v1/node: HTTP %d", resp.StatusCode)
+	}
+	var nodes []struct {
+		URI string `json:"uri"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&nodes); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range nodes {
+		if n.URI != "" && strings.TrimRight(n.URI, "/") != strings.TrimRight(base, "/") {
+			out = append(out, strings.TrimRight(n.URI, "/"))
+		}
+	}
+	return out, nil
+}
