@@ -295,6 +295,33 @@ func TestDrainWaitsForRunningQuery(t *testing.T) {
 	if st := clusterStates(t, g); st["a"] != "draining" {
 		t.Fatalf("a is %s while its query runs", st["a"])
 	}
+	// The load the control plane reads from Trino's /metrics shows it too.
+	err = harness.Poll(ctx, "a's load to show the held query", 30*time.Second, 200*time.Millisecond, func() error {
+		out, err := cli(ctx, g, "cluster", "list", "--json")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		var cs []struct {
+			Name string `json:"name"`
+			Load struct {
+				Known         bool `json:"known"`
+				Running       int  `json:"running"`
+				ActiveWorkers int  `json:"activeWorkers"`
+			} `json:"load"`
+		}
+		if err := json.Unmarshal([]byte(out), &cs); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Name == "a" && c.Load.Known && c.Load.Running >= 1 && c.Load.ActiveWorkers >= 1 {
+				return nil
+			}
+		}
+		return fmt.Errorf("load not shown: %s", out)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Read the rest: the query finishes and the drain completes.
 	rows := len(qr.Data)
 	for qr.NextURI != "" {
@@ -320,5 +347,48 @@ func TestDrainWaitsForRunningQuery(t *testing.T) {
 	t.Logf("drain output:\n%s", drainOut.String())
 	if st := clusterStates(t, g); st["a"] != "drained" {
 		t.Fatalf("a is %s", st["a"])
+	}
+}
+
+// TestStatesAreShared changes a cluster's state through one replica: the
+// other replica routes accordingly within a second, and a restarted
+// replica keeps the state (it lives in Redis, not in the process).
+func TestStatesAreShared(t *testing.T) {
+	g := startGateway(t, 2, withAdmin(twoClusters(deadURL(t))))
+	ctx := context.Background()
+	if out, err := cli(ctx, g, "cluster", "deactivate", "b"); err != nil {
+		t.Fatalf("deactivate: %v\n%s", err, out)
+	}
+	changed := time.Now()
+	// Replica 2 (behind Envoy 2) stops sending new queries to b within a
+	// second: six consecutive submissions there all land on a.
+	err := harness.Poll(ctx, "replica 2 to stop routing to b", time.Second, 20*time.Millisecond, func() error {
+		for i := range 6 {
+			qr, err := harness.Submit(ctx, g.URL(1), "e2e", "SELECT 1", nil)
+			if err != nil {
+				return err
+			}
+			if o := ownerOf(t, qr.NextURI); o != "a" {
+				return fmt.Errorf("submission %d went to %s", i, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("replica 2 routed by the new state %v after the change", time.Since(changed).Round(time.Millisecond))
+
+	// Restart replica 1: b is still inactive.
+	cp := g.cps[0]
+	cp.Stop()
+	restarted, err := env.RestartSwitchyard(ctx, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.procs = append(g.procs, restarted.Proc)
+	g.cps[0] = restarted
+	if st := clusterStates(t, g); st["b"] != "inactive" {
+		t.Fatalf("after a restart b is %q", st["b"])
 	}
 }

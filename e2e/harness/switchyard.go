@@ -55,6 +55,7 @@ type Switchyard struct {
 	AdminAddr    string
 	XDSAddr      string
 	ExtProcAddr  string
+	level        string
 }
 
 // YAML renders the configuration with the given control-plane addresses.
@@ -128,20 +129,34 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 	if err := os.WriteFile(s.ConfigPath, b, 0o644); err != nil {
 		return nil, err
 	}
-	level := c.LogLevel
-	if level == "" {
-		level = "debug"
+	s.level = c.LogLevel
+	if s.level == "" {
+		s.level = "debug"
 	}
-	p, err := e.Start(name, exec.Command(e.Bin, "serve", "--config", s.ConfigPath, "--log-level", level))
+	return s, e.runSwitchyard(ctx, name, s)
+}
+
+func (e *Env) runSwitchyard(ctx context.Context, name string, s *Switchyard) error {
+	p, err := e.Start(name, exec.Command(e.Bin, "serve", "--config", s.ConfigPath, "--log-level", s.level))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.Proc = p
 	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
 		p.Stop()
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
+}
+
+// RestartSwitchyard starts a stopped control plane again with the same
+// configuration file and addresses (its log continues in the same file).
+func (e *Env) RestartSwitchyard(ctx context.Context, s *Switchyard) (*Switchyard, error) {
+	if !s.Exited() {
+		return nil, fmt.Errorf("%s is still running", s.Name)
+	}
+	n := *s
+	return &n, e.runSwitchyard(ctx, s.Name, &n)
 }
 
 // WaitReady polls /readyz.

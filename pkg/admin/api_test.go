@@ -174,7 +174,7 @@ func TestTrinoGatewayCompatibility(t *testing.T) {
 		{"POST", "/gateway/backend/deactivate/blue", ``, 200, ``},
 		{"GET", "/api/public/backends", ``, 200, `"name":"blue","proxyTo":"http://10.0.0.1:8080","active":false`},
 		{"POST", "/gateway/backend/modify/update", `{"name":"trino-2","proxyTo":"http://10.0.0.5:8080","active":true,"routingGroup":"adhoc","externalUrl":""}`, 200, `10.0.0.5`},
-		{"GET", "/api/public/backends/trino-2/state", ``, 200, `"state":"active"`},
+		{"GET", "/api/public/backends/trino-2/state", ``, 200, `"trinoStatus":"HEALTHY"`},
 		{"POST", "/gateway/backend/modify/delete", `trino-2`, 200, ``},
 		{"GET", "/api/public/backends/trino-2", ``, 404, `no cluster trino-2`},
 	}

@@ -70,8 +70,18 @@ func registerTrinoGatewayCompat(mux *http.ServeMux, a *api, read, write func(htt
 			fail(w, err)
 			return
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"name": v.Name, "state": v.State, "health": v.Health,
-			"running": v.Load.Running, "queued": v.Load.Queued})
+		b := toTGBackend(v)
+		status := map[string]string{"healthy": "HEALTHY", "unhealthy": "UNHEALTHY", "starting": "PENDING"}[v.Health]
+		if status == "" {
+			status = "UNKNOWN"
+		}
+		// Trino Gateway's ClusterStats document.
+		WriteJSON(w, http.StatusOK, map[string]any{
+			"clusterId": v.Name, "runningQueryCount": v.Load.Running, "queuedQueryCount": v.Load.Queued,
+			"numWorkerNodes": v.Load.ActiveWorkers, "trinoStatus": status, "proxyTo": b.ProxyTo,
+			"externalUrl": b.ExternalURL, "routingGroup": v.Group, "userQueuedCount": map[string]int{},
+			"switchyardState": v.State,
+		})
 	}))
 	state := func(st fleet.State) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
