@@ -141,8 +141,6 @@ func headers(method, path string, endOfStream bool, extra ...string) *extprocv3.
 	}}}
 }
 
-func body(b string) *extprocv3.ProcessingRequest { return chunk(b, true) }
-
 func chunk(b string, last bool) *extprocv3.ProcessingRequest {
 	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(b), EndOfStream: last}}}
 }
