@@ -52,7 +52,8 @@ check: fmt vet lint generate-check
 
 # Each fuzz target gets FUZZTIME on top of its seed corpus.
 FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
-	./pkg/trinosim:FuzzPaths ./pkg/loadgen:FuzzDecodeResults
+	./pkg/trinosim:FuzzPaths ./pkg/loadgen:FuzzDecodeResults \
+	./pkg/sqlclass:FuzzClassify ./pkg/health:FuzzParseLoad
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -37,6 +37,7 @@ type ClusterSpec struct {
 	Group        string
 	State        string // initial state: active (default) or inactive
 	Failback     *bool
+	Tags         []string
 	Coordinators []CoordinatorSpec
 }
 
@@ -93,6 +94,9 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 		}
 		if cl.Failback != nil {
 			m["failback"] = *cl.Failback
+		}
+		if len(cl.Tags) > 0 {
+			m["tags"] = cl.Tags
 		}
 		clusters = append(clusters, m)
 	}

@@ -28,7 +28,9 @@ type Options struct {
 	Tokens []config.Token
 	// ShutdownWorkers is the default of a drain's shutdownWorkers.
 	ShutdownWorkers bool
-	Logger          *slog.Logger
+	// Policy serves /api/v1/policy and /api/v1/decisions (nil: none).
+	Policy Policy
+	Logger *slog.Logger
 }
 
 // Handler returns the admin HTTP handler.
@@ -58,7 +60,7 @@ func Handler(o Options) http.Handler {
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers})
+		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)

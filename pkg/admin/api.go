@@ -37,6 +37,7 @@ type api struct {
 	log   *slog.Logger
 	// shutdownWorkers is the configured default for drains.
 	shutdownWorkers bool
+	policy          Policy
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -55,6 +56,9 @@ func registerAPI(mux *http.ServeMux, a *api) {
 	mux.HandleFunc("POST /api/v1/bluegreen", write(a.blueGreen))
 	mux.HandleFunc("GET /api/v1/groups", read(a.groups))
 	registerTrinoGatewayCompat(mux, a, read, write)
+	if a.policy != nil {
+		registerPolicyAPI(mux, a, a.policy, read, write)
+	}
 }
 
 // audit logs every change with the token holder.

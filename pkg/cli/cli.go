@@ -28,6 +28,7 @@ Usage:
   switchyard cluster COMMAND            list, add, remove, activate, deactivate, drain, weight
   switchyard bluegreen --group G --to CLUSTER[,...]
                                         move a routing group to other clusters, draining the old ones
+  switchyard policy COMMAND             test, eval (dry run with explanation), upload, decisions
   switchyard version                    print the version
 `
 
@@ -51,6 +52,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return clusterCmd(ctx, args[1:], stdout, stderr)
 	case "bluegreen":
 		return blueGreenCmd(ctx, args[1:], stdout, stderr)
+	case "policy":
+		return policyCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "switchyard", Version)
 		return nil

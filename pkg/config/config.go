@@ -24,6 +24,7 @@ type Config struct {
 	Routing      Routing      `yaml:"routing"`
 	Health       Health       `yaml:"health"`
 	Admin        Admin        `yaml:"admin"`
+	Policy       Policy       `yaml:"policy"`
 	Groups       []Group      `yaml:"groups"`
 	Clusters     []Cluster    `yaml:"clusters"`
 }
@@ -92,8 +93,12 @@ type Health struct {
 // Group is a routing group.
 type Group struct {
 	Name string `yaml:"name"`
-	// Strategy picks a cluster within the group: round-robin (default).
+	// Strategy picks a cluster within the group: round-robin (default),
+	// least-loaded, weighted or affinity.
 	Strategy string `yaml:"strategy"`
+	// Fallback is the group that takes the group's queries when none of its
+	// clusters is healthy; empty means strict isolation (a clear error).
+	Fallback string `yaml:"fallback"`
 }
 
 // Cluster is one Trino cluster, as the configuration file seeds it and the
@@ -112,6 +117,9 @@ type Cluster struct {
 	// State is the initial lifecycle state when the fleet is seeded:
 	// active (default) or inactive.
 	State string `yaml:"state" json:"state,omitempty"`
+	// Tags describe the cluster to policy (e.g. "secure" for clusters
+	// allowed to read sensitive tables).
+	Tags []string `yaml:"tags" json:"tags,omitempty"`
 }
 
 // Coordinator is one coordinator of a cluster.
@@ -134,6 +142,19 @@ type Admin struct {
 	// ShutdownWorkers asks the workers of a drained cluster to shut down
 	// gracefully (PUT /v1/info/state "SHUTTING_DOWN"); default false.
 	ShutdownWorkers bool `yaml:"shutdownWorkers"`
+}
+
+// Policy configures the routing and authorization policy (Rego).
+type Policy struct {
+	// Dir holds the policy: *.rego modules (with their *_test.rego tests)
+	// and data documents (*.json, *.yaml). Empty: no policy; queries go to
+	// the group X-Trino-Routing-Group names, else the default group.
+	Dir string `yaml:"dir"`
+	// Watch reloads the policy when its files change (default true).
+	Watch *bool `yaml:"watch"`
+	// DecisionLogSize is how many recent decisions the admin API keeps
+	// (default 1000); every decision is also logged.
+	DecisionLogSize int `yaml:"decisionLogSize"`
 }
 
 // Token is one admin API credential.
@@ -161,6 +182,7 @@ func Defaults() Config {
 		Store:  Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
 		Health: Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
 		Admin:  Admin{DrainTimeout: time.Hour},
+		Policy: Policy{DecisionLogSize: 1000},
 	}
 }
 

@@ -52,7 +52,7 @@ func TestBadConfigs(t *testing.T) {
 		"body-limit":            {"listener.maxBodyBytes: must be between 1024 and 67108864, got 10"},
 		"bad-duration":          {"cannot unmarshal !!str `often` into time.Duration"},
 		"thresholds":            {"health.fallThreshold: must be at least 1, got 0", "health.riseThreshold: must be at least 1, got -1"},
-		"bad-strategy":          {`groups[0].strategy: must be "round-robin", got "random"`},
+		"bad-strategy":          {`groups[0].strategy: must be one of round-robin, least-loaded, weighted, affinity, got "random"`},
 		"short-ttl":             {"store.queryTTL: must be at least 1m, got 5s"},
 		"empty":                 {"the file is empty"},
 		"not-yaml":              {"yaml:"},

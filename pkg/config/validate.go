@@ -5,14 +5,22 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Balancing strategies within a routing group.
 const (
-	StrategyRoundRobin = "round-robin"
+	StrategyRoundRobin  = "round-robin"
+	StrategyLeastLoaded = "least-loaded"
+	StrategyWeighted    = "weighted"
+	StrategyAffinity    = "affinity"
 )
+
+var strategies = []string{StrategyRoundRobin, StrategyLeastLoaded, StrategyWeighted, StrategyAffinity}
 
 // Coordinator roles.
 const (
@@ -124,8 +132,17 @@ func (c *Config) Validate() error {
 			add(f+".name", "duplicate group %q", g.Name)
 		}
 		groups[g.Name] = true
-		if g.Strategy != StrategyRoundRobin {
-			add(f+".strategy", "must be %q, got %q", StrategyRoundRobin, g.Strategy)
+		if !slices.Contains(strategies, g.Strategy) {
+			add(f+".strategy", "must be one of %s, got %q", strings.Join(strategies, ", "), g.Strategy)
+		}
+	}
+	for i, g := range c.Groups {
+		switch {
+		case g.Fallback == "":
+		case g.Fallback == g.Name:
+			add(fmt.Sprintf("groups[%d].fallback", i), "a group cannot fall back to itself")
+		case !groups[g.Fallback]:
+			add(fmt.Sprintf("groups[%d].fallback", i), "names unknown group %q", g.Fallback)
 		}
 	}
 	switch {
@@ -145,6 +162,14 @@ func (c *Config) Validate() error {
 		errs = append(errs, ValidateCluster(f, cl, groups)...)
 	}
 
+	if c.Policy.Dir != "" {
+		if st, err := os.Stat(c.Policy.Dir); err != nil || !st.IsDir() {
+			add("policy.dir", "%q is not a readable directory", c.Policy.Dir)
+		}
+	}
+	if c.Policy.DecisionLogSize < 1 || c.Policy.DecisionLogSize > 1000000 {
+		add("policy.decisionLogSize", "must be between 1 and 1000000, got %d", c.Policy.DecisionLogSize)
+	}
 	if c.Admin.DrainTimeout <= 0 {
 		add("admin.drainTimeout", "must be positive, got %v", c.Admin.DrainTimeout)
 	}
@@ -188,6 +213,11 @@ func ValidateCluster(field string, cl Cluster, groups map[string]bool) []error {
 	}
 	if cl.Weight != nil && (*cl.Weight < 0 || *cl.Weight > 10000) {
 		add(".weight", "must be between 0 and 10000, got %d", *cl.Weight)
+	}
+	for j, t := range cl.Tags {
+		if !ValidName(t) {
+			add(fmt.Sprintf(".tags[%d]", j), "%q is not a valid tag (%s)", t, nameRule)
+		}
 	}
 	if cl.State != StateActive && cl.State != StateInactive {
 		add(".state", "must be %q or %q, got %q", StateActive, StateInactive, cl.State)

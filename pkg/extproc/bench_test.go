@@ -19,6 +19,9 @@ import (
 type allHealthy struct{}
 
 func (allHealthy) State(string) health.State { return health.Healthy }
+func (allHealthy) Status(string) (health.Status, bool) {
+	return health.Status{State: health.Healthy}, true
+}
 
 func benchServer(b *testing.B, clusters, sticky int) (*Server, store.Store) {
 	f := &fleet.Fleet{DefaultGroup: "adhoc", Groups: []fleet.Group{{Name: "adhoc"}}}

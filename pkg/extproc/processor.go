@@ -16,6 +16,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
@@ -32,8 +33,11 @@ type processor struct {
 	authority string
 	group     string // X-Trino-Routing-Group
 	user      string
+	req       requestInfo // the rest of the session, for policy
 	decision  routing.Decision
-	id        string // gateway decision ID, for logs and error documents
+	entry     *policy.LogEntry // this submission's decision log entry
+	dry       bool             // a dry run: decide only, record nothing
+	id        string           // gateway decision ID, for logs and error documents
 	spent     time.Duration
 
 	// A submission's headers are answered once its whole body has arrived
@@ -51,7 +55,7 @@ func (p *processor) handle(ctx context.Context, req *extprocv3.ProcessingRequest
 	case *extprocv3.ProcessingRequest_RequestHeaders:
 		return one(p.requestHeaders(ctx, r.RequestHeaders))
 	case *extprocv3.ProcessingRequest_RequestBody:
-		return p.requestBody(r.RequestBody)
+		return p.requestBody(ctx, r.RequestBody)
 	case *extprocv3.ProcessingRequest_ResponseHeaders:
 		return one(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}})
 	case *extprocv3.ProcessingRequest_ResponseBody:
@@ -91,6 +95,8 @@ func (p *processor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders
 			p.group = strings.TrimSpace(v)
 		case trino.HeaderUser:
 			p.user = v
+		default:
+			p.req.header(hv.GetKey(), v)
 		}
 	}
 	p.id = newDecisionID()
@@ -110,7 +116,7 @@ func (p *processor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders
 	switch {
 	case info.Kind == trino.PathSubmit && p.method == "POST":
 		if h.GetEndOfStream() { // no body: decide now
-			return p.decideSubmission()
+			return p.decideSubmission(ctx)
 		}
 		// Decide once the SQL has arrived (policy reads it); the body
 		// follows these headers without waiting for an answer.
@@ -125,7 +131,7 @@ func (p *processor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders
 
 // requestBody collects a submission's SQL. When the last chunk arrives it
 // answers the headers with the decision, then every chunk in order.
-func (p *processor) requestBody(b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
+func (p *processor) requestBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
 	bodyOK := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
 	if !p.awaitingBody {
 		return one(bodyOK)
@@ -141,7 +147,7 @@ func (p *processor) requestBody(b *extprocv3.HttpBody) []*extprocv3.ProcessingRe
 		return nil
 	}
 	p.awaitingBody = false
-	headers := p.decideSubmission()
+	headers := p.decideSubmission(ctx)
 	if headers.GetImmediateResponse() != nil {
 		return one(headers)
 	}
@@ -153,32 +159,11 @@ func (p *processor) requestBody(b *extprocv3.HttpBody) []*extprocv3.ProcessingRe
 	return out
 }
 
-// decideSubmission picks group and cluster and answers the request headers.
-// The first QueryResults must come back uncompressed so the query ID can be
-// read, hence accept-encoding goes.
-func (p *processor) decideSubmission() *extprocv3.ProcessingResponse {
-	d, err := p.s.o.Router.Route(routing.Request{RoutingGroup: p.group})
-	if err != nil {
-		var re *routing.Error
-		if errors.As(err, &re) {
-			return p.reject(re.Code, re.Message, "")
-		}
-		return p.reject(trino.ErrGatewayInternal, err.Error(), "")
-	}
-	p.decision = d
-	p.s.o.Metrics.Routed.WithLabelValues(d.Group, d.Cluster).Inc()
-	p.finishMetrics("routed")
-	return continueHeaders(&extprocv3.HeaderMutation{
-		SetHeaders:    []*corev3.HeaderValueOption{setHeader(xds.RouteHeader, d.Cluster)},
-		RemoveHeaders: []string{"accept-encoding"},
-	})
-}
-
 // responseBody reads the first QueryResults of a submission and records the
 // query's owner in the shared store, before the client can ask for it.
 func (p *processor) responseBody(ctx context.Context, b *extprocv3.HttpBody) *extprocv3.ProcessingResponse {
 	resp := &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
-	if p.kind != trino.PathSubmit || p.decision.Cluster == "" {
+	if p.kind != trino.PathSubmit || p.decision.Group == "" {
 		return resp
 	}
 	r, err := trino.ParseSubmitResponse(b.GetBody())
@@ -187,7 +172,8 @@ func (p *processor) responseBody(ctx context.Context, b *extprocv3.HttpBody) *ex
 		return resp
 	}
 	route, ok := ownerFromURIs(r)
-	if !ok || route.Cluster != p.decision.Cluster {
+	route.User = p.user
+	if !ok {
 		// Not an answer of the chosen coordinator (e.g. a gateway error
 		// document): nothing to record.
 		p.log().Warn("submission answer carries no gateway prefix; query owner not recorded",
@@ -201,6 +187,9 @@ func (p *processor) responseBody(ctx context.Context, b *extprocv3.HttpBody) *ex
 		// of this query will miss.
 		p.s.o.Metrics.StoreError.WithLabelValues("put_query").Inc()
 		p.log().Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
+	}
+	if p.entry != nil && p.s.o.Decisions != nil {
+		p.s.o.Decisions.SetQueryID(p.entry, r.ID)
 	}
 	p.log().Info("query submitted", "query", r.ID, "user", p.user, "group", p.decision.Group, "owner", route.String())
 	return resp
@@ -275,7 +264,12 @@ func (p *processor) reject(code trino.ErrorCode, msg, queryID string) *extprocv3
 	} else {
 		status, body = httpStatus(code), trino.ErrorDocument(code, msg)
 	}
-	p.log().Info("request rejected", "error", code.Name, "message", msg, "user", p.user)
+	if !p.dry {
+		p.log().Info("request rejected", "error", code.Name, "message", msg, "user", p.user)
+	}
+	if p.entry != nil {
+		p.entry.Error = code.Name + ": " + msg
+	}
 	p.finishMetrics("rejected")
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
 		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
@@ -289,8 +283,10 @@ func httpStatus(code trino.ErrorCode) int {
 	switch code {
 	case trino.ErrQueryNotFound, trino.ErrMalformedQueryID, trino.ErrNoRoute:
 		return 404
-	case trino.ErrUnknownRoutingGroup, trino.ErrBadRequest:
+	case trino.ErrUnknownRoutingGroup, trino.ErrBadRequest, trino.ErrUnknownTransaction:
 		return 400
+	case trino.ErrPolicyDenied:
+		return 403
 	case trino.ErrQueryTextTooLarge:
 		return 413
 	case trino.ErrNoClusterAvailable, trino.ErrGatewayUnavailable:
@@ -313,6 +309,9 @@ func (p *processor) finish(r *extprocv3.ProcessingResponse, outcome string) *ext
 }
 
 func (p *processor) finishMetrics(outcome string) {
+	if p.dry {
+		return
+	}
 	m := p.s.o.Metrics
 	m.Requests.WithLabelValues(p.kind.String(), outcome).Inc()
 	m.Latency.WithLabelValues(p.kind.String()).Observe(p.spent.Seconds())

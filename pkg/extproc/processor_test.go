@@ -77,6 +77,10 @@ func (f *fakeStream) exchangeN(t *testing.T, r *extprocv3.ProcessingRequest, n i
 type fakeHealth map[string]health.State
 
 func (h fakeHealth) State(k string) health.State { return h[k] }
+func (h fakeHealth) Status(k string) (health.Status, bool) {
+	st, ok := h[k]
+	return health.Status{State: st}, ok
+}
 
 type brokenStore struct{ store.Store }
 
@@ -243,7 +247,7 @@ func TestSubmissionIsRoutedAndRecorded(t *testing.T) {
 		t.Fatalf("want a response-body answer, got %v", r)
 	}
 	got, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde")
-	if err != nil || got != (store.QueryRoute{Cluster: cluster, Coordinator: "0"}) {
+	if err != nil || got != (store.QueryRoute{Cluster: cluster, Coordinator: "0", User: "alice"}) {
 		t.Fatalf("recorded %+v, %v", got, err)
 	}
 }

@@ -41,6 +41,7 @@ type Fleet struct {
 type Group struct {
 	Name     string
 	Strategy string
+	Fallback string
 }
 
 // Cluster is one Trino cluster.
@@ -50,6 +51,7 @@ type Cluster struct {
 	Coordinators []Coordinator // in configuration order
 	Weight       int
 	Failback     bool
+	Tags         []string
 	State        State
 	// Primary is the coordinator that takes new queries after a failover
 	// when Failback is false (empty: by role).
@@ -135,7 +137,7 @@ func (d *Doc) Cluster(name string) (*config.Cluster, int) {
 func Build(c *config.Config, d *Doc, rev int64) *Fleet {
 	f := &Fleet{DefaultGroup: c.Routing.DefaultGroup, Revision: rev}
 	for _, g := range c.Groups {
-		f.Groups = append(f.Groups, Group{Name: g.Name, Strategy: g.Strategy})
+		f.Groups = append(f.Groups, Group{Name: g.Name, Strategy: g.Strategy, Fallback: g.Fallback})
 	}
 	for _, cl := range d.Clusters {
 		cl.ApplyDefaults()
@@ -143,7 +145,7 @@ func Build(c *config.Config, d *Doc, rev int64) *Fleet {
 		if !ok {
 			st = Status{State: State(cl.State)}
 		}
-		out := Cluster{Name: cl.Name, Group: cl.Group, Weight: *cl.Weight, Failback: *cl.Failback,
+		out := Cluster{Name: cl.Name, Group: cl.Group, Weight: *cl.Weight, Failback: *cl.Failback, Tags: cl.Tags,
 			State: st.State, Primary: st.Primary, Drain: st.Drain}
 		for _, co := range cl.Coordinators {
 			ep, err := config.ParseCoordinatorURL(co.URL)

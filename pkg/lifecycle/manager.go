@@ -106,13 +106,13 @@ func (m *Manager) Fleet() *fleet.Fleet { return m.fleet.Load() }
 // Load reads the fleet from the store, seeding it from the configuration
 // when the store has none (the first replica to start on an empty store).
 func (m *Manager) Load(ctx context.Context) error {
-	b, rev, err := m.o.Store.GetFleet(ctx)
+	b, rev, err := m.o.Store.GetDocument(ctx, store.FleetDoc)
 	if errors.Is(err, store.ErrNotFound) {
 		seed := fleet.SeedDoc(m.o.Config, m.o.Now())
 		if b, err = json.Marshal(seed); err != nil {
 			return err
 		}
-		rev, err = m.o.Store.CASFleet(ctx, b, 0)
+		rev, err = m.o.Store.CASDocument(ctx, store.FleetDoc, b, 0)
 		if errors.Is(err, store.ErrConflict) { // another replica seeded first
 			return m.Load(ctx)
 		}
@@ -168,7 +168,7 @@ func (m *Manager) Run(ctx context.Context) {
 
 // refresh reloads the fleet if its revision moved.
 func (m *Manager) refresh(ctx context.Context) {
-	rev, err := m.o.Store.FleetRevision(ctx)
+	rev, err := m.o.Store.DocumentRevision(ctx, store.FleetDoc)
 	if err != nil {
 		m.o.Logger.Warn("cannot read the fleet revision; keeping the current fleet", "error", err)
 		return
@@ -179,7 +179,7 @@ func (m *Manager) refresh(ctx context.Context) {
 	if rev == current {
 		return
 	}
-	b, rev, err := m.o.Store.GetFleet(ctx)
+	b, rev, err := m.o.Store.GetDocument(ctx, store.FleetDoc)
 	if err != nil {
 		m.o.Logger.Warn("cannot read the fleet; keeping the current one", "error", err)
 		return
@@ -193,7 +193,7 @@ func (m *Manager) refresh(ctx context.Context) {
 // compare-and-swap, retrying on conflicts. fn may return an *Error.
 func (m *Manager) update(ctx context.Context, fn func(*fleet.Doc) error) error {
 	for attempt := 0; attempt < 20; attempt++ {
-		b, rev, err := m.o.Store.GetFleet(ctx)
+		b, rev, err := m.o.Store.GetDocument(ctx, store.FleetDoc)
 		if err != nil {
 			return errorf(http.StatusServiceUnavailable, "the shared store is unavailable: %v", err)
 		}
@@ -211,7 +211,7 @@ func (m *Manager) update(ctx context.Context, fn func(*fleet.Doc) error) error {
 		if err != nil {
 			return err
 		}
-		newRev, err := m.o.Store.CASFleet(ctx, nb, rev)
+		newRev, err := m.o.Store.CASDocument(ctx, store.FleetDoc, nb, rev)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}

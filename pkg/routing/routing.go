@@ -1,13 +1,19 @@
 // Package routing decides which cluster of which routing group receives a
-// new query.
+// new query: the group (asked for, or chosen by policy), the clusters the
+// policy allows, and the group's balancing strategy among the healthy,
+// active ones, with a fallback group or strict isolation when none is up.
 package routing
 
 import (
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
@@ -16,19 +22,35 @@ import (
 // HealthView answers the health of a coordinator ("cluster/coordinator").
 type HealthView interface {
 	State(key string) health.State
+	Status(key string) (health.Status, bool)
 }
 
 // Request is what routing knows about a new query.
 type Request struct {
-	// RoutingGroup is the group the client asked for (X-Trino-Routing-Group);
-	// empty means the default group.
-	RoutingGroup string
+	// Group is the routing group (asked for or chosen by policy); empty
+	// means the default group.
+	Group string
+	// Cluster pins one cluster (policy); it must be active and healthy.
+	Cluster string
+	// Eligible, when set, restricts the choice to these clusters (policy).
+	Eligible []string
+	// User drives the affinity strategy.
+	User string
+	// GroupFrom says where Group came from, for error messages
+	// (e.g. "X-Trino-Routing-Group" or "policy").
+	GroupFrom string
 }
 
 // Decision is where a query goes.
 type Decision struct {
 	Group   string
-	Cluster string
+	Cluster string // empty with Weighted: Envoy picks by weight
+	// Weighted: the group's weighted strategy applies and Envoy chooses
+	// the cluster by the weights it was given over xDS.
+	Weighted bool
+	// Fallback: the group had no healthy cluster and its fallback group
+	// took the query.
+	Fallback string
 }
 
 // Error is a routing failure that the client will read.
@@ -44,12 +66,19 @@ type Router struct {
 	fleet  atomic.Pointer[fleet.Fleet]
 	health HealthView
 	mu     sync.Mutex
-	next   map[string]*atomic.Uint64 // round-robin position per group
+	rr     map[string]uint64         // round-robin position per group
+	swrr   map[string]map[string]int // smooth weighted round-robin state
+	bumps  map[string]*bump          // queries sent since the last load report, per cluster
+}
+
+type bump struct {
+	since time.Time // load report these are counted against
+	n     int
 }
 
 // New returns a router over the fleet.
 func New(f *fleet.Fleet, h HealthView) *Router {
-	r := &Router{health: h, next: map[string]*atomic.Uint64{}}
+	r := &Router{health: h, rr: map[string]uint64{}, swrr: map[string]map[string]int{}, bumps: map[string]*bump{}}
 	r.fleet.Store(f)
 	return r
 }
@@ -77,41 +106,217 @@ func (r *Router) ClusterUp(c *fleet.Cluster) bool {
 // error listing the known groups.
 func (r *Router) Route(req Request) (Decision, error) {
 	f := r.fleet.Load()
-	group := req.RoutingGroup
+	group := req.Group
 	if group == "" {
 		group = f.DefaultGroup
-	} else if _, ok := f.Group(group); !ok {
+	}
+	g, ok := f.Group(group)
+	if !ok {
+		from := ""
+		if req.GroupFrom != "" {
+			from = " (" + req.GroupFrom + ")"
+		}
 		return Decision{}, &Error{trino.ErrUnknownRoutingGroup, fmt.Sprintf(
-			"unknown routing group %q (X-Trino-Routing-Group); known groups: %s",
-			group, strings.Join(f.GroupNames(), ", "))}
+			"unknown routing group %q%s; known groups: %s", group, from, strings.Join(f.GroupNames(), ", "))}
 	}
-	clusters := f.ClustersIn(group)
-	if n := len(clusters); n > 0 {
-		start := r.counter(group).Add(1) - 1
-		for i := range n {
-			c := clusters[(start+uint64(i))%uint64(n)]
-			if c.State == fleet.Active && r.ClusterUp(c) {
-				return Decision{Group: group, Cluster: c.Name}, nil
-			}
+	if req.Cluster != "" {
+		c, ok := f.Cluster(req.Cluster)
+		if !ok {
+			return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("the policy chose cluster %s, which is not in the fleet", req.Cluster)}
 		}
-	}
-	active := 0
-	for _, c := range clusters {
-		if c.State == fleet.Active {
-			active++
+		if c.State != fleet.Active || !r.ClusterUp(c) {
+			return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("the policy chose cluster %s, which is %s and %s", c.Name, c.State, r.upWord(c))}
 		}
+		r.bump(c.Name)
+		return Decision{Group: c.Group, Cluster: c.Name}, nil
 	}
-	return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf(
-		"no cluster available in group %s (%d clusters, %d active, none of them healthy)", group, len(clusters), active)}
+	d, err := r.pick(f, g, req)
+	if err == nil || g.Fallback == "" {
+		return d, err
+	}
+	fb, ok := f.Group(g.Fallback)
+	if !ok {
+		return Decision{}, err
+	}
+	d, ferr := r.pick(f, fb, req)
+	if ferr != nil {
+		return Decision{}, &Error{trino.ErrNoClusterAvailable, err.Error() + "; fallback " + ferr.Error()}
+	}
+	d.Fallback = group
+	return d, nil
 }
 
-func (r *Router) counter(group string) *atomic.Uint64 {
+func (r *Router) upWord(c *fleet.Cluster) string {
+	if r.ClusterUp(c) {
+		return "healthy"
+	}
+	return "not healthy"
+}
+
+// pick chooses within one group.
+func (r *Router) pick(f *fleet.Fleet, g *fleet.Group, req Request) (Decision, error) {
+	all := f.ClustersIn(g.Name)
+	var up []*fleet.Cluster
+	active := 0
+	for _, c := range all {
+		if c.State != fleet.Active {
+			continue
+		}
+		active++
+		if req.Eligible != nil && !slices.Contains(req.Eligible, c.Name) {
+			continue
+		}
+		if r.ClusterUp(c) {
+			up = append(up, c)
+		}
+	}
+	if len(up) == 0 {
+		why := fmt.Sprintf("%d clusters, %d active, none of them healthy", len(all), active)
+		if req.Eligible != nil {
+			why = fmt.Sprintf("%d clusters, %d active; none of those the policy allows (%s) is healthy", len(all), active, strings.Join(req.Eligible, ", "))
+		}
+		return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (%s)", g.Name, why)}
+	}
+	var c *fleet.Cluster
+	switch g.Strategy {
+	case config.StrategyLeastLoaded:
+		c = r.leastLoaded(up)
+	case config.StrategyWeighted:
+		if req.Eligible == nil {
+			// Envoy applies the weights it was given (only active clusters
+			// with weight > 0; an unhealthy one's share fails over).
+			if weighted(up) {
+				return Decision{Group: g.Name, Weighted: true}, nil
+			}
+		}
+		c = r.smoothWeighted(g.Name, up)
+	case config.StrategyAffinity:
+		c = affinity(req.User, up)
+	default:
+		c = r.roundRobin(g.Name, up)
+	}
+	if c == nil {
+		return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (every healthy cluster has weight 0)", g.Name)}
+	}
+	r.bump(c.Name)
+	return Decision{Group: g.Name, Cluster: c.Name}, nil
+}
+
+func weighted(cs []*fleet.Cluster) bool {
+	for _, c := range cs {
+		if c.Weight > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) roundRobin(group string, up []*fleet.Cluster) *fleet.Cluster {
+	r.mu.Lock()
+	n := r.rr[group]
+	r.rr[group] = n + 1
+	r.mu.Unlock()
+	return up[n%uint64(len(up))]
+}
+
+// smoothWeighted is nginx's smooth weighted round-robin: over any window
+// each cluster gets its share, spread evenly.
+func (r *Router) smoothWeighted(group string, up []*fleet.Cluster) *fleet.Cluster {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.next[group]
-	if !ok {
-		c = new(atomic.Uint64)
-		r.next[group] = c
+	cur := r.swrr[group]
+	if cur == nil {
+		cur = map[string]int{}
+		r.swrr[group] = cur
 	}
-	return c
+	total := 0
+	var best *fleet.Cluster
+	for _, c := range up {
+		if c.Weight <= 0 {
+			continue
+		}
+		cur[c.Name] += c.Weight
+		total += c.Weight
+		if best == nil || cur[c.Name] > cur[best.Name] {
+			best = c
+		}
+	}
+	if best != nil {
+		cur[best.Name] -= total
+	}
+	return best
+}
+
+// affinity keeps a user on the same cluster while it is healthy
+// (rendezvous hashing: when a cluster goes, only its users move).
+func affinity(user string, up []*fleet.Cluster) *fleet.Cluster {
+	var best *fleet.Cluster
+	var bestScore uint64
+	for _, c := range up {
+		h := fnv.New64a()
+		h.Write([]byte(user))
+		h.Write([]byte{0})
+		h.Write([]byte(c.Name))
+		if s := h.Sum64(); best == nil || s > bestScore {
+			best, bestScore = c, s
+		}
+	}
+	return best
+}
+
+// leastLoaded picks the cluster with the fewest running plus queued
+// queries, as its coordinators last reported them plus the queries this
+// replica sent it since.
+func (r *Router) leastLoaded(up []*fleet.Cluster) *fleet.Cluster {
+	var best *fleet.Cluster
+	bestLoad := 0
+	for _, c := range up {
+		load, checked := r.load(c)
+		r.mu.Lock()
+		b := r.bumps[c.Name]
+		if b != nil && b.since.Equal(checked) {
+			load += b.n
+		}
+		r.mu.Unlock()
+		if best == nil || load < bestLoad {
+			best, bestLoad = c, load
+		}
+	}
+	return best
+}
+
+// load sums a cluster's reported running and queued queries and returns
+// the time of the newest report.
+func (r *Router) load(c *fleet.Cluster) (int, time.Time) {
+	n := 0
+	var newest time.Time
+	for _, co := range c.Coordinators {
+		st, ok := r.health.Status(fleet.Key(c.Name, co.Name))
+		if !ok {
+			continue
+		}
+		n += st.Load.Running + st.Load.Queued
+		if st.Checked.After(newest) {
+			newest = st.Checked
+		}
+	}
+	return n, newest
+}
+
+// bump counts a query sent to a cluster until its next load report.
+func (r *Router) bump(cluster string) {
+	f := r.fleet.Load()
+	c, ok := f.Cluster(cluster)
+	if !ok {
+		return
+	}
+	_, checked := r.load(c)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.bumps[cluster]
+	if b == nil || !b.since.Equal(checked) {
+		b = &bump{since: checked}
+		r.bumps[cluster] = b
+	}
+	b.n++
 }

@@ -19,30 +19,38 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/switchyard-gw/switchyard/pkg/admin"
+	"github.com/switchyard-gw/switchyard/pkg/authz"
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
+	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/txlog"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
 // Server is a running control plane.
 type Server struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	reg    *prometheus.Registry
-	store  store.Store
-	poller *health.Poller
-	router *routing.Router
-	xds    *xds.Server
-	fleet  *lifecycle.Manager
-	dirty  chan struct{} // the fleet changed: publish a new snapshot
+	cfg       *config.Config
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	store     store.Store
+	poller    *health.Poller
+	router    *routing.Router
+	xds       *xds.Server
+	fleet     *lifecycle.Manager
+	dirty     chan struct{}  // the fleet changed: publish a new snapshot
+	policy    *policy.Engine // Current() is nil without a policy
+	decisions *policy.DecisionLog
+	ext       *extproc.Server
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr string
@@ -84,6 +92,20 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 			}
 		},
 	})
+
+	s.decisions = policy.NewDecisionLog(cfg.Policy.DecisionLogSize)
+	var initial *policy.Compiled
+	if cfg.Policy.Dir != "" {
+		b, err := policy.LoadDir(cfg.Policy.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if initial, err = policy.Compile(context.Background(), b); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", cfg.Policy.Dir, err)
+		}
+		log.Info("policy loaded", "dir", cfg.Policy.Dir, "version", initial.Version, "files", len(initial.Files), "tests_passed", initial.Tests.Passed)
+	}
+	s.policy = policy.NewEngine(initial, log.With("component", "policy"))
 
 	for _, a := range []struct {
 		addr string
@@ -132,6 +154,13 @@ func (s *Server) Run(ctx context.Context) error {
 		s.closeListeners()
 		return err
 	}
+	// A policy published through the admin API (by any replica) wins over
+	// the directory at start.
+	if b, err := policy.LoadPublished(ctx, s.store); err == nil {
+		if _, err := s.policy.Replace(ctx, b); err != nil {
+			s.log.Error("the published policy is refused; keeping the directory's", "error", err)
+		}
+	}
 	f := s.fleet.Fleet()
 	<-s.dirty // Load reported the first fleet; publish it now, before serving
 	s.poller.SetTargets(ctx, healthTargets(f))
@@ -144,7 +173,7 @@ func (s *Server) Run(ctx context.Context) error {
 	xdsGRPC := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(kp), grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
 	s.xds.Register(ctx, xdsGRPC)
 	extGRPC := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(kp), grpc.NumStreamWorkers(uint32(runtime.NumCPU())))
-	extprocv3.RegisterExternalProcessorServer(extGRPC, extproc.New(extproc.Options{
+	s.ext = extproc.New(extproc.Options{
 		Router:       s.router,
 		Store:        s.store,
 		QueryTTL:     s.cfg.Store.QueryTTL,
@@ -152,10 +181,26 @@ func (s *Server) Run(ctx context.Context) error {
 		StoreTimeout: s.cfg.Store.Redis.Timeout,
 		Logger:       s.log.With("component", "extproc"),
 		Metrics:      extproc.NewMetrics(s.reg),
-	}))
+		Policy:       s.policy,
+		Decisions:    s.decisions,
+		Health:       s.poller,
+	})
+	extprocv3.RegisterExternalProcessorServer(extGRPC, s.ext)
+	authv3.RegisterAuthorizationServer(extGRPC, &authz.Server{
+		Policy: s.policy, Store: s.store, StoreTimeout: s.cfg.Store.Redis.Timeout, Logger: s.log.With("component", "authz"),
+	})
+	accesslogv3.RegisterAccessLogServiceServer(extGRPC, &txlog.Service{
+		Store: s.store, TTL: s.cfg.Store.QueryTTL, Logger: s.log.With("component", "txlog"),
+		Resolve: txlog.FleetResolver(s.router.Fleet, xds.CoordinatorClusterName),
+	})
+	if s.cfg.Policy.Dir != "" && (s.cfg.Policy.Watch == nil || *s.cfg.Policy.Watch) {
+		go s.policy.Watch(ctx, s.cfg.Policy.Dir, time.Second)
+	}
+	go s.policy.Sync(ctx, s.store, time.Second)
 	httpSrv := &http.Server{Handler: admin.Handler(admin.Options{
 		Gatherer: s.reg, Ready: s.readyCheck, Pprof: s.cfg.ControlPlane.Pprof,
 		Fleet: s.fleet, Tokens: s.cfg.Admin.Tokens, ShutdownWorkers: s.cfg.Admin.ShutdownWorkers,
+		Policy: s.policyAPI(),
 		Logger: s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second}
 
@@ -195,6 +240,21 @@ func (s *Server) Run(ctx context.Context) error {
 	s.poller.Wait()
 	return runErr
 }
+
+// policyAPI adapts the engine, the decision log and the dry run for the
+// admin API.
+func (s *Server) policyAPI() admin.Policy { return policyAdapter{s} }
+
+type policyAdapter struct{ s *Server }
+
+func (a policyAdapter) Current() *policy.Compiled { return a.s.policy.Current() }
+func (a policyAdapter) Publish(ctx context.Context, b *policy.Bundle) (*policy.Compiled, error) {
+	return a.s.policy.Publish(ctx, a.s.store, b)
+}
+func (a policyAdapter) DryRun(ctx context.Context, r extproc.DryRunRequest) *extproc.DryRunResult {
+	return a.s.ext.DryRun(ctx, r)
+}
+func (a policyAdapter) Decisions(n int) []policy.LogEntry { return a.s.decisions.Recent(n) }
 
 // publishChanges republishes the configuration when the fleet changes,
 // debounced: a burst of changes within the hold-off gives one push.
@@ -257,6 +317,7 @@ func (s *Server) xdsOptions() xds.Options {
 		RequestTimeout:  c.Listener.RequestTimeout,
 		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
 		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
+		ExtAuthz:        c.Policy.Dir != "",
 		Health: xds.HealthCheck{
 			Interval: c.Health.Interval, Timeout: c.Health.Timeout,
 			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold),

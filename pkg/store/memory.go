@@ -12,8 +12,12 @@ type Memory struct {
 	now     func() time.Time
 	queries map[string]memEntry
 	writes  int
-	fleet   []byte
-	rev     int64
+	docs    map[string]memDoc
+}
+
+type memDoc struct {
+	body []byte
+	rev  int64
 }
 
 type memEntry struct {
@@ -23,7 +27,7 @@ type memEntry struct {
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{now: time.Now, queries: map[string]memEntry{}}
+	return &Memory{now: time.Now, queries: map[string]memEntry{}, docs: map[string]memDoc{}}
 }
 
 // PutQuery implements Store.
@@ -58,33 +62,44 @@ func (m *Memory) GetQuery(_ context.Context, id string) (QueryRoute, error) {
 	return e.route, nil
 }
 
-// GetFleet implements Store.
-func (m *Memory) GetFleet(context.Context) ([]byte, int64, error) {
+// PutTransaction implements Store.
+func (m *Memory) PutTransaction(ctx context.Context, id string, r QueryRoute, ttl time.Duration) error {
+	return m.PutQuery(ctx, "txn:"+id, r, ttl)
+}
+
+// GetTransaction implements Store.
+func (m *Memory) GetTransaction(ctx context.Context, id string) (QueryRoute, error) {
+	return m.GetQuery(ctx, "txn:"+id)
+}
+
+// GetDocument implements Store.
+func (m *Memory) GetDocument(_ context.Context, name string) ([]byte, int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rev == 0 {
+	d, ok := m.docs[name]
+	if !ok {
 		return nil, 0, ErrNotFound
 	}
-	return append([]byte(nil), m.fleet...), m.rev, nil
+	return append([]byte(nil), d.body...), d.rev, nil
 }
 
-// CASFleet implements Store.
-func (m *Memory) CASFleet(_ context.Context, doc []byte, expect int64) (int64, error) {
+// CASDocument implements Store.
+func (m *Memory) CASDocument(_ context.Context, name string, doc []byte, expect int64) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rev != expect {
+	if m.docs[name].rev != expect {
 		return 0, ErrConflict
 	}
-	m.fleet = append([]byte(nil), doc...)
-	m.rev++
-	return m.rev, nil
+	rev := expect + 1
+	m.docs[name] = memDoc{body: append([]byte(nil), doc...), rev: rev}
+	return rev, nil
 }
 
-// FleetRevision implements Store.
-func (m *Memory) FleetRevision(context.Context) (int64, error) {
+// DocumentRevision implements Store.
+func (m *Memory) DocumentRevision(_ context.Context, name string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.rev, nil
+	return m.docs[name].rev, nil
 }
 
 // Ping implements Store.

@@ -47,24 +47,26 @@ func NewRedis(o RedisOptions) *Redis {
 
 func (r *Redis) queryKey(id string) string { return r.prefix + "q:" + id }
 
-// The fleet document and its revision counter, written together by a
+// A shared document and its revision counter, written together by a
 // script so no reader sees one without the other.
 var (
-	casFleet = redis.NewScript(`
+	casDoc = redis.NewScript(`
 local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
 if rev ~= tonumber(ARGV[2]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[1])
 return redis.call('INCR', KEYS[2])`)
-	getFleet = redis.NewScript(`return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`)
+	getDoc = redis.NewScript(`return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`)
 )
 
-func (r *Redis) fleetKeys() []string { return []string{r.prefix + "fleet", r.prefix + "fleet:rev"} }
+func (r *Redis) docKeys(name string) []string {
+	return []string{r.prefix + "doc:" + name, r.prefix + "doc:" + name + ":rev"}
+}
 
-// GetFleet implements Store.
-func (r *Redis) GetFleet(ctx context.Context) ([]byte, int64, error) {
-	v, err := getFleet.Run(ctx, r.c, r.fleetKeys()).Slice()
+// GetDocument implements Store.
+func (r *Redis) GetDocument(ctx context.Context, name string) ([]byte, int64, error) {
+	v, err := getDoc.Run(ctx, r.c, r.docKeys(name)).Slice()
 	if err != nil {
-		return nil, 0, fmt.Errorf("redis: reading the fleet: %w", err)
+		return nil, 0, fmt.Errorf("redis: reading the %s document: %w", name, err)
 	}
 	doc, _ := v[0].(string)
 	revs, _ := v[1].(string)
@@ -73,16 +75,16 @@ func (r *Redis) GetFleet(ctx context.Context) ([]byte, int64, error) {
 	}
 	rev, err := strconv.ParseInt(revs, 10, 64)
 	if err != nil {
-		return nil, 0, fmt.Errorf("redis: bad fleet revision %q", revs)
+		return nil, 0, fmt.Errorf("redis: bad %s revision %q", name, revs)
 	}
 	return []byte(doc), rev, nil
 }
 
-// CASFleet implements Store.
-func (r *Redis) CASFleet(ctx context.Context, doc []byte, expect int64) (int64, error) {
-	rev, err := casFleet.Run(ctx, r.c, r.fleetKeys(), doc, expect).Int64()
+// CASDocument implements Store.
+func (r *Redis) CASDocument(ctx context.Context, name string, doc []byte, expect int64) (int64, error) {
+	rev, err := casDoc.Run(ctx, r.c, r.docKeys(name), doc, expect).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("redis: writing the fleet: %w", err)
+		return 0, fmt.Errorf("redis: writing the %s document: %w", name, err)
 	}
 	if rev < 0 {
 		return 0, ErrConflict
@@ -90,21 +92,21 @@ func (r *Redis) CASFleet(ctx context.Context, doc []byte, expect int64) (int64, 
 	return rev, nil
 }
 
-// FleetRevision implements Store.
-func (r *Redis) FleetRevision(ctx context.Context) (int64, error) {
-	rev, err := r.c.Get(ctx, r.fleetKeys()[1]).Int64()
+// DocumentRevision implements Store.
+func (r *Redis) DocumentRevision(ctx context.Context, name string) (int64, error) {
+	rev, err := r.c.Get(ctx, r.docKeys(name)[1]).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("redis: reading the fleet revision: %w", err)
+		return 0, fmt.Errorf("redis: reading the %s revision: %w", name, err)
 	}
 	return rev, nil
 }
 
 // PutQuery implements Store.
 func (r *Redis) PutQuery(ctx context.Context, id string, q QueryRoute, ttl time.Duration) error {
-	if err := r.c.Set(ctx, r.queryKey(id), q.String(), ttl).Err(); err != nil {
+	if err := r.c.Set(ctx, r.queryKey(id), q.encode(), ttl).Err(); err != nil {
 		return fmt.Errorf("redis: recording query %s: %w", id, err)
 	}
 	return nil
@@ -118,6 +120,26 @@ func (r *Redis) GetQuery(ctx context.Context, id string) (QueryRoute, error) {
 	}
 	if err != nil {
 		return QueryRoute{}, fmt.Errorf("redis: looking up query %s: %w", id, err)
+	}
+	return ParseQueryRoute(v)
+}
+
+// PutTransaction implements Store.
+func (r *Redis) PutTransaction(ctx context.Context, id string, q QueryRoute, ttl time.Duration) error {
+	if err := r.c.Set(ctx, r.prefix+"t:"+id, q.encode(), ttl).Err(); err != nil {
+		return fmt.Errorf("redis: recording transaction %s: %w", id, err)
+	}
+	return nil
+}
+
+// GetTransaction implements Store.
+func (r *Redis) GetTransaction(ctx context.Context, id string) (QueryRoute, error) {
+	v, err := r.c.Get(ctx, r.prefix+"t:"+id).Result()
+	if errors.Is(err, redis.Nil) {
+		return QueryRoute{}, ErrNotFound
+	}
+	if err != nil {
+		return QueryRoute{}, fmt.Errorf("redis: looking up transaction %s: %w", id, err)
 	}
 	return ParseQueryRoute(v)
 }

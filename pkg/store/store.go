@@ -14,17 +14,24 @@ import (
 // ErrNotFound is returned when a key does not exist (or has expired).
 var ErrNotFound = errors.New("not found")
 
-// ErrConflict is returned by CASFleet when another writer changed the fleet
-// first: read it again and retry.
-var ErrConflict = errors.New("fleet changed concurrently")
+// ErrConflict is returned by CASDocument when another writer changed the
+// document first: read it again and retry.
+var ErrConflict = errors.New("document changed concurrently")
 
-// QueryRoute says where a query lives.
+// Shared documents, each with its own revision counter.
+const (
+	FleetDoc  = "fleet"  // clusters and their lifecycle states
+	PolicyDoc = "policy" // a policy bundle uploaded through the admin API
+)
+
+// QueryRoute says where a query lives (and who submitted it).
 type QueryRoute struct {
 	Cluster     string
 	Coordinator string // empty when only the cluster is known
+	User        string // the submitting user, when known
 }
 
-// String encodes the route as "cluster" or "cluster/coordinator".
+// String is "cluster" or "cluster/coordinator".
 func (r QueryRoute) String() string {
 	if r.Coordinator == "" {
 		return r.Cluster
@@ -32,13 +39,22 @@ func (r QueryRoute) String() string {
 	return r.Cluster + "/" + r.Coordinator
 }
 
-// ParseQueryRoute decodes the form written by String.
+// encode is String plus the user after a tab (tabs are dropped from it).
+func (r QueryRoute) encode() string {
+	if r.User == "" {
+		return r.String()
+	}
+	return r.String() + "\t" + strings.ReplaceAll(r.User, "\t", "")
+}
+
+// ParseQueryRoute decodes the stored form.
 func ParseQueryRoute(s string) (QueryRoute, error) {
-	c, k, _ := strings.Cut(s, "/")
+	route, user, _ := strings.Cut(s, "\t")
+	c, k, _ := strings.Cut(route, "/")
 	if c == "" {
 		return QueryRoute{}, errors.New("empty query route")
 	}
-	return QueryRoute{Cluster: c, Coordinator: k}, nil
+	return QueryRoute{Cluster: c, Coordinator: k, User: user}, nil
 }
 
 // Store is the shared state interface.
@@ -47,16 +63,19 @@ type Store interface {
 	PutQuery(ctx context.Context, queryID string, r QueryRoute, ttl time.Duration) error
 	// GetQuery returns where a query lives, or ErrNotFound.
 	GetQuery(ctx context.Context, queryID string) (QueryRoute, error)
-	// GetFleet returns the fleet document and its revision, or ErrNotFound
-	// before the first write.
-	GetFleet(ctx context.Context) ([]byte, int64, error)
-	// CASFleet writes the fleet document if the stored revision is still
-	// expect (0: nothing stored yet) and returns the new revision, or
-	// ErrConflict.
-	CASFleet(ctx context.Context, doc []byte, expect int64) (int64, error)
-	// FleetRevision returns the current fleet revision (0: none), cheaply,
-	// so replicas can poll for changes.
-	FleetRevision(ctx context.Context) (int64, error)
+	// PutTransaction records where a transaction lives, for ttl.
+	PutTransaction(ctx context.Context, txnID string, r QueryRoute, ttl time.Duration) error
+	// GetTransaction returns where a transaction lives, or ErrNotFound.
+	GetTransaction(ctx context.Context, txnID string) (QueryRoute, error)
+	// GetDocument returns a shared document and its revision, or
+	// ErrNotFound before the first write.
+	GetDocument(ctx context.Context, name string) ([]byte, int64, error)
+	// CASDocument writes a document if its stored revision is still expect
+	// (0: nothing stored yet) and returns the new revision, or ErrConflict.
+	CASDocument(ctx context.Context, name string, doc []byte, expect int64) (int64, error)
+	// DocumentRevision returns a document's current revision (0: none),
+	// cheaply, so replicas can poll for changes.
+	DocumentRevision(ctx context.Context, name string) (int64, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -47,28 +47,31 @@ func contract(t *testing.T, s Store) {
 		}
 	})
 	t.Run("fleet compare-and-swap", func(t *testing.T) {
-		if _, _, err := s.GetFleet(ctx); !errors.Is(err, ErrNotFound) {
+		if _, _, err := s.GetDocument(ctx, FleetDoc); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("empty store: %v", err)
 		}
-		if rev, err := s.FleetRevision(ctx); err != nil || rev != 0 {
+		if rev, err := s.DocumentRevision(ctx, FleetDoc); err != nil || rev != 0 {
 			t.Fatalf("empty revision %d %v", rev, err)
 		}
-		r1, err := s.CASFleet(ctx, []byte(`{"v":1}`), 0)
+		r1, err := s.CASDocument(ctx, FleetDoc, []byte(`{"v":1}`), 0)
 		if err != nil || r1 != 1 {
 			t.Fatalf("first write: %d %v", r1, err)
 		}
-		if _, err := s.CASFleet(ctx, []byte(`{"v":"lost"}`), 0); !errors.Is(err, ErrConflict) {
+		if _, err := s.CASDocument(ctx, FleetDoc, []byte(`{"v":"lost"}`), 0); !errors.Is(err, ErrConflict) {
 			t.Fatalf("stale write: %v", err)
 		}
-		r2, err := s.CASFleet(ctx, []byte(`{"v":2}`), r1)
+		r2, err := s.CASDocument(ctx, FleetDoc, []byte(`{"v":2}`), r1)
 		if err != nil || r2 != 2 {
 			t.Fatalf("second write: %d %v", r2, err)
 		}
-		doc, rev, err := s.GetFleet(ctx)
+		doc, rev, err := s.GetDocument(ctx, FleetDoc)
 		if err != nil || rev != 2 || string(doc) != `{"v":2}` {
 			t.Fatalf("read %s %d %v", doc, rev, err)
 		}
-		if rev, _ := s.FleetRevision(ctx); rev != 2 {
+		if _, _, err := s.GetDocument(ctx, PolicyDoc); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("documents are not separate: %v", err)
+		}
+		if rev, _ := s.DocumentRevision(ctx, FleetDoc); rev != 2 {
 			t.Fatalf("revision %d", rev)
 		}
 	})

@@ -35,6 +35,9 @@ var (
 	ErrCoordinatorGone     = ErrorCode{0x53590008, "COORDINATOR_UNREACHABLE", External}
 	ErrGatewayUnavailable  = ErrorCode{0x53590009, "GATEWAY_UNAVAILABLE", External}
 	ErrBadRequest          = ErrorCode{0x5359000a, "BAD_REQUEST", UserError}
+	ErrPolicyDenied        = ErrorCode{0x5359000b, "POLICY_DENIED", UserError}
+	ErrPolicyError         = ErrorCode{0x5359000c, "POLICY_ERROR", InternalError}
+	ErrUnknownTransaction  = ErrorCode{0x5359000d, "UNKNOWN_TRANSACTION", UserError}
 )
 
 // QueryError is the "error" object of QueryResults.

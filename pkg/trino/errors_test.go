@@ -30,7 +30,8 @@ func TestFailedQueryResultsShape(t *testing.T) {
 func TestErrorCodesAreUnique(t *testing.T) {
 	seen := map[int]string{}
 	for _, c := range []ErrorCode{ErrNoClusterAvailable, ErrUnknownRoutingGroup, ErrQueryTextTooLarge, ErrQueryNotFound,
-		ErrMalformedQueryID, ErrGatewayInternal, ErrNoRoute, ErrCoordinatorGone, ErrGatewayUnavailable, ErrBadRequest} {
+		ErrMalformedQueryID, ErrGatewayInternal, ErrNoRoute, ErrCoordinatorGone, ErrGatewayUnavailable, ErrBadRequest,
+		ErrPolicyDenied, ErrPolicyError, ErrUnknownTransaction} {
 		if prev, dup := seen[c.Code]; dup {
 			t.Errorf("%s and %s share code %#x", prev, c.Name, c.Code)
 		}

@@ -3,17 +3,22 @@ package xds
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
+	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	earlyhmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -43,10 +48,7 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 				{Action: &mutationv3.HeaderMutation_Remove{Remove: ForwardedPrefix}},
 			}}),
 		}},
-		HttpFilters: []*hcmv3.HttpFilter{
-			{Name: extProcFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(extProcConfig(o))}},
-			{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
-		},
+		HttpFilters: httpFilters(o),
 		// Edge settings: trust no client-supplied X-Forwarded-For, bound idle
 		// streams and slow request headers.
 		UseRemoteAddress:      wrapperspb.Bool(true),
@@ -57,6 +59,7 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_REJECT_REQUEST,
 		},
 		LocalReplyConfig: localReplies(o),
+		AccessLog:        []*accesslogv3.AccessLog{transactionLog()},
 	}
 	return &listenerv3.Listener{
 		Name:    ListenerName,
@@ -74,6 +77,61 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 }
 
 const bufferHeadroom = 64 << 10
+
+// httpFilters: [ext_authz,] ext_proc, router.
+func httpFilters(o Options) []*hcmv3.HttpFilter {
+	var fs []*hcmv3.HttpFilter
+	if o.ExtAuthz {
+		fs = append(fs, &hcmv3.HttpFilter{Name: extAuthzFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&extauthzv3.ExtAuthz{
+			Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &corev3.GrpcService{
+				TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
+				Timeout:         durationpb.New(o.ExtProcTimeout),
+			}},
+			TransportApiVersion: corev3.ApiVersion_V3,
+			// A failed check is a gateway failure (500, rewritten into a
+			// JSON error by the local replies), never an allow.
+			StatusOnError: &typev3.HttpStatus{Code: typev3.StatusCode_InternalServerError},
+		})}})
+	}
+	return append(fs,
+		&hcmv3.HttpFilter{Name: extProcFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(extProcConfig(o))}},
+		&hcmv3.HttpFilter{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
+	)
+}
+
+func extAuthzDisabled() *extauthzv3.ExtAuthzPerRoute {
+	return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}}
+}
+
+// transactionLog reports to the control plane (gRPC access log, on the
+// ext_proc cluster) only the responses that start a Trino transaction, with
+// the coordinator that answered: see pkg/txlog.
+func transactionLog() *accesslogv3.AccessLog {
+	return &accesslogv3.AccessLog{
+		Name: "envoy.access_loggers.http_grpc",
+		Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ExtensionFilter{
+			ExtensionFilter: &accesslogv3.ExtensionFilter{
+				Name: "envoy.access_loggers.extension_filters.cel",
+				ConfigType: &accesslogv3.ExtensionFilter_TypedConfig{TypedConfig: mustAny(&celv3.ExpressionFilter{
+					Expression: "'x-trino-started-transaction-id' in response.headers",
+				})},
+			},
+		}},
+		ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(&grpcalsv3.HttpGrpcAccessLogConfig{
+			CommonConfig: &grpcalsv3.CommonGrpcAccessLogConfig{
+				LogName: "switchyard-transactions",
+				GrpcService: &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster},
+				}},
+				TransportApiVersion: corev3.ApiVersion_V3,
+				// Flush at once: the client's next statement needs the record.
+				BufferSizeBytes:     wrapperspb.UInt32(1),
+				BufferFlushInterval: durationpb.New(10 * time.Millisecond),
+			},
+			AdditionalResponseHeadersToLog: []string{"x-trino-started-transaction-id"},
+		})},
+	}
+}
 
 // extProcConfig asks for request headers only by default; the submission
 // route widens that (see submitProcessing) and prefixed follow-ups disable

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
@@ -29,7 +30,7 @@ import (
 //     the response; the direct response is only reached if it decided
 //     nothing, which it never does.
 //  6. everything else: ext_proc reads the headers and decides.
-func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguration {
+func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
 	for _, c := range clusters {
 		for _, co := range c.Coordinators {
@@ -49,6 +50,7 @@ func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguratio
 		}
 		routes = append(routes, headerRoute(c.Name, FailoverClusterName(c.Name), o))
 	}
+	routes = append(routes, weightedRoutes(f, clusters, o)...)
 	routes = append(routes,
 		directRoute("unknown_prefix", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: trino.RoutePrefix}},
 			404, trino.ErrorDocument(trino.ErrNoRoute, "unknown or closed gateway path: only the statement follow-ups and UI pages of a query live under "+trino.RoutePrefix), nil),
@@ -56,7 +58,7 @@ func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguratio
 			PathSpecifier: &routev3.RouteMatch_Path{Path: statementPrefix},
 			Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
 		}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayInternal, "the gateway made no routing decision"),
-			map[string]*anypb.Any{extProcFilter: mustAny(submitProcessing())}),
+			submitFilters(o)),
 		directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
 			404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path"), nil),
 	)
@@ -76,6 +78,16 @@ func buildRoutes(clusters []fleet.Cluster, o Options) *routev3.RouteConfiguratio
 // prefixRoute serves prefix+sub on the coordinator's cluster, with the
 // prefix removed from the path and handed back to the coordinator in
 // X-Forwarded-Prefix, so the URIs it builds keep it.
+// submitFilters: submissions are decided by ext_proc (policy included),
+// not by ext_authz.
+func submitFilters(o Options) map[string]*anypb.Any {
+	m := map[string]*anypb.Any{extProcFilter: mustAny(submitProcessing())}
+	if o.ExtAuthz {
+		m[extAuthzFilter] = mustAny(extAuthzDisabled())
+	}
+	return m
+}
+
 func prefixRoute(prefix, sub, cluster string, o Options, withExtProc bool) *routev3.Route {
 	r := &routev3.Route{
 		Name:                cluster + ":" + sub,
@@ -84,7 +96,11 @@ func prefixRoute(prefix, sub, cluster string, o Options, withExtProc bool) *rout
 		RequestHeadersToAdd: forwardedPrefix(prefix),
 	}
 	if !withExtProc {
+		// A query's own polls: the client that holds the URI owns them.
 		r.TypedPerFilterConfig = map[string]*anypb.Any{extProcFilter: mustAny(extProcDisabled())}
+		if o.ExtAuthz {
+			r.TypedPerFilterConfig[extAuthzFilter] = mustAny(extAuthzDisabled())
+		}
 	}
 	return r
 }
@@ -98,6 +114,47 @@ func headerRoute(value, cluster string, o Options) *routev3.Route {
 		},
 		Action: clusterAction(cluster, "", o),
 	}
+}
+
+// WeightedRouteValue is the route header value that lets Envoy choose a
+// cluster of a weighted group by weight.
+func WeightedRouteValue(group string) string { return "group:" + group }
+
+// weightedRoutes: for each group with the weighted strategy, Envoy picks
+// among its active clusters by weight (each through its failover cluster,
+// so an unhealthy one's share moves to the others).
+func weightedRoutes(f *fleet.Fleet, translated []fleet.Cluster, o Options) []*routev3.Route {
+	ok := map[string]bool{}
+	for _, c := range translated {
+		ok[c.Name] = true
+	}
+	var out []*routev3.Route
+	for _, g := range f.Groups {
+		if g.Strategy != config.StrategyWeighted {
+			continue
+		}
+		var wcs []*routev3.WeightedCluster_ClusterWeight
+		for _, c := range f.ClustersIn(g.Name) {
+			if c.State == fleet.Active && c.Weight > 0 && ok[c.Name] {
+				wcs = append(wcs, &routev3.WeightedCluster_ClusterWeight{Name: FailoverClusterName(c.Name), Weight: wrapperspb.UInt32(uint32(c.Weight))})
+			}
+		}
+		if len(wcs) == 0 {
+			continue
+		}
+		out = append(out, &routev3.Route{
+			Name: "weighted:" + g.Name,
+			Match: &routev3.RouteMatch{
+				PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
+				Headers:       []*routev3.HeaderMatcher{exactHeader(RouteHeader, WeightedRouteValue(g.Name))},
+			},
+			Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+				ClusterSpecifier: &routev3.RouteAction_WeightedClusters{WeightedClusters: &routev3.WeightedCluster{Clusters: wcs}},
+				Timeout:          durationpb.New(o.RequestTimeout),
+			}},
+		})
+	}
+	return out
 }
 
 func clusterAction(cluster, rewrite string, o Options) *routev3.Route_Route {

@@ -30,6 +30,7 @@ const (
 	MetadataNS       = "switchyard"
 	statementPrefix  = "/v1/statement"
 	extProcFilter    = "envoy.filters.http.ext_proc"
+	extAuthzFilter   = "envoy.filters.http.ext_authz"
 	hcmStatPrefix    = "switchyard"
 	upstreamIdleTime = 60 * time.Second
 )
@@ -42,6 +43,9 @@ type Options struct {
 	ExtProcTargets  []string // host:port of ext_proc services
 	ExtProcTimeout  time.Duration
 	Health          HealthCheck
+	// ExtAuthz puts the policy's authorization check (ext_authz) in front
+	// of requests that are not query submissions or their polls.
+	ExtAuthz bool
 }
 
 // HealthCheck configures Envoy's active health checks of coordinators.
@@ -97,7 +101,7 @@ func Translate(f *fleet.Fleet, o Options) (*Resources, error) {
 		r.Endpoints = append(r.Endpoints, eps...)
 		good = append(good, c)
 	}
-	r.Routes = append(r.Routes, buildRoutes(good, o))
+	r.Routes = append(r.Routes, buildRoutes(f, good, o))
 	return r, errors.Join(errs...)
 }
 

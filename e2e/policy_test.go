@@ -1,0 +1,276 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
+)
+
+// policyFleet registers the two Trino servers under several clusters so
+// each shipped rule has a group (and a distinct cluster name) to route to.
+func policyFleet(t *testing.T, policyDir string) harness.GatewayConfig {
+	t.Helper()
+	spec := func(name, group, url string, tags ...string) harness.ClusterSpec {
+		return harness.ClusterSpec{Name: name, Group: group, Tags: tags, Coordinators: []harness.CoordinatorSpec{{URL: url}}}
+	}
+	cfg := withAdmin(harness.GatewayConfig{
+		DefaultGroup: "adhoc",
+		Groups:       []string{"adhoc", "etl", "sandbox", "agents", "secure"},
+		Clusters: []harness.ClusterSpec{
+			spec("a", "adhoc", trinoA.URL),
+			spec("e", "etl", trinoB.URL),
+			spec("s", "sandbox", trinoA.URL),
+			spec("g", "agents", trinoB.URL),
+			spec("v", "secure", trinoA.URL, "secure"),
+		},
+	})
+	cfg.Extra["policy"] = map[string]any{"dir": policyDir}
+	return cfg
+}
+
+// copyPolicies copies the shipped policies into a temporary directory,
+// with data.switchyard.settings changes.
+func copyPolicies(t *testing.T, settings map[string]any) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(env.Root, "policies")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "data.json" && len(settings) > 0 {
+			var doc map[string]map[string]map[string]any
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range settings {
+				doc["switchyard"]["settings"][k] = v
+			}
+			b, _ = json.MarshalIndent(doc, "", "  ")
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestPolicyExamplesRoute runs each shipped example rule against real
+// Trino and checks where the query ran (or why it was refused).
+func TestPolicyExamplesRoute(t *testing.T) {
+	dir := copyPolicies(t, map[string]any{"ddl_cluster": "s"})
+	g := startGatewayWithClusters(t, policyFleet(t, dir), "trino_a", "trino_e", "trino_s", "trino_g", "trino_v")
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		headers map[string]string
+		sql     string
+		owner   string // cluster; empty: refused
+		refusal string
+	}{
+		{"default group", nil, "SELECT 1", "a", ""},
+		{"ETL source", map[string]string{"X-Trino-Source": "airflow"}, "SELECT 1", "e", ""},
+		{"sandbox user", map[string]string{"X-Trino-User": "intern"}, "SELECT 1", "s", ""},
+		{"AI agent", map[string]string{"X-Trino-Source": "support-agent"}, "SELECT 1", "g", ""},
+		{"AI agent may not write", map[string]string{"X-Trino-Source": "support-agent"}, "CREATE TABLE memory.default.agent_t AS SELECT 1 AS x", "", "POLICY_DENIED: AI agents may not change data"},
+		{"pii table to a secure cluster", map[string]string{"X-Trino-Routing-Group": "sandbox"}, "SELECT count(*) FROM tpch.tiny.customer", "v", ""},
+		{"header honoured", map[string]string{"X-Trino-Routing-Group": "agents"}, "SELECT 1", "g", ""},
+		{"reserved group", map[string]string{"X-Trino-Routing-Group": "etl"}, "SELECT 1", "", "POLICY_DENIED: user e2e may not use routing group etl (X-Trino-Routing-Group)"},
+		{"reserved group, listed user", map[string]string{"X-Trino-Routing-Group": "etl", "X-Trino-User": "airflow"}, "SELECT 1", "e", ""},
+		{"DDL to the designated cluster", nil, fmt.Sprintf("CREATE TABLE memory.default.ddl_%d (x bigint)", time.Now().UnixNano()), "s", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			user := "e2e"
+			if u, ok := tt.headers["X-Trino-User"]; ok {
+				user = u
+			}
+			qr, err := harness.Submit(ctx, g.URL(0), user, tt.sql, tt.headers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.owner == "" {
+				if qr.Error == nil || !strings.Contains(qr.Error.ErrorName+": "+qr.Error.Message, tt.refusal) {
+					t.Fatalf("want refusal %q, got %+v", tt.refusal, qr.Error)
+				}
+				return
+			}
+			if qr.Error != nil {
+				t.Fatalf("refused: %s: %s", qr.Error.ErrorName, qr.Error.Message)
+			}
+			if o := ownerOf(t, qr.NextURI); o != tt.owner {
+				t.Fatalf("ran on %s, want %s", o, tt.owner)
+			}
+			for qr.NextURI != "" && qr.Error == nil {
+				if qr, err = harness.Fetch(ctx, http.MethodGet, qr.NextURI); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if qr.Error != nil {
+				t.Fatalf("query failed on Trino: %s", qr.Error.Message)
+			}
+		})
+	}
+
+	// The agent's session carries the run-time limit the policy added.
+	id := runToEnd(t, g.URL(0), "SELECT 2", map[string]string{"X-Trino-Source": "report-agent"})
+	props := querySession(t, trinoB, id)
+	if props["query_max_run_time"] != "5m" {
+		t.Fatalf("agent query session properties %v, want query_max_run_time=5m", props)
+	}
+
+	// The decision log explains them; policy eval explains a dry run.
+	out, err := cli(ctx, g, "policy", "decisions", "--limit", "50")
+	if err != nil || !strings.Contains(out, "source airflow is an ETL tool") || !strings.Contains(out, "reads pii tables: tpch.tiny.customer") {
+		t.Fatalf("decisions: %v\n%s", err, out)
+	}
+	out, err = cli(ctx, g, "policy", "eval", "--user", "alice", "--source", "dbt", "--sql", "SELECT * FROM tpch.tiny.customer")
+	if err != nil || !strings.Contains(out, "routed: group secure, route v") || !strings.Contains(out, "because only clusters tagged secure: v") {
+		t.Fatalf("policy eval: %v\n%s", err, out)
+	}
+}
+
+// runToEnd runs a query through the gateway and returns its ID (a query
+// is only dispatched, and listed by the coordinator, once it is polled).
+func runToEnd(t *testing.T, server, sql string, headers map[string]string) string {
+	t.Helper()
+	ctx := context.Background()
+	qr, err := harness.Submit(ctx, server, "e2e", sql, headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := qr.ID
+	for qr.NextURI != "" && qr.Error == nil {
+		if qr, err = harness.Fetch(ctx, http.MethodGet, qr.NextURI); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if qr.Error != nil {
+		t.Fatalf("query %s failed: %s: %s", id, qr.Error.ErrorName, qr.Error.Message)
+	}
+	return id
+}
+
+// querySession reads a query's session properties from the coordinator.
+func querySession(t *testing.T, tr *harness.Trino, id string) map[string]string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, tr.URL+"/v1/query/"+id, nil)
+	req.Header.Set("X-Trino-User", "e2e")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info struct {
+		Session struct {
+			SystemProperties map[string]string `json:"systemProperties"`
+		} `json:"session"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	return info.Session.SystemProperties
+}
+
+// TestPolicyReloadUnderLoad publishes new policies while clients run
+// queries: nothing is dropped, and a broken policy is refused with its
+// errors while the running one keeps serving.
+func TestPolicyReloadUnderLoad(t *testing.T) {
+	dir := copyPolicies(t, nil)
+	g := startGatewayWithClusters(t, policyFleet(t, dir), "trino_a", "trino_e")
+	ctx := context.Background()
+	load := startLoad(t, g.URL(0), 3, "SELECT 1")
+	load.waitQueries(t, 6)
+	for i := range 4 {
+		other := copyPolicies(t, map[string]any{"agent_max_run_time": fmt.Sprintf("%dm", i+6)})
+		if out, err := cli(ctx, g, "policy", "upload", "--dir", other); err != nil || !strings.Contains(out, "published") {
+			load.finish()
+			t.Fatalf("upload %d: %v\n%s", i, err, out)
+		}
+		load.waitQueries(t, 3)
+	}
+	broken := copyPolicies(t, nil)
+	if err := os.WriteFile(filepath.Join(broken, "routing.rego"), []byte("package switchyard.routing\ndecision := {"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(ctx, g, "policy", "upload", "--dir", broken)
+	if err == nil || !strings.Contains(out, "policy refused") || !strings.Contains(out, "routing.rego") {
+		load.finish()
+		t.Fatalf("broken upload: %v\n%s", err, out)
+	}
+	failing := copyPolicies(t, map[string]any{"etl_sources": []string{}}) // breaks test_etl_source_goes_to_etl
+	out, err = cli(ctx, g, "policy", "upload", "--dir", failing)
+	if err == nil || !strings.Contains(out, "test_etl_source_goes_to_etl failed") {
+		load.finish()
+		t.Fatalf("upload with failing tests: %v\n%s", err, out)
+	}
+	load.waitQueries(t, 6)
+	qs := load.finish()
+	for _, q := range qs {
+		if q.Err != nil {
+			t.Errorf("query %s failed during reloads: %v", q.ID, q.Err)
+		}
+	}
+	t.Logf("%d queries during 4 policy reloads and 2 refused uploads, none failed", len(qs))
+	// The last good policy serves.
+	id := runToEnd(t, g.URL(0), "SELECT 3", map[string]string{"X-Trino-Source": "x-agent"})
+	if p := querySession(t, trinoB, id)["query_max_run_time"]; p != "9m" {
+		t.Fatalf("query_max_run_time %q, want the last published policy's 9m", p)
+	}
+}
+
+// TestTransactionStaysOnOneCluster runs an explicit transaction with the
+// Python client through a gateway that alternates clusters: every statement
+// reaches the coordinator that started the transaction.
+func TestTransactionStaysOnOneCluster(t *testing.T) {
+	g := startGateway(t, 1, twoClusters(deadURL(t)))
+	stmts := []string{"SELECT count(*) FROM tpch.tiny.nation", "SELECT count(*) FROM tpch.tiny.region", "SELECT 1", "SELECT 2", "SELECT 3"}
+	spec, _ := json.Marshal(map[string]any{"server": g.URL(0), "user": "e2e", "statements": stmts})
+	cmd := exec.Command(env.PythonPath(), filepath.Join(env.Root, "e2e", "clients", "pytxn.py"))
+	cmd.Stdin = strings.NewReader(string(spec))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python client: %v", err)
+	}
+	var res struct {
+		QueryIDs []string `json:"query_ids"`
+		Error    *string  `json:"error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Error != nil {
+		t.Fatalf("transaction failed: %s", *res.Error)
+	}
+	owners := map[string]bool{}
+	for _, id := range res.QueryIDs {
+		for name, tr := range map[string]*harness.Trino{"a": trinoA, "b": trinoB} {
+			qs, err := tr.Queries(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range qs {
+				if q.QueryID == id {
+					owners[name] = true
+				}
+			}
+		}
+	}
+	if len(owners) != 1 || len(res.QueryIDs) != len(stmts) {
+		t.Fatalf("transaction statements ran on %v (%d queries)", owners, len(res.QueryIDs))
+	}
+}

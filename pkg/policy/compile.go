@@ -1,0 +1,155 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/tester"
+)
+
+// The rules Switchyard evaluates.
+const (
+	RoutingQuery = "data.switchyard.routing.decision"
+	AuthzQuery   = "data.switchyard.authz.decision"
+)
+
+// Compiled is a policy ready to evaluate.
+type Compiled struct {
+	Version string
+	Loaded  time.Time
+	Files   []string
+	Tests   TestReport
+	// Tables is data.switchyard.tables: metadata of tables by
+	// catalog.schema.table (size class, sensitivity tags, owner).
+	Tables map[string]any
+
+	routing rego.PreparedEvalQuery
+	authz   *rego.PreparedEvalQuery
+}
+
+// TestReport summarises the policy's own Rego tests.
+type TestReport struct {
+	Passed   int      `json:"passed"`
+	Failed   int      `json:"failed"`
+	Failures []string `json:"failures,omitempty"`
+}
+
+// CompileError lists every problem of a policy that cannot be used.
+type CompileError struct {
+	Problems []string
+}
+
+func (e *CompileError) Error() string {
+	return "policy refused: " + strings.Join(e.Problems, "; ")
+}
+
+// Compile parses, compiles and tests a bundle and prepares its queries. A
+// compile error or a failing test refuses the bundle with every problem.
+func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
+	modules, problems := parse(b)
+	data, err := b.data()
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return nil, &CompileError{Problems: problems}
+	}
+	if len(modules) == 0 {
+		return nil, &CompileError{Problems: []string{"the bundle has no Rego module"}}
+	}
+	compiler := ast.NewCompiler()
+	if compiler.Compile(modules); compiler.Failed() {
+		for _, e := range compiler.Errors {
+			problems = append(problems, e.Error())
+		}
+		return nil, &CompileError{Problems: problems}
+	}
+	if !definesRule(compiler, "data.switchyard.routing.decision") {
+		return nil, &CompileError{Problems: []string{"no rule data.switchyard.routing.decision: the policy must define package switchyard.routing with a decision rule"}}
+	}
+
+	// The policy's own tests must pass (on a fresh parse: the test runner
+	// compiles the modules its own way).
+	testModules, _ := parse(b)
+	report, err := runTests(ctx, testModules, data)
+	if err != nil {
+		return nil, err
+	}
+	if report.Failed > 0 {
+		return nil, &CompileError{Problems: report.Failures}
+	}
+
+	c := &Compiled{Version: b.Version(), Loaded: time.Now(), Files: b.Names(), Tests: report}
+	if sw, ok := data["switchyard"].(map[string]any); ok {
+		c.Tables, _ = sw["tables"].(map[string]any)
+	}
+	store := inmem.NewFromObject(data)
+	c.routing, err = rego.New(rego.Query(RoutingQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+	if err != nil {
+		return nil, &CompileError{Problems: []string{"preparing " + RoutingQuery + ": " + err.Error()}}
+	}
+	if definesRule(compiler, AuthzQuery) {
+		q, err := rego.New(rego.Query(AuthzQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, &CompileError{Problems: []string{"preparing " + AuthzQuery + ": " + err.Error()}}
+		}
+		c.authz = &q
+	}
+	return c, nil
+}
+
+// parse reads the bundle's Rego modules (Rego v1 syntax).
+func parse(b *Bundle) (map[string]*ast.Module, []string) {
+	modules := map[string]*ast.Module{}
+	var problems []string
+	for _, n := range b.Names() {
+		if !strings.HasSuffix(n, ".rego") {
+			continue
+		}
+		m, err := ast.ParseModuleWithOpts(n, string(b.Files[n]), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		modules[n] = m
+	}
+	return modules, problems
+}
+
+func definesRule(c *ast.Compiler, ref string) bool {
+	return len(c.GetRulesExact(ast.MustParseRef(ref))) > 0
+}
+
+// runTests runs the bundle's test_ rules like `opa test`.
+func runTests(ctx context.Context, modules map[string]*ast.Module, data map[string]any) (TestReport, error) {
+	var rep TestReport
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ch, err := tester.NewRunner().SetStore(inmem.NewFromObject(data)).SetTimeout(10*time.Second).SetModules(modules).RunTests(ctx, nil)
+	if err != nil {
+		return rep, &CompileError{Problems: []string{"running the policy tests: " + err.Error()}}
+	}
+	for r := range ch {
+		switch {
+		case r.Skip:
+		case r.Fail || r.Error != nil:
+			rep.Failed++
+			msg := fmt.Sprintf("test %s.%s failed", strings.TrimPrefix(r.Package, "data."), r.Name)
+			if r.Location != nil {
+				msg += fmt.Sprintf(" (%s:%d)", r.Location.File, r.Location.Row)
+			}
+			if r.Error != nil {
+				msg += ": " + r.Error.Error()
+			}
+			rep.Failures = append(rep.Failures, msg)
+		default:
+			rep.Passed++
+		}
+	}
+	return rep, nil
+}

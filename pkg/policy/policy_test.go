@@ -1,0 +1,244 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/store"
+)
+
+func bundle(files map[string]string) *Bundle {
+	b := &Bundle{Files: map[string][]byte{}}
+	for n, c := range files {
+		b.Files[n] = []byte(c)
+	}
+	return b
+}
+
+const simple = `package switchyard.routing
+import rego.v1
+default allow := true
+allow := false if input.request.user == "mallory"
+decision := {"allow": allow, "reason": "mallory is blocked", "routingGroup": data.switchyard.settings.group, "explanation": ["simple"]}
+`
+
+const simpleTest = `package switchyard.routing_test
+import rego.v1
+import data.switchyard.routing
+test_mallory if not routing.decision.allow with input as {"request": {"user": "mallory"}}
+`
+
+func TestShippedPolicyCompilesAndPassesItsTests(t *testing.T) {
+	b, err := LoadDir("../../policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compile(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tests.Passed < 15 || c.authz == nil || c.Tables["tpch.tiny.customer"] == nil {
+		t.Fatalf("tests %+v, authz %v, tables %v", c.Tests, c.authz != nil, c.Tables)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	c, err := Compile(context.Background(), bundle(map[string]string{
+		"r.rego": simple, "r_test.rego": simpleTest, "data.yaml": "switchyard:\n  settings:\n    group: etl\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(c, nil)
+	d, err := e.Decide(context.Background(), &Input{Request: RequestInfo{User: "alice"}})
+	if err != nil || !d.Allow || d.RoutingGroup != "etl" || d.Explanation[0] != "simple" || d.Policy != c.Version {
+		t.Fatalf("%+v %v", d, err)
+	}
+	d, _ = e.Decide(context.Background(), &Input{Request: RequestInfo{User: "mallory"}})
+	if d.Allow || d.Reason != "mallory is blocked" {
+		t.Fatalf("%+v", d)
+	}
+	// No authz package: everything allowed.
+	if a, err := e.Authorize(context.Background(), &AuthzInput{}); err != nil || !a.Allow {
+		t.Fatalf("%+v %v", a, err)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"syntax", map[string]string{"r.rego": "package switchyard.routing\ndecision := {"}, "r.rego:"},
+		{"failing test", map[string]string{"r.rego": simple, "t.rego": strings.Replace(simpleTest, "not routing", "routing", 1)}, "test switchyard.routing_test.test_mallory failed"},
+		{"no decision rule", map[string]string{"r.rego": "package switchyard.routing\nimport rego.v1\nx := 1\n"}, "no rule data.switchyard.routing.decision"},
+		{"bad data", map[string]string{"r.rego": simple, "data.json": "[1,2]"}, "data.json: a data document must be an object"},
+		{"unsafe var", map[string]string{"r.rego": "package switchyard.routing\nimport rego.v1\ndecision := x if { y := 1 }\n"}, "var x is unsafe"},
+		{"no rego", map[string]string{"data.json": "{}"}, "no Rego module"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compile(context.Background(), bundle(tt.files))
+			var ce *CompileError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want a CompileError containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A policy whose decision conflicts at run time fails closed with a
+// readable error.
+func TestRunTimeErrorFailsClosed(t *testing.T) {
+	c, err := Compile(context.Background(), bundle(map[string]string{"r.rego": `package switchyard.routing
+import rego.v1
+decision := {"allow": true} if input.request.user != ""
+decision := {"allow": false} if input.request.source != ""
+`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewEngine(c, nil).Decide(context.Background(), &Input{Request: RequestInfo{User: "a", Source: "b"}})
+	if !errors.Is(err, ErrPolicy) || !strings.Contains(err.Error(), "conflict") {
+		t.Fatalf("got %v", err)
+	}
+	c2, _ := Compile(context.Background(), bundle(map[string]string{"r.rego": "package switchyard.routing\nimport rego.v1\ndecision := {\"allow\": \"yes\"}\n"}))
+	if _, err := NewEngine(c2, nil).Decide(context.Background(), &Input{}); !errors.Is(err, ErrPolicy) || !strings.Contains(err.Error(), "decision.allow must be a boolean") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Replace swaps atomically: concurrent decisions see the old or the new
+// policy, never an error; a refused policy leaves the old one serving.
+func TestReplaceIsAtomic(t *testing.T) {
+	mk := func(group string) *Bundle {
+		return bundle(map[string]string{"r.rego": "package switchyard.routing\nimport rego.v1\ndecision := {\"routingGroup\": \"" + group + "\"}\n"})
+	}
+	c, _ := Compile(context.Background(), mk("one"))
+	e := NewEngine(c, nil)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var bad error
+	var mu sync.Mutex
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d, err := e.Decide(context.Background(), &Input{})
+				if err != nil || (d.RoutingGroup != "one" && d.RoutingGroup != "two") {
+					mu.Lock()
+					bad = errors.Join(bad, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		g := "one"
+		if i%2 == 0 {
+			g = "two"
+		}
+		if _, err := e.Replace(context.Background(), mk(g)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Replace(context.Background(), bundle(map[string]string{"r.rego": "broken"})); err == nil {
+			t.Fatal("a broken policy was accepted")
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if bad != nil {
+		t.Fatal(bad)
+	}
+}
+
+func TestPublishAndSync(t *testing.T) {
+	st := store.NewMemory()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := NewEngine(nil, nil), NewEngine(nil, nil)
+	go b.Sync(ctx, st, 10*time.Millisecond)
+	if _, err := a.Publish(ctx, st, bundle(map[string]string{"r.rego": simple, "d.json": `{"switchyard":{"settings":{"group":"g1"}}}`})); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Current() == nil || b.Current().Version != a.Current().Version {
+		if time.Now().After(deadline) {
+			t.Fatal("the other replica did not apply the published policy")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := a.Publish(ctx, st, bundle(map[string]string{"r.rego": "nope"})); err == nil {
+		t.Fatal("published a broken policy")
+	}
+	got, err := LoadPublished(ctx, st)
+	if err != nil || got.Version() != a.Current().Version {
+		t.Fatalf("published %v %v", got, err)
+	}
+}
+
+func TestWatchReloadsAndKeepsServingOnError(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) {
+		if err := writeFile(dir+"/r.rego", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(strings.Replace(simple, "data.switchyard.settings.group", `"g1"`, 1))
+	b, _ := LoadDir(dir)
+	c, err := Compile(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(c, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Watch(ctx, dir, 10*time.Millisecond)
+	first := e.Current().Version
+	write("package switchyard.routing\nthis is not rego")
+	write2 := strings.Replace(simple, "data.switchyard.settings.group", `"g2"`, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.Refused.Load() == 0 { // the watcher saw the broken file and refused it
+		if time.Now().After(deadline) {
+			t.Fatal("the broken file was not noticed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if e.Current().Version != first {
+		t.Fatal("a broken file replaced the policy")
+	}
+	write(write2)
+	deadline = time.Now().Add(5 * time.Second)
+	for e.Current().Version == first {
+		if time.Now().After(deadline) {
+			t.Fatal("the fixed file was not loaded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	d, _ := e.Decide(context.Background(), &Input{})
+	if d.RoutingGroup != "g2" {
+		t.Fatalf("%+v", d)
+	}
+}
+
+func TestDecisionLog(t *testing.T) {
+	l := NewDecisionLog(3)
+	for i := range 5 {
+		l.Add(&LogEntry{ID: string(rune('a' + i))})
+	}
+	got := l.Recent(10)
+	if len(got) != 3 || got[0].ID != "e" || got[2].ID != "c" {
+		t.Fatalf("%+v", got)
+	}
+}
