@@ -145,14 +145,14 @@ cluster_part := {"cluster": cluster} if cluster
 
 default clusters_part := {}
 
-clusters_part := {"clusters": sort(eligible)} if eligible
+clusters_part := {"clusters": eligible} if eligible
 
 decision := object.union_n([
 	{
 		"allow": allow,
-		"reason": concat("; ", sort(deny)),
+		"reason": concat("; ", deny),
 		"headers": headers,
-		"explanation": sort(explanation),
+		"explanation": explanation,
 	},
 	group_part,
 	cluster_part,

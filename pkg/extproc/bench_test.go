@@ -3,6 +3,7 @@ package extproc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 )
@@ -64,6 +66,47 @@ func BenchmarkSubmitDecision(b *testing.B) {
 				p := &processor{s: srv}
 				p.handle(ctx, h)
 				p.handle(ctx, body)
+				p.handle(ctx, resp)
+			}
+		})
+	}
+}
+
+// BenchmarkPolicyDecision is the whole decision with the shipped policy
+// (classification of a 4 KB SQL text, OPA evaluation, cluster pick, and the
+// first QueryResults recorded), in-process.
+func BenchmarkPolicyDecision(b *testing.B) {
+	bundle, err := policy.LoadDir("../../policies")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := policy.Compile(context.Background(), bundle)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sql := "WITH recent AS (SELECT o.orderkey, o.custkey, o.totalprice FROM tpch.sf1.orders o WHERE o.orderdate > DATE '1998-01-01') " +
+		"SELECT c.name, sum(r.totalprice) FROM recent r JOIN tpch.sf1.supplier c ON c.suppkey = r.custkey " +
+		"JOIN tpch.sf1.nation n ON n.nationkey = c.nationkey WHERE n.name IN (" + strings.Repeat("'GERMANY', ", 300) + "'FRANCE') GROUP BY c.name ORDER BY 2 DESC LIMIT 10"
+	first := []byte(`{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8080/_sy/c0/0/ui/query.html?20260101_000000_00001_abcde","nextUri":"http://gw:8080/_sy/c0/0/v1/statement/queued/20260101_000000_00001_abcde/y1/1","stats":{"state":"QUEUED"}}`)
+	for _, clusters := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("clusters=%d", clusters), func(b *testing.B) {
+			srv, _ := benchServer(b, clusters, 0)
+			srv.o.Policy = policy.NewEngine(c, nil)
+			srv.o.Decisions = policy.NewDecisionLog(1000)
+			srv.o.Health = allHealthy{}
+			srv.o.Logger = slog.New(slog.DiscardHandler)
+			ctx := context.Background()
+			h := reqHeaders("POST", "/v1/statement")
+			body := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(sql), EndOfStream: true}}}
+			resp := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: first, EndOfStream: true}}}
+			b.SetBytes(int64(len(sql)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p := &processor{s: srv}
+				p.handle(ctx, h)
+				if r := p.handle(ctx, body); len(r) == 0 || r[0].GetImmediateResponse() != nil {
+					b.Fatalf("not routed: %v", r)
+				}
 				p.handle(ctx, resp)
 			}
 		})

@@ -57,6 +57,7 @@ type Server struct {
 	fleetFor   *fleet.Fleet
 	fleetAt    time.Time
 	fleetCache policy.FleetInfo
+	fleetValue policy.FleetValue
 }
 
 // New returns the service.
@@ -90,14 +91,15 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	}
 }
 
-// fleetInfo is the fleet as the policy sees it, rebuilt at most every
-// 250 ms or when the fleet changes.
-func (s *Server) fleetInfo() policy.FleetInfo {
+// fleetInfo is the fleet as the policy sees it (and as an OPA value),
+// rebuilt at most every 250 ms or when the fleet changes.
+func (s *Server) fleetInfo() (policy.FleetInfo, *policy.FleetValue) {
 	f := s.o.Router.Fleet()
 	s.fleetMu.Lock()
 	defer s.fleetMu.Unlock()
 	if f == s.fleetFor && time.Since(s.fleetAt) < 250*time.Millisecond {
-		return s.fleetCache
+		fv := s.fleetValue
+		return s.fleetCache, &fv
 	}
 	info := policy.FleetInfo{DefaultGroup: f.DefaultGroup, Groups: map[string]policy.GroupInfo{}, Clusters: map[string]policy.ClusterInfo{}}
 	for _, g := range f.Groups {
@@ -120,8 +122,9 @@ func (s *Server) fleetInfo() policy.FleetInfo {
 		}
 		info.Clusters[c.Name] = ci
 	}
-	s.fleetFor, s.fleetAt, s.fleetCache = f, time.Now(), info
-	return info
+	s.fleetFor, s.fleetAt, s.fleetCache, s.fleetValue = f, time.Now(), info, policy.NewFleetValue(info)
+	fv := s.fleetValue
+	return info, &fv
 }
 
 // lookupTransaction finds the coordinator of a transaction. The mapping is

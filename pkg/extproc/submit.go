@@ -209,6 +209,7 @@ func (p *processor) policyInput(eng *policy.Engine, cls *sqlclass.Result) *polic
 			info[t] = m
 		}
 	}
+	fi, fv := p.s.fleetInfo()
 	return &policy.Input{
 		Request: policy.RequestInfo{
 			User: p.user, Source: p.req.source, ClientTags: p.req.clientTags, ClientInfo: p.req.clientInfo,
@@ -219,7 +220,8 @@ func (p *processor) policyInput(eng *policy.Engine, cls *sqlclass.Result) *polic
 			Type: cls.Type, Tables: cls.Tables, TableInfo: info, CrossJoin: cls.CrossJoin, HasWhere: cls.HasWhere,
 			HasLimit: cls.HasLimit, Explain: cls.Explain, InnerType: cls.Inner, Unresolved: cls.Unresolved, Length: len(p.sql),
 		},
-		Fleet: p.s.fleetInfo(),
-		Time:  time.Now(),
+		Fleet:      fi,
+		FleetValue: fv,
+		Time:       time.Now(),
 	}
 }

@@ -88,7 +88,9 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 	if sw, ok := data["switchyard"].(map[string]any); ok {
 		c.Tables, _ = sw["tables"].(map[string]any)
 	}
-	store := inmem.NewFromObject(data)
+	// Keep data as OPA values: a store of Go values converts what a rule
+	// reads on every evaluation.
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
 	c.routing, err = rego.New(rego.Query(RoutingQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
 	if err != nil {
 		return nil, &CompileError{Problems: []string{"preparing " + RoutingQuery + ": " + err.Error()}}

@@ -93,7 +93,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (*Decision, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: no policy loaded", ErrPolicy)
 	}
-	rs, err := c.routing.Eval(ctx, rego.EvalInput(in.value()))
+	rs, err := c.routing.Eval(ctx, rego.EvalParsedInput(in.astValue(in.FleetValue)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
 	}

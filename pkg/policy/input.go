@@ -14,7 +14,9 @@ type Input struct {
 	Request RequestInfo
 	Query   QueryInfo
 	Fleet   FleetInfo
-	Time    time.Time
+	// FleetValue, when set, is Fleet already converted (NewFleetValue).
+	FleetValue *FleetValue
+	Time       time.Time
 }
 
 // RequestInfo is the identity and the session of the request.
@@ -69,62 +71,6 @@ type ClusterInfo struct {
 	Weight  int
 	Running int
 	Queued  int
-}
-
-func strs(in []string) []any {
-	out := make([]any, len(in))
-	for i, s := range in {
-		out[i] = s
-	}
-	return out
-}
-
-// value renders the input as the plain map OPA converts without
-// reflection.
-func (in *Input) value() map[string]any {
-	session := map[string]any{}
-	for k, v := range in.Request.Session {
-		session[k] = v
-	}
-	groups := map[string]any{}
-	for name, g := range in.Fleet.Groups {
-		groups[name] = map[string]any{"clusters": strs(g.Clusters), "strategy": g.Strategy}
-	}
-	clusters := map[string]any{}
-	for name, c := range in.Fleet.Clusters {
-		clusters[name] = map[string]any{
-			"group": c.Group, "state": c.State, "healthy": c.Healthy, "tags": strs(c.Tags),
-			"weight": c.Weight, "load": map[string]any{"running": c.Running, "queued": c.Queued},
-		}
-	}
-	tableInfo := map[string]any{}
-	for k, v := range in.Query.TableInfo {
-		tableInfo[k] = v
-	}
-	q := map[string]any{
-		"type": in.Query.Type, "tables": strs(in.Query.Tables), "tableInfo": tableInfo,
-		"crossJoin": in.Query.CrossJoin, "hasWhere": in.Query.HasWhere, "hasLimit": in.Query.HasLimit,
-		"explain": in.Query.Explain, "innerType": in.Query.InnerType, "unresolved": strs(in.Query.Unresolved),
-		"length": in.Query.Length,
-	}
-	if in.Query.Cost != nil {
-		q["cost"] = in.Query.Cost
-	}
-	t := in.Time.UTC()
-	return map[string]any{
-		"version": InputVersion,
-		"request": map[string]any{
-			"user": in.Request.User, "source": in.Request.Source, "clientTags": strs(in.Request.ClientTags),
-			"clientInfo": in.Request.ClientInfo, "catalog": in.Request.Catalog, "schema": in.Request.Schema,
-			"session": session, "routingGroup": in.Request.RoutingGroup, "transactionId": in.Request.TransactionID,
-			"remoteAddress": in.Request.RemoteAddress, "method": in.Request.Method, "path": in.Request.Path,
-		},
-		"query": q,
-		"fleet": map[string]any{"defaultGroup": in.Fleet.DefaultGroup, "groups": groups, "clusters": clusters},
-		"time": map[string]any{
-			"unix": t.Unix(), "rfc3339": t.Format(time.RFC3339), "weekday": t.Weekday().String(), "hour": t.Hour(),
-		},
-	}
 }
 
 // AuthzInput is what the authorization policy sees about a request that is

@@ -1,0 +1,127 @@
+package policy
+
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// The input is built directly as an OPA value: converting a Go map through
+// reflection on every request costs more than evaluating the policy, and
+// the fleet part only changes with the fleet (FleetValue caches it).
+
+func str(s string) *ast.Term { return ast.StringTerm(s) }
+
+func strList(in []string) *ast.Term {
+	ts := make([]*ast.Term, len(in))
+	for i, s := range in {
+		ts[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(ts...)
+}
+
+func strMap(in map[string]string) *ast.Term {
+	o := ast.NewObject()
+	for k, v := range in {
+		o.Insert(ast.StringTerm(k), ast.StringTerm(v))
+	}
+	return ast.NewTerm(o)
+}
+
+// FleetValue is the fleet as an OPA value, built once per fleet view.
+type FleetValue struct{ term *ast.Term }
+
+// NewFleetValue converts a FleetInfo.
+func NewFleetValue(f FleetInfo) FleetValue {
+	groups := ast.NewObject()
+	for name, g := range f.Groups {
+		groups.Insert(str(name), ast.ObjectTerm(
+			ast.Item(str("clusters"), strList(g.Clusters)),
+			ast.Item(str("strategy"), str(g.Strategy)),
+		))
+	}
+	clusters := ast.NewObject()
+	for name, c := range f.Clusters {
+		clusters.Insert(str(name), ast.ObjectTerm(
+			ast.Item(str("group"), str(c.Group)),
+			ast.Item(str("state"), str(c.State)),
+			ast.Item(str("healthy"), ast.BooleanTerm(c.Healthy)),
+			ast.Item(str("tags"), strList(c.Tags)),
+			ast.Item(str("weight"), ast.IntNumberTerm(c.Weight)),
+			ast.Item(str("load"), ast.ObjectTerm(
+				ast.Item(str("running"), ast.IntNumberTerm(c.Running)),
+				ast.Item(str("queued"), ast.IntNumberTerm(c.Queued)),
+			)),
+		))
+	}
+	return FleetValue{term: ast.ObjectTerm(
+		ast.Item(str("defaultGroup"), str(f.DefaultGroup)),
+		ast.Item(str("groups"), ast.NewTerm(groups)),
+		ast.Item(str("clusters"), ast.NewTerm(clusters)),
+	)}
+}
+
+// astValue renders the input; fleet is the cached fleet value (built from
+// in.Fleet when nil).
+func (in *Input) astValue(fleet *FleetValue) ast.Value {
+	if fleet == nil || fleet.term == nil {
+		fv := NewFleetValue(in.Fleet)
+		fleet = &fv
+	}
+	tableInfo := ast.NewObject()
+	for k, v := range in.Query.TableInfo {
+		if t, err := ast.InterfaceToValue(v); err == nil {
+			tableInfo.Insert(str(k), ast.NewTerm(t))
+		}
+	}
+	q := []*ast.Term{
+		str("type"), str(in.Query.Type),
+		str("tables"), strList(in.Query.Tables),
+		str("tableInfo"), ast.NewTerm(tableInfo),
+		str("crossJoin"), ast.BooleanTerm(in.Query.CrossJoin),
+		str("hasWhere"), ast.BooleanTerm(in.Query.HasWhere),
+		str("hasLimit"), ast.BooleanTerm(in.Query.HasLimit),
+		str("explain"), str(in.Query.Explain),
+		str("innerType"), str(in.Query.InnerType),
+		str("unresolved"), strList(in.Query.Unresolved),
+		str("length"), ast.IntNumberTerm(in.Query.Length),
+	}
+	if in.Query.Cost != nil {
+		if c, err := ast.InterfaceToValue(in.Query.Cost); err == nil {
+			q = append(q, str("cost"), ast.NewTerm(c))
+		}
+	}
+	r := in.Request
+	t := in.Time.UTC()
+	return ast.NewObject(
+		[2]*ast.Term{str("version"), ast.IntNumberTerm(InputVersion)},
+		[2]*ast.Term{str("request"), ast.ObjectTerm(
+			ast.Item(str("user"), str(r.User)),
+			ast.Item(str("source"), str(r.Source)),
+			ast.Item(str("clientTags"), strList(r.ClientTags)),
+			ast.Item(str("clientInfo"), str(r.ClientInfo)),
+			ast.Item(str("catalog"), str(r.Catalog)),
+			ast.Item(str("schema"), str(r.Schema)),
+			ast.Item(str("session"), strMap(r.Session)),
+			ast.Item(str("routingGroup"), str(r.RoutingGroup)),
+			ast.Item(str("transactionId"), str(r.TransactionID)),
+			ast.Item(str("remoteAddress"), str(r.RemoteAddress)),
+			ast.Item(str("method"), str(r.Method)),
+			ast.Item(str("path"), str(r.Path)),
+		)},
+		[2]*ast.Term{str("query"), ast.ObjectTerm(pairs(q)...)},
+		[2]*ast.Term{str("fleet"), fleet.term},
+		[2]*ast.Term{str("time"), ast.ObjectTerm(
+			ast.Item(str("unix"), ast.IntNumberTerm(int(t.Unix()))),
+			ast.Item(str("rfc3339"), str(t.Format("2006-01-02T15:04:05Z07:00"))),
+			ast.Item(str("weekday"), str(t.Weekday().String())),
+			ast.Item(str("hour"), ast.IntNumberTerm(t.Hour())),
+		)},
+	)
+}
+
+func pairs(kv []*ast.Term) [][2]*ast.Term {
+	out := make([][2]*ast.Term, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, [2]*ast.Term{kv[i], kv[i+1]})
+	}
+	return out
+}
