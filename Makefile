@@ -9,7 +9,7 @@ FUZZTIME    ?= 5s
 TEST_TIMEOUT ?= 25m
 CACHE       := .cache
 
-.PHONY: help setup build demo bench test unit e2e check fmt vet lint generate-check fuzz clean
+.PHONY: help setup build demo bench test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean
 
 help:
 	@echo "make demo    run Redis, two Trino clusters, the control plane and Envoy; query through the gateway"
@@ -44,9 +44,28 @@ vet:
 lint:
 	$(GO) run $(STATICCHECK) ./...
 
-# Generated files must match their generators.
+BUF := github.com/bufbuild/buf/cmd/buf@v1.75.0
+
+# Regenerate the protobuf code (buf and its plugins are pinned; building buf
+# takes minutes the first time).
+generate:
+	$(GO) run $(BUF) lint
+	$(GO) run $(BUF) generate
+	sha256sum proto/switchyard/router/v1/router.proto > proto/switchyard/router/v1/router.proto.sha256
+
+# Generated files must match their generators: the translator goldens, the
+# committed Envoy bootstrap, and the protobuf code (generated from exactly
+# the committed .proto: its hash is recorded by make generate).
 generate-check:
 	$(GO) test ./pkg/xds -run 'TestTranslateGolden|TestCommittedBootstrapIsGenerated' -count=1
+	@sha256sum --quiet -c proto/switchyard/router/v1/router.proto.sha256 || { echo "proto changed: run make generate"; exit 1; }
+	@grep -q 'protoc-gen-go v1.36.12' proto/switchyard/router/v1/router.pb.go || { echo "router.pb.go not made by the pinned protoc-gen-go: run make generate"; exit 1; }
+
+# The full check: regenerate into a scratch copy and compare (builds buf).
+generate-check-full:
+	rm -rf .cache/gen && mkdir -p .cache/gen && cp -r proto .cache/gen/ && cp buf.yaml buf.gen.yaml .cache/gen/
+	cd .cache/gen && $(GO) run $(BUF) generate
+	diff -r proto .cache/gen/proto
 
 check: fmt vet lint generate-check
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +275,82 @@ func TestTransactionStaysOnOneCluster(t *testing.T) {
 	}
 	if len(owners) != 1 || len(res.QueryIDs) != len(stmts) {
 		t.Fatalf("transaction statements ran on %v (%d queries)", owners, len(res.QueryIDs))
+	}
+}
+
+// TestExternalRouterAndAuthorization: an HTTP external routing service in
+// Trino Gateway's shape routes queries through the policy, and the policy's
+// authorization answers Envoy's ext_authz for kills through the gateway.
+func TestExternalRouterAndAuthorization(t *testing.T) {
+	var calls int
+	var mu sync.Mutex
+	router := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			TrinoQueryProperties struct {
+				QueryType string   `json:"queryType"`
+				Tables    []string `json:"tables"`
+			} `json:"trinoQueryProperties"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		group := ""
+		if r.Header.Get("X-Trino-Source") == "ext-etl" && body.TrinoQueryProperties.QueryType == "SELECT" {
+			group = "etl"
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"routingGroup": group, "errors": []string{}, "externalHeaders": map[string]string{}})
+	}))
+	defer router.Close()
+	cfg := policyFleet(t, copyPolicies(t, nil))
+	cfg.Extra["routing"] = map[string]any{"defaultGroup": "adhoc", "externalRouter": map[string]any{"url": router.URL + "/route", "timeout": "1s"}}
+	g := startGatewayWithClusters(t, cfg, "trino_a", "trino_e")
+	ctx := context.Background()
+
+	qr, err := harness.Submit(ctx, g.URL(0), "e2e", "SELECT 1", map[string]string{"X-Trino-Source": "ext-etl"})
+	if err != nil || qr.Error != nil {
+		t.Fatalf("%v %+v", err, qr)
+	}
+	if o := ownerOf(t, qr.NextURI); o != "e" {
+		t.Fatalf("ran on %s, want e (the external routing service's etl)", o)
+	}
+	mu.Lock()
+	if calls == 0 {
+		t.Fatal("the external routing service was not called")
+	}
+	mu.Unlock()
+
+	// A query of alice's, held running; bob may not kill it, alice may.
+	held, err := harness.Submit(ctx, g.URL(0), "alice", "SELECT * FROM tpch.sf1.lineitem LIMIT 300000", nil)
+	if err != nil || held.Error != nil {
+		t.Fatalf("%v %+v", err, held)
+	}
+	if held, err = advanceUntilRunning(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	kill := func(user string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPut, g.URL(0)+"/v1/query/"+held.ID+"/killed", strings.NewReader("stop"))
+		req.Header.Set("X-Trino-User", user)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := kill("bob"); code != http.StatusForbidden || !strings.Contains(body, "user bob may not kill query "+held.ID) || !strings.Contains(body, `"errorName":"POLICY_DENIED"`) {
+		t.Fatalf("bob's kill: %d %s", code, body)
+	}
+	if code, body := kill("alice"); code/100 != 2 {
+		t.Fatalf("alice's kill: %d %s", code, body)
+	}
+	owner := map[string]*harness.Trino{"a": trinoA, "s": trinoA, "v": trinoA, "e": trinoB, "g": trinoB}[ownerOf(t, held.NextURI)]
+	q, err := waitQueryState(ctx, owner, held.ID, "FAILED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.ErrorCode == nil || q.ErrorCode.Name != "ADMINISTRATIVELY_KILLED" {
+		t.Fatalf("killed query ended with %+v", q.ErrorCode)
 	}
 }

@@ -27,6 +27,14 @@ proposals contains {"priority": 100, "group": req.routingGroup, "because": sprin
 	not forbidden_group(req.routingGroup)
 }
 
+# The external routing service (routing.externalRouter), when it answered
+# without errors, outranks the header.
+proposals contains {"priority": 150, "group": input.external.routingGroup, "because": sprintf("the external routing service chose %s", [input.external.routingGroup])} if {
+	input.external.routingGroup != ""
+	count(input.external.errors) == 0
+	groups[input.external.routingGroup]
+}
+
 # ETL tools (by X-Trino-Source) run in the ETL group.
 proposals contains {"priority": 50, "group": settings.etl_group, "because": sprintf("source %s is an ETL tool", [req.source])} if {
 	req.source in settings.etl_sources

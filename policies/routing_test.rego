@@ -117,3 +117,14 @@ test_rule_skipped_when_group_missing if {
 	d := routing.decision with input as {"request": request({"source": "dbt"}), "query": query({}), "fleet": {"groups": {"adhoc": {}}, "clusters": {}}}
 	not d.routingGroup
 }
+
+test_external_router_outranks_header if {
+	d := routing.decision with input as {"request": request({"routingGroup": "sandbox"}), "query": query({}), "fleet": fleet, "external": {"routingGroup": "agents", "headers": {}, "errors": []}}
+	d.routingGroup == "agents"
+	d.explanation == {"the external routing service chose agents"}
+}
+
+test_external_router_errors_are_ignored if {
+	d := routing.decision with input as {"request": request({"routingGroup": "sandbox"}), "query": query({}), "fleet": fleet, "external": {"routingGroup": "agents", "headers": {}, "errors": ["boom"]}}
+	d.routingGroup == "sandbox"
+}

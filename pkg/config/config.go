@@ -80,6 +80,21 @@ type Redis struct {
 type Routing struct {
 	// DefaultGroup receives queries that name no routing group.
 	DefaultGroup string `yaml:"defaultGroup"`
+	// ExternalRouter is an optional routing service asked for every
+	// submission.
+	ExternalRouter ExternalRouter `yaml:"externalRouter"`
+}
+
+// ExternalRouter configures the external routing service.
+type ExternalRouter struct {
+	// URL is grpc://host:port (proto/switchyard/router/v1) or
+	// http(s)://host/path (Trino Gateway's JSON shape); empty: none.
+	URL string `yaml:"url"`
+	// Timeout bounds each call (default 200ms).
+	Timeout time.Duration `yaml:"timeout"`
+	// FailClosed refuses the query when the service fails or times out;
+	// by default the query is routed without its answer.
+	FailClosed bool `yaml:"failClosed"`
 }
 
 // Health configures the coordinator health poller.

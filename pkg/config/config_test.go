@@ -55,6 +55,11 @@ func TestBadConfigs(t *testing.T) {
 		"bad-strategy":          {`groups[0].strategy: must be one of round-robin, least-loaded, weighted, affinity, got "random"`},
 		"short-ttl":             {"store.queryTTL: must be at least 1m, got 5s"},
 		"empty":                 {"the file is empty"},
+		"bad-fallback":          {"groups[0].fallback: a group cannot fall back to itself", `groups[1].fallback: names unknown group "nope"`},
+		"bad-external-router":   {`routing.externalRouter.url: "tcp://x:1": want grpc://host:port or http(s)://host/path`},
+		"bad-policy-dir":        {`policy.dir: "/does/not/exist" is not a readable directory`},
+		"bad-token":             {"admin.tokens[0].token: must be at least 16 characters", `admin.tokens[0].role: must be "admin" or "viewer", got "root"`},
+		"bad-cluster-fields":    {"clusters[0].weight: must be between 0 and 10000, got -1", `clusters[0].tags[0]: "Bad_Tag" is not a valid tag`, `clusters[0].state: must be "active" or "inactive", got "gone"`},
 		"not-yaml":              {"yaml:"},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")

@@ -162,6 +162,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, ValidateCluster(f, cl, groups)...)
 	}
 
+	if er := c.Routing.ExternalRouter; er.URL != "" {
+		u, err := url.Parse(er.URL)
+		if err != nil || u.Host == "" || (u.Scheme != "grpc" && u.Scheme != "http" && u.Scheme != "https") {
+			add("routing.externalRouter.url", "%q: want grpc://host:port or http(s)://host/path", er.URL)
+		}
+		if er.Timeout < 0 {
+			add("routing.externalRouter.timeout", "must not be negative, got %v", er.Timeout)
+		}
+	}
 	if c.Policy.Dir != "" {
 		if st, err := os.Stat(c.Policy.Dir); err != nil || !st.IsDir() {
 			add("policy.dir", "%q is not a readable directory", c.Policy.Dir)

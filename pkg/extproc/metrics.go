@@ -10,6 +10,8 @@ type Metrics struct {
 	Latency    *prometheus.HistogramVec // decision time by kind
 	Routed     *prometheus.CounterVec   // submissions by group and cluster
 	StoreError *prometheus.CounterVec   // by operation
+	// ExtRouterErrors counts failed calls to the external routing service.
+	ExtRouterErrors prometheus.Counter
 }
 
 // NewMetrics registers the metrics on reg (nil: unregistered, for tests).
@@ -32,9 +34,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchyard_store_errors_total",
 			Help: "Failed shared-store calls on the request path, by operation.",
 		}, []string{"op"}),
+		ExtRouterErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchyard_external_router_errors_total",
+			Help: "Failed or timed-out calls to the external routing service.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.Latency, m.Routed, m.StoreError)
+		reg.MustRegister(m.Requests, m.Latency, m.Routed, m.StoreError, m.ExtRouterErrors)
 	}
 	return m
 }

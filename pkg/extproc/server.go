@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
@@ -46,6 +47,10 @@ type Options struct {
 	// TransactionWait is how long a statement of an unknown transaction
 	// waits for the transaction to be recorded (default 1s).
 	TransactionWait time.Duration
+	// ExtRouter is the external routing service (nil: none); with
+	// ExtRouterFailClosed a failed call refuses the query.
+	ExtRouter           extrouter.Client
+	ExtRouterFailClosed bool
 }
 
 // Server implements envoy.service.ext_proc.v3.ExternalProcessor.

@@ -9,6 +9,7 @@ import (
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
@@ -23,9 +24,16 @@ type requestInfo struct {
 	source, clientInfo, catalog, schema, txn, remote string
 	clientTags                                       []string
 	session                                          map[string]string
+	trinoHeaders                                     map[string]string // X-Trino-* (for the external router)
 }
 
 func (r *requestInfo) header(k, v string) {
+	if strings.HasPrefix(k, "x-trino-") {
+		if r.trinoHeaders == nil {
+			r.trinoHeaders = map[string]string{}
+		}
+		r.trinoHeaders[k] = v
+	}
 	switch k {
 	case trino.HeaderSource:
 		r.source = v
@@ -76,10 +84,30 @@ func (p *processor) decideSubmission(ctx context.Context) *extprocv3.ProcessingR
 
 	req := routing.Request{Group: p.group, User: p.user, GroupFrom: "X-Trino-Routing-Group"}
 	var extra map[string]string
-	if eng := p.s.o.Policy; eng != nil && eng.Current() != nil {
-		cls := sqlclass.Classify(string(p.sql), sqlclass.Options{Catalog: p.req.catalog, Schema: p.req.schema})
+	eng := p.s.o.Policy
+	usePolicy := eng != nil && eng.Current() != nil
+	var cls sqlclass.Result
+	if usePolicy || p.s.o.ExtRouter != nil {
+		cls = sqlclass.Classify(string(p.sql), sqlclass.Options{Catalog: p.req.catalog, Schema: p.req.schema})
 		p.entry.Type, p.entry.Tables = cls.Type, cls.Tables
-		d, err := eng.Decide(ctx, p.policyInput(eng, &cls))
+	}
+	var ext *policy.ExternalInfo
+	if p.s.o.ExtRouter != nil {
+		ext = p.askExternalRouter(ctx, &cls)
+		if len(ext.Errors) > 0 && p.s.o.ExtRouterFailClosed {
+			return p.reject(trino.ErrGatewayUnavailable, "the external routing service failed, so the query is refused: "+strings.Join(ext.Errors, "; "), "")
+		}
+		if len(ext.Errors) == 0 {
+			extra = ext.Headers
+			if !usePolicy && ext.RoutingGroup != "" {
+				req.Group, req.GroupFrom = ext.RoutingGroup, "external routing service"
+			}
+		}
+	}
+	if usePolicy {
+		in := p.policyInput(eng, &cls)
+		in.External = ext
+		d, err := eng.Decide(ctx, in)
 		if err != nil {
 			p.entry.Allow = false
 			return p.reject(trino.ErrPolicyError, "the routing policy failed, so the query is refused: "+err.Error(), "")
@@ -95,7 +123,8 @@ func (p *processor) decideSubmission(ctx context.Context) *extprocv3.ProcessingR
 		if d.RoutingGroup != "" && d.RoutingGroup != req.Group {
 			req.Group, req.GroupFrom = d.RoutingGroup, "policy"
 		}
-		req.Cluster, req.Eligible, extra = d.Cluster, d.Clusters, d.Headers
+		req.Cluster, req.Eligible = d.Cluster, d.Clusters
+		extra = mergeHeaders(extra, d.Headers)
 	}
 	mut := &extprocv3.HeaderMutation{RemoveHeaders: []string{"accept-encoding"}}
 	for k, v := range extra {
@@ -130,6 +159,52 @@ func (p *processor) decideSubmission(ctx context.Context) *extprocv3.ProcessingR
 	p.finishMetrics("routed")
 	mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.RouteHeader, target))
 	return continueHeaders(mut)
+}
+
+// askExternalRouter calls the external routing service; a failure is
+// reported in Errors (and logged), never returned.
+func (p *processor) askExternalRouter(ctx context.Context, cls *sqlclass.Result) *policy.ExternalInfo {
+	r, err := p.s.o.ExtRouter.Route(ctx, &extrouter.Request{
+		User: p.user, Source: p.req.source, Catalog: p.req.catalog, Schema: p.req.schema, RoutingGroup: p.group,
+		RemoteAddress: p.req.remote, ClientTags: p.req.clientTags, SQL: string(p.sql), QueryType: cls.Type,
+		Tables: cls.Tables, Headers: p.req.trinoHeaders,
+	})
+	if err != nil {
+		p.s.o.Metrics.ExtRouterErrors.Inc()
+		if !p.dry {
+			p.log().Warn("external routing service failed; routing without it", "error", err)
+		}
+		return &policy.ExternalInfo{Errors: []string{err.Error()}}
+	}
+	if len(r.Errors) > 0 && !p.dry {
+		p.log().Warn("external routing service answered with errors; its answer is ignored", "errors", r.Errors)
+	}
+	info := &policy.ExternalInfo{RoutingGroup: r.RoutingGroup, Headers: r.Headers, Errors: r.Errors}
+	p.entry.Explanation = append(p.entry.Explanation, "external routing service: group "+orNone(r.RoutingGroup))
+	return info
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// mergeHeaders overlays b on a (policy headers win over the external
+// service's).
+func mergeHeaders(a, b map[string]string) map[string]string {
+	if len(a) == 0 {
+		return b
+	}
+	out := map[string]string{}
+	for k, v := range a {
+		out[strings.ToLower(k)] = v
+	}
+	for k, v := range b {
+		out[strings.ToLower(k)] = v
+	}
+	return out
 }
 
 func orWeighted(c string) string {

@@ -91,7 +91,16 @@ func (in *Input) astValue(fleet *FleetValue) ast.Value {
 	}
 	r := in.Request
 	t := in.Time.UTC()
+	ext := ast.ObjectTerm()
+	if e := in.External; e != nil {
+		ext = ast.ObjectTerm(
+			ast.Item(str("routingGroup"), str(e.RoutingGroup)),
+			ast.Item(str("headers"), strMap(e.Headers)),
+			ast.Item(str("errors"), strList(e.Errors)),
+		)
+	}
 	return ast.NewObject(
+		[2]*ast.Term{str("external"), ext},
 		[2]*ast.Term{str("version"), ast.IntNumberTerm(InputVersion)},
 		[2]*ast.Term{str("request"), ast.ObjectTerm(
 			ast.Item(str("user"), str(r.User)),

@@ -16,7 +16,17 @@ type Input struct {
 	Fleet   FleetInfo
 	// FleetValue, when set, is Fleet already converted (NewFleetValue).
 	FleetValue *FleetValue
-	Time       time.Time
+	// External is the external routing service's answer, if one is
+	// configured.
+	External *ExternalInfo
+	Time     time.Time
+}
+
+// ExternalInfo is what the external routing service said.
+type ExternalInfo struct {
+	RoutingGroup string
+	Headers      map[string]string
+	Errors       []string // from the service, or the call's failure
 }
 
 // RequestInfo is the identity and the session of the request.

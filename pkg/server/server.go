@@ -27,6 +27,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/authz"
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
+	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
@@ -51,6 +52,7 @@ type Server struct {
 	policy    *policy.Engine // Current() is nil without a policy
 	decisions *policy.DecisionLog
 	ext       *extproc.Server
+	extRouter extrouter.Client
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr string
@@ -106,6 +108,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		log.Info("policy loaded", "dir", cfg.Policy.Dir, "version", initial.Version, "files", len(initial.Files), "tests_passed", initial.Tests.Passed)
 	}
 	s.policy = policy.NewEngine(initial, log.With("component", "policy"))
+	if er := cfg.Routing.ExternalRouter; er.URL != "" {
+		timeout := er.Timeout
+		if timeout == 0 {
+			timeout = 200 * time.Millisecond
+		}
+		c, err := extrouter.New(er.URL, timeout)
+		if err != nil {
+			return nil, err
+		}
+		s.extRouter = c
+	}
 
 	for _, a := range []struct {
 		addr string
@@ -149,6 +162,9 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer s.store.Close()
+	if s.extRouter != nil {
+		defer s.extRouter.Close()
+	}
 
 	if err := s.fleet.Load(ctx); err != nil {
 		s.closeListeners()
@@ -184,6 +200,9 @@ func (s *Server) Run(ctx context.Context) error {
 		Policy:       s.policy,
 		Decisions:    s.decisions,
 		Health:       s.poller,
+		ExtRouter:    s.extRouter,
+
+		ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
 	})
 	extprocv3.RegisterExternalProcessorServer(extGRPC, s.ext)
 	authv3.RegisterAuthorizationServer(extGRPC, &authz.Server{

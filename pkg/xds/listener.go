@@ -189,7 +189,9 @@ func localReplies(o Options) *hcmv3.LocalReplyConfig {
 	statement := headerPrefixFilter(":path", statementPrefix)
 	tooLarge := statusFilter(413)
 	upstreamFailure := &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{
-		ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{}, // any flag: UF, UH, URX, UT, ...
+		// The upstream failures (not, e.g., an ext_authz denial, whose
+		// body is already a JSON error).
+		ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{Flags: []string{"UH", "UF", "UO", "URX", "UC", "UT", "UPE", "UMSDR", "NC"}},
 	}}
 	extProcFailure := statusFilter(500)
 	codecErrors := orFilter(statusFilter(400), statusFilter(408), statusFilter(431))
