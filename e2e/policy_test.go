@@ -354,3 +354,31 @@ func TestExternalRouterAndAuthorization(t *testing.T) {
 		t.Fatalf("killed query ended with %+v", q.ErrorCode)
 	}
 }
+
+// TestCostBasedRouting turns routing.cost on: the gateway asks cluster a
+// for EXPLAIN (TYPE IO) estimates, and the shipped policy sends a query
+// that reads over 500 MB to the big group.
+func TestCostBasedRouting(t *testing.T) {
+	cfg := policyFleet(t, copyPolicies(t, nil))
+	cfg.Groups = append(cfg.Groups, "big")
+	cfg.Clusters = append(cfg.Clusters, harness.ClusterSpec{Name: "bg", Group: "big", Coordinators: []harness.CoordinatorSpec{{URL: trinoB.URL}}})
+	cfg.Extra["routing"] = map[string]any{"defaultGroup": "adhoc", "cost": map[string]any{"enabled": true, "cluster": "a", "timeout": "20s"}}
+	g := startGatewayWithClusters(t, cfg, "trino_a", "trino_bg")
+	for _, tt := range []struct{ sql, owner string }{
+		{"SELECT * FROM tpch.sf1.lineitem WHERE quantity > 10", "bg"}, // ~780 MB read, estimated
+		{"SELECT count(*) FROM tpch.tiny.lineitem", "a"},                     // ~8 MB
+	} {
+		qr, err := harness.Submit(context.Background(), g.URL(0), "e2e", tt.sql, nil)
+		if err != nil || qr.Error != nil {
+			t.Fatalf("%s: %v %+v", tt.sql, err, qr)
+		}
+		if o := ownerOf(t, qr.NextURI); o != tt.owner {
+			t.Fatalf("%s ran on %s, want %s", tt.sql, o, tt.owner)
+		}
+		_, _ = harness.Fetch(context.Background(), http.MethodDelete, qr.NextURI)
+	}
+	out, err := cli(context.Background(), g, "policy", "decisions", "--limit", "5")
+	if err != nil || !strings.Contains(out, "is over 500 MB") {
+		t.Fatalf("decision log: %v\n%s", err, out)
+	}
+}

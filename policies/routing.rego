@@ -41,6 +41,13 @@ proposals contains {"priority": 50, "group": settings.etl_group, "because": spri
 	groups[settings.etl_group]
 }
 
+# Big queries (by the EXPLAIN estimate of what they read, when
+# routing.cost is on) go to the group sized for them.
+proposals contains {"priority": 80, "group": settings.big_group, "because": sprintf("estimated input %d MB is over %d MB", [round(q.cost.inputBytes / 1000000), round(settings.big_query_bytes / 1000000)])} if {
+	q.cost.inputBytes > settings.big_query_bytes
+	groups[settings.big_group]
+}
+
 # Named users are confined to the sandbox group.
 proposals contains {"priority": 60, "group": settings.sandbox_group, "because": sprintf("user %s works in the sandbox", [req.user])} if {
 	req.user in settings.sandbox_users

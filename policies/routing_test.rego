@@ -128,3 +128,22 @@ test_external_router_errors_are_ignored if {
 	d := routing.decision with input as {"request": request({"routingGroup": "sandbox"}), "query": query({}), "fleet": fleet, "external": {"routingGroup": "agents", "headers": {}, "errors": ["boom"]}}
 	d.routingGroup == "sandbox"
 }
+
+test_big_query_by_cost if {
+	d := routing.decision with input as {
+		"request": request({}),
+		"query": query({"cost": {"inputBytes": 783990912}}),
+		"fleet": object.union(fleet, {"groups": object.union(fleet.groups, {"big": {"clusters": []}})}),
+	}
+	d.routingGroup == "big"
+	d.explanation == {"estimated input 784 MB is over 500 MB"}
+}
+
+test_small_query_by_cost_stays if {
+	d := routing.decision with input as {
+		"request": request({}),
+		"query": query({"cost": {"inputBytes": 2000}}),
+		"fleet": object.union(fleet, {"groups": object.union(fleet.groups, {"big": {"clusters": []}})}),
+	}
+	not d.routingGroup
+}

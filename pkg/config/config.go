@@ -83,6 +83,25 @@ type Routing struct {
 	// ExternalRouter is an optional routing service asked for every
 	// submission.
 	ExternalRouter ExternalRouter `yaml:"externalRouter"`
+	// Cost gives the policy EXPLAIN estimates (off by default).
+	Cost Cost `yaml:"cost"`
+}
+
+// Cost configures cost-based routing: Switchyard runs
+// EXPLAIN (TYPE IO, FORMAT JSON) on a designated cluster for each SELECT,
+// INSERT and CREATE TABLE AS, and the policy reads input.query.cost.
+type Cost struct {
+	Enabled bool `yaml:"enabled"`
+	// Cluster runs the EXPLAINs (it must know the same catalogs).
+	Cluster string `yaml:"cluster"`
+	// Timeout bounds one estimate (default 2s); a query whose estimate
+	// times out is routed without one.
+	Timeout time.Duration `yaml:"timeout"`
+	// CacheTTL and CacheSize bound the cache of estimates, keyed by the
+	// normalised SQL and the session's catalog and schema (defaults 10m,
+	// 10000).
+	CacheTTL  time.Duration `yaml:"cacheTTL"`
+	CacheSize int           `yaml:"cacheSize"`
 }
 
 // ExternalRouter configures the external routing service.
@@ -194,10 +213,11 @@ func Defaults() Config {
 			ExtProcAddress: "127.0.0.1:18001",
 			ExtProcTimeout: time.Second,
 		},
-		Store:  Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
-		Health: Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
-		Admin:  Admin{DrainTimeout: time.Hour},
-		Policy: Policy{DecisionLogSize: 1000},
+		Store:   Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
+		Health:  Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
+		Admin:   Admin{DrainTimeout: time.Hour},
+		Policy:  Policy{DecisionLogSize: 1000},
+		Routing: Routing{Cost: Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000}},
 	}
 }
 

@@ -171,6 +171,14 @@ func (c *Config) Validate() error {
 			add("routing.externalRouter.timeout", "must not be negative, got %v", er.Timeout)
 		}
 	}
+	if co := c.Routing.Cost; co.Enabled {
+		if !ValidName(co.Cluster) {
+			add("routing.cost.cluster", "is required when routing.cost.enabled (the cluster that runs the EXPLAINs), got %q", co.Cluster)
+		}
+		if co.Timeout <= 0 || co.CacheTTL <= 0 || co.CacheSize < 1 {
+			add("routing.cost", "timeout, cacheTTL and cacheSize must be positive")
+		}
+	}
 	if c.Policy.Dir != "" {
 		if st, err := os.Stat(c.Policy.Dir); err != nil || !st.IsDir() {
 			add("policy.dir", "%q is not a readable directory", c.Policy.Dir)

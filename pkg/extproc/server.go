@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/switchyard-gw/switchyard/pkg/cost"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
@@ -51,6 +52,8 @@ type Options struct {
 	// ExtRouterFailClosed a failed call refuses the query.
 	ExtRouter           extrouter.Client
 	ExtRouterFailClosed bool
+	// Cost estimates queries for the policy (nil: no estimates).
+	Cost *cost.Estimator
 }
 
 // Server implements envoy.service.ext_proc.v3.ExternalProcessor.

@@ -3,12 +3,14 @@ package extproc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/switchyard-gw/switchyard/pkg/cost"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
@@ -107,6 +109,17 @@ func (p *processor) decideSubmission(ctx context.Context) *extprocv3.ProcessingR
 	if usePolicy {
 		in := p.policyInput(eng, &cls)
 		in.External = ext
+		if est := p.s.o.Cost; est != nil && cost.Estimable(cls.Type) {
+			e, err := est.Estimate(ctx, string(p.sql), p.user, p.req.catalog, p.req.schema)
+			if err != nil {
+				p.entry.Explanation = append(p.entry.Explanation, "no cost estimate: "+err.Error())
+			} else {
+				in.Query.Cost = e
+				if b, ok := e["inputBytes"].(float64); ok {
+					p.entry.Explanation = append(p.entry.Explanation, fmt.Sprintf("cost estimate: reads %.0f bytes", b))
+				}
+			}
+		}
 		d, err := eng.Decide(ctx, in)
 		if err != nil {
 			p.entry.Allow = false

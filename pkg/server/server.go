@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/admin"
 	"github.com/switchyard-gw/switchyard/pkg/authz"
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/cost"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
@@ -203,6 +204,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ExtRouter:    s.extRouter,
 
 		ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
+		Cost:                s.costEstimator(),
 	})
 	extprocv3.RegisterExternalProcessorServer(extGRPC, s.ext)
 	authv3.RegisterAuthorizationServer(extGRPC, &authz.Server{
@@ -258,6 +260,29 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	s.poller.Wait()
 	return runErr
+}
+
+// costEstimator runs EXPLAINs on routing.cost.cluster (nil when off).
+func (s *Server) costEstimator() *cost.Estimator {
+	c := s.cfg.Routing.Cost
+	if !c.Enabled {
+		return nil
+	}
+	return &cost.Estimator{
+		Timeout: c.Timeout, TTL: c.CacheTTL, MaxEntries: c.CacheSize, Client: &http.Client{},
+		Coordinator: func() (string, bool) {
+			cl, ok := s.router.Fleet().Cluster(c.Cluster)
+			if !ok {
+				return "", false
+			}
+			for _, co := range cl.Coordinators {
+				if s.poller.State(fleet.Key(cl.Name, co.Name)) == health.Healthy {
+					return co.URL, true
+				}
+			}
+			return "", false
+		},
+	}
 }
 
 // policyAPI adapts the engine, the decision log and the dry run for the
