@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -146,6 +147,8 @@ func pprofTop(ctx context.Context, env *harness.Env, profile string) string {
 	return strings.TrimSpace(string(out))
 }
 
+var envoyVersion = regexp.MustCompile(`version: [0-9a-f]+/([0-9][0-9.]*)/`)
+
 // Machine describes where the benchmark ran.
 type Machine struct {
 	CPU    string
@@ -197,11 +200,8 @@ func (r *Runner) versions() map[string]string {
 		"Trino Gateway": r.Env.Versions["TRINO_GATEWAY_VERSION"],
 		"Go":            runtime.Version(),
 	}
-	if s := run(r.Env.EnvoyPath(), "--version"); s != "unknown" {
-		if parts := strings.Split(s, "/"); len(parts) > 1 {
-			s = parts[1]
-		}
-		v["Envoy"] = s
+	if m := envoyVersion.FindStringSubmatch(run(r.Env.EnvoyPath(), "--version")); m != nil {
+		v["Envoy"] = m[1]
 	}
 	if f := strings.Fields(run("redis-server", "--version")); len(f) > 2 {
 		v["Redis"] = strings.TrimPrefix(f[2], "v=")
