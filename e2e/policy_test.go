@@ -366,7 +366,7 @@ func TestCostBasedRouting(t *testing.T) {
 	g := startGatewayWithClusters(t, cfg, "trino_a", "trino_bg")
 	for _, tt := range []struct{ sql, owner string }{
 		{"SELECT * FROM tpch.sf1.lineitem WHERE quantity > 10", "bg"}, // ~780 MB read, estimated
-		{"SELECT count(*) FROM tpch.tiny.lineitem", "a"},                     // ~8 MB
+		{"SELECT count(*) FROM tpch.tiny.lineitem", "a"},              // ~8 MB
 	} {
 		qr, err := harness.Submit(context.Background(), g.URL(0), "e2e", tt.sql, nil)
 		if err != nil || qr.Error != nil {
