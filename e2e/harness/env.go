@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -106,14 +107,33 @@ func (e *Env) Procs() []*Proc {
 	return append([]*Proc(nil), e.procs...)
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// Ports handed out, so one test binary never gives the same port twice.
+var (
+	portsMu sync.Mutex
+	ports   = map[int]bool{}
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago. It picks
+// below the kernel's ephemeral range (32768 and up on Linux), so an
+// outgoing connection cannot take the port between this check and the
+// process that binds it, and never returns the same port twice.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := 20000 + rand.IntN(12000)
+		if ports[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		ports[p] = true
+		return p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port found between 20000 and 32000")
 }
 
 // FreeAddr is FreePort as "127.0.0.1:port".
