@@ -78,7 +78,7 @@ func SmokePlan() Plan {
 	p := DefaultPlan()
 	p.Smoke, p.Repeats, p.Warm = true, 1, 500*time.Millisecond
 	p.Rates = []float64{50}
-	p.Window, p.Warmup = time.Second, 200*time.Millisecond
+	p.Window, p.Warmup = 2*time.Second, 300*time.Millisecond
 	p.Saturation = 4
 	p.RealTrino = false
 	p.Scale, p.StickyEntries = []int{2}, 100

@@ -31,12 +31,17 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A slow target on a busy machine may finish nothing within one short
+	// window (its queries are then aborted, not failed); every target must
+	// complete queries over its runs, and no query may fail.
 	phases := map[string]int{}
+	completed := map[string]int64{}
 	for _, run := range rep.Runs {
 		res := run.Results
 		phases[run.Target+"/"+run.Phase]++
-		if res.Completed == 0 || res.Failed != 0 {
-			t.Errorf("%s %s: %d completed, %d failed, errors %v", run.Target, run.Phase, res.Completed, res.Failed, res.Errors)
+		completed[run.Target] += res.Completed
+		if res.Failed != 0 {
+			t.Errorf("%s %s: %d failed, errors %v", run.Target, run.Phase, res.Failed, res.Errors)
 		}
 		if run.Target != Direct && run.Phase == "saturation" && len(res.Processes) == 0 {
 			t.Errorf("%s: no process accounting", run.Target)
@@ -46,6 +51,9 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	for _, target := range AllTargets {
+		if completed[target] == 0 {
+			t.Errorf("%s completed no query", target)
+		}
 		for _, phase := range []string{"fixed", "saturation", "curve"} {
 			if phases[target+"/"+phase] == 0 {
 				t.Errorf("no %s run for %s", phase, target)
