@@ -118,3 +118,24 @@ func normalise(vals ...any) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// TestWeightedGroup: a group with the weighted strategy is balanced by
+// Envoy from the weights pushed over xDS (3:1 here).
+func TestWeightedGroup(t *testing.T) {
+	cfg := twoClusters(deadURL(t))
+	cfg.Extra = map[string]any{"groups": []map[string]any{{"name": "adhoc", "strategy": "weighted"}, {"name": "etl"}}}
+	cfg.Clusters[0].Weight, cfg.Clusters[1].Weight = 300, 100
+	g := startGateway(t, 1, cfg)
+	seen := map[string]int{}
+	for range 40 {
+		qr, err := harness.Submit(context.Background(), g.URL(0), "e2e", "SELECT 1", nil)
+		if err != nil || qr.Error != nil {
+			t.Fatalf("%v %+v", err, qr)
+		}
+		seen[ownerOf(t, qr.NextURI)]++
+	}
+	if seen["a"] <= seen["b"] || seen["b"] == 0 {
+		t.Fatalf("distribution %v, want both used and a (weight 300) more than b (weight 100)", seen)
+	}
+	t.Logf("40 submissions by weight 300:100: %v", seen)
+}

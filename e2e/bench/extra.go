@@ -122,7 +122,7 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 // micro runs the Go benchmarks of the routing decision.
 func (r *Runner) micro(ctx context.Context) string {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1",
-		"./pkg/extproc", "./pkg/routing")
+		"./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass")
 	cmd.Dir = r.Env.Root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -130,7 +130,7 @@ func (r *Runner) micro(ctx context.Context) string {
 	}
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "cpu:") {
+		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "pkg:") {
 			keep = append(keep, l)
 		}
 	}

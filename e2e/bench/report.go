@@ -178,6 +178,7 @@ func (rep *Report) Markdown(plotFile string) string {
 	w("- Backend: the Trino protocol simulator (`cmd/trinosim`): %d result pages of %d rows × %d columns after one queued poll, no added delay, honouring X-Forwarded-* and X-Forwarded-Prefix like Trino. A query is 1 submission + %d polls.\n",
 		p.Sim.Pages, p.Sim.Rows, p.Sim.Columns, p.Sim.Pages+1)
 	w("- Added latency: open loop at %.0f queries/s for %v after %v warm-up, minus direct's figure in the same repeat.\n", p.FixedRate, p.Window, p.Warmup)
+	w("- Switchyard runs with the shipped policy (`policies/`): every submission is classified and decided by OPA before it is routed.\n")
 	w("- Saturation: closed loop, %d concurrent clients, %v. CPU counts every process of the target (Switchyard: Envoy, control plane, Redis; Trino Gateway: its JVM and PostgreSQL with its backends; plain Envoy: Envoy), read from /proc; peak memory sums their peak RSS.\n", p.Saturation, p.Window)
 	w("- Latency against offered load: open loop at %v queries/s, %v each, until a target saturates (under 90%% of the offered rate, over 1%% errors or drops, or p99 over 2 s).\n\n", p.Rates, p.Window)
 
@@ -253,7 +254,7 @@ func (rep *Report) Markdown(plotFile string) string {
 	}
 	if rep.Micro != "" {
 		w("## Routing decision micro-benchmarks\n\n")
-		w("`go test -bench . ./pkg/extproc ./pkg/routing` on the same machine (in-process: no gRPC, no network; the memory store):\n\n```\n%s\n```\n\n", rep.Micro)
+		w("`go test -bench . ./pkg/extproc ./pkg/routing ./pkg/policy ./pkg/sqlclass` on the same machine (in-process: no gRPC, no network; the memory store). `BenchmarkPolicyDecision` is the whole decision of a submission with the shipped policy on a 4 KB SQL text: classification, OPA evaluation, cluster pick and recording the query:\n\n```\n%s\n```\n\n", rep.Micro)
 	}
 	return b.String()
 }

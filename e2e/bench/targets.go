@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,8 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 		cfg := harness.GatewayConfig{
 			RedisAddr: redis.Addr, DefaultGroup: "adhoc", Groups: []string{"adhoc"},
 			LogLevel: "info", Pprof: true,
+			// The shipped policy decides every submission.
+			Extra: map[string]any{"policy": map[string]any{"dir": filepath.Join(env.Root, "policies")}},
 		}
 		for i := range max(clusters, 1) {
 			cfg.Clusters = append(cfg.Clusters, harness.ClusterSpec{

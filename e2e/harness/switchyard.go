@@ -38,6 +38,7 @@ type ClusterSpec struct {
 	State        string // initial state: active (default) or inactive
 	Failback     *bool
 	Tags         []string
+	Weight       int // 0: the default
 	Coordinators []CoordinatorSpec
 }
 
@@ -97,6 +98,9 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 		}
 		if len(cl.Tags) > 0 {
 			m["tags"] = cl.Tags
+		}
+		if cl.Weight > 0 {
+			m["weight"] = cl.Weight
 		}
 		clusters = append(clusters, m)
 	}

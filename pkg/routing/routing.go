@@ -127,7 +127,7 @@ func (r *Router) Route(req Request) (Decision, error) {
 		if c.State != fleet.Active || !r.ClusterUp(c) {
 			return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("the policy chose cluster %s, which is %s and %s", c.Name, c.State, r.upWord(c))}
 		}
-		r.bump(c.Name)
+		r.bump(c.Name) // it counts toward its group's least-loaded choice
 		return Decision{Group: c.Group, Cluster: c.Name}, nil
 	}
 	d, err := r.pick(f, g, req)
@@ -198,7 +198,9 @@ func (r *Router) pick(f *fleet.Fleet, g *fleet.Group, req Request) (Decision, er
 	if c == nil {
 		return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (every healthy cluster has weight 0)", g.Name)}
 	}
-	r.bump(c.Name)
+	if g.Strategy == config.StrategyLeastLoaded {
+		r.bump(c.Name)
+	}
 	return Decision{Group: g.Name, Cluster: c.Name}, nil
 }
 
