@@ -82,7 +82,7 @@ func (e *MalformedQueryIDError) Error() string {
 // returns a *MalformedQueryIDError together with the kind.
 func ParsePath(path, rawQuery string) (PathInfo, error) {
 	switch {
-	case path == "/v1/statement" || path == "/v1/statement/":
+	case path == "/v1/statement":
 		return PathInfo{Kind: PathSubmit}, nil
 	case strings.HasPrefix(path, "/v1/statement/executing/partialCancel/"):
 		return withID(PathPartialCancel, firstSegment(path[len("/v1/statement/executing/partialCancel/"):]))

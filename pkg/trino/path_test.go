@@ -16,7 +16,7 @@ func TestParsePath(t *testing.T) {
 		malformed   bool
 	}{
 		{"/v1/statement", "", PathSubmit, "", false},
-		{"/v1/statement/", "", PathSubmit, "", false},
+		{"/v1/statement/", "", PathExecuting, "", true},
 		{"/v1/statement/queued/" + id + "/y1234/1", "", PathQueued, id, false},
 		{"/v1/statement/executing/" + id + "/y1234/2", "", PathExecuting, id, false},
 		{"/v1/statement/executing/partialCancel/" + id + "/3/y1234/2", "", PathPartialCancel, id, false},

@@ -29,7 +29,10 @@ import (
 //  5. POST /v1/statement with no decision yet: ext_proc reads the body and
 //     the response; the direct response is only reached if it decided
 //     nothing, which it never does.
-//  6. everything else: ext_proc reads the headers and decides.
+//  6. /v1/statement/...: follow-ups without the prefix; ext_proc looks the
+//     owner up (no ext_authz: the client holds the query's URIs).
+//  7. everything else: ext_authz (with a policy), then ext_proc reads the
+//     headers and decides.
 func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options) *routev3.RouteConfiguration {
 	var routes []*routev3.Route
 	for _, c := range clusters {
@@ -59,6 +62,11 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options) *routev3.R
 			Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
 		}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayInternal, "the gateway made no routing decision"),
 			submitFilters(o)),
+		// Follow-ups that lost their prefix: ext_proc routes them through the
+		// store; like prefixed polls they belong to the query's client, so
+		// no authorization check.
+		directRoute("statement_followups", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: statementPrefix + "/"}},
+			404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path"), followUpFilters(o)),
 		directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
 			404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path"), nil),
 	)
@@ -86,6 +94,13 @@ func submitFilters(o Options) map[string]*anypb.Any {
 		m[extAuthzFilter] = mustAny(extAuthzDisabled())
 	}
 	return m
+}
+
+func followUpFilters(o Options) map[string]*anypb.Any {
+	if !o.ExtAuthz {
+		return nil
+	}
+	return map[string]*anypb.Any{extAuthzFilter: mustAny(extAuthzDisabled())}
 }
 
 func prefixRoute(prefix, sub, cluster string, o Options, withExtProc bool) *routev3.Route {
