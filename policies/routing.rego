@@ -70,9 +70,8 @@ proposals contains {"priority": 200, "group": settings.secure_group, "because": 
 
 top := max({p.priority | some p in proposals})
 
+# The winner (among equal priorities, the first in Rego's order).
 chosen := [p | some p in proposals; p.priority == top][0]
-
-group := chosen.group if count(proposals) > 0
 
 # ---------------------------------------------------------------------------
 # Cluster restrictions.
@@ -135,10 +134,7 @@ headers["X-Trino-Client-Tags"] := concat(",", array.concat(req.clientTags, ["ai-
 # ---------------------------------------------------------------------------
 # The decision.
 
-explanation contains p.because if {
-	some p in proposals
-	p.priority == top
-}
+explanation contains chosen.because
 
 explanation contains sprintf("DDL (%s) runs on cluster %s", [q.type, cluster]) if cluster
 
@@ -146,30 +142,20 @@ explanation contains sprintf("only clusters tagged %s: %s", [settings.secure_tag
 
 explanation contains "AI agent: query_max_run_time set, tagged ai-agent" if is_agent
 
-default allow := true
+# The parts of the decision only some queries have. (Few rules, each
+# evaluated once: every rule costs time on every submission.)
+optional["routingGroup"] := chosen.group
 
-allow := false if count(deny) > 0
+optional["cluster"] := cluster
 
-default group_part := {}
+optional["clusters"] := eligible
 
-group_part := {"routingGroup": group} if group
-
-default cluster_part := {}
-
-cluster_part := {"cluster": cluster} if cluster
-
-default clusters_part := {}
-
-clusters_part := {"clusters": eligible} if eligible
-
-decision := object.union_n([
+decision := object.union(
 	{
-		"allow": allow,
+		"allow": count(deny) == 0,
 		"reason": concat("; ", deny),
 		"headers": headers,
 		"explanation": explanation,
 	},
-	group_part,
-	cluster_part,
-	clusters_part,
-])
+	optional,
+)

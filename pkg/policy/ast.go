@@ -8,7 +8,30 @@ import (
 // reflection on every request costs more than evaluating the policy, and
 // the fleet part only changes with the fleet (FleetValue caches it).
 
-func str(s string) *ast.Term { return ast.StringTerm(s) }
+// str returns a string term: shared for the input's own keys and for the
+// strings OPA interns (terms are immutable), a new one otherwise.
+func str(s string) *ast.Term {
+	if t, ok := keyTerms[s]; ok {
+		return t
+	}
+	return ast.InternedTerm(s)
+}
+
+// keyTerms are the input document's keys, built once.
+var keyTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, k := range []string{
+		"defaultGroup", "groups", "clusters", "strategy", "group", "state", "healthy", "tags", "weight", "load", "running", "queued",
+		"type", "tables", "tableInfo", "crossJoin", "hasWhere", "hasLimit", "explain", "innerType", "unresolved", "length", "cost",
+		"external", "routingGroup", "headers", "errors", "version", "request", "user", "source", "clientTags", "clientInfo",
+		"catalog", "schema", "session", "transactionId", "remoteAddress", "method", "path", "query", "fleet", "time",
+		"unix", "rfc3339", "weekday", "hour",
+		"SELECT", "POST", "/v1/statement", "",
+	} {
+		m[k] = ast.StringTerm(k)
+	}
+	return m
+}()
 
 func strList(in []string) *ast.Term {
 	ts := make([]*ast.Term, len(in))
@@ -43,12 +66,12 @@ func NewFleetValue(f FleetInfo) FleetValue {
 		clusters.Insert(str(name), ast.ObjectTerm(
 			ast.Item(str("group"), str(c.Group)),
 			ast.Item(str("state"), str(c.State)),
-			ast.Item(str("healthy"), ast.BooleanTerm(c.Healthy)),
+			ast.Item(str("healthy"), ast.InternedTerm(c.Healthy)),
 			ast.Item(str("tags"), strList(c.Tags)),
-			ast.Item(str("weight"), ast.IntNumberTerm(c.Weight)),
+			ast.Item(str("weight"), ast.InternedTerm(c.Weight)),
 			ast.Item(str("load"), ast.ObjectTerm(
-				ast.Item(str("running"), ast.IntNumberTerm(c.Running)),
-				ast.Item(str("queued"), ast.IntNumberTerm(c.Queued)),
+				ast.Item(str("running"), ast.InternedTerm(c.Running)),
+				ast.Item(str("queued"), ast.InternedTerm(c.Queued)),
 			)),
 		))
 	}
@@ -76,13 +99,13 @@ func (in *Input) astValue(fleet *FleetValue) ast.Value {
 		str("type"), str(in.Query.Type),
 		str("tables"), strList(in.Query.Tables),
 		str("tableInfo"), ast.NewTerm(tableInfo),
-		str("crossJoin"), ast.BooleanTerm(in.Query.CrossJoin),
-		str("hasWhere"), ast.BooleanTerm(in.Query.HasWhere),
-		str("hasLimit"), ast.BooleanTerm(in.Query.HasLimit),
+		str("crossJoin"), ast.InternedTerm(in.Query.CrossJoin),
+		str("hasWhere"), ast.InternedTerm(in.Query.HasWhere),
+		str("hasLimit"), ast.InternedTerm(in.Query.HasLimit),
 		str("explain"), str(in.Query.Explain),
 		str("innerType"), str(in.Query.InnerType),
 		str("unresolved"), strList(in.Query.Unresolved),
-		str("length"), ast.IntNumberTerm(in.Query.Length),
+		str("length"), ast.InternedTerm(in.Query.Length),
 	}
 	if in.Query.Cost != nil {
 		if c, err := ast.InterfaceToValue(in.Query.Cost); err == nil {
@@ -101,7 +124,7 @@ func (in *Input) astValue(fleet *FleetValue) ast.Value {
 	}
 	return ast.NewObject(
 		[2]*ast.Term{str("external"), ext},
-		[2]*ast.Term{str("version"), ast.IntNumberTerm(InputVersion)},
+		[2]*ast.Term{str("version"), ast.InternedTerm(InputVersion)},
 		[2]*ast.Term{str("request"), ast.ObjectTerm(
 			ast.Item(str("user"), str(r.User)),
 			ast.Item(str("source"), str(r.Source)),
@@ -119,10 +142,10 @@ func (in *Input) astValue(fleet *FleetValue) ast.Value {
 		[2]*ast.Term{str("query"), ast.ObjectTerm(pairs(q)...)},
 		[2]*ast.Term{str("fleet"), fleet.term},
 		[2]*ast.Term{str("time"), ast.ObjectTerm(
-			ast.Item(str("unix"), ast.IntNumberTerm(int(t.Unix()))),
+			ast.Item(str("unix"), ast.InternedTerm(int(t.Unix()))),
 			ast.Item(str("rfc3339"), str(t.Format("2006-01-02T15:04:05Z07:00"))),
 			ast.Item(str("weekday"), str(t.Weekday().String())),
-			ast.Item(str("hour"), ast.IntNumberTerm(t.Hour())),
+			ast.Item(str("hour"), ast.InternedTerm(t.Hour())),
 		)},
 	)
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,66 @@ func TestShippedPolicyCompilesAndPassesItsTests(t *testing.T) {
 	}
 	if c.Tests.Passed < 15 || c.authz == nil || c.Tables["tpch.tiny.customer"] == nil {
 		t.Fatalf("tests %+v, authz %v, tables %v", c.Tests, c.authz != nil, c.Tables)
+	}
+}
+
+// TestShippedPolicyThroughTheEngine checks the serving path (the prepared
+// query, the input built as OPA values) against what the Rego tests say of
+// the shipped policy: an evaluation shortcut that changes results fails here.
+func TestShippedPolicyThroughTheEngine(t *testing.T) {
+	b, err := LoadDir("../../policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compile(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(c, nil)
+	fleet := FleetInfo{
+		DefaultGroup: "adhoc",
+		Groups: map[string]GroupInfo{
+			"adhoc": {Clusters: []string{"a"}}, "etl": {Clusters: []string{"e"}}, "sandbox": {Clusters: []string{"s"}},
+			"agents": {Clusters: []string{"g"}}, "secure": {Clusters: []string{"v"}},
+		},
+		Clusters: map[string]ClusterInfo{
+			"a": {Group: "adhoc", Healthy: true}, "e": {Group: "etl", Healthy: true}, "s": {Group: "sandbox", Healthy: true},
+			"g": {Group: "agents", Healthy: true}, "v": {Group: "secure", Healthy: true, Tags: []string{"secure"}},
+		},
+	}
+	fv := NewFleetValue(fleet)
+	pii := map[string]any{"tpch.tiny.customer": map[string]any{"tags": []any{"pii"}}}
+	for _, tc := range []struct {
+		name  string
+		req   RequestInfo
+		query QueryInfo
+		want  string // allow, group, cluster list, headers and explanation, as printed below
+	}{
+		{"default", RequestInfo{User: "alice", Source: "trino-cli"}, QueryInfo{Type: "SELECT"},
+			"allow=true reason= group= clusters=[] headers=map[] explanation=[]"},
+		{"etl source", RequestInfo{User: "alice", Source: "airflow"}, QueryInfo{Type: "SELECT"},
+			"allow=true reason= group=etl clusters=[] headers=map[] explanation=[source airflow is an ETL tool]"},
+		{"header honoured", RequestInfo{User: "alice", RoutingGroup: "sandbox"}, QueryInfo{Type: "SELECT"},
+			"allow=true reason= group=sandbox clusters=[] headers=map[] explanation=[X-Trino-Routing-Group asks for sandbox]"},
+		{"reserved group", RequestInfo{User: "alice", RoutingGroup: "etl"}, QueryInfo{Type: "SELECT"},
+			"allow=false reason=user alice may not use routing group etl (X-Trino-Routing-Group) group= clusters=[] headers=map[] explanation=[]"},
+		{"agent writes", RequestInfo{User: "bot", Source: "sql-agent", ClientTags: []string{"x"}}, QueryInfo{Type: "INSERT"},
+			"allow=false reason=AI agents may not change data group=agents clusters=[] headers=map[X-Trino-Client-Tags:x,ai-agent X-Trino-Session:query_max_run_time=5m] " +
+				"explanation=[AI agent: query_max_run_time set, tagged ai-agent source sql-agent is an AI agent]"},
+		{"pii", RequestInfo{User: "alice", RoutingGroup: "sandbox"}, QueryInfo{Type: "SELECT", Tables: []string{"tpch.tiny.customer"}, TableInfo: pii},
+			"allow=true reason= group=secure clusters=[v] headers=map[] explanation=[only clusters tagged secure: v reads pii tables: tpch.tiny.customer]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &Input{Request: tc.req, Query: tc.query, Fleet: fleet, FleetValue: &fv, Time: time.Now()}
+			d, err := e.Decide(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmt.Sprintf("allow=%v reason=%s group=%s clusters=%v headers=%v explanation=%v", d.Allow, d.Reason, d.RoutingGroup, d.Clusters, d.Headers, d.Explanation)
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
 	}
 }
 
