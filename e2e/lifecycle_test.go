@@ -79,6 +79,7 @@ type ranQuery struct {
 	Owner       string // cluster from the nextUri prefix
 	Coordinator string // coordinator from the nextUri prefix
 	Start, End  time.Time
+	Answered    time.Time // the submission's answer arrived
 	Err         error
 	SubmitErr   bool // the submission itself failed (not a later poll)
 }
@@ -135,7 +136,7 @@ func track(server, sql string) ranQuery {
 		q.Err, q.SubmitErr, q.End = err, true, time.Now()
 		return q
 	}
-	q.ID = qr.ID
+	q.ID, q.Answered = qr.ID, time.Now()
 	if parts := strings.Split(qr.NextURI, "/"); len(parts) > 5 && parts[3] == "_sy" {
 		q.Owner, q.Coordinator = parts[4], parts[5]
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -103,5 +104,31 @@ func TestSummarize(t *testing.T) {
 	}
 	if got := summarize(nil).format("", 0); got != "n/a" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// TestDecisionGoal reads the decision benchmark's median per fleet size
+// from `go test -bench` output and judges the goal on the slowest.
+func TestDecisionGoal(t *testing.T) {
+	micro := strings.Join([]string{
+		"pkg: github.com/switchyard-gw/switchyard/pkg/extproc",
+		"BenchmarkPolicyDecision/clusters=1-2   \t 14079\t     84330 ns/op\t  43.13 MB/s",
+		"BenchmarkPolicyDecision/clusters=1-2   \t 14079\t     60000 ns/op\t  43.13 MB/s",
+		"BenchmarkPolicyDecision/clusters=1-2   \t 14079\t     70000 ns/op\t  43.13 MB/s",
+		"BenchmarkPolicyDecision/clusters=100-2 \t 13340\t     89525.5 ns/op\t  40.63 MB/s",
+		"BenchmarkSubmitDecision/clusters=1-2   \t 144314\t      7677 ns/op",
+	}, "\n")
+	got := decisionMedians(micro)
+	if len(got) != 2 || got[1] != 70000 || got[100] != 89525.5 {
+		t.Fatalf("medians %v", got)
+	}
+	var b strings.Builder
+	rep := &Report{Micro: micro}
+	rep.goals(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) })
+	if !strings.Contains(b.String(), "1 cluster(s): 70 µs; 100 cluster(s): 90 µs | **no** |") {
+		t.Fatalf("goal row:\n%s", b.String())
+	}
+	if m := decisionMedians("go test -bench failed: exit status 1"); len(m) != 0 {
+		t.Fatalf("medians from no benchmark lines: %v", m)
 	}
 }

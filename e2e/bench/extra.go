@@ -121,7 +121,7 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 
 // micro runs the Go benchmarks of the routing decision.
 func (r *Runner) micro(ctx context.Context) string {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1",
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "5",
 		"./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass")
 	cmd.Dir = r.Env.Root
 	out, err := cmd.CombinedOutput()

@@ -14,8 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // Env locates the installed components (see deploy/setup.sh) and holds the
@@ -107,16 +109,22 @@ func (e *Env) Procs() []*Proc {
 	return append([]*Proc(nil), e.procs...)
 }
 
-// Ports handed out, so one test binary never gives the same port twice.
+// Ports handed out, so one process never gives the same port twice, and the
+// lock files that keep other processes (go test runs packages in parallel)
+// from handing them out too.
 var (
-	portsMu sync.Mutex
-	ports   = map[int]bool{}
+	portsMu   sync.Mutex
+	ports     = map[int]bool{}
+	portLocks []*os.File
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago. It picks
 // below the kernel's ephemeral range (32768 and up on Linux), so an
 // outgoing connection cannot take the port between this check and the
-// process that binds it, and never returns the same port twice.
+// process that binds it; never returns the same port twice; and reserves
+// it across processes with a lock held until this process exits, so two
+// test binaries cannot both hand it out while a slow server (a JVM) is
+// still starting to bind it.
 func FreePort() (int, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
@@ -125,15 +133,39 @@ func FreePort() (int, error) {
 		if ports[p] {
 			continue
 		}
+		ports[p] = true // tried: free or not, never again in this process
+		if !reservePort(p) {
+			continue
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
 			continue
 		}
 		l.Close()
-		ports[p] = true
 		return p, nil
 	}
 	return 0, errors.New("no free port found between 20000 and 32000")
+}
+
+// reservePort takes an exclusive lock on a file named after the port in a
+// directory shared by every process on the machine. The kernel drops the
+// lock when the process exits, however it exits. Without the directory it
+// reserves nothing (the listen check still applies).
+func reservePort(p int) bool {
+	dir := filepath.Join(os.TempDir(), "switchyard-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(p)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	portLocks = append(portLocks, f)
+	return true
 }
 
 // FreeAddr is FreePort as "127.0.0.1:port".

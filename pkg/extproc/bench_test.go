@@ -73,9 +73,22 @@ func BenchmarkSubmitDecision(b *testing.B) {
 }
 
 // BenchmarkPolicyDecision is the whole decision with the shipped policy
-// (classification of a 4 KB SQL text, OPA evaluation, cluster pick, and the
-// first QueryResults recorded), in-process.
+// (classification of a 4 KB SQL text, OPA evaluation, cluster pick),
+// in-process.
 func BenchmarkPolicyDecision(b *testing.B) {
+	for _, clusters := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("clusters=%d", clusters), func(b *testing.B) { benchPolicySubmission(b, clusters, false) })
+	}
+}
+
+// BenchmarkPolicySubmission is all ext_proc does for one submission: the
+// decision, then the first QueryResults read and the query recorded in the
+// store and the decision log.
+func BenchmarkPolicySubmission(b *testing.B) {
+	b.Run("clusters=10", func(b *testing.B) { benchPolicySubmission(b, 10, true) })
+}
+
+func benchPolicySubmission(b *testing.B, clusters int, record bool) {
 	bundle, err := policy.LoadDir("../../policies")
 	if err != nil {
 		b.Fatal(err)
@@ -88,28 +101,26 @@ func BenchmarkPolicyDecision(b *testing.B) {
 		"SELECT c.name, sum(r.totalprice) FROM recent r JOIN tpch.sf1.supplier c ON c.suppkey = r.custkey " +
 		"JOIN tpch.sf1.nation n ON n.nationkey = c.nationkey WHERE n.name IN (" + strings.Repeat("'GERMANY', ", 300) + "'FRANCE') GROUP BY c.name ORDER BY 2 DESC LIMIT 10"
 	first := []byte(`{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8080/_sy/c0/0/ui/query.html?20260101_000000_00001_abcde","nextUri":"http://gw:8080/_sy/c0/0/v1/statement/queued/20260101_000000_00001_abcde/y1/1","stats":{"state":"QUEUED"}}`)
-	for _, clusters := range []int{1, 10, 100} {
-		b.Run(fmt.Sprintf("clusters=%d", clusters), func(b *testing.B) {
-			srv, _ := benchServer(b, clusters, 0)
-			srv.o.Policy = policy.NewEngine(c, nil)
-			srv.o.Decisions = policy.NewDecisionLog(1000)
-			srv.o.Health = allHealthy{}
-			srv.o.Logger = slog.New(slog.DiscardHandler)
-			ctx := context.Background()
-			h := reqHeaders("POST", "/v1/statement")
-			body := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(sql), EndOfStream: true}}}
-			resp := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: first, EndOfStream: true}}}
-			b.SetBytes(int64(len(sql)))
-			b.ReportAllocs()
-			for b.Loop() {
-				p := &processor{s: srv}
-				p.handle(ctx, h)
-				if r := p.handle(ctx, body); len(r) == 0 || r[0].GetImmediateResponse() != nil {
-					b.Fatalf("not routed: %v", r)
-				}
-				p.handle(ctx, resp)
-			}
-		})
+	srv, _ := benchServer(b, clusters, 0)
+	srv.o.Policy = policy.NewEngine(c, nil)
+	srv.o.Decisions = policy.NewDecisionLog(1000)
+	srv.o.Health = allHealthy{}
+	srv.o.Logger = slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	h := reqHeaders("POST", "/v1/statement")
+	body := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(sql), EndOfStream: true}}}
+	resp := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: first, EndOfStream: true}}}
+	b.SetBytes(int64(len(sql)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p := &processor{s: srv}
+		p.handle(ctx, h)
+		if r := p.handle(ctx, body); len(r) == 0 || r[0].GetImmediateResponse() != nil {
+			b.Fatalf("not routed: %v", r)
+		}
+		if record {
+			p.handle(ctx, resp)
+		}
 	}
 }
 
