@@ -25,11 +25,13 @@ func (allHealthy) Status(string) (health.Status, bool) {
 	return health.Status{State: health.Healthy}, true
 }
 
+// benchServer serves a fleet of clusters as fleet.Build makes them.
 func benchServer(b *testing.B, clusters, sticky int) (*Server, store.Store) {
 	f := &fleet.Fleet{DefaultGroup: "adhoc", Groups: []fleet.Group{{Name: "adhoc"}}}
 	for i := range clusters {
-		f.Clusters = append(f.Clusters, fleet.Cluster{Name: fmt.Sprintf("c%d", i), Group: "adhoc", State: fleet.Active,
-			Coordinators: []fleet.Coordinator{{Name: "0", Scheme: "http", Host: "10.0.0.1", Port: 8080}}})
+		name := fmt.Sprintf("c%d", i)
+		f.Clusters = append(f.Clusters, fleet.Cluster{Name: name, Group: "adhoc", State: fleet.Active,
+			Coordinators: []fleet.Coordinator{{Name: "0", Scheme: "http", Host: "10.0.0.1", Port: 8080, Key: fleet.Key(name, "0")}}})
 	}
 	st := store.NewMemory()
 	for i := range sticky {

@@ -67,6 +67,18 @@ type Coordinator struct {
 	Host    string // IP literal or DNS name
 	Port    uint32
 	Standby bool
+	// Key is Key(cluster, Name), built once with the fleet (the health
+	// lookups of every routing decision use it); see Cluster.CoordinatorKey.
+	Key string
+}
+
+// CoordinatorKey is Key(c.Name, c.Coordinators[i].Name), without building
+// the string again when the fleet came from Build.
+func (c *Cluster) CoordinatorKey(i int) string {
+	if k := c.Coordinators[i].Key; k != "" {
+		return k
+	}
+	return Key(c.Name, c.Coordinators[i].Name)
 }
 
 // HasIP reports whether Host is an IP literal (Envoy EDS needs one).
@@ -154,7 +166,7 @@ func Build(c *config.Config, d *Doc, rev int64) *Fleet {
 			}
 			out.Coordinators = append(out.Coordinators, Coordinator{
 				Name: co.Name, URL: co.URL, Scheme: ep.Scheme, Host: ep.Host, Port: ep.Port,
-				Standby: co.Role == config.RoleStandby,
+				Standby: co.Role == config.RoleStandby, Key: Key(cl.Name, co.Name),
 			})
 		}
 		f.Clusters = append(f.Clusters, out)

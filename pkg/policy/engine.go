@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
@@ -93,18 +95,11 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (*Decision, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: no policy loaded", ErrPolicy)
 	}
-	rs, err := c.routing.Eval(ctx, rego.EvalParsedInput(in.astValue(in.FleetValue)))
+	obj, err := evalObject(ctx, c.routing, RoutingQuery, rego.EvalParsedInput(in.astValue(in.FleetValue)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+		return nil, err
 	}
 	d := &Decision{Policy: c.Version}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, fmt.Errorf("%w: %s is undefined for this request", ErrPolicy, RoutingQuery)
-	}
-	obj, ok := rs[0].Expressions[0].Value.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not an object", ErrPolicy, RoutingQuery)
-	}
 	if d.Allow, err = boolField(obj, "allow", true); err != nil {
 		return nil, err
 	}
@@ -122,19 +117,8 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (*Decision, error) {
 	if d.Explanation, err = stringsField(obj, "explanation"); err != nil {
 		return nil, err
 	}
-	if h, ok := obj["headers"]; ok && h != nil {
-		hm, ok := h.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%w: decision.headers must be an object of strings", ErrPolicy)
-		}
-		d.Headers = map[string]string{}
-		for k, v := range hm {
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%w: decision.headers[%q] must be a string", ErrPolicy, k)
-			}
-			d.Headers[k] = s
-		}
+	if d.Headers, err = headersField(obj, "headers"); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -149,16 +133,9 @@ func (e *Engine) Authorize(ctx context.Context, in *AuthzInput) (*AuthzDecision,
 	if c.authz == nil {
 		return &AuthzDecision{Allow: true, Reason: "no authorization policy", Policy: c.Version}, nil
 	}
-	rs, err := c.authz.Eval(ctx, rego.EvalInput(in.value()))
+	obj, err := evalObject(ctx, *c.authz, AuthzQuery, rego.EvalInput(in.value()))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
-	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, fmt.Errorf("%w: %s is undefined for this request", ErrPolicy, AuthzQuery)
-	}
-	obj, ok := rs[0].Expressions[0].Value.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not an object", ErrPolicy, AuthzQuery)
+		return nil, err
 	}
 	d := &AuthzDecision{Policy: c.Version}
 	if d.Allow, err = boolField(obj, "allow", false); err != nil {
@@ -173,54 +150,116 @@ func (e *Engine) Authorize(ctx context.Context, in *AuthzInput) (*AuthzDecision,
 	return d, nil
 }
 
-func boolField(obj map[string]any, key string, def bool) (bool, error) {
-	v, ok := obj[key]
+// evalObject evaluates a prepared query whose value must be an object, and
+// returns it as OPA has it (no conversion to Go values: the decision reads
+// a few fields). OPA's per-evaluation metrics, which nothing reads, are off.
+func evalObject(ctx context.Context, q rego.PreparedEvalQuery, name string, input rego.EvalOption) (ast.Object, error) {
+	rs, err := q.Eval(ctx, input, rego.EvalMetrics(noMetrics), rego.EvalGenerateJSON(keepTerm))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, fmt.Errorf("%w: %s is undefined for this request", ErrPolicy, name)
+	}
+	var obj ast.Object
+	ok := false
+	if t, isTerm := rs[0].Expressions[0].Value.(*ast.Term); isTerm && t != nil {
+		obj, ok = t.Value.(ast.Object)
+	}
 	if !ok {
+		return nil, fmt.Errorf("%w: %s is not an object", ErrPolicy, name)
+	}
+	return obj, nil
+}
+
+func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+var noMetrics = metrics.NoOp()
+
+// field is obj[key], nil when absent or null.
+func field(obj ast.Object, key string) ast.Value {
+	t := obj.Get(ast.InternedTerm(key))
+	if t == nil {
+		return nil
+	}
+	if _, null := t.Value.(ast.Null); null {
+		return nil
+	}
+	return t.Value
+}
+
+func boolField(obj ast.Object, key string, def bool) (bool, error) {
+	v := field(obj, key)
+	if v == nil {
 		return def, nil
 	}
-	b, ok := v.(bool)
+	b, ok := v.(ast.Boolean)
 	if !ok {
 		return false, fmt.Errorf("%w: decision.%s must be a boolean", ErrPolicy, key)
 	}
-	return b, nil
+	return bool(b), nil
 }
 
-func stringField(obj map[string]any, key string) (string, error) {
-	v, ok := obj[key]
-	if !ok || v == nil {
+func stringField(obj ast.Object, key string) (string, error) {
+	v := field(obj, key)
+	if v == nil {
 		return "", nil
 	}
-	s, ok := v.(string)
+	s, ok := v.(ast.String)
 	if !ok {
 		return "", fmt.Errorf("%w: decision.%s must be a string", ErrPolicy, key)
 	}
-	return s, nil
+	return string(s), nil
 }
 
-func stringsField(obj map[string]any, key string) ([]string, error) {
-	v, ok := obj[key]
-	if !ok || v == nil {
+// stringsField reads an array or a set of strings, sorted.
+func stringsField(obj ast.Object, key string) ([]string, error) {
+	var terms []*ast.Term
+	switch v := field(obj, key).(type) {
+	case nil:
 		return nil, nil
-	}
-	var items []any
-	switch x := v.(type) {
-	case []any:
-		items = x
-	case map[string]any: // a Rego set of strings arrives as... an array; keep objects out
-		return nil, fmt.Errorf("%w: decision.%s must be an array of strings", ErrPolicy, key)
+	case *ast.Array:
+		v.Foreach(func(t *ast.Term) { terms = append(terms, t) })
+	case ast.Set:
+		terms = v.Slice()
 	default:
 		return nil, fmt.Errorf("%w: decision.%s must be an array of strings", ErrPolicy, key)
 	}
-	out := make([]string, 0, len(items))
-	for _, it := range items {
-		s, ok := it.(string)
+	out := make([]string, 0, len(terms))
+	for _, t := range terms {
+		s, ok := t.Value.(ast.String)
 		if !ok {
 			return nil, fmt.Errorf("%w: decision.%s must be an array of strings", ErrPolicy, key)
 		}
-		out = append(out, s)
+		out = append(out, string(s))
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+func headersField(obj ast.Object, key string) (map[string]string, error) {
+	v := field(obj, key)
+	if v == nil {
+		return nil, nil
+	}
+	o, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("%w: decision.%s must be an object of strings", ErrPolicy, key)
+	}
+	out := make(map[string]string, o.Len())
+	var bad error
+	o.Foreach(func(k, v *ast.Term) {
+		ks, kok := k.Value.(ast.String)
+		vs, vok := v.Value.(ast.String)
+		if !kok || !vok {
+			if bad == nil {
+				bad = fmt.Errorf("%w: decision.%s[%s] must be a string", ErrPolicy, key, k)
+			}
+			return
+		}
+		out[string(ks)] = string(vs)
+	})
+	return out, bad
 }
 
 // Watch reloads the policy directory when its files change (checked every

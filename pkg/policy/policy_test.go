@@ -174,6 +174,35 @@ decision := {"allow": false} if input.request.source != ""
 	}
 }
 
+// TestDecisionShape: a decision of the wrong shape fails closed with a
+// message naming the field; sets and arrays of strings both work.
+func TestDecisionShape(t *testing.T) {
+	for _, tc := range []struct{ decision, want string }{
+		{`"yes"`, "data.switchyard.routing.decision is not an object"},
+		{`{"allow": true, "routingGroup": 3}`, "decision.routingGroup must be a string"},
+		{`{"allow": true, "clusters": "a"}`, "decision.clusters must be an array of strings"},
+		{`{"allow": true, "explanation": [1]}`, "decision.explanation must be an array of strings"},
+		{`{"allow": true, "headers": ["a"]}`, "decision.headers must be an object of strings"},
+		{`{"allow": true, "headers": {"X-A": 1}}`, `decision.headers["X-A"] must be a string`},
+		{`{"allow": true, "reason": null, "clusters": {"b", "a"}, "explanation": ["y", "x"], "headers": {"X-A": "1"}}`, ""},
+	} {
+		c, err := Compile(context.Background(), bundle(map[string]string{"r.rego": "package switchyard.routing\nimport rego.v1\ndecision := " + tc.decision + "\n"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := NewEngine(c, nil).Decide(context.Background(), &Input{})
+		if tc.want == "" {
+			if err != nil || !d.Allow || d.Reason != "" || fmt.Sprint(d.Clusters, d.Explanation, d.Headers) != "[a b] [x y] map[X-A:1]" {
+				t.Fatalf("%s: %+v %v", tc.decision, d, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrPolicy) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.decision, err, tc.want)
+		}
+	}
+}
+
 // Replace swaps atomically: concurrent decisions see the old or the new
 // policy, never an error; a refused policy leaves the old one serving.
 func TestReplaceIsAtomic(t *testing.T) {

@@ -91,8 +91,8 @@ func (r *Router) Fleet() *fleet.Fleet { return r.fleet.Load() }
 
 // ClusterUp reports whether any coordinator of the cluster is healthy.
 func (r *Router) ClusterUp(c *fleet.Cluster) bool {
-	for _, co := range c.Coordinators {
-		if r.health.State(fleet.Key(c.Name, co.Name)) == health.Healthy {
+	for i := range c.Coordinators {
+		if r.health.State(c.CoordinatorKey(i)) == health.Healthy {
 			return true
 		}
 	}
@@ -292,8 +292,8 @@ func (r *Router) leastLoaded(up []*fleet.Cluster) *fleet.Cluster {
 func (r *Router) load(c *fleet.Cluster) (int, time.Time) {
 	n := 0
 	var newest time.Time
-	for _, co := range c.Coordinators {
-		st, ok := r.health.Status(fleet.Key(c.Name, co.Name))
+	for i := range c.Coordinators {
+		st, ok := r.health.Status(c.CoordinatorKey(i))
 		if !ok {
 			continue
 		}
