@@ -33,7 +33,9 @@ import data.switchyard.routing
 test_mallory if not routing.decision.allow with input as {"request": {"user": "mallory"}}
 `
 
-func TestShippedPolicyCompilesAndPassesItsTests(t *testing.T) {
+// shipped compiles the policy in policies/ (its Rego tests included).
+func shipped(t *testing.T) *Compiled {
+	t.Helper()
 	b, err := LoadDir("../../policies")
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +44,11 @@ func TestShippedPolicyCompilesAndPassesItsTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestShippedPolicyCompilesAndPassesItsTests(t *testing.T) {
+	c := shipped(t)
 	if c.Tests.Passed < 15 || c.authz == nil || c.Tables["tpch.tiny.customer"] == nil {
 		t.Fatalf("tests %+v, authz %v, tables %v", c.Tests, c.authz != nil, c.Tables)
 	}
@@ -51,15 +58,7 @@ func TestShippedPolicyCompilesAndPassesItsTests(t *testing.T) {
 // query, the input built as OPA values) against what the Rego tests say of
 // the shipped policy: an evaluation shortcut that changes results fails here.
 func TestShippedPolicyThroughTheEngine(t *testing.T) {
-	b, err := LoadDir("../../policies")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Compile(context.Background(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewEngine(c, nil)
+	e := NewEngine(shipped(t), nil)
 	fleet := FleetInfo{
 		DefaultGroup: "adhoc",
 		Groups: map[string]GroupInfo{
