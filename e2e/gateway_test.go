@@ -138,6 +138,37 @@ func runCLI(t *testing.T, server string, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// runJDBC runs queries with the Trino JDBC driver (e2e/clients/JdbcClient.java)
+// and returns, per tag, its rows (columns joined by tabs) or its error.
+func runJDBC(t *testing.T, server string, qs []taggedQuery) (rows map[string][]string, errs map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var in strings.Builder
+	for _, q := range qs {
+		fmt.Fprintf(&in, "%s\t%s\n", q.Tag, q.SQL)
+	}
+	url := "jdbc:trino://" + strings.TrimPrefix(server, "http://")
+	cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", "-cp", env.TrinoJDBCPath(), env.Root+"/e2e/clients/JdbcClient.java", url, "e2e")
+	cmd.Stdin = strings.NewReader(in.String())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("JDBC client: %v\nstderr: %s", err, stderr.String())
+	}
+	rows, errs = map[string][]string{}, map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		tag, rest, _ := strings.Cut(line, "\t")
+		if msg, ok := strings.CutPrefix(rest, "ERROR\t"); ok {
+			errs[tag] = msg
+			continue
+		}
+		rows[tag] = append(rows[tag], rest)
+	}
+	return rows, errs
+}
+
 type pyResult struct {
 	Tag     string  `json:"tag"`
 	QueryID string  `json:"query_id"`

@@ -10,20 +10,23 @@ import (
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 )
 
-// TestQueriesThroughGateway sends 20 queries with the trino CLI and 20 with
-// the Python client through Envoy and checks that results equal those of
-// the same queries sent straight to a cluster, that both clusters received
-// queries, and that each query ran entirely on one cluster.
+// TestQueriesThroughGateway sends 20 queries with the trino CLI, 20 with
+// the Python client and 10 with the JDBC driver through Envoy and checks
+// that results equal those of the same queries sent straight to a cluster,
+// that both clusters received queries, and that each query ran entirely on
+// one cluster.
 func TestQueriesThroughGateway(t *testing.T) {
 	g := startGateway(t, 1, twoClusters(deadURL(t)))
 	ctx := context.Background()
 
 	cliQueries := tagged("cli", 20)
 	pyQueries := tagged("py", 20)
+	jdbcQueries := tagged("jdbc", 10)
+	all := append(append(append([]taggedQuery{}, cliQueries...), pyQueries...), jdbcQueries...)
 
 	// Expected results: the same SQL, straight to cluster a.
 	want := map[string]string{}
-	for _, q := range append(append([]taggedQuery{}, cliQueries...), pyQueries...) {
+	for _, q := range all {
 		rows, err := harness.RunQuery(ctx, trinoA.URL, "direct", q.SQL, nil)
 		if err != nil {
 			t.Fatalf("direct %s: %v", q.Tag, err)
@@ -72,6 +75,24 @@ func TestQueriesThroughGateway(t *testing.T) {
 		}
 	}
 
+	// The JDBC driver.
+	jrows, jerrs := runJDBC(t, g.URL(0), jdbcQueries)
+	for _, q := range jdbcQueries {
+		if msg, failed := jerrs[q.Tag]; failed {
+			t.Errorf("JDBC %s: %s", q.Tag, msg)
+			continue
+		}
+		r := jrows[q.Tag]
+		f := strings.Split(strings.Join(r, ""), "\t")
+		if len(r) != 1 || len(f) != 3 || f[0] != q.Tag {
+			t.Errorf("JDBC %s: unexpected rows %q", q.Tag, r)
+			continue
+		}
+		if g := normalise(f[1], f[2]); g != want[q.Tag] {
+			t.Errorf("JDBC %s: got %q, direct gave %q", q.Tag, g, want[q.Tag])
+		}
+	}
+
 	// Where did each query run? Every tag must appear, FINISHED, on exactly
 	// one cluster, and each cluster must have run some of them.
 	perCluster := map[string]int{}
@@ -82,7 +103,7 @@ func TestQueriesThroughGateway(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, q := range qs {
-			for _, tq := range append(append([]taggedQuery{}, cliQueries...), pyQueries...) {
+			for _, tq := range all {
 				if strings.Contains(q.Query, tq.Tag) && !isDirect(q) {
 					where[tq.Tag] = append(where[tq.Tag], name+":"+q.State)
 					perCluster[name]++
@@ -90,7 +111,7 @@ func TestQueriesThroughGateway(t *testing.T) {
 			}
 		}
 	}
-	for _, tq := range append(append([]taggedQuery{}, cliQueries...), pyQueries...) {
+	for _, tq := range all {
 		w := where[tq.Tag]
 		if len(w) != 1 || !strings.HasSuffix(w[0], ":FINISHED") {
 			t.Errorf("query %s ran as %v; want exactly one FINISHED run on one cluster", tq.Tag, w)

@@ -55,7 +55,7 @@ func NewEnv(dir string) (*Env, error) {
 		return nil, fmt.Errorf("components are not installed (%v): run `make setup`", err)
 	}
 	e.JavaHome = strings.TrimSpace(string(jh))
-	for _, p := range []string{e.EnvoyPath(), e.PythonPath(), e.TrinoServerDir(), e.TrinoCLIPath(), filepath.Join(e.JavaHome, "bin", "java")} {
+	for _, p := range []string{e.EnvoyPath(), e.PythonPath(), e.TrinoServerDir(), e.TrinoCLIPath(), e.TrinoJDBCPath(), filepath.Join(e.JavaHome, "bin", "java")} {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("missing component %s: run `make setup`", p)
 		}
@@ -89,6 +89,11 @@ func (e *Env) TrinoServerDir() string {
 // TrinoCLIPath is the trino CLI executable jar.
 func (e *Env) TrinoCLIPath() string {
 	return filepath.Join(e.Cache, "trino-cli-"+e.Versions["TRINO_VERSION"]+".jar")
+}
+
+// TrinoJDBCPath is the Trino JDBC driver jar.
+func (e *Env) TrinoJDBCPath() string {
+	return filepath.Join(e.Cache, "trino-jdbc-"+e.Versions["TRINO_VERSION"]+".jar")
 }
 
 // StopAll stops every process this Env started, newest first.
