@@ -37,13 +37,18 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	verb, args := args[0], args[1:]
 	fs := newFlags("policy "+verb, stderr)
 	client := adminFlags(fs)
-	switch verb {
-	case "test":
+	// loadDir parses the flags of test and upload and reads --dir.
+	loadDir := func() (string, *policy.Bundle, error) {
 		dir := fs.String("dir", "policies", "policy directory")
 		if err := parse(fs, args); err != nil {
-			return err
+			return "", nil, err
 		}
 		b, err := policy.LoadDir(*dir)
+		return *dir, b, err
+	}
+	switch verb {
+	case "test":
+		dir, b, err := loadDir()
 		if err != nil {
 			return err
 		}
@@ -51,14 +56,10 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "policy %s (%s): %d files, %d tests passed\n", *dir, c.Version, len(c.Files), c.Tests.Passed)
+		fmt.Fprintf(stdout, "policy %s (%s): %d files, %d tests passed\n", dir, c.Version, len(c.Files), c.Tests.Passed)
 		return nil
 	case "upload":
-		dir := fs.String("dir", "policies", "policy directory")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		b, err := policy.LoadDir(*dir)
+		_, b, err := loadDir()
 		if err != nil {
 			return err
 		}

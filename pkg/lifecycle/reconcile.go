@@ -77,21 +77,26 @@ type queryInfo struct {
 }
 
 func (m *Manager) listQueries(ctx context.Context, base string) ([]queryInfo, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/query", nil)
+	var out []queryInfo
+	return out, m.getJSON(ctx, base, "/v1/query", &out)
+}
+
+// getJSON reads a coordinator resource as the switchyard user.
+func (m *Manager) getJSON(ctx context.Context, base, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("X-Trino-User", "switchyard")
 	resp, err := m.o.Client.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /v1/query: HTTP %d", resp.StatusCode)
+		return fmt.Errorf("GET %s: HTTP %d", path, resp.StatusCode)
 	}
-	var out []queryInfo
-	return out, json.NewDecoder(resp.Body).Decode(&out)
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func (m *Manager) reconcileDrain(ctx context.Context, c *fleet.Cluster) {
@@ -243,23 +248,10 @@ func (m *Manager) shutdownWorkers(ctx context.Context, c *fleet.Cluster) {
 // workerURIs lists the worker nodes a coordinator knows (GET /v1/node
 // lists the nodes other than the coordinator itself).
 func (m *Manager) workerURIs(ctx context.Context, base string) ([]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/node", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("X-Trino-User", "switchyard")
-	resp, err := m.o.Client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /v1/node: HTTP %d", resp.StatusCode)
-	}
 	var nodes []struct {
 		URI string `json:"uri"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&nodes); err != nil {
+	if err := m.getJSON(ctx, base, "/v1/node", &nodes); err != nil {
 		return nil, err
 	}
 	var out []string

@@ -268,6 +268,23 @@ func headersField(obj ast.Object, key string) (map[string]string, error) {
 // not retried until the files change again.
 func (e *Engine) Watch(ctx context.Context, dir string, interval time.Duration) {
 	last := ""
+	every(ctx, interval, func() {
+		fp := fingerprint(dir)
+		if fp == last {
+			return
+		}
+		last = fp
+		b, err := LoadDir(dir)
+		if err != nil {
+			e.log.Error("policy directory changed but cannot be read; the running policy keeps serving", "dir", dir, "error", err)
+			return
+		}
+		e.offer(ctx, b)
+	})
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -275,22 +292,18 @@ func (e *Engine) Watch(ctx context.Context, dir string, interval time.Duration) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			fn()
 		}
-		fp := fingerprint(dir)
-		if fp == last {
-			continue
-		}
-		last = fp
-		b, err := LoadDir(dir)
-		if err != nil {
-			e.log.Error("policy directory changed but cannot be read; the running policy keeps serving", "dir", dir, "error", err)
-			continue
-		}
-		if c := e.Current(); c != nil && c.Version == b.Version() {
-			continue
-		}
-		_, _ = e.Replace(ctx, b)
 	}
+}
+
+// offer makes b the policy in use unless it already is (a refusal is
+// logged and counted by Replace).
+func (e *Engine) offer(ctx context.Context, b *Bundle) {
+	if c := e.Current(); c != nil && c.Version == b.Version() {
+		return
+	}
+	_, _ = e.Replace(ctx, b)
 }
 
 func fingerprint(dir string) string {

@@ -52,33 +52,23 @@ func (e *Engine) Sync(ctx context.Context, st store.Store, interval time.Duratio
 	if rev, err := st.DocumentRevision(ctx, store.PolicyDoc); err == nil {
 		seen = rev // what was published before this replica started is applied by Load
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		rev, err := st.DocumentRevision(ctx, store.PolicyDoc)
 		if err != nil || rev == seen {
-			continue
+			return
 		}
 		raw, rev, err := st.GetDocument(ctx, store.PolicyDoc)
 		if err != nil {
-			continue
+			return
 		}
 		seen = rev
 		b, err := decodeBundle(raw)
 		if err != nil {
 			e.log.Error("ignoring a published policy", "revision", rev, "error", err)
-			continue
+			return
 		}
-		if c := e.Current(); c != nil && c.Version == b.Version() {
-			continue
-		}
-		_, _ = e.Replace(ctx, b)
-	}
+		e.offer(ctx, b)
+	})
 }
 
 // LoadPublished returns the policy published in the store, if any.
