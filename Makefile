@@ -75,7 +75,7 @@ check: fmt vet lint generate-check
 # Each fuzz target gets FUZZTIME (executions, or a duration such as 30s) on
 # top of its seed corpus.
 FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
-	./pkg/trinosim:FuzzPaths ./pkg/loadgen:FuzzDecodeResults \
+	./e2e/trinosim:FuzzPaths ./e2e/loadgen:FuzzDecodeResults \
 	./pkg/sqlclass:FuzzClassify ./pkg/health:FuzzParseLoad
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

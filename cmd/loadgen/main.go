@@ -1,5 +1,5 @@
 // Command loadgen drives a Trino-protocol server (the gateway, a
-// coordinator or trinosim) with pkg/loadgen and prints the Results as JSON.
+// coordinator or trinosim) with e2e/loadgen and prints the Results as JSON.
 package main
 
 import (
@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/switchyard-gw/switchyard/pkg/loadgen"
+	"github.com/switchyard-gw/switchyard/e2e/loadgen"
 )
 
 func main() {

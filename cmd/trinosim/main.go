@@ -1,4 +1,4 @@
-// Command trinosim serves the Trino protocol simulator of pkg/trinosim on
+// Command trinosim serves the Trino protocol simulator of e2e/trinosim on
 // a TCP address, for benchmarks and manual tests.
 package main
 
@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/switchyard-gw/switchyard/pkg/trinosim"
+	"github.com/switchyard-gw/switchyard/e2e/trinosim"
 )
 
 func main() {

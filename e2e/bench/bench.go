@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
-	"github.com/switchyard-gw/switchyard/pkg/loadgen"
+	"github.com/switchyard-gw/switchyard/e2e/loadgen"
 )
 
 // Plan is what a benchmark run does.

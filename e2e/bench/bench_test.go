@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
-	"github.com/switchyard-gw/switchyard/pkg/loadgen"
+	"github.com/switchyard-gw/switchyard/e2e/loadgen"
 )
 
 // TestSmoke runs the whole benchmark briefly against every target so the

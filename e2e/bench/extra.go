@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
-	"github.com/switchyard-gw/switchyard/pkg/loadgen"
+	"github.com/switchyard-gw/switchyard/e2e/loadgen"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 )
 

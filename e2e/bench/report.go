@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
-	"github.com/switchyard-gw/switchyard/pkg/loadgen"
+	"github.com/switchyard-gw/switchyard/e2e/loadgen"
 )
 
 // stat is a median with its spread over repeats.
@@ -173,7 +173,7 @@ func (rep *Report) Markdown(plotFile string) string {
 		vs = append(vs, k+" "+rep.Versions[k])
 	}
 	w("- %s\n", strings.Join(vs, "; "))
-	w("- The load generator (`pkg/loadgen`, in the bench process), the backend and the target share the %d cores: absolute numbers are low and include that contention; the comparison is what counts.\n\n", rep.Machine.Cores)
+	w("- The load generator (`e2e/loadgen`, in the bench process), the backend and the target share the %d cores: absolute numbers are low and include that contention; the comparison is what counts.\n\n", rep.Machine.Cores)
 
 	w("## Load shape\n\n")
 	w("- Backend: the Trino protocol simulator (`cmd/trinosim`): %d result pages of %d rows × %d columns after one queued poll, no added delay, honouring X-Forwarded-* and X-Forwarded-Prefix like Trino. A query is 1 submission + %d polls.\n",

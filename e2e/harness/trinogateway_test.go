@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
-	"github.com/switchyard-gw/switchyard/pkg/trinosim"
+	"github.com/switchyard-gw/switchyard/e2e/trinosim"
 )
 
 // TestTrinoGateway runs Trino Gateway, with its state in PostgreSQL, in

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-gw/switchyard/pkg/trinosim"
+	"github.com/switchyard-gw/switchyard/e2e/trinosim"
 )
 
 // counting wraps a handler and counts its requests by method.

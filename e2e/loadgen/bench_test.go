@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard-gw/switchyard/pkg/trinosim"
+	"github.com/switchyard-gw/switchyard/e2e/trinosim"
 )
 
 // BenchmarkClientQuery runs one query (POST and every nextUri) per
