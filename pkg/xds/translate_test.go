@@ -25,6 +25,7 @@ func optionsFor(c *config.Config) Options {
 		RequestTimeout:  c.Listener.RequestTimeout,
 		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
 		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
+		ExtAuthz:        c.Policy.Dir != "", // as pkg/server sets it
 		Health: HealthCheck{Interval: c.Health.Interval, Timeout: c.Health.Timeout,
 			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold)},
 	}
