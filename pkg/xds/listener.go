@@ -12,13 +12,9 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
 	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
-	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
-	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
-	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	earlyhmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -26,10 +22,11 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
-// buildListener is the client listener: one HTTP connection manager with
-// ext_proc then the router. Headers the gateway owns are removed before
-// anything else sees the request, so a client cannot choose a cluster.
-func buildListener(o Options) (*listenerv3.Listener, error) {
+// buildListener is the client listener: one HTTP connection manager whose
+// HTTP filters are the chain's, in order (registry.go). Headers the gateway
+// owns are removed before anything else sees the request, so a client
+// cannot choose a cluster.
+func buildListener(o Options, chain filterChain) (*listenerv3.Listener, error) {
 	host, port, err := splitHostPort(o.ListenerAddress)
 	if err != nil {
 		return nil, err
@@ -48,7 +45,6 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 				{Action: &mutationv3.HeaderMutation_Remove{Remove: ForwardedPrefix}},
 			}}),
 		}},
-		HttpFilters: httpFilters(o),
 		// Edge settings: trust no client-supplied X-Forwarded-For, bound idle
 		// streams and slow request headers.
 		UseRemoteAddress:      wrapperspb.Bool(true),
@@ -61,7 +57,10 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 		LocalReplyConfig: localReplies(o),
 		AccessLog:        []*accesslogv3.AccessLog{transactionLog()},
 	}
-	return &listenerv3.Listener{
+	if err := chain.patchHCM(hcm, o); err != nil {
+		return nil, err
+	}
+	l := &listenerv3.Listener{
 		Name:    ListenerName,
 		Address: socketAddress(host, port),
 		// Room for the largest SQL text plus headers: ext_proc sees more than
@@ -73,35 +72,14 @@ func buildListener(o Options) (*listenerv3.Listener, error) {
 				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)},
 			}},
 		}},
-	}, nil
+	}
+	if err := chain.patchListener(l, o); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 const bufferHeadroom = 64 << 10
-
-// httpFilters: [ext_authz,] ext_proc, router.
-func httpFilters(o Options) []*hcmv3.HttpFilter {
-	var fs []*hcmv3.HttpFilter
-	if o.ExtAuthz {
-		fs = append(fs, &hcmv3.HttpFilter{Name: extAuthzFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&extauthzv3.ExtAuthz{
-			Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &corev3.GrpcService{
-				TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
-				Timeout:         durationpb.New(o.ExtProcTimeout),
-			}},
-			TransportApiVersion: corev3.ApiVersion_V3,
-			// A failed check is a gateway failure (500, rewritten into a
-			// JSON error by the local replies), never an allow.
-			StatusOnError: &typev3.HttpStatus{Code: typev3.StatusCode_InternalServerError},
-		})}})
-	}
-	return append(fs,
-		&hcmv3.HttpFilter{Name: extProcFilter, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(extProcConfig(o))}},
-		&hcmv3.HttpFilter{Name: "envoy.filters.http.router", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&routerv3.Router{})}},
-	)
-}
-
-func extAuthzDisabled() *extauthzv3.ExtAuthzPerRoute {
-	return &extauthzv3.ExtAuthzPerRoute{Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true}}
-}
 
 // transactionLog reports to the control plane (gRPC access log, on the
 // ext_proc cluster) only the responses that start a Trino transaction, with
@@ -131,53 +109,6 @@ func transactionLog() *accesslogv3.AccessLog {
 			AdditionalResponseHeadersToLog: []string{"x-trino-started-transaction-id"},
 		})},
 	}
-}
-
-// extProcConfig asks for request headers only by default; the submission
-// route widens that (see submitProcessing) and prefixed follow-ups disable
-// the filter altogether.
-func extProcConfig(o Options) *extprocv3.ExternalProcessor {
-	return &extprocv3.ExternalProcessor{
-		GrpcService: &corev3.GrpcService{
-			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
-			Timeout:         durationpb.New(o.ExtProcTimeout),
-		},
-		ProcessingMode: &extprocv3.ProcessingMode{
-			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
-			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
-			RequestBodyMode:     extprocv3.ProcessingMode_NONE,
-			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
-			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
-			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
-		},
-		MessageTimeout:   durationpb.New(o.ExtProcTimeout),
-		FailureModeAllow: false,
-		// With a STREAMED body (submissions), Envoy sends the body right
-		// behind the headers; ext_proc answers the headers once it has read
-		// the SQL, so a submission costs one round trip, not two.
-		SendBodyWithoutWaitingForHeaderResponse: true,
-	}
-}
-
-// submitProcessing is the ext_proc mode of POST /v1/statement: the SQL body
-// streamed behind the headers (the decision is the answer to the headers,
-// sent once the whole body has arrived), and the response body buffered
-// (small: the first QueryResults) to learn the query ID.
-func submitProcessing() *extprocv3.ExtProcPerRoute {
-	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
-		ProcessingMode: &extprocv3.ProcessingMode{
-			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
-			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
-			RequestBodyMode:     extprocv3.ProcessingMode_STREAMED,
-			ResponseBodyMode:    extprocv3.ProcessingMode_BUFFERED,
-			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
-			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
-		},
-	}}}
-}
-
-func extProcDisabled() *extprocv3.ExtProcPerRoute {
-	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true}}
 }
 
 // localReplies makes the replies Envoy itself generates readable by Trino

@@ -1,10 +1,11 @@
 package xds
 
 import (
+	"errors"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -13,63 +14,75 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
-// buildRoutes is the route table, first match wins:
+// buildRoutes is the route table, first match wins. Each route gets a kind
+// (registry.go) and each filter of the chain sets its per-route
+// configuration by kind, in its own file; the notes on ext_proc and
+// ext_authz below say what filter_extproc.go and filter_extauthz.go decide.
 //
-//  1. /_sy/{cluster}/{coordinator}/v1/statement/{queued,executing}/...:
+//  1. kindPrefixedPoll: /_sy/{cluster}/{coordinator}/v1/statement/{queued,executing}/...:
 //     follow-ups of a query, routed by path alone to the coordinator that
-//     owns it, with ext_proc off (they cost what plain Envoy costs). Only
-//     these two sub-trees are open under the prefix, so a prefixed path can
-//     never submit a query and bypass policy.
-//  2. /_sy/{cluster}/{coordinator}/ui/...: the query's infoUri, to the owner
-//     (ext_proc still sees it).
-//  3. x-switchyard-route: {cluster}/{coordinator} (sticky lookups) or
-//     {cluster} (submissions: the cluster, failing over to the rest of its
-//     group on connection failures): the decision ext_proc wrote.
-//  4. anything else under /_sy/: a JSON 404.
-//  5. POST /v1/statement with no decision yet: ext_proc reads the body and
-//     the response; the direct response is only reached if it decided
-//     nothing, which it never does.
-//  6. /v1/statement/...: follow-ups without the prefix; ext_proc looks the
-//     owner up (no ext_authz: the client holds the query's URIs).
-//  7. everything else: ext_authz (with a policy), then ext_proc reads the
-//     headers and decides.
-func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options) *routev3.RouteConfiguration {
+//     owns it, with ext_proc and ext_authz off (they cost what plain Envoy
+//     costs). Only these two sub-trees are open under the prefix, so a
+//     prefixed path can never submit a query and bypass policy.
+//  2. kindPrefixedUI: /_sy/{cluster}/{coordinator}/ui/...: the query's
+//     infoUri, to the owner (ext_authz and ext_proc still see it).
+//  3. kindDecided: x-switchyard-route: {cluster}/{coordinator} (sticky
+//     lookups) or {cluster} (submissions: the cluster, failing over to the
+//     rest of its group on connection failures): the decision ext_proc wrote.
+//     kindWeighted: x-switchyard-route: group:{group}, for a weighted group.
+//  4. kindUnknownPrefix: anything else under /_sy/: a JSON 404.
+//  5. kindSubmit: POST /v1/statement with no decision yet: ext_proc reads
+//     the body and the response (no ext_authz: ext_proc applies the
+//     policy); the direct response is only reached if it decided nothing,
+//     which it never does.
+//  6. kindFollowUp: /v1/statement/...: follow-ups without the prefix;
+//     ext_proc looks the owner up (no ext_authz: like prefixed polls they
+//     belong to the client that holds the query's URIs).
+//  7. kindDefault: everything else: ext_authz (with a policy), then ext_proc
+//     reads the headers and decides.
+func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filterChain) (*routev3.RouteConfiguration, error) {
 	var routes []*routev3.Route
+	var errs []error
+	add := func(kind routeKind, r *routev3.Route) {
+		if err := chain.patchRoute(r, kind, o); err != nil {
+			errs = append(errs, err)
+		}
+		routes = append(routes, r)
+	}
 	for _, c := range clusters {
 		for _, co := range c.Coordinators {
 			prefix := trino.CoordinatorPrefix(c.Name, co.Name)
 			target := CoordinatorClusterName(c.Name, co.Name)
 			for _, sub := range []string{"/v1/statement/queued/", "/v1/statement/executing/"} {
-				routes = append(routes, prefixRoute(prefix, sub, target, o, false))
+				add(kindPrefixedPoll, prefixRoute(prefix, sub, target, o))
 			}
-			routes = append(routes, prefixRoute(prefix, "/ui/", target, o, true))
+			add(kindPrefixedUI, prefixRoute(prefix, "/ui/", target, o))
 		}
 	}
 	for _, c := range clusters {
 		for _, co := range c.Coordinators {
 			r := headerRoute(fleet.Key(c.Name, co.Name), CoordinatorClusterName(c.Name, co.Name), o)
 			r.RequestHeadersToAdd = forwardedPrefix(trino.CoordinatorPrefix(c.Name, co.Name))
-			routes = append(routes, r)
+			add(kindDecided, r)
 		}
-		routes = append(routes, headerRoute(c.Name, FailoverClusterName(c.Name), o))
+		add(kindDecided, headerRoute(c.Name, FailoverClusterName(c.Name), o))
 	}
-	routes = append(routes, weightedRoutes(f, clusters, o)...)
-	routes = append(routes,
-		directRoute("unknown_prefix", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: trino.RoutePrefix}},
-			404, trino.ErrorDocument(trino.ErrNoRoute, "unknown or closed gateway path: only the statement follow-ups and UI pages of a query live under "+trino.RoutePrefix), nil),
-		directRoute("submit", &routev3.RouteMatch{
-			PathSpecifier: &routev3.RouteMatch_Path{Path: statementPrefix},
-			Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
-		}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayInternal, "the gateway made no routing decision"),
-			submitFilters(o)),
-		// Follow-ups that lost their prefix: ext_proc routes them through the
-		// store; like prefixed polls they belong to the query's client, so
-		// no authorization check.
-		directRoute("statement_followups", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: statementPrefix + "/"}},
-			404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path"), followUpFilters(o)),
-		directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
-			404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path"), nil),
-	)
+	for _, r := range weightedRoutes(f, clusters, o) {
+		add(kindWeighted, r)
+	}
+	add(kindUnknownPrefix, directRoute("unknown_prefix", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: trino.RoutePrefix}},
+		404, trino.ErrorDocument(trino.ErrNoRoute, "unknown or closed gateway path: only the statement follow-ups and UI pages of a query live under "+trino.RoutePrefix)))
+	add(kindSubmit, directRoute("submit", &routev3.RouteMatch{
+		PathSpecifier: &routev3.RouteMatch_Path{Path: statementPrefix},
+		Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
+	}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayInternal, "the gateway made no routing decision")))
+	add(kindFollowUp, directRoute("statement_followups", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: statementPrefix + "/"}},
+		404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path")))
+	add(kindDefault, directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path")))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return &routev3.RouteConfiguration{
 		Name: RouteConfigName,
 		VirtualHosts: []*routev3.VirtualHost{{
@@ -80,44 +93,19 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options) *routev3.R
 		}},
 		// The decision header is for routing only; coordinators never see it.
 		RequestHeadersToRemove: []string{RouteHeader},
-	}
+	}, nil
 }
 
 // prefixRoute serves prefix+sub on the coordinator's cluster, with the
 // prefix removed from the path and handed back to the coordinator in
 // X-Forwarded-Prefix, so the URIs it builds keep it.
-// submitFilters: submissions are decided by ext_proc (policy included),
-// not by ext_authz.
-func submitFilters(o Options) map[string]*anypb.Any {
-	m := map[string]*anypb.Any{extProcFilter: mustAny(submitProcessing())}
-	if o.ExtAuthz {
-		m[extAuthzFilter] = mustAny(extAuthzDisabled())
-	}
-	return m
-}
-
-func followUpFilters(o Options) map[string]*anypb.Any {
-	if !o.ExtAuthz {
-		return nil
-	}
-	return map[string]*anypb.Any{extAuthzFilter: mustAny(extAuthzDisabled())}
-}
-
-func prefixRoute(prefix, sub, cluster string, o Options, withExtProc bool) *routev3.Route {
-	r := &routev3.Route{
+func prefixRoute(prefix, sub, cluster string, o Options) *routev3.Route {
+	return &routev3.Route{
 		Name:                cluster + ":" + sub,
 		Match:               &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: prefix + sub}},
 		Action:              clusterAction(cluster, sub, o),
 		RequestHeadersToAdd: forwardedPrefix(prefix),
 	}
-	if !withExtProc {
-		// A query's own polls: the client that holds the URI owns them.
-		r.TypedPerFilterConfig = map[string]*anypb.Any{extProcFilter: mustAny(extProcDisabled())}
-		if o.ExtAuthz {
-			r.TypedPerFilterConfig[extAuthzFilter] = mustAny(extAuthzDisabled())
-		}
-	}
-	return r
 }
 
 func headerRoute(value, cluster string, o Options) *routev3.Route {
@@ -201,7 +189,7 @@ func retryPolicy() *routev3.RetryPolicy {
 	}
 }
 
-func directRoute(name string, m *routev3.RouteMatch, status uint32, body []byte, perFilter map[string]*anypb.Any) *routev3.Route {
+func directRoute(name string, m *routev3.RouteMatch, status uint32, body []byte) *routev3.Route {
 	return &routev3.Route{
 		Name:  name,
 		Match: m,
@@ -213,7 +201,6 @@ func directRoute(name string, m *routev3.RouteMatch, status uint32, body []byte,
 			Header:       &corev3.HeaderValue{Key: "content-type", Value: "application/json"},
 			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 		}},
-		TypedPerFilterConfig: perFilter,
 	}
 }
 

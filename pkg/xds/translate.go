@@ -29,8 +29,6 @@ const (
 	ForwardedPrefix  = "x-forwarded-prefix"
 	MetadataNS       = "switchyard"
 	statementPrefix  = "/v1/statement"
-	extProcFilter    = "envoy.filters.http.ext_proc"
-	extAuthzFilter   = "envoy.filters.http.ext_authz"
 	hcmStatPrefix    = "switchyard"
 	upstreamIdleTime = 60 * time.Second
 )
@@ -76,9 +74,18 @@ func CoordinatorClusterName(cluster, coordinator string) string {
 // can: a cluster that cannot be translated is left out and reported in the
 // joined error, and the rest of the fleet is still served.
 func Translate(f *fleet.Fleet, o Options) (*Resources, error) {
+	return translate(f, o, httpFilterOrder)
+}
+
+// translate is Translate with the HTTP filters of an order list.
+func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error) {
+	chain, err := newFilterChain(order, o)
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	r := &Resources{}
-	l, err := buildListener(o)
+	l, err := buildListener(o, chain)
 	if err != nil {
 		return nil, fmt.Errorf("listener: %w", err)
 	}
@@ -101,7 +108,14 @@ func Translate(f *fleet.Fleet, o Options) (*Resources, error) {
 		r.Endpoints = append(r.Endpoints, eps...)
 		good = append(good, c)
 	}
-	r.Routes = append(r.Routes, buildRoutes(f, good, o))
+	rc, err := buildRoutes(f, good, o, chain)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	r.Routes = append(r.Routes, rc)
+	if err := chain.patchResources(r, o); err != nil {
+		return nil, err
+	}
 	return r, errors.Join(errs...)
 }
 

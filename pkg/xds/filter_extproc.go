@@ -1,0 +1,80 @@
+package xds
+
+import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+const extProcName = "envoy.filters.http.ext_proc"
+
+// extProcFilter is the control plane's request processor (ext_proc on the
+// ext_proc cluster): it classifies each request, decides where it goes and
+// writes the decision into the route header. Always on.
+type extProcFilter struct{}
+
+func (extProcFilter) name() string { return extProcName }
+
+func (extProcFilter) enabled(Options) bool { return true }
+
+// patchHCM asks for request headers only by default; patchRoute widens that
+// for submissions and turns the filter off for prefixed polls.
+func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error {
+	hcm.HttpFilters = append(hcm.HttpFilters, typedFilter(extProcName, &extprocv3.ExternalProcessor{
+		GrpcService: &corev3.GrpcService{
+			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
+			Timeout:         durationpb.New(o.ExtProcTimeout),
+		},
+		ProcessingMode: &extprocv3.ProcessingMode{
+			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+			RequestBodyMode:     extprocv3.ProcessingMode_NONE,
+			ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+			RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+			ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+		},
+		MessageTimeout:   durationpb.New(o.ExtProcTimeout),
+		FailureModeAllow: false,
+		// With a STREAMED body (submissions), Envoy sends the body right
+		// behind the headers; ext_proc answers the headers once it has read
+		// the SQL, so a submission costs one round trip, not two.
+		SendBodyWithoutWaitingForHeaderResponse: true,
+	}))
+	return nil
+}
+
+// patchRoute: a query's prefixed polls are routed by path alone, with
+// ext_proc off (they cost what plain Envoy costs; the client that holds the
+// URI owns them). A submission streams the SQL body behind the headers (the
+// decision is the answer to the headers, sent once the whole body has
+// arrived) and has its response body buffered (small: the first
+// QueryResults) so ext_proc learns the query ID.
+func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
+	switch kind {
+	case kindPrefixedPoll:
+		setPerFilterConfig(r, extProcName, &extprocv3.ExtProcPerRoute{
+			Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true},
+		})
+	case kindSubmit:
+		setPerFilterConfig(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
+			ProcessingMode: &extprocv3.ProcessingMode{
+				RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+				ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+				RequestBodyMode:     extprocv3.ProcessingMode_STREAMED,
+				ResponseBodyMode:    extprocv3.ProcessingMode_BUFFERED,
+				RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+				ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+			},
+		}}})
+	}
+	return nil
+}
+
+func (extProcFilter) patchListener(*listenerv3.Listener, Options) error { return nil }
+
+// patchResources: the ext_proc cluster is shared with ext_authz and the
+// transaction access log, so Translate adds it, whatever filters are on.
+func (extProcFilter) patchResources(*Resources, Options) error { return nil }
