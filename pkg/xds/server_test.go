@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,11 +13,14 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
@@ -36,12 +40,24 @@ func translateFile(t *testing.T, path string) *Resources {
 }
 
 // Two Envoys (different node IDs) on one ADS server receive the same
-// listener, equal to what the translator produced.
+// listener, equal to what the translator produced. The first accepts it
+// (ACK), the second rejects it (NACK): only the NACK reaches the Nacks
+// metric, once, with the listener type.
 func TestServerServesEveryNodeTheSameSnapshot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var nacks int
-	s := NewServer(slog.New(slog.DiscardHandler), Metrics{Nacks: func(string) { nacks++ }})
+	var mu sync.Mutex
+	var nacks []string
+	nacked := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), nacks...)
+	}
+	s := NewServer(slog.New(slog.DiscardHandler), Metrics{Nacks: func(typeURL string) {
+		mu.Lock()
+		defer mu.Unlock()
+		nacks = append(nacks, typeURL)
+	}})
 	res := translateFile(t, "testdata/in/basic.yaml")
 	v, err := s.Update(ctx, res)
 	if err != nil {
@@ -56,7 +72,14 @@ func TestServerServesEveryNodeTheSameSnapshot(t *testing.T) {
 	go func() { _ = g.Serve(l) }()
 	defer g.Stop()
 
-	for _, node := range []string{"envoy-a", "envoy-b"} {
+	for _, tc := range []struct {
+		node      string
+		reject    bool
+		wantNacks []string // after this node's answer
+	}{
+		{node: "envoy-a", wantNacks: nil},
+		{node: "envoy-b", reject: true, wantNacks: []string{resource.ListenerType}},
+	} {
 		conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +89,7 @@ func TestServerServesEveryNodeTheSameSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: node}, TypeUrl: resource.ListenerType}); err != nil {
+		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: tc.node}, TypeUrl: resource.ListenerType}); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := stream.Recv()
@@ -74,21 +97,44 @@ func TestServerServesEveryNodeTheSameSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		if resp.GetVersionInfo() != v {
-			t.Errorf("%s got version %q, want %q", node, resp.GetVersionInfo(), v)
+			t.Errorf("%s got version %q, want %q", tc.node, resp.GetVersionInfo(), v)
 		}
 		if len(resp.GetResources()) != 1 {
-			t.Fatalf("%s got %d listeners", node, len(resp.GetResources()))
+			t.Fatalf("%s got %d listeners", tc.node, len(resp.GetResources()))
 		}
 		var got listenerv3.Listener
 		if err := resp.GetResources()[0].UnmarshalTo(&got); err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(res.Listeners[0], &got, protocmp.Transform()); diff != "" {
-			t.Errorf("%s listener differs from the translation (-want +got):\n%s", node, diff)
+			t.Errorf("%s listener differs from the translation (-want +got):\n%s", tc.node, diff)
 		}
-	}
-	if nacks != 0 {
-		t.Errorf("%d NACKs", nacks)
+
+		// The answer to the listener: an ACK, or a NACK as Envoy sends it
+		// (the version and nonce of the response, and the error).
+		answer := &discoveryv3.DiscoveryRequest{TypeUrl: resource.ListenerType, VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}
+		if tc.reject {
+			answer.ErrorDetail = &rpcstatus.Status{Code: int32(codes.InvalidArgument), Message: "listener switchyard_http: rejected by the test"}
+		}
+		if err := stream.Send(answer); err != nil {
+			t.Fatal(err)
+		}
+		// The server handles a stream's requests in order: once it answers
+		// a cluster subscription sent after the ACK or NACK, it has seen
+		// that answer too.
+		if err := stream.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.ClusterType}); err != nil {
+			t.Fatal(err)
+		}
+		cl, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cl.GetTypeUrl() != resource.ClusterType || len(cl.GetResources()) != len(res.Clusters) {
+			t.Fatalf("%s: after its answer got %d resources of %s, want the %d clusters", tc.node, len(cl.GetResources()), cl.GetTypeUrl(), len(res.Clusters))
+		}
+		if got := nacked(); !cmp.Equal(got, tc.wantNacks, cmpopts.EquateEmpty()) {
+			t.Errorf("after %s's answer (reject=%v) the Nacks metric got %q, want %q", tc.node, tc.reject, got, tc.wantNacks)
+		}
 	}
 }
 
