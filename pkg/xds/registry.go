@@ -95,11 +95,11 @@ func newFilterChain(order []httpFilter, o Options) (filterChain, error) {
 		n := f.name()
 		switch {
 		case n == "":
-			return nil, fmt.Errorf("http filter %d of the order list has no name", i)
+			return nil, fmt.Errorf("filter %d of the order list has no name", i+1)
 		case seen[n]:
-			return nil, fmt.Errorf("http filter %s appears twice in the order list", n)
+			return nil, fmt.Errorf("%s appears twice in the order list", n)
 		case n == routerName && i != len(order)-1:
-			return nil, fmt.Errorf("http filter %s must be last in the order list, found at %d of %d", routerName, i+1, len(order))
+			return nil, fmt.Errorf("%s must be last in the order list, found at %d of %d", routerName, i+1, len(order))
 		}
 		seen[n] = true
 	}
@@ -110,7 +110,7 @@ func newFilterChain(order []httpFilter, o Options) (filterChain, error) {
 		}
 	}
 	if len(c) == 0 || c[len(c)-1].name() != routerName {
-		return nil, errors.New("the http filter chain must end with " + routerName)
+		return nil, errors.New("the chain of enabled filters must end with " + routerName)
 	}
 	return c, nil
 }

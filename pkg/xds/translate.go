@@ -72,7 +72,8 @@ func CoordinatorClusterName(cluster, coordinator string) string {
 
 // Translate builds the Envoy resources for the fleet. It translates what it
 // can: a cluster that cannot be translated is left out and reported in the
-// joined error, and the rest of the fleet is still served.
+// joined error, and the rest of the fleet is still served. An error of the
+// HTTP filter chain (registry.go) fails the whole translation.
 func Translate(f *fleet.Fleet, o Options) (*Resources, error) {
 	return translate(f, o, httpFilterOrder)
 }
@@ -81,7 +82,7 @@ func Translate(f *fleet.Fleet, o Options) (*Resources, error) {
 func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error) {
 	chain, err := newFilterChain(order, o)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("http filters: %w", err)
 	}
 	var errs []error
 	r := &Resources{}
