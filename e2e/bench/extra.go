@@ -70,11 +70,14 @@ func stripGatewayPrefix(uri string) string {
 
 // prefill writes n live entries the way the gateway does.
 func prefill(ctx context.Context, redisAddr string, n int) error {
-	s := store.NewRedis(store.RedisOptions{Address: redisAddr, Timeout: time.Second, KeyPrefix: "sy:"})
+	s, err := store.NewRedis(store.RedisOptions{Addresses: []string{redisAddr}, Timeout: time.Second, KeyPrefix: "sy:"})
+	if err != nil {
+		return err
+	}
 	defer s.Close()
 	for i := range n {
 		id := fmt.Sprintf("20260101_000000_%05d_bench", i)
-		if err := s.PutQuery(ctx, id, store.QueryRoute{Cluster: "c0", Coordinator: "0"}, time.Hour); err != nil {
+		if err := s.Queries.PutQuery(ctx, id, store.QueryRoute{Cluster: "c0", Coordinator: "0"}, time.Hour); err != nil {
 			return fmt.Errorf("prefilling the store: %w", err)
 		}
 	}

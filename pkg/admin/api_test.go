@@ -37,7 +37,7 @@ func newAPI(t *testing.T, tokens []config.Token) http.Handler {
 	blue := config.Cluster{Name: "blue", Group: "adhoc", Coordinators: []config.Coordinator{{URL: "http://10.0.0.1:8080"}}}
 	blue.ApplyDefaults()
 	cfg.Clusters = []config.Cluster{blue}
-	m := lifecycle.New(lifecycle.Options{Config: &cfg, Store: store.NewMemory(), Health: allHealthy{}})
+	m := lifecycle.New(lifecycle.Options{Config: &cfg, Store: store.NewMemory().Documents, Health: allHealthy{}})
 	if err := m.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/switchyard-gw/switchyard/pkg/extproc"
+	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 )
 
@@ -17,7 +17,7 @@ type Policy interface {
 	Current() *policy.Compiled
 	// Publish validates a bundle and makes it the fleet's policy.
 	Publish(ctx context.Context, b *policy.Bundle) (*policy.Compiled, error)
-	DryRun(ctx context.Context, r extproc.DryRunRequest) *extproc.DryRunResult
+	DryRun(ctx context.Context, r admission.DryRunRequest) *admission.DryRunResult
 	Decisions(n int) []policy.LogEntry
 }
 
@@ -76,7 +76,7 @@ func registerPolicyAPI(mux *http.ServeMux, a *api, p Policy, read, write func(ht
 		WriteJSON(w, http.StatusOK, policyInfo(c))
 	}))
 	mux.HandleFunc("POST /api/v1/policy/eval", read(func(w http.ResponseWriter, r *http.Request) {
-		var req extproc.DryRunRequest
+		var req admission.DryRunRequest
 		if !decode(w, r, &req) {
 			return
 		}

@@ -24,7 +24,7 @@ import (
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 	Policy       *policy.Engine
-	Store        store.Store
+	Store        store.Queries
 	StoreTimeout time.Duration
 	Logger       *slog.Logger
 }

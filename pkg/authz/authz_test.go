@@ -30,7 +30,7 @@ func TestShippedAuthzPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMemory()
+	st := store.NewMemory().Queries
 	_ = st.PutQuery(context.Background(), "q1", store.QueryRoute{Cluster: "a", Coordinator: "0", User: "alice"}, time.Hour)
 	s := &Server{Policy: policy.NewEngine(c, nil), Store: st, StoreTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)}
 	tests := []struct {
@@ -61,7 +61,7 @@ func TestShippedAuthzPolicy(t *testing.T) {
 }
 
 func TestNoPolicyAllows(t *testing.T) {
-	s := &Server{Policy: policy.NewEngine(nil, nil), Store: store.NewMemory(), StoreTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)}
+	s := &Server{Policy: policy.NewEngine(nil, nil), Store: store.NewMemory().Queries, StoreTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)}
 	if r := check(s, "x", "PUT", "/v1/query/q/killed"); r.GetStatus().GetCode() != int32(codes.OK) {
 		t.Fatalf("%v", r)
 	}

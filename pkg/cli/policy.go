@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/config"
-	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
@@ -99,7 +99,7 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		req := extproc.DryRunRequest{SQL: *sql, Headers: map[string]string{}}
+		req := admission.DryRunRequest{SQL: *sql, Headers: map[string]string{}}
 		if *user != "" {
 			req.Headers["X-Trino-User"] = *user
 		}
@@ -114,7 +114,7 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			req.Headers[k] = v
 		}
-		var res *extproc.DryRunResult
+		var res *admission.DryRunResult
 		if *cfgPath != "" {
 			var err error
 			if res, err = localDryRun(ctx, *cfgPath, *dir, req); err != nil {
@@ -130,7 +130,7 @@ func policyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return ErrUsage
 }
 
-func printDryRun(w io.Writer, r *extproc.DryRunResult) {
+func printDryRun(w io.Writer, r *admission.DryRunResult) {
 	d := r.Decision
 	fmt.Fprintf(w, "statement: %s; tables: %s\n", r.Classification.Type, orNone(r.Classification.Tables))
 	switch {
@@ -149,7 +149,7 @@ func printDryRun(w io.Writer, r *extproc.DryRunResult) {
 
 // localDryRun decides against a configuration file's fleet, assuming every
 // coordinator healthy.
-func localDryRun(ctx context.Context, cfgPath, dir string, req extproc.DryRunRequest) (*extproc.DryRunResult, error) {
+func localDryRun(ctx context.Context, cfgPath, dir string, req admission.DryRunRequest) (*admission.DryRunResult, error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
@@ -170,11 +170,11 @@ func localDryRun(ctx context.Context, cfgPath, dir string, req extproc.DryRunReq
 		eng = policy.NewEngine(c, nil)
 	}
 	h := assumeHealthy{}
-	srv := extproc.New(extproc.Options{
-		Router: routing.New(fleet.FromConfig(cfg), h), Store: store.NewMemory(), Policy: eng, Health: h,
-		QueryTTL: time.Hour, MaxBodyBytes: cfg.Listener.MaxBodyBytes, StoreTimeout: time.Second, TransactionWait: time.Millisecond,
+	p := admission.New(admission.Options{
+		Router: routing.New(fleet.FromConfig(cfg), h), Queries: store.NewMemory().Queries, Policy: eng, Health: h,
+		QueryTTL: time.Hour, StoreTimeout: time.Second, TransactionWait: time.Millisecond,
 	})
-	return srv.DryRun(ctx, req), nil
+	return p.DryRun(ctx, req), nil
 }
 
 type assumeHealthy struct{}

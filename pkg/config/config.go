@@ -53,6 +53,10 @@ type ControlPlane struct {
 	ExtProcTimeout time.Duration `yaml:"extProcTimeout"`
 	// Pprof serves Go profiles under /debug/pprof/ on the admin address.
 	Pprof bool `yaml:"pprof"`
+	// LeaseTTL is how long the replica doing once-per-fleet work (the
+	// reconciler of drains and failovers) holds its lease without renewing
+	// it: how long the fleet waits for a replica that died (default 10s).
+	LeaseTTL time.Duration `yaml:"leaseTTL"`
 }
 
 // Store selects the shared state backend.
@@ -66,13 +70,26 @@ type Store struct {
 
 // Redis is the Redis connection.
 type Redis struct {
-	Address  string `yaml:"address"`
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
-	DB       int    `yaml:"db"`
+	// Mode is standalone (default: one server at Address), sentinel (a
+	// primary that Sentinel fails over: MasterName and the sentinels'
+	// Addresses) or cluster (Redis Cluster: seed nodes in Addresses).
+	Mode string `yaml:"mode"`
+	// Address is the server in standalone mode.
+	Address string `yaml:"address"`
+	// Addresses are the sentinels (sentinel mode) or seed nodes (cluster).
+	Addresses []string `yaml:"addresses"`
+	// MasterName is the primary's name in Sentinel.
+	MasterName string `yaml:"masterName"`
+	// SentinelUsername and SentinelPassword authenticate to the sentinels.
+	SentinelUsername string `yaml:"sentinelUsername"`
+	SentinelPassword string `yaml:"sentinelPassword"`
+	Username         string `yaml:"username"`
+	Password         string `yaml:"password"`
+	DB               int    `yaml:"db"`
 	// Timeout bounds each Redis call on the request path (default 200ms).
 	Timeout time.Duration `yaml:"timeout"`
-	// KeyPrefix namespaces every key (default "sy:").
+	// KeyPrefix namespaces every key (default "sy:"); no braces: the
+	// store's keys carry their own Redis Cluster hash tags.
 	KeyPrefix string `yaml:"keyPrefix"`
 }
 
@@ -212,8 +229,9 @@ func Defaults() Config {
 			XDSAddress:     "127.0.0.1:18000",
 			ExtProcAddress: "127.0.0.1:18001",
 			ExtProcTimeout: time.Second,
+			LeaseTTL:       10 * time.Second,
 		},
-		Store:   Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
+		Store:   Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Mode: RedisStandalone, Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
 		Health:  Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
 		Admin:   Admin{DrainTimeout: time.Hour},
 		Policy:  Policy{DecisionLogSize: 1000},

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Balancing strategies within a routing group.
@@ -50,6 +51,13 @@ const (
 	StoreRedis  = "redis"
 )
 
+// Redis modes.
+const (
+	RedisStandalone = "standalone"
+	RedisSentinel   = "sentinel"
+	RedisCluster    = "cluster"
+)
+
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // ValidName reports whether s can name a cluster, group or coordinator: 1-63
@@ -87,17 +95,51 @@ func (c *Config) Validate() error {
 	if c.ControlPlane.ExtProcTimeout <= 0 {
 		add("controlPlane.extProcTimeout", "must be positive, got %v", c.ControlPlane.ExtProcTimeout)
 	}
+	if c.ControlPlane.LeaseTTL < 100*time.Millisecond {
+		add("controlPlane.leaseTTL", "must be at least 100ms, got %v", c.ControlPlane.LeaseTTL)
+	}
 
 	switch c.Store.Type {
 	case StoreMemory:
 	case StoreRedis:
-		if c.Store.Redis.Address == "" {
-			add("store.redis.address", "is required when store.type is redis")
-		} else {
-			checkAddr("store.redis.address", c.Store.Redis.Address)
+		r := c.Store.Redis
+		switch r.Mode {
+		case RedisStandalone:
+			if r.Address == "" {
+				add("store.redis.address", "is required when store.type is redis (standalone mode)")
+			} else {
+				checkAddr("store.redis.address", r.Address)
+			}
+			if len(r.Addresses) > 0 {
+				add("store.redis.addresses", "is for sentinel and cluster modes; standalone mode takes store.redis.address")
+			}
+		case RedisSentinel, RedisCluster:
+			if r.Address != "" {
+				add("store.redis.address", "is for standalone mode; %s mode takes store.redis.addresses", r.Mode)
+			}
+			if len(r.Addresses) == 0 {
+				add("store.redis.addresses", "at least one address is required in %s mode", r.Mode)
+			}
+			for i, a := range r.Addresses {
+				checkAddr(fmt.Sprintf("store.redis.addresses[%d]", i), a)
+			}
+		default:
+			add("store.redis.mode", "must be %q, %q or %q, got %q", RedisStandalone, RedisSentinel, RedisCluster, r.Mode)
 		}
-		if c.Store.Redis.Timeout <= 0 {
-			add("store.redis.timeout", "must be positive, got %v", c.Store.Redis.Timeout)
+		switch {
+		case r.Mode == RedisSentinel && r.MasterName == "":
+			add("store.redis.masterName", "is required in sentinel mode")
+		case r.Mode != RedisSentinel && (r.MasterName != "" || r.SentinelUsername != "" || r.SentinelPassword != ""):
+			add("store.redis.masterName", "and the sentinel credentials are for sentinel mode only")
+		}
+		if r.Mode == RedisCluster && r.DB != 0 {
+			add("store.redis.db", "Redis Cluster has only database 0, got %d", r.DB)
+		}
+		if strings.ContainsAny(r.KeyPrefix, "{}") {
+			add("store.redis.keyPrefix", "%q must not contain { or }: the store's keys carry their own Redis Cluster hash tags", r.KeyPrefix)
+		}
+		if r.Timeout <= 0 {
+			add("store.redis.timeout", "must be positive, got %v", r.Timeout)
 		}
 	default:
 		add("store.type", "must be %q or %q, got %q", StoreMemory, StoreRedis, c.Store.Type)

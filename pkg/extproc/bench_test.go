@@ -11,6 +11,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
+	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
@@ -25,19 +26,39 @@ func (allHealthy) Status(string) (health.Status, bool) {
 	return health.Status{State: health.Healthy}, true
 }
 
-// benchServer serves a fleet of clusters as fleet.Build makes them.
-func benchServer(b *testing.B, clusters, sticky int) (*Server, store.Store) {
+// benchServer serves a fleet of clusters as fleet.Build makes them, with
+// the pipeline's options changed by each of with.
+func benchServer(b *testing.B, clusters, sticky int, with ...func(*admission.Options)) *Server {
 	f := &fleet.Fleet{DefaultGroup: "adhoc", Groups: []fleet.Group{{Name: "adhoc"}}}
 	for i := range clusters {
 		name := fmt.Sprintf("c%d", i)
 		f.Clusters = append(f.Clusters, fleet.Cluster{Name: name, Group: "adhoc", State: fleet.Active,
 			Coordinators: []fleet.Coordinator{{Name: "0", Scheme: "http", Host: "10.0.0.1", Port: 8080, Key: fleet.Key(name, "0")}}})
 	}
-	st := store.NewMemory()
+	st := store.NewMemory().Queries
 	for i := range sticky {
 		_ = st.PutQuery(context.Background(), fmt.Sprintf("20260101_000000_%05d_bench", i), store.QueryRoute{Cluster: "c0", Coordinator: "0"}, time.Hour)
 	}
-	return New(Options{Router: routing.New(f, allHealthy{}), Store: st, QueryTTL: time.Hour, MaxBodyBytes: 1 << 20, StoreTimeout: time.Second}), st
+	o := admission.Options{Router: routing.New(f, allHealthy{}), Queries: st, QueryTTL: time.Hour, StoreTimeout: time.Second}
+	for _, w := range with {
+		w(&o)
+	}
+	return New(Options{Pipeline: admission.New(o), MaxBodyBytes: 1 << 20})
+}
+
+// exchange plays one stream's messages, as Process does without gRPC.
+func exchange(b *testing.B, srv *Server, msgs ...*extprocv3.ProcessingRequest) [][]*extprocv3.ProcessingResponse {
+	ctx := context.Background()
+	var st streamState
+	out := make([][]*extprocv3.ProcessingResponse, len(msgs))
+	for i, m := range msgs {
+		r, err := srv.step(ctx, &st, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = r
+	}
+	return out
 }
 
 func reqHeaders(method, path string) *extprocv3.ProcessingRequest {
@@ -58,17 +79,13 @@ func BenchmarkSubmitDecision(b *testing.B) {
 	first := []byte(`{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8080/_sy/c0/0/ui/query.html?20260101_000000_00001_abcde","nextUri":"http://gw:8080/_sy/c0/0/v1/statement/queued/20260101_000000_00001_abcde/y1/1","stats":{"state":"QUEUED"}}`)
 	for _, clusters := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("clusters=%d", clusters), func(b *testing.B) {
-			srv, _ := benchServer(b, clusters, 0)
-			ctx := context.Background()
+			srv := benchServer(b, clusters, 0)
 			h := reqHeaders("POST", "/v1/statement")
 			body := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(sql), EndOfStream: true}}}
 			resp := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: first, EndOfStream: true}}}
 			b.ReportAllocs()
 			for b.Loop() {
-				p := &processor{s: srv}
-				p.handle(ctx, h)
-				p.handle(ctx, body)
-				p.handle(ctx, resp)
+				exchange(b, srv, h, body, resp)
 			}
 		})
 	}
@@ -103,25 +120,24 @@ func benchPolicySubmission(b *testing.B, clusters int, record bool) {
 		"SELECT c.name, sum(r.totalprice) FROM recent r JOIN tpch.sf1.supplier c ON c.suppkey = r.custkey " +
 		"JOIN tpch.sf1.nation n ON n.nationkey = c.nationkey WHERE n.name IN (" + strings.Repeat("'GERMANY', ", 300) + "'FRANCE') GROUP BY c.name ORDER BY 2 DESC LIMIT 10"
 	first := []byte(`{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8080/_sy/c0/0/ui/query.html?20260101_000000_00001_abcde","nextUri":"http://gw:8080/_sy/c0/0/v1/statement/queued/20260101_000000_00001_abcde/y1/1","stats":{"state":"QUEUED"}}`)
-	srv, _ := benchServer(b, clusters, 0)
-	srv.o.Policy = policy.NewEngine(c, nil)
-	srv.o.Decisions = policy.NewDecisionLog(1000)
-	srv.o.Health = allHealthy{}
-	srv.o.Logger = slog.New(slog.DiscardHandler)
-	ctx := context.Background()
+	srv := benchServer(b, clusters, 0, func(o *admission.Options) {
+		o.Policy = policy.NewEngine(c, nil)
+		o.Decisions = policy.NewDecisionLog(1000)
+		o.Health = allHealthy{}
+		o.Logger = slog.New(slog.DiscardHandler)
+	})
 	h := reqHeaders("POST", "/v1/statement")
 	body := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(sql), EndOfStream: true}}}
 	resp := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: first, EndOfStream: true}}}
 	b.SetBytes(int64(len(sql)))
 	b.ReportAllocs()
+	msgs := []*extprocv3.ProcessingRequest{h, body}
+	if record {
+		msgs = append(msgs, resp)
+	}
 	for b.Loop() {
-		p := &processor{s: srv}
-		p.handle(ctx, h)
-		if r := p.handle(ctx, body); len(r) == 0 || r[0].GetImmediateResponse() != nil {
+		if r := exchange(b, srv, msgs...)[1]; len(r) == 0 || r[0].GetImmediateResponse() != nil {
 			b.Fatalf("not routed: %v", r)
-		}
-		if record {
-			p.handle(ctx, resp)
 		}
 	}
 }
@@ -129,13 +145,11 @@ func benchPolicySubmission(b *testing.B, clusters int, record bool) {
 // BenchmarkStickyLookup routes an unprefixed follow-up through the store
 // holding 10,000 live entries.
 func BenchmarkStickyLookup(b *testing.B) {
-	srv, _ := benchServer(b, 10, 10000)
-	ctx := context.Background()
+	srv := benchServer(b, 10, 10000)
 	h := reqHeaders("GET", "/v1/statement/executing/20260101_000000_04242_bench/y1/3")
 	b.ReportAllocs()
 	for b.Loop() {
-		p := &processor{s: srv}
-		if r := p.handle(ctx, h); len(r) != 1 || r[0].GetImmediateResponse() != nil {
+		if r := exchange(b, srv, h)[0]; len(r) != 1 || r[0].GetImmediateResponse() != nil {
 			b.Fatal("lookup rejected")
 		}
 	}

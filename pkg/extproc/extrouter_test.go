@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
@@ -23,9 +24,8 @@ func (f *fakeRouter) Route(_ context.Context, r *extrouter.Request) (*extrouter.
 func (f *fakeRouter) Close() error { return nil }
 
 func TestExternalRouterWithoutPolicy(t *testing.T) {
-	h := newHarness(nil)
 	fr := &fakeRouter{resp: &extrouter.Response{RoutingGroup: "etl", Headers: map[string]string{"X-Trino-Client-Tags": "ext"}}}
-	h.srv.o.ExtRouter = fr
+	h := newHarness(nil, func(o *admission.Options) { o.ExtRouter = fr })
 	// etl's only cluster is down: the error proves the service's group was used.
 	rs := submit(t, h.open(t), []string{"x-trino-catalog", "tpch", "x-trino-schema", "tiny"}, "SELECT * FROM nation")
 	rj := rejected(t, rs[0])
@@ -47,15 +47,15 @@ func TestExternalRouterWithoutPolicy(t *testing.T) {
 }
 
 func TestExternalRouterFailure(t *testing.T) {
-	h := newHarness(nil)
-	h.srv.o.ExtRouter = &fakeRouter{err: errors.New("deadline exceeded")}
+	fr := &fakeRouter{err: errors.New("deadline exceeded")}
+	h := newHarness(nil, func(o *admission.Options) { o.ExtRouter = fr })
 	// Fallback: routed without the service.
 	rs := submit(t, h.open(t), nil, "SELECT 1")
 	if c, _ := routeHeader(rs[0]); c != "a" && c != "b" {
 		t.Fatalf("route %q", c)
 	}
 	// Fail closed when configured.
-	h.srv.o.ExtRouterFailClosed = true
+	h = newHarness(nil, func(o *admission.Options) { o.ExtRouter, o.ExtRouterFailClosed = fr, true })
 	rj := rejected(t, submit(t, h.open(t), nil, "SELECT 1")[0])
 	if rj.doc.Error.ErrorName != "GATEWAY_UNAVAILABLE" || !strings.Contains(rj.doc.Error.Message, "deadline exceeded") {
 		t.Fatalf("%+v", rj.doc.Error)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
@@ -28,18 +29,18 @@ decision := {
 decision := {"allow": "maybe"} if input.request.user == "crash"
 `
 
-func withPolicy(t *testing.T, st store.Store) *harness {
+func withPolicy(t *testing.T, st store.Queries) *harness {
 	t.Helper()
-	h := newHarness(st)
 	c, err := policy.Compile(context.Background(), &policy.Bundle{Files: map[string][]byte{"p.rego": []byte(testPolicy)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv.o.Policy = policy.NewEngine(c, nil)
-	h.srv.o.Decisions = policy.NewDecisionLog(10)
-	h.srv.o.Health = fakeHealth{"a/0": 1, "b/0": 1, "dead/0": 2}
-	h.srv.o.TransactionWait = 50 * time.Millisecond
-	return h
+	return newHarness(st, func(o *admission.Options) {
+		o.Policy = policy.NewEngine(c, nil)
+		o.Decisions = policy.NewDecisionLog(10)
+		o.Health = fakeHealth{"a/0": 1, "b/0": 1, "dead/0": 2}
+		o.TransactionWait = 50 * time.Millisecond
+	})
 }
 
 func TestPolicyRoutesAndAddsHeaders(t *testing.T) {
@@ -63,7 +64,7 @@ func TestPolicyRoutesAndAddsHeaders(t *testing.T) {
 	if got["x-trino-client-tags"] != "policy" || got[xds.RouteHeader] != c || got["x-trino-user"] != "" {
 		t.Fatalf("headers %v: the policy's tag must be set, gateway and identity headers must not", got)
 	}
-	d := h.srv.o.Decisions.Recent(1)[0]
+	d := h.opts.Decisions.Recent(1)[0]
 	if d.Type != "SELECT" || len(d.Tables) != 1 || d.Tables[0] != "tpch.tiny.nation" || d.Cluster != c || !d.Allow ||
 		d.Explanation[0] != `type SELECT tables ["tpch.tiny.nation"]` {
 		t.Fatalf("decision log %+v", d)
@@ -87,7 +88,7 @@ func TestPolicyDenyAndErrors(t *testing.T) {
 			if rj.status != 200 || rj.doc.Error.ErrorName != tt.errorName || !strings.Contains(rj.doc.Error.Message, tt.message) {
 				t.Fatalf("%d %+v", rj.status, rj.doc.Error)
 			}
-			if d := h.srv.o.Decisions.Recent(1)[0]; !strings.Contains(d.Error, tt.errorName) {
+			if d := h.opts.Decisions.Recent(1)[0]; !strings.Contains(d.Error, tt.errorName) {
 				t.Fatalf("decision log %+v", d)
 			}
 		})
@@ -95,7 +96,7 @@ func TestPolicyDenyAndErrors(t *testing.T) {
 }
 
 func TestTransactionStatementsArePinned(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory().Queries
 	h := withPolicy(t, st)
 	if err := st.PutTransaction(context.Background(), "tx-1", store.QueryRoute{Cluster: "b", Coordinator: "0"}, time.Hour); err != nil {
 		t.Fatal(err)
@@ -119,15 +120,15 @@ func TestTransactionStatementsArePinned(t *testing.T) {
 
 func TestDryRun(t *testing.T) {
 	h := withPolicy(t, nil)
-	r := h.srv.DryRun(context.Background(), DryRunRequest{SQL: "SELECT * FROM tpch.tiny.nation", Headers: map[string]string{"X-Trino-User": "alice"}})
+	r := h.pipe.DryRun(context.Background(), admission.DryRunRequest{SQL: "SELECT * FROM tpch.tiny.nation", Headers: map[string]string{"X-Trino-User": "alice"}})
 	if r.Route != "a" && r.Route != "b" || r.Classification.Type != "SELECT" || r.Decision.Error != "" {
 		t.Fatalf("%+v", r)
 	}
-	r = h.srv.DryRun(context.Background(), DryRunRequest{SQL: "SELECT 1", Headers: map[string]string{"X-Trino-User": "mallory"}})
+	r = h.pipe.DryRun(context.Background(), admission.DryRunRequest{SQL: "SELECT 1", Headers: map[string]string{"X-Trino-User": "mallory"}})
 	if r.Route != "" || !strings.Contains(r.Decision.Error, "POLICY_DENIED") {
 		t.Fatalf("%+v", r)
 	}
-	if len(h.srv.o.Decisions.Recent(10)) != 0 {
+	if len(h.opts.Decisions.Recent(10)) != 0 {
 		t.Fatal("a dry run was recorded as a decision")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
@@ -82,10 +83,15 @@ func (h fakeHealth) Status(k string) (health.Status, bool) {
 	return health.Status{State: st}, ok
 }
 
-type brokenStore struct{ store.Store }
+// brokenStore fails every call.
+type brokenStore struct{ store.Queries }
 
 func (brokenStore) GetQuery(context.Context, string) (store.QueryRoute, error) {
 	return store.QueryRoute{}, errors.New("connection refused")
+}
+
+func (brokenStore) PutQuery(context.Context, string, store.QueryRoute, time.Duration) error {
+	return errors.New("connection refused")
 }
 
 func testFleet() *fleet.Fleet {
@@ -105,17 +111,24 @@ func testFleet() *fleet.Fleet {
 
 type harness struct {
 	srv   *Server
-	store store.Store
+	pipe  *admission.Pipeline
+	opts  admission.Options
+	store store.Queries
 }
 
-func newHarness(st store.Store) *harness {
+// newHarness serves the test fleet from st (nil: a memory store); with
+// options changed by each of with.
+func newHarness(st store.Queries, with ...func(*admission.Options)) *harness {
 	if st == nil {
-		st = store.NewMemory()
+		st = store.NewMemory().Queries
 	}
 	h := fakeHealth{"a/0": health.Healthy, "b/0": health.Healthy, "dead/0": health.Unhealthy}
-	return &harness{store: st, srv: New(Options{
-		Router: routing.New(testFleet(), h), Store: st, QueryTTL: time.Hour, MaxBodyBytes: 100, StoreTimeout: time.Second,
-	})}
+	o := admission.Options{Router: routing.New(testFleet(), h), Queries: st, QueryTTL: time.Hour, StoreTimeout: time.Second}
+	for _, w := range with {
+		w(&o)
+	}
+	pipe := admission.New(o)
+	return &harness{store: st, pipe: pipe, opts: o, srv: New(Options{Pipeline: pipe, MaxBodyBytes: 100})}
 }
 
 func (h *harness) open(t *testing.T) *fakeStream {
@@ -326,7 +339,7 @@ func TestFollowUps(t *testing.T) {
 func TestFollowUpErrors(t *testing.T) {
 	tests := []struct {
 		name, method, path string
-		st                 store.Store
+		st                 store.Queries
 		status             int
 		errorName, message string
 	}{
@@ -335,7 +348,7 @@ func TestFollowUpErrors(t *testing.T) {
 		{"unknown on cancel", "DELETE", "/v1/statement/executing/20260101_000000_00009_zzzzz/y/1", nil, 404, "QUERY_NOT_FOUND", "is not known"},
 		{"malformed on nextUri", "GET", "/v1/statement/executing/X!/y/1", nil, 200, "MALFORMED_QUERY_ID", `malformed query ID "X!"`},
 		{"malformed on REST", "GET", "/v1/query/X!", nil, 404, "MALFORMED_QUERY_ID", "malformed query ID"},
-		{"store down", "GET", "/v1/statement/executing/20260101_000000_00009_zzzzz/y/1", brokenStore{store.NewMemory()}, 200, "GATEWAY_INTERNAL_ERROR", "shared store unavailable"},
+		{"store down", "GET", "/v1/statement/executing/20260101_000000_00009_zzzzz/y/1", brokenStore{store.NewMemory().Queries}, 200, "GATEWAY_INTERNAL_ERROR", "shared store unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,11 +1,13 @@
 // Package extproc is the ext_proc gRPC service Envoy calls for requests that
 // need a decision: submissions (headers and SQL body in, the first
-// QueryResults out to learn the query ID) and follow-ups that arrive without
+// QueryResults out to learn the query ID) and requests that arrive without
 // the gateway's path prefix (sticky lookups in the shared store).
 //
-// One processor per stream, chosen from the request headers; the decision
-// is written into a header the gateway owns and the route table does the
-// rest. Errors are answered with Trino-shaped immediate responses.
+// It adapts Envoy's messages to the admission pipeline and back: one
+// processor per stream, chosen from the first request-headers message by
+// path and method; the decision is written into a header the gateway owns
+// and the route table does the rest; refusals are Trino-shaped immediate
+// responses.
 package extproc
 
 import (
@@ -13,59 +15,29 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/switchyard-gw/switchyard/pkg/cost"
-	"github.com/switchyard-gw/switchyard/pkg/extrouter"
-	"github.com/switchyard-gw/switchyard/pkg/fleet"
-	"github.com/switchyard-gw/switchyard/pkg/policy"
-	"github.com/switchyard-gw/switchyard/pkg/routing"
-	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/admission"
 )
 
 // Options configure the service.
 type Options struct {
-	Router       *routing.Router
-	Store        store.Store
-	QueryTTL     time.Duration
+	// Pipeline decides every request.
+	Pipeline *admission.Pipeline
+	// MaxBodyBytes bounds a submission's SQL text.
 	MaxBodyBytes int
-	// StoreTimeout bounds each store call on the request path.
-	StoreTimeout time.Duration
 	Logger       *slog.Logger
 	Metrics      *Metrics
-	// Policy decides submissions (nil: the routing group header or the
-	// default group, no policy).
-	Policy *policy.Engine
-	// Decisions keeps recent routing decisions for the admin API.
-	Decisions *policy.DecisionLog
-	// Health feeds the fleet view the policy sees.
-	Health routing.HealthView
-	// TransactionWait is how long a statement of an unknown transaction
-	// waits for the transaction to be recorded (default 1s).
-	TransactionWait time.Duration
-	// ExtRouter is the external routing service (nil: none); with
-	// ExtRouterFailClosed a failed call refuses the query.
-	ExtRouter           extrouter.Client
-	ExtRouterFailClosed bool
-	// Cost estimates queries for the policy (nil: no estimates).
-	Cost *cost.Estimator
 }
 
 // Server implements envoy.service.ext_proc.v3.ExternalProcessor.
 type Server struct {
 	extprocv3.UnimplementedExternalProcessorServer
 	o Options
-
-	fleetMu    sync.Mutex
-	fleetFor   *fleet.Fleet
-	fleetAt    time.Time
-	fleetCache policy.FleetInfo
-	fleetValue policy.FleetValue
 }
 
 // New returns the service.
@@ -79,10 +51,17 @@ func New(o Options) *Server {
 	return &Server{o: o}
 }
 
+// errFirstMessage refuses a stream that does not start with the request
+// headers (Envoy always sends them first in the modes the gateway asks for).
+var errFirstMessage = status.Error(codes.InvalidArgument, "ext_proc: the first message of a stream must be the request headers")
+
+// errSecondHeaders refuses a second request-headers message on a stream.
+var errSecondHeaders = status.Error(codes.InvalidArgument, "ext_proc: request headers arrived twice on one stream")
+
 // Process handles one HTTP request's stream of processing messages.
 func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 	ctx := stream.Context()
-	p := &processor{s: s}
+	var st streamState
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
@@ -91,7 +70,11 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 		if err != nil {
 			return err
 		}
-		for _, resp := range p.handle(ctx, req) {
+		out, err := s.step(ctx, &st, req)
+		if err != nil {
+			return err
+		}
+		for _, resp := range out {
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
@@ -99,66 +82,53 @@ func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error
 	}
 }
 
-// fleetInfo is the fleet as the policy sees it (and as an OPA value),
-// rebuilt at most every 250 ms or when the fleet changes.
-func (s *Server) fleetInfo() (policy.FleetInfo, *policy.FleetValue) {
-	f := s.o.Router.Fleet()
-	s.fleetMu.Lock()
-	defer s.fleetMu.Unlock()
-	if f == s.fleetFor && time.Since(s.fleetAt) < 250*time.Millisecond {
-		fv := s.fleetValue
-		return s.fleetCache, &fv
-	}
-	info := policy.FleetInfo{DefaultGroup: f.DefaultGroup, Groups: map[string]policy.GroupInfo{}, Clusters: map[string]policy.ClusterInfo{}}
-	for _, g := range f.Groups {
-		gi := policy.GroupInfo{Strategy: g.Strategy}
-		for _, c := range f.ClustersIn(g.Name) {
-			gi.Clusters = append(gi.Clusters, c.Name)
-		}
-		info.Groups[g.Name] = gi
-	}
-	for i := range f.Clusters {
-		c := &f.Clusters[i]
-		ci := policy.ClusterInfo{Group: c.Group, State: string(c.State), Healthy: s.o.Router.ClusterUp(c), Tags: c.Tags, Weight: c.Weight}
-		if s.o.Health != nil {
-			for _, co := range c.Coordinators {
-				if st, ok := s.o.Health.Status(fleet.Key(c.Name, co.Name)); ok {
-					ci.Running += st.Load.Running
-					ci.Queued += st.Load.Queued
-				}
-			}
-		}
-		info.Clusters[c.Name] = ci
-	}
-	s.fleetFor, s.fleetAt, s.fleetCache, s.fleetValue = f, time.Now(), info, policy.NewFleetValue(info)
-	fv := s.fleetValue
-	return info, &fv
+// streamState is one stream's processor and its accounting.
+type streamState struct {
+	p        processor
+	spent    time.Duration // in this service, not waiting for Envoy
+	observed bool
 }
 
-// lookupTransaction finds the coordinator of a transaction. The mapping is
-// recorded from the access log of the response that started it, a moment
-// after the client saw that response, so a miss waits a little.
-func (s *Server) lookupTransaction(ctx context.Context, txn string) (store.QueryRoute, error) {
-	wait := s.o.TransactionWait
-	if wait <= 0 {
-		wait = time.Second
+// step answers one message of a stream. The first must be the request
+// headers: they choose the processor. The decision is counted once, with
+// the time spent on every message up to it.
+func (s *Server) step(ctx context.Context, st *streamState, req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+	start := time.Now()
+	var out []*extprocv3.ProcessingResponse
+	switch h := req.GetRequestHeaders(); {
+	case h != nil && st.p != nil:
+		return nil, errSecondHeaders
+	case h != nil:
+		st.p = s.newProcessor(h)
+		out = st.p.requestHeaders(ctx, h)
+	case st.p == nil:
+		return nil, errFirstMessage
+	default:
+		out = s.handle(ctx, st.p, req)
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		sctx, cancel := s.storeCtx(ctx)
-		r, err := s.o.Store.GetTransaction(sctx, txn)
-		cancel()
-		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
-			return r, err
-		}
-		select {
-		case <-ctx.Done():
-			return r, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	st.spent += time.Since(start)
+	if label := st.p.outcome(); label != "" && !st.observed {
+		st.observed = true
+		kind := st.p.kind().String()
+		s.o.Metrics.Requests.WithLabelValues(kind, label).Inc()
+		s.o.Metrics.Latency.WithLabelValues(kind).Observe(st.spent.Seconds())
 	}
+	return out, nil
 }
 
-func (s *Server) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.o.StoreTimeout)
+// handle answers a message after the request headers.
+func (s *Server) handle(ctx context.Context, p processor, req *extprocv3.ProcessingRequest) []*extprocv3.ProcessingResponse {
+	switch r := req.Request.(type) {
+	case *extprocv3.ProcessingRequest_RequestBody:
+		return p.requestBody(ctx, r.RequestBody)
+	case *extprocv3.ProcessingRequest_ResponseBody:
+		return p.responseBody(ctx, r.ResponseBody)
+	case *extprocv3.ProcessingRequest_ResponseHeaders:
+		return one(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseHeaders{ResponseHeaders: &extprocv3.HeadersResponse{}}})
+	case *extprocv3.ProcessingRequest_RequestTrailers:
+		return one(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestTrailers{RequestTrailers: &extprocv3.TrailersResponse{}}})
+	case *extprocv3.ProcessingRequest_ResponseTrailers:
+		return one(&extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseTrailers{ResponseTrailers: &extprocv3.TrailersResponse{}}})
+	}
+	return nil
 }

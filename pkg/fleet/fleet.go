@@ -87,14 +87,22 @@ func (c Coordinator) HasIP() bool {
 	return err == nil
 }
 
-// Key identifies a coordinator fleet-wide: "cluster/coordinator".
+// Key identifies a coordinator fleet-wide: "cluster/coordinator". It is
+// also how a routing decision names a coordinator in the route table.
 func Key(cluster, coordinator string) string { return cluster + "/" + coordinator }
+
+// WeightedTarget is how a routing decision names a weighted group in the
+// route table: Envoy chooses one of its clusters by weight.
+func WeightedTarget(group string) string { return "group:" + group }
 
 // Doc is what the shared store keeps: cluster definitions and their
 // lifecycle status.
 type Doc struct {
 	Clusters []config.Cluster  `json:"clusters"`
 	Status   map[string]Status `json:"status"` // by cluster name
+	// Fence is the lease token of the newest reconciler that wrote the
+	// document; writes of reconcilers with older tokens are refused.
+	Fence int64 `json:"fence,omitempty"`
 }
 
 // Status is the run-time state of one cluster.

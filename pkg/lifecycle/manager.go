@@ -3,7 +3,10 @@
 // deactivated, drained and moved blue/green, and coordinators failed over.
 // Every control-plane replica runs a Manager on the same store; each sees a
 // change within a poll interval, and changes are compare-and-swap writes,
-// so concurrent replicas never lose each other's updates.
+// so concurrent replicas never lose each other's updates. The reconciler
+// that advances drains and failovers (and calls coordinators to do so) runs
+// on one replica at a time, under a lease whose fencing token guards its
+// writes.
 package lifecycle
 
 import (
@@ -32,7 +35,8 @@ type HealthView interface {
 // Options configure a Manager.
 type Options struct {
 	Config *config.Config
-	Store  store.Store
+	// Store keeps the fleet document.
+	Store  store.Documents
 	Health HealthView
 	// Client talks to coordinators (query lists, worker shutdown).
 	Client *http.Client
@@ -147,23 +151,59 @@ func (m *Manager) install(b []byte, rev int64) error {
 	return nil
 }
 
-// Run watches the store for fleet changes and reconciles drains and
-// failovers until ctx ends.
-func (m *Manager) Run(ctx context.Context) {
-	watch := time.NewTicker(m.o.WatchInterval)
-	defer watch.Stop()
-	rec := time.NewTicker(m.o.ReconcileInterval)
-	defer rec.Stop()
+// Watch follows the fleet document in the store until ctx ends: a change
+// made through any replica is installed here within WatchInterval. Every
+// replica runs it.
+func (m *Manager) Watch(ctx context.Context) {
+	t := time.NewTicker(m.o.WatchInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-watch.C:
+		case <-t.C:
 			m.refresh(ctx)
-		case <-rec.C:
-			m.Reconcile(ctx)
 		}
 	}
+}
+
+// RunReconciler reconciles drains and failovers every ReconcileInterval
+// until ctx ends. One replica runs it, under the lease whose fencing token
+// is given (see pkg/lease).
+func (m *Manager) RunReconciler(ctx context.Context, token int64) {
+	t := time.NewTicker(m.o.ReconcileInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.Reconcile(ctx, token)
+		}
+	}
+}
+
+// Fence is the newest reconciler lease token the fleet document has seen.
+func (m *Manager) Fence() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.doc == nil {
+		return 0
+	}
+	return m.doc.Fence
+}
+
+type fenceKey struct{}
+
+// withFence marks the fleet writes made with ctx as the work of the
+// reconciler holding the lease token.
+func withFence(ctx context.Context, token int64) context.Context {
+	return context.WithValue(ctx, fenceKey{}, token)
+}
+
+// errFenced refuses a write of a reconciler whose lease was taken over.
+func errFenced(doc, token int64) error {
+	return errorf(http.StatusConflict, "a newer reconciler (lease token %d) has taken over from this one (token %d)", doc, token)
 }
 
 // refresh reloads the fleet if its revision moved.
@@ -190,7 +230,9 @@ func (m *Manager) refresh(ctx context.Context) {
 }
 
 // update applies fn to a fresh copy of the document and writes it with
-// compare-and-swap, retrying on conflicts. fn may return an *Error.
+// compare-and-swap, retrying on conflicts. fn may return an *Error. A write
+// of the reconciler (ctx from withFence) is refused once a reconciler with
+// a newer lease token has written, and records its token otherwise.
 func (m *Manager) update(ctx context.Context, fn func(*fleet.Doc) error) error {
 	for attempt := 0; attempt < 20; attempt++ {
 		b, rev, err := m.o.Store.GetDocument(ctx, store.FleetDoc)
@@ -203,6 +245,12 @@ func (m *Manager) update(ctx context.Context, fn func(*fleet.Doc) error) error {
 		}
 		if d.Status == nil {
 			d.Status = map[string]fleet.Status{}
+		}
+		if token, ok := ctx.Value(fenceKey{}).(int64); ok {
+			if d.Fence > token {
+				return errFenced(d.Fence, token)
+			}
+			d.Fence = token
 		}
 		if err := fn(&d); err != nil {
 			return err

@@ -101,14 +101,14 @@ type env struct {
 	m     *Manager
 	h     *fakeHealth
 	clock *fakeClock
-	st    store.Store
+	st    store.Documents
 	coord map[string]*fakeCoordinator
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{h: &fakeHealth{s: map[string]health.State{}}, clock: &fakeClock{now: time.Unix(1_700_000_000, 0)},
-		st: store.NewMemory(), coord: map[string]*fakeCoordinator{}}
+		st: store.NewMemory().Documents, coord: map[string]*fakeCoordinator{}}
 	cfg := config.Defaults()
 	cfg.Routing.DefaultGroup = "adhoc"
 	cfg.Groups = []config.Group{{Name: "adhoc", Strategy: config.StrategyRoundRobin}, {Name: "spare", Strategy: config.StrategyRoundRobin}}
@@ -220,18 +220,18 @@ func TestDrainWaitsForQueries(t *testing.T) {
 	if s := e.state(t, "blue"); s != fleet.Draining {
 		t.Fatalf("state %s", s)
 	}
-	e.m.Reconcile(ctx)
+	e.m.Reconcile(ctx, 1)
 	blue, _ := e.m.Fleet().Cluster("blue")
 	if blue.State != fleet.Draining || blue.Drain.Running != 1 || blue.Drain.Queued != 1 {
 		t.Fatalf("after the first check: %s %+v", blue.State, blue.Drain)
 	}
 	c.setQueries("FINISHED", "FAILED")
-	e.m.Reconcile(ctx) // nothing left, but within the grace period
+	e.m.Reconcile(ctx, 1) // nothing left, but within the grace period
 	if s := e.state(t, "blue"); s != fleet.Draining {
 		t.Fatalf("drained within the grace period: %s", s)
 	}
 	e.clock.advance(3 * time.Second)
-	e.m.Reconcile(ctx)
+	e.m.Reconcile(ctx, 1)
 	blue, _ = e.m.Fleet().Cluster("blue")
 	if blue.State != fleet.Drained || blue.Drain.Finished.IsZero() {
 		t.Fatalf("not drained: %s %+v", blue.State, blue.Drain)
@@ -249,7 +249,7 @@ func TestDrainTimeoutReportsWhatIsLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.advance(2 * time.Minute)
-	e.m.Reconcile(ctx)
+	e.m.Reconcile(ctx, 1)
 	blue, _ := e.m.Fleet().Cluster("blue")
 	if blue.State != fleet.Draining || !blue.Drain.TimedOut || len(blue.Drain.Remaining) != 1 ||
 		!strings.Contains(blue.Drain.Remaining[0], "q0 (running, user alice)") {
@@ -265,12 +265,12 @@ func TestDrainOfADeadCoordinatorCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.advance(3 * time.Second)
-	e.m.Reconcile(ctx) // unreachable but not known down: unknown count, keep draining
+	e.m.Reconcile(ctx, 1) // unreachable but not known down: unknown count, keep draining
 	if s := e.state(t, "blue"); s != fleet.Draining {
 		t.Fatalf("state %s", s)
 	}
 	e.h.set("blue/0", health.Unhealthy)
-	e.m.Reconcile(ctx)
+	e.m.Reconcile(ctx, 1)
 	if s := e.state(t, "blue"); s != fleet.Drained {
 		t.Fatalf("state %s", s)
 	}
@@ -322,18 +322,18 @@ func TestFailoverWithoutFailback(t *testing.T) {
 	}
 	e.h.set("ha/a", health.Healthy)
 	e.h.set("ha/b", health.Healthy)
-	e.m.Reconcile(ctx)
+	e.m.Reconcile(ctx, 1)
 	if c := mustCluster(e, "ha"); c.Primary != "" {
 		t.Fatalf("primary %q while the active one is healthy", c.Primary)
 	}
 	e.h.set("ha/a", health.Unhealthy)
-	e.m.Reconcile(ctx)
+	e.m.Reconcile(ctx, 1)
 	c := mustCluster(e, "ha")
 	if c.Primary != "b" || c.IsStandby(c.Coordinators[1]) || !c.IsStandby(c.Coordinators[0]) {
 		t.Fatalf("after failover: primary %q", c.Primary)
 	}
 	e.h.set("ha/a", health.Healthy) // a returns: no failback
-	e.m.Reconcile(ctx)
+	e.m.Reconcile(ctx, 1)
 	if c := mustCluster(e, "ha"); c.Primary != "b" {
 		t.Fatalf("failed back to %q", c.Primary)
 	}

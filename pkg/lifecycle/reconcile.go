@@ -13,11 +13,13 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/health"
 )
 
-// Reconcile advances drains and coordinator failovers. Every replica runs
-// it; compare-and-swap writes keep them from stepping on each other, and
-// the replica whose write moves a cluster to drained is the one that shuts
-// its workers down.
-func (m *Manager) Reconcile(ctx context.Context) {
+// Reconcile advances drains and coordinator failovers, as the reconciler
+// holding the lease token: one replica runs it (RunReconciler), and its
+// writes are refused once a reconciler with a newer token has written. The
+// write that moves a cluster to drained is the one that shuts its workers
+// down.
+func (m *Manager) Reconcile(ctx context.Context, token int64) {
+	ctx = withFence(ctx, token)
 	f := m.Fleet()
 	if f == nil {
 		return

@@ -253,7 +253,7 @@ func TestReplaceIsAtomic(t *testing.T) {
 }
 
 func TestPublishAndSync(t *testing.T) {
-	st := store.NewMemory()
+	st := store.NewMemory().Documents
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := NewEngine(nil, nil), NewEngine(nil, nil)

@@ -18,7 +18,7 @@ type bundleDoc struct {
 // Publish compiles and tests b and, if it passes, stores it as the fleet's
 // policy (every replica applies it within its sync interval) and applies it
 // here at once.
-func (e *Engine) Publish(ctx context.Context, st store.Store, b *Bundle) (*Compiled, error) {
+func (e *Engine) Publish(ctx context.Context, st store.Documents, b *Bundle) (*Compiled, error) {
 	if _, err := Compile(ctx, b); err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (e *Engine) Publish(ctx context.Context, st store.Store, b *Bundle) (*Compi
 
 // Sync applies policies published through any replica: it polls the
 // store's policy revision and loads a new one when it appears.
-func (e *Engine) Sync(ctx context.Context, st store.Store, interval time.Duration) {
+func (e *Engine) Sync(ctx context.Context, st store.Documents, interval time.Duration) {
 	var seen int64
 	if rev, err := st.DocumentRevision(ctx, store.PolicyDoc); err == nil {
 		seen = rev // what was published before this replica started is applied by Load
@@ -72,7 +72,7 @@ func (e *Engine) Sync(ctx context.Context, st store.Store, interval time.Duratio
 }
 
 // LoadPublished returns the policy published in the store, if any.
-func LoadPublished(ctx context.Context, st store.Store) (*Bundle, error) {
+func LoadPublished(ctx context.Context, st store.Documents) (*Bundle, error) {
 	raw, _, err := st.GetDocument(ctx, store.PolicyDoc)
 	if err != nil {
 		return nil, err

@@ -2,34 +2,51 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
+// Redis deployment modes.
+const (
+	RedisStandalone = "standalone" // one server (or a managed endpoint)
+	RedisSentinel   = "sentinel"   // a primary found through Sentinel, failed over by it
+	RedisCluster    = "cluster"    // Redis Cluster: keys spread over hash slots
+)
+
 // RedisOptions configure a Redis store.
 type RedisOptions struct {
-	Address   string
-	Username  string
-	Password  string
-	DB        int
-	Timeout   time.Duration // dial, read and write timeout of each call
+	// Mode is RedisStandalone (default), RedisSentinel or RedisCluster.
+	Mode string
+	// Addresses: the server (standalone), the sentinels, or the cluster's
+	// seed nodes.
+	Addresses []string
+	// MasterName is the Sentinel name of the primary (sentinel mode).
+	MasterName string
+	Username   string
+	Password   string
+	// SentinelUsername and SentinelPassword authenticate to the sentinels.
+	SentinelUsername string
+	SentinelPassword string
+	DB               int
+	// Timeout is the dial, read and write timeout of each call.
+	Timeout   time.Duration
 	KeyPrefix string
 }
 
-// Redis is the shared Store for a fleet of control-plane replicas.
-type Redis struct {
-	c      *redis.Client
-	prefix string
-}
-
-// NewRedis connects lazily; call Ping to check the connection.
-func NewRedis(o RedisOptions) *Redis {
-	c := redis.NewClient(&redis.Options{
-		Addr:         o.Address,
+// universalOptions maps the options to go-redis's, choosing the client by
+// mode explicitly (not by how many addresses there are).
+func (o RedisOptions) universalOptions() (*redis.UniversalOptions, error) {
+	if len(o.Addresses) == 0 {
+		return nil, fmt.Errorf("redis: no address")
+	}
+	if strings.ContainsAny(o.KeyPrefix, "{}") {
+		return nil, fmt.Errorf("redis: key prefix %q must not contain { or }: the store's keys carry their own hash tags", o.KeyPrefix)
+	}
+	u := &redis.UniversalOptions{
+		Addrs:        o.Addresses,
 		Username:     o.Username,
 		Password:     o.Password,
 		DB:           o.DB,
@@ -41,111 +58,63 @@ func NewRedis(o RedisOptions) *Redis {
 		// A black-holed connection must not hang callers; the pool timeout
 		// bounds the wait for a free connection.
 		PoolTimeout: 2 * o.Timeout,
-	})
-	return &Redis{c: c, prefix: o.KeyPrefix}
+	}
+	switch o.Mode {
+	case "", RedisStandalone:
+		if len(o.Addresses) != 1 {
+			return nil, fmt.Errorf("redis: standalone mode takes one address, got %d", len(o.Addresses))
+		}
+	case RedisSentinel:
+		if o.MasterName == "" {
+			return nil, fmt.Errorf("redis: sentinel mode needs the primary's master name")
+		}
+		u.MasterName, u.SentinelUsername, u.SentinelPassword = o.MasterName, o.SentinelUsername, o.SentinelPassword
+	case RedisCluster:
+		if o.DB != 0 {
+			return nil, fmt.Errorf("redis: cluster mode has only database 0, got %d", o.DB)
+		}
+		u.IsClusterMode = true
+	default:
+		return nil, fmt.Errorf("redis: unknown mode %q", o.Mode)
+	}
+	return u, nil
 }
 
-func (r *Redis) queryKey(id string) string { return r.prefix + "q:" + id }
-
-// A shared document and its revision counter, written together by a
-// script so no reader sees one without the other.
-var (
-	casDoc = redis.NewScript(`
-local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
-if rev ~= tonumber(ARGV[2]) then return -1 end
-redis.call('SET', KEYS[1], ARGV[1])
-return redis.call('INCR', KEYS[2])`)
-	getDoc = redis.NewScript(`return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`)
-)
-
-func (r *Redis) docKeys(name string) []string {
-	return []string{r.prefix + "doc:" + name, r.prefix + "doc:" + name + ":rev"}
-}
-
-// GetDocument implements Store.
-func (r *Redis) GetDocument(ctx context.Context, name string) ([]byte, int64, error) {
-	v, err := getDoc.Run(ctx, r.c, r.docKeys(name)).Slice()
+// NewRedis returns the store on Redis (single node, Sentinel or Cluster,
+// by o.Mode). It connects lazily: Ping checks the connection.
+func NewRedis(o RedisOptions) (*Store, error) {
+	u, err := o.universalOptions()
 	if err != nil {
-		return nil, 0, fmt.Errorf("redis: reading the %s document: %w", name, err)
+		return nil, err
 	}
-	doc, _ := v[0].(string)
-	revs, _ := v[1].(string)
-	if doc == "" || revs == "" {
-		return nil, 0, ErrNotFound
-	}
-	rev, err := strconv.ParseInt(revs, 10, 64)
-	if err != nil {
-		return nil, 0, fmt.Errorf("redis: bad %s revision %q", name, revs)
-	}
-	return []byte(doc), rev, nil
+	c := redis.NewUniversalClient(u)
+	k := keys{prefix: o.KeyPrefix}
+	return &Store{
+		Queries:   &redisQueries{c: c, k: k},
+		Documents: &redisDocuments{c: c, k: k},
+		Leases:    &redisLeases{c: c, k: k, now: time.Now},
+		Kind:      "redis",
+		ping:      func(ctx context.Context) error { return c.Ping(ctx).Err() },
+		close:     c.Close,
+	}, nil
 }
 
-// CASDocument implements Store.
-func (r *Redis) CASDocument(ctx context.Context, name string, doc []byte, expect int64) (int64, error) {
-	rev, err := casDoc.Run(ctx, r.c, r.docKeys(name), doc, expect).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("redis: writing the %s document: %w", name, err)
-	}
-	if rev < 0 {
-		return 0, ErrConflict
-	}
-	return rev, nil
+// keys names every key the store uses. Keys that one script touches
+// together share a hash tag ({...}), so Redis Cluster keeps them in one
+// slot and the script never fails with CROSSSLOT.
+type keys struct{ prefix string }
+
+func (k keys) query(id string) string       { return k.prefix + "q:" + id }
+func (k keys) transaction(id string) string { return k.prefix + "t:" + id }
+
+// document returns a document's key and its revision counter's.
+func (k keys) document(name string) []string {
+	tag := k.prefix + "doc:{" + name + "}"
+	return []string{tag, tag + ":rev"}
 }
 
-// DocumentRevision implements Store.
-func (r *Redis) DocumentRevision(ctx context.Context, name string) (int64, error) {
-	rev, err := r.c.Get(ctx, r.docKeys(name)[1]).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("redis: reading the %s revision: %w", name, err)
-	}
-	return rev, nil
+// lease returns a lease's key and its fencing counter's.
+func (k keys) lease(name string) []string {
+	tag := k.prefix + "lease:{" + name + "}"
+	return []string{tag, tag + ":fence"}
 }
-
-// PutQuery implements Store.
-func (r *Redis) PutQuery(ctx context.Context, id string, q QueryRoute, ttl time.Duration) error {
-	if err := r.c.Set(ctx, r.queryKey(id), q.encode(), ttl).Err(); err != nil {
-		return fmt.Errorf("redis: recording query %s: %w", id, err)
-	}
-	return nil
-}
-
-// GetQuery implements Store.
-func (r *Redis) GetQuery(ctx context.Context, id string) (QueryRoute, error) {
-	v, err := r.c.Get(ctx, r.queryKey(id)).Result()
-	if errors.Is(err, redis.Nil) {
-		return QueryRoute{}, ErrNotFound
-	}
-	if err != nil {
-		return QueryRoute{}, fmt.Errorf("redis: looking up query %s: %w", id, err)
-	}
-	return ParseQueryRoute(v)
-}
-
-// PutTransaction implements Store.
-func (r *Redis) PutTransaction(ctx context.Context, id string, q QueryRoute, ttl time.Duration) error {
-	if err := r.c.Set(ctx, r.prefix+"t:"+id, q.encode(), ttl).Err(); err != nil {
-		return fmt.Errorf("redis: recording transaction %s: %w", id, err)
-	}
-	return nil
-}
-
-// GetTransaction implements Store.
-func (r *Redis) GetTransaction(ctx context.Context, id string) (QueryRoute, error) {
-	v, err := r.c.Get(ctx, r.prefix+"t:"+id).Result()
-	if errors.Is(err, redis.Nil) {
-		return QueryRoute{}, ErrNotFound
-	}
-	if err != nil {
-		return QueryRoute{}, fmt.Errorf("redis: looking up transaction %s: %w", id, err)
-	}
-	return ParseQueryRoute(v)
-}
-
-// Ping implements Store.
-func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
-
-// Close implements Store.
-func (r *Redis) Close() error { return r.c.Close() }

@@ -34,7 +34,7 @@ type Resolver func(envoyCluster, upstreamAddr string) (store.QueryRoute, bool)
 // Service implements envoy.service.accesslog.v3.AccessLogService.
 type Service struct {
 	accesslogv3.UnimplementedAccessLogServiceServer
-	Store   store.Store
+	Store   store.Queries
 	Resolve Resolver
 	TTL     time.Duration
 	Logger  *slog.Logger

@@ -53,7 +53,7 @@ func TestRecordsTransactions(t *testing.T) {
 		{Name: "a", Coordinators: []fleet.Coordinator{{Name: "0", Host: "10.0.0.1", Port: 8080}}},
 		{Name: "b", Coordinators: []fleet.Coordinator{{Name: "x", Host: "10.0.0.2", Port: 8080}, {Name: "y", Host: "10.0.0.3", Port: 8080}}},
 	}}
-	st := store.NewMemory()
+	st := store.NewMemory().Queries
 	s := &Service{Store: st, TTL: time.Hour, Logger: slog.New(slog.DiscardHandler),
 		Resolve: FleetResolver(func() *fleet.Fleet { return f }, func(c, k string) string { return "trino_" + c + "_" + k })}
 	stream := &fakeStream{msgs: []*accesslogv3.StreamAccessLogsMessage{{

@@ -119,10 +119,6 @@ func headerRoute(value, cluster string, o Options) *routev3.Route {
 	}
 }
 
-// WeightedRouteValue is the route header value that lets Envoy choose a
-// cluster of a weighted group by weight.
-func WeightedRouteValue(group string) string { return "group:" + group }
-
 // weightedRoutes: for each group with the weighted strategy, Envoy picks
 // among its active clusters by weight (each through its failover cluster,
 // so an unhealthy one's share moves to the others).
@@ -149,7 +145,7 @@ func weightedRoutes(f *fleet.Fleet, translated []fleet.Cluster, o Options) []*ro
 			Name: "weighted:" + g.Name,
 			Match: &routev3.RouteMatch{
 				PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"},
-				Headers:       []*routev3.HeaderMatcher{exactHeader(RouteHeader, WeightedRouteValue(g.Name))},
+				Headers:       []*routev3.HeaderMatcher{exactHeader(RouteHeader, fleet.WeightedTarget(g.Name))},
 			},
 			Action: &routev3.Route_Route{Route: &routev3.RouteAction{
 				ClusterSpecifier: &routev3.RouteAction_WeightedClusters{WeightedClusters: &routev3.WeightedCluster{Clusters: wcs}},

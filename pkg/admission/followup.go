@@ -1,0 +1,65 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+// Locate sends a request about a query that arrived without the gateway's
+// path prefix (a nextUri the client rebuilt, /v1/query/{id}, UI pages, a
+// kill) to the coordinator that owns the query, as recorded in the store.
+// A malformed query ID in the path is refused.
+func (p *Pipeline) Locate(ctx context.Context, req *Request) Outcome {
+	path, rawQuery := req.SplitPath()
+	info, err := trino.ParsePath(path, rawQuery)
+	if err != nil {
+		return p.refuse(req, reject(trino.ErrMalformedQueryID, err.Error(), info.QueryID))
+	}
+	if info.QueryID == "" {
+		return p.Anywhere(ctx, req)
+	}
+	id := info.QueryID
+	sctx, cancel := p.storeCtx(ctx)
+	defer cancel()
+	r, err := p.o.Queries.GetQuery(sctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return p.refuse(req, reject(trino.ErrQueryNotFound, fmt.Sprintf(
+			"query %s is not known to the gateway: it was not submitted through it, or it finished more than the query TTL ago", id), id))
+	case err != nil:
+		p.o.Metrics.StoreError.WithLabelValues("get_query").Inc()
+		p.log(req).Error("looking up query owner failed", "query", id, "error", err)
+		return p.refuse(req, reject(trino.ErrGatewayInternal, fmt.Sprintf(
+			"the gateway cannot look up query %s right now (shared store unavailable); follow the nextUri the server returned, or retry", id), id))
+	}
+	c, ok := p.o.Router.Fleet().Cluster(r.Cluster)
+	if !ok {
+		return p.refuse(req, reject(trino.ErrQueryNotFound, fmt.Sprintf("query %s ran on cluster %s, which is no longer in the fleet", id, r.Cluster), id))
+	}
+	if _, ok := c.Coordinator(r.Coordinator); ok {
+		return routeTo(fleet.Key(c.Name, r.Coordinator))
+	}
+	return routeTo(c.Name)
+}
+
+// Anywhere sends a request that belongs to no query (server info, UI
+// assets, query lists) to a healthy cluster of the default group.
+func (p *Pipeline) Anywhere(_ context.Context, req *Request) Outcome {
+	d, err := p.o.Router.Route(routing.Request{})
+	if err != nil {
+		return p.refuse(req, routingError(err))
+	}
+	return routeTo(d.Cluster)
+}
+
+// refuse logs a rejection of a request that is not a submission.
+func (p *Pipeline) refuse(req *Request, o Outcome) Outcome {
+	p.log(req).Info("request rejected", "error", o.Error.Code.Name, "message", o.Error.Message, "user", req.Session.User)
+	return o
+}

@@ -1,0 +1,187 @@
+// Package admission decides what happens to client requests, knowing
+// nothing of Envoy: a Request in (method, path, Trino headers, SQL), an
+// Outcome out (route it, reject it with a Trino error, or answer it).
+//
+// A query submission runs through an ordered list of small stages, each
+// free to end the decision: classify the SQL, ask the external routing
+// service, estimate the cost, evaluate the routing policy, pin statements
+// of an open transaction, and route within the chosen group. Governance
+// and protection join as further stages. A request about a known query
+// goes to the coordinator that owns it (Locate), anything else to a
+// healthy cluster of the default group (Anywhere). The ext_proc service
+// adapts Envoy's messages to these calls; the dry run calls them directly.
+package admission
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/cost"
+	"github.com/switchyard-gw/switchyard/pkg/extrouter"
+	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+)
+
+// Options configure a Pipeline.
+type Options struct {
+	Router *routing.Router
+	// Health feeds the fleet view the policy sees (load per cluster).
+	Health routing.HealthView
+	// Queries is where query and transaction owners are recorded.
+	Queries  store.Queries
+	QueryTTL time.Duration
+	// StoreTimeout bounds each store call on the request path.
+	StoreTimeout time.Duration
+	// TransactionWait is how long a statement of an unknown transaction
+	// waits for the transaction to be recorded (default 1s).
+	TransactionWait time.Duration
+	// Policy decides submissions (nil, or no policy loaded: the routing
+	// group header or the default group).
+	Policy *policy.Engine
+	// Decisions keeps recent decisions for the admin API (nil: none).
+	Decisions *policy.DecisionLog
+	// ExtRouter is the external routing service (nil: none); with
+	// ExtRouterFailClosed a failed call refuses the query.
+	ExtRouter           extrouter.Client
+	ExtRouterFailClosed bool
+	// Cost estimates queries for the policy (nil: no estimates).
+	Cost    *cost.Estimator
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// Pipeline decides requests. It is safe for concurrent use.
+type Pipeline struct {
+	o      Options
+	stages []Stage
+	fleet  fleetView
+}
+
+// New returns the pipeline with the standard stages.
+func New(o Options) *Pipeline {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.TransactionWait <= 0 {
+		o.TransactionWait = time.Second
+	}
+	p := &Pipeline{o: o}
+	p.fleet = fleetView{router: o.Router, health: o.Health}
+	p.stages = []Stage{
+		classify{p},
+		externalRouter{p},
+		costEstimate{p},
+		routingPolicy{p},
+		transaction{p},
+		balance{p},
+	}
+	return p
+}
+
+// Stage is one step of a submission's decision. Admit returns nil to hand
+// the submission to the next stage, or the final outcome.
+type Stage interface {
+	Name() string
+	Admit(ctx context.Context, s *Submission) *Outcome
+}
+
+// Submission is a query submission on its way through the stages: what
+// the request says, and what each stage found.
+type Submission struct {
+	Req *Request
+	SQL string
+	// Class is the SQL classification (when a stage needs it).
+	Class      sqlclass.Result
+	Classified bool
+	// External is the external routing service's answer, if asked.
+	External *policy.ExternalInfo
+	// Cost is the EXPLAIN estimate, if one was made.
+	Cost cost.Estimate
+	// Route is what routing will be asked for.
+	Route routing.Request
+	// Headers are set on the upstream request (external router, policy).
+	Headers map[string]string
+	// Decision is where the query went (set when routed).
+	Decision routing.Decision
+	// Entry is the submission's decision log entry.
+	Entry *policy.LogEntry
+	// Dry: decide only; record, count and log nothing.
+	Dry bool
+}
+
+// usePolicy reports whether a routing policy decides.
+func (p *Pipeline) usePolicy() bool { return p.o.Policy != nil && p.o.Policy.Current() != nil }
+
+// Submit decides a query submission. The Submission it returns goes to
+// Submitted once the coordinator has answered.
+func (p *Pipeline) Submit(ctx context.Context, req *Request) (*Submission, Outcome) {
+	return p.submit(ctx, req, false)
+}
+
+func (p *Pipeline) submit(ctx context.Context, req *Request, dry bool) (*Submission, Outcome) {
+	start := time.Now()
+	s := &Submission{
+		Req: req, SQL: string(req.Body), Dry: dry,
+		Route: routing.Request{Group: req.Session.RoutingGroup, User: req.Session.User, GroupFrom: "X-Trino-Routing-Group"},
+		Entry: &policy.LogEntry{ID: req.ID(), Time: start.UTC(), User: req.Session.User, Source: req.Session.Source, Allow: true},
+	}
+	var out Outcome
+	for _, st := range p.stages {
+		if o := st.Admit(ctx, s); o != nil {
+			out = *o
+			break
+		}
+	}
+	if out.Action == Reject {
+		p.rejected(s, out.Error)
+	}
+	p.record(s, start)
+	return s, out
+}
+
+// rejected notes a refusal in the decision log entry and the log.
+func (p *Pipeline) rejected(s *Submission, rj *Rejection) {
+	s.Entry.Error = rj.Code.Name + ": " + rj.Message
+	if !s.Dry {
+		p.log(s.Req).Info("request rejected", "error", rj.Code.Name, "message", rj.Message, "user", s.Req.Session.User)
+	}
+}
+
+// record adds the decision to the decision log and logs it.
+func (p *Pipeline) record(s *Submission, start time.Time) {
+	e := s.Entry
+	e.Micros = time.Since(start).Microseconds()
+	if s.Dry {
+		return
+	}
+	if l := p.o.Decisions; l != nil {
+		l.Add(e)
+	}
+	args := []any{"decision", e.ID, "user", e.User, "source", e.Source, "type", e.Type, "allow", e.Allow,
+		"group", e.Group, "cluster", e.Cluster, "micros", e.Micros}
+	if e.Reason != "" {
+		args = append(args, "reason", e.Reason)
+	}
+	if len(e.Explanation) > 0 {
+		args = append(args, "explanation", strings.Join(e.Explanation, "; "))
+	}
+	if e.Error != "" {
+		args = append(args, "error", e.Error)
+	}
+	p.o.Logger.Info("routing decision", args...)
+}
+
+func (p *Pipeline) log(r *Request) *slog.Logger {
+	return p.o.Logger.With("request", r.ID(), "method", r.Method, "path", r.Path)
+}
+
+func (p *Pipeline) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, p.o.StoreTimeout)
+}

@@ -1,0 +1,58 @@
+package admission
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+// Submitted reads the coordinator's first answer to a routed submission
+// (the first QueryResults) and records the query's owner in the store, so
+// requests about it that arrive without the gateway's prefix find it. It
+// runs before the client sees the answer.
+func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
+	if s == nil || s.Decision.Group == "" || s.Dry {
+		return
+	}
+	r, err := trino.ParseSubmitResponse(body)
+	if err != nil {
+		p.log(s.Req).Warn("submission answered without a query ID", "cluster", s.Decision.Cluster, "error", err)
+		return
+	}
+	route, ok := OwnerFromURIs(r)
+	if !ok {
+		// Not an answer of the chosen coordinator (e.g. a gateway error
+		// document): nothing to record.
+		p.log(s.Req).Warn("submission answer carries no gateway prefix; query owner not recorded",
+			"query", r.ID, "cluster", s.Decision.Cluster, "nextUri", r.NextURI)
+		return
+	}
+	route.User = s.Req.Session.User
+	sctx, cancel := p.storeCtx(ctx)
+	defer cancel()
+	if err := p.o.Queries.PutQuery(sctx, r.ID, route, p.o.QueryTTL); err != nil {
+		// The client still follows prefixed URIs; only unprefixed lookups
+		// of this query will miss.
+		p.o.Metrics.StoreError.WithLabelValues("put_query").Inc()
+		p.log(s.Req).Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
+	}
+	if p.o.Decisions != nil {
+		p.o.Decisions.SetQueryID(s.Entry, r.ID)
+	}
+	p.log(s.Req).Info("query submitted", "query", r.ID, "user", route.User, "group", s.Decision.Group, "owner", route.String())
+}
+
+// OwnerFromURIs reads the coordinator that answered a submission from the
+// /_sy/{cluster}/{coordinator} prefix it put in front of its URIs.
+func OwnerFromURIs(r trino.SubmitResponse) (store.QueryRoute, bool) {
+	for _, uri := range []string{r.NextURI, r.InfoURI} {
+		if u, err := url.Parse(uri); err == nil {
+			if c, k, _, ok := trino.ParseCoordinatorPrefix(u.Path); ok {
+				return store.QueryRoute{Cluster: c, Coordinator: k}, true
+			}
+		}
+	}
+	return store.QueryRoute{}, false
+}

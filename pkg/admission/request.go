@@ -1,0 +1,137 @@
+package admission
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+// Request is one client request as the gateway sees it before deciding,
+// whatever carried it (Envoy's ext_proc, a dry run, a test).
+type Request struct {
+	Method    string
+	Path      string // with the query string, as sent
+	Scheme    string // http or https (for URIs in error documents)
+	Authority string // the gateway's address as the client used it
+	// Session is what the Trino client headers say. Its User is the name
+	// the client claims; a verified identity joins the Request when the
+	// gateway authenticates clients.
+	Session Session
+	// Body is a submission's SQL text.
+	Body []byte
+
+	id string
+}
+
+// Session is what a client's Trino headers say about its session.
+type Session struct {
+	User          string
+	Source        string
+	ClientInfo    string
+	Catalog       string
+	Schema        string
+	Transaction   string // X-Trino-Transaction-Id
+	RoutingGroup  string // X-Trino-Routing-Group, trimmed
+	RemoteAddress string // the client's address as Envoy saw it
+	ClientTags    []string
+	// Properties are the X-Trino-Session properties, URL-decoded.
+	Properties map[string]string
+	// TrinoHeaders are the other X-Trino-* headers as sent (for the
+	// external routing service).
+	TrinoHeaders map[string]string
+}
+
+// SetHeader records one request header; name is lower case (HTTP/2 and
+// Envoy deliver them so). Headers that say nothing about the session are
+// ignored.
+func (s *Session) SetHeader(name, value string) {
+	switch name {
+	case trino.HeaderUser:
+		s.User = value
+		return
+	case trino.HeaderRoutingGroup:
+		s.RoutingGroup = strings.TrimSpace(value)
+		return
+	case "x-forwarded-for":
+		// Envoy (use_remote_address) appends the peer's address last.
+		parts := strings.Split(value, ",")
+		s.RemoteAddress = strings.TrimSpace(parts[len(parts)-1])
+		return
+	}
+	if !strings.HasPrefix(name, "x-trino-") {
+		return
+	}
+	if s.TrinoHeaders == nil {
+		s.TrinoHeaders = map[string]string{}
+	}
+	s.TrinoHeaders[name] = value
+	switch name {
+	case trino.HeaderSource:
+		s.Source = value
+	case trino.HeaderClientInfo:
+		s.ClientInfo = value
+	case trino.HeaderCatalog:
+		s.Catalog = value
+	case trino.HeaderSchema:
+		s.Schema = value
+	case trino.HeaderTransactionID:
+		s.Transaction = strings.TrimSpace(value)
+	case trino.HeaderClientTags:
+		for _, t := range strings.Split(value, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				s.ClientTags = append(s.ClientTags, t)
+			}
+		}
+	case trino.HeaderSession:
+		for _, kv := range strings.Split(value, ",") {
+			name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || name == "" {
+				continue
+			}
+			if u, err := url.QueryUnescape(val); err == nil {
+				val = u
+			}
+			if s.Properties == nil {
+				s.Properties = map[string]string{}
+			}
+			s.Properties[name] = val
+		}
+	}
+}
+
+// InTransaction reports whether the statement belongs to an open
+// transaction, which only the coordinator that started it knows.
+func (s *Session) InTransaction() bool {
+	return s.Transaction != "" && !strings.EqualFold(s.Transaction, "NONE")
+}
+
+// ID is the gateway's ID of this request's decision, for logs, the
+// decision log and error documents (made on first use).
+func (r *Request) ID() string {
+	if r.id == "" {
+		r.id = newDecisionID()
+	}
+	return r.id
+}
+
+// SplitPath returns the path without the query string, and the query.
+func (r *Request) SplitPath() (string, string) { return trino.SplitPathQuery(r.Path) }
+
+// baseURL is the gateway's address as the client used it.
+func (r *Request) baseURL() string {
+	scheme := r.Scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Authority
+}
+
+func newDecisionID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "sy_" + time.Now().UTC().Format("20060102_150405") + "_" + hex.EncodeToString(b[:])
+}

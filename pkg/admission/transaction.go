@@ -1,0 +1,70 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+// transaction pins a statement of an open transaction to the coordinator
+// that started it, whatever the routing group: only that coordinator
+// knows the transaction.
+type transaction struct{ p *Pipeline }
+
+func (transaction) Name() string { return "transaction" }
+
+func (st transaction) Admit(ctx context.Context, s *Submission) *Outcome {
+	ss := &s.Req.Session
+	if !ss.InTransaction() {
+		return nil
+	}
+	txn := ss.Transaction
+	r, err := st.lookup(ctx, txn)
+	if err != nil {
+		o := reject(trino.ErrGatewayInternal, "the gateway cannot look up transaction "+txn+" right now (shared store unavailable)", "")
+		if errors.Is(err, store.ErrNotFound) {
+			o = reject(trino.ErrUnknownTransaction, "transaction "+txn+" is not known to the gateway: it was not started through it, or it ended", "")
+		}
+		return &o
+	}
+	c, ok := st.p.o.Router.Fleet().Cluster(r.Cluster)
+	if !ok {
+		o := reject(trino.ErrUnknownTransaction, "transaction "+txn+" lives on cluster "+r.Cluster+", which is no longer in the fleet", "")
+		return &o
+	}
+	target := c.Name
+	if _, ok := c.Coordinator(r.Coordinator); ok {
+		target = fleet.Key(c.Name, r.Coordinator)
+	}
+	s.Decision = routing.Decision{Group: c.Group, Cluster: c.Name}
+	s.Entry.Group, s.Entry.Cluster = c.Group, target
+	s.Entry.Explanation = append(s.Entry.Explanation, "statement of transaction "+txn+": pinned to "+target)
+	o := routeTo(target)
+	o.Headers = upstreamHeaders(s.Headers)
+	return &o
+}
+
+// lookup finds the coordinator of a transaction. The mapping is recorded
+// from the access log of the response that started it, a moment after the
+// client saw that response, so a miss waits a little.
+func (st transaction) lookup(ctx context.Context, txn string) (store.QueryRoute, error) {
+	deadline := time.Now().Add(st.p.o.TransactionWait)
+	for {
+		sctx, cancel := st.p.storeCtx(ctx)
+		r, err := st.p.o.Queries.GetTransaction(sctx, txn)
+		cancel()
+		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package extproc
+
+import (
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+
+	"github.com/switchyard-gw/switchyard/pkg/admission"
+	"github.com/switchyard-gw/switchyard/pkg/xds"
+)
+
+// requestFrom reads a request from Envoy's request headers.
+func requestFrom(h *extprocv3.HttpHeaders) *admission.Request {
+	req := &admission.Request{}
+	for _, hv := range h.GetHeaders().GetHeaders() {
+		v := headerValue(hv)
+		switch k := hv.GetKey(); k {
+		case ":method":
+			req.Method = v
+		case ":path":
+			req.Path = v
+		case ":scheme":
+			req.Scheme = v
+		case ":authority":
+			req.Authority = v
+		default:
+			req.Session.SetHeader(k, v)
+		}
+	}
+	return req
+}
+
+// answer turns an outcome into the answer to the request headers: the
+// route header (and the policy's headers) for Route, nothing for Pass, an
+// immediate response for Reject and Respond. remove lists headers a routed
+// request loses.
+func answer(req *admission.Request, o admission.Outcome, remove []string) *extprocv3.ProcessingResponse {
+	switch o.Action {
+	case admission.Route:
+		mut := &extprocv3.HeaderMutation{RemoveHeaders: remove}
+		for _, h := range o.Headers {
+			mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
+		}
+		mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.RouteHeader, o.Target))
+		return continueHeaders(mut)
+	case admission.Reject:
+		r := o.Error.Render(req)
+		return immediate(r, "switchyard_"+strings.ToLower(o.Error.Code.Name))
+	case admission.Respond:
+		return immediate(*o.Response, "switchyard_answered")
+	}
+	return continueHeaders(nil)
+}
+
+func immediate(r admission.Response, details string) *extprocv3.ProcessingResponse {
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
+		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(r.Status)},
+		Headers: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-type", r.ContentType)}},
+		Body:    r.Body,
+		Details: details,
+	}}}
+}
+
+var (
+	bodyContinue         = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestBody{RequestBody: &extprocv3.BodyResponse{}}}
+	responseBodyContinue = &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{}}}
+)
+
+func one(r *extprocv3.ProcessingResponse) []*extprocv3.ProcessingResponse {
+	if r == nil {
+		return nil
+	}
+	return []*extprocv3.ProcessingResponse{r}
+}
+
+func continueHeaders(mut *extprocv3.HeaderMutation) *extprocv3.ProcessingResponse {
+	hr := &extprocv3.HeadersResponse{}
+	if mut != nil {
+		hr.Response = &extprocv3.CommonResponse{HeaderMutation: mut, ClearRouteCache: len(mut.SetHeaders) > 0}
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_RequestHeaders{RequestHeaders: hr}}
+}
+
+func setHeader(k, v string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: k, RawValue: []byte(v)},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+func headerValue(h *corev3.HeaderValue) string {
+	if h.GetValue() != "" {
+		return h.GetValue()
+	}
+	return string(h.GetRawValue())
+}

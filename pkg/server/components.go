@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/switchyard-gw/switchyard/pkg/admin"
+	"github.com/switchyard-gw/switchyard/pkg/authz"
+	"github.com/switchyard-gw/switchyard/pkg/extproc"
+	"github.com/switchyard-gw/switchyard/pkg/txlog"
+	"github.com/switchyard-gw/switchyard/pkg/xds"
+)
+
+// components lists what runs while the control plane serves. A new
+// subsystem is one entry.
+func (s *Server) components() []component {
+	cs := []component{
+		{"admin", serveHTTP(s.adminServer(), s.listeners.admin, 5*time.Second)},
+		{"xds", func(ctx context.Context) error {
+			// ADS streams end with ctx (they never end on their own).
+			return serveGRPC(s.xdsServer(ctx), s.listeners.xds, time.Second)(ctx)
+		}},
+		{"ext_proc", serveGRPC(s.extProcServer(), s.listeners.extProc, 5*time.Second)},
+		{"health", loop(func(ctx context.Context) { <-ctx.Done(); s.poller.Wait() })},
+		{"fleet-watch", loop(s.fleet.Watch)},
+		{"reconciler", loop(func(ctx context.Context) { s.reconcile.Run(ctx, s.fleet.RunReconciler) })},
+		{"publisher", loop(s.publishChanges)},
+		{"policy-sync", loop(func(ctx context.Context) { s.policy.Sync(ctx, s.store.Documents, time.Second) })},
+		{"readiness", loop(s.waitReady)},
+	}
+	if p := s.cfg.Policy; p.Dir != "" && (p.Watch == nil || *p.Watch) {
+		cs = append(cs, component{"policy-watch", loop(func(ctx context.Context) { s.policy.Watch(ctx, p.Dir, time.Second) })})
+	}
+	return cs
+}
+
+// loop is a component that runs fn until ctx ends.
+func loop(fn func(ctx context.Context)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		fn(ctx)
+		return nil
+	}
+}
+
+// serveGRPC serves g on l until ctx ends, then stops it gracefully
+// (in-flight calls get grace to finish).
+func serveGRPC(g *grpc.Server, l net.Listener, grace time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- g.Serve(l) }()
+		select {
+		case err := <-errc:
+			return err // Serve failed before anyone stopped it
+		case <-ctx.Done():
+		}
+		done := make(chan struct{})
+		go func() { g.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(grace):
+			g.Stop()
+		}
+		if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return err
+		}
+		return nil
+	}
+}
+
+// serveHTTP serves h on l until ctx ends, then shuts it down gracefully.
+func serveHTTP(h *http.Server, l net.Listener, grace time.Duration) func(context.Context) error {
+	return func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- h.Serve(l) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		_ = h.Shutdown(sctx)
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}
+
+func (s *Server) xdsServer(ctx context.Context) *grpc.Server {
+	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement), grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
+	s.xds.Register(ctx, g)
+	return g
+}
+
+// extProcServer carries ext_proc, ext_authz and the transaction access log
+// (one gRPC port for Envoy's calls to the control plane).
+func (s *Server) extProcServer() *grpc.Server {
+	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement), grpc.NumStreamWorkers(uint32(runtime.NumCPU())))
+	extprocv3.RegisterExternalProcessorServer(g, extproc.New(extproc.Options{
+		Pipeline:     s.pipeline,
+		MaxBodyBytes: s.cfg.Listener.MaxBodyBytes,
+		Logger:       s.log.With("component", "extproc"),
+		Metrics:      extproc.NewMetrics(s.reg),
+	}))
+	authv3.RegisterAuthorizationServer(g, &authz.Server{
+		Policy: s.policy, Store: s.store.Queries, StoreTimeout: s.cfg.Store.Redis.Timeout, Logger: s.log.With("component", "authz"),
+	})
+	accesslogv3.RegisterAccessLogServiceServer(g, &txlog.Service{
+		Store: s.store.Queries, TTL: s.cfg.Store.QueryTTL, Logger: s.log.With("component", "txlog"),
+		Resolve: txlog.FleetResolver(s.router.Fleet, xds.CoordinatorClusterName),
+	})
+	return g
+}
+
+func (s *Server) adminServer() *http.Server {
+	return &http.Server{Handler: admin.Handler(admin.Options{
+		Gatherer: s.reg, Ready: s.readyCheck, Pprof: s.cfg.ControlPlane.Pprof,
+		Fleet: s.fleet, Tokens: s.cfg.Admin.Tokens, ShutdownWorkers: s.cfg.Admin.ShutdownWorkers,
+		Policy: policyAPI{s},
+		Logger: s.log.With("component", "admin"),
+	}), ReadHeaderTimeout: 10 * time.Second}
+}
+
+// waitReady closes Ready once every coordinator has been checked once and
+// the store answers.
+func (s *Server) waitReady(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if s.poller.AllChecked() && s.store.Ping(ctx) == nil {
+			close(s.ready)
+			s.log.Info("control plane ready")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) readyCheck(r *http.Request) error {
+	select {
+	case <-s.ready:
+	default:
+		return errors.New("waiting for the first health check of every coordinator and the store")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// debouncer turns bursts of change signals into few pushes (Contour's
+// event handler): after a signal it waits for a quiet holdOff, but never
+// longer than maxDelay from the first signal of the burst, so a steady
+// stream of changes still publishes.
+type debouncer struct {
+	holdOff, maxDelay time.Duration
+	c                 chan struct{}
+}
+
+func newDebouncer(holdOff, maxDelay time.Duration) *debouncer {
+	return &debouncer{holdOff: holdOff, maxDelay: maxDelay, c: make(chan struct{}, 1)}
+}
+
+// signal records a change (never blocks).
+func (d *debouncer) signal() {
+	select {
+	case d.c <- struct{}{}:
+	default:
+	}
+}
+
+// take consumes a pending signal, if any.
+func (d *debouncer) take() {
+	select {
+	case <-d.c:
+	default:
+	}
+}
+
+// wait blocks until a burst of signals has settled, and reports false
+// when ctx ends first.
+func (d *debouncer) wait(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-d.c:
+	}
+	deadline := time.NewTimer(d.maxDelay)
+	defer deadline.Stop()
+	quiet := time.NewTimer(d.holdOff)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			d.take() // what arrived until now is in this push
+			return true
+		case <-quiet.C:
+			return true
+		case <-d.c:
+			quiet.Reset(d.holdOff)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisDocuments is Documents on Redis: a document and its revision
+// counter, written together by a script (same hash slot) so no reader sees
+// one without the other.
+type redisDocuments struct {
+	c redis.UniversalClient
+	k keys
+}
+
+var (
+	casDoc = redis.NewScript(`
+local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
+if rev ~= tonumber(ARGV[2]) then return -1 end
+redis.call('SET', KEYS[1], ARGV[1])
+return redis.call('INCR', KEYS[2])`)
+	getDoc = redis.NewScript(`return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`)
+)
+
+func (r *redisDocuments) GetDocument(ctx context.Context, name string) ([]byte, int64, error) {
+	v, err := getDoc.Run(ctx, r.c, r.k.document(name)).Slice()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redis: reading the %s document: %w", name, err)
+	}
+	if len(v) != 2 {
+		return nil, 0, fmt.Errorf("redis: reading the %s document: %d values, want 2", name, len(v))
+	}
+	doc, _ := v[0].(string)
+	revs, _ := v[1].(string)
+	if doc == "" || revs == "" {
+		return nil, 0, ErrNotFound
+	}
+	rev, err := strconv.ParseInt(revs, 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("redis: bad %s revision %q", name, revs)
+	}
+	return []byte(doc), rev, nil
+}
+
+func (r *redisDocuments) CASDocument(ctx context.Context, name string, doc []byte, expect int64) (int64, error) {
+	rev, err := casDoc.Run(ctx, r.c, r.k.document(name), doc, expect).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redis: writing the %s document: %w", name, err)
+	}
+	if rev < 0 {
+		return 0, ErrConflict
+	}
+	return rev, nil
+}
+
+func (r *redisDocuments) DocumentRevision(ctx context.Context, name string) (int64, error) {
+	rev, err := r.c.Get(ctx, r.k.document(name)[1]).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("redis: reading the %s revision: %w", name, err)
+	}
+	return rev, nil
+}

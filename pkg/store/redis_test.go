@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hashTag is the part of a key Redis Cluster hashes: the first {...} with
+// something inside, else the whole key.
+func hashTag(key string) string {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			return key[i+1 : i+1+j]
+		}
+	}
+	return key
+}
+
+// Keys one script touches together must hash to one Redis Cluster slot.
+func TestScriptKeysShareAHashSlot(t *testing.T) {
+	k := keys{prefix: "sy:"}
+	for _, ks := range [][]string{k.document(FleetDoc), k.document(PolicyDoc), k.lease("reconcile")} {
+		if hashTag(ks[0]) != hashTag(ks[1]) {
+			t.Errorf("%v hash to different slots (%q, %q)", ks, hashTag(ks[0]), hashTag(ks[1]))
+		}
+	}
+	if hashTag(k.document(FleetDoc)[0]) == hashTag(k.document(PolicyDoc)[0]) {
+		t.Error("every document hashes to one slot")
+	}
+}
+
+func TestRedisOptions(t *testing.T) {
+	good := []struct {
+		name    string
+		o       RedisOptions
+		cluster bool
+		master  string
+	}{
+		{"standalone by default", RedisOptions{Addresses: []string{"r:6379"}}, false, ""},
+		{"sentinel", RedisOptions{Mode: RedisSentinel, Addresses: []string{"s1:26379", "s2:26379"}, MasterName: "m"}, false, "m"},
+		{"cluster with one seed", RedisOptions{Mode: RedisCluster, Addresses: []string{"c:6379"}}, true, ""},
+	}
+	for _, tt := range good {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := tt.o.universalOptions()
+			if err != nil || u.IsClusterMode != tt.cluster || u.MasterName != tt.master || u.MaxRetries != 1 {
+				t.Fatalf("%+v %v", u, err)
+			}
+		})
+	}
+	bad := map[string]RedisOptions{
+		"no address":                {},
+		"standalone, two addresses": {Addresses: []string{"a:1", "b:1"}},
+		"sentinel without master":   {Mode: RedisSentinel, Addresses: []string{"s:26379"}},
+		"cluster with a db":         {Mode: RedisCluster, Addresses: []string{"c:1"}, DB: 2},
+		"unknown mode":              {Mode: "ring", Addresses: []string{"c:1"}},
+		"hash tag in the prefix":    {Addresses: []string{"c:1"}, KeyPrefix: "a{b}:"},
+	}
+	for name, o := range bad {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewRedis(o); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// With Redis gone, every call fails with the store's own error well within
+// the caller's deadline (the store's timeout ends it), never a hang and
+// never a "not found" that would send a client the wrong way.
+func TestRedisDownIsAnError(t *testing.T) {
+	sharedRedis(t)                                                    // starts the package's environment
+	r, err := redisEnv.StartRedis(context.Background(), "redis-down") // a private server to stop
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewRedis(RedisOptions{Addresses: []string{r.Addr}, Timeout: 200 * time.Millisecond, KeyPrefix: "down:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Queries.PutQuery(ctx, "q", QueryRoute{Cluster: "a"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	calls := map[string]func(context.Context) error{
+		"GetQuery":       func(ctx context.Context) error { _, err := s.Queries.GetQuery(ctx, "q"); return err },
+		"GetTransaction": func(ctx context.Context) error { _, err := s.Queries.GetTransaction(ctx, "t"); return err },
+		"GetDocument":    func(ctx context.Context) error { _, _, err := s.Documents.GetDocument(ctx, FleetDoc); return err },
+		"Acquire":        func(ctx context.Context) error { _, err := s.Leases.Acquire(ctx, "l", "h", time.Second, 0); return err },
+		"Ping":           s.Ping,
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := call(ctx)
+			if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrHeld) {
+				t.Fatalf("got %v with Redis stopped, want a connection error", err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the caller's deadline ended the call (%v), not the store's timeout", err)
+			}
+		})
+	}
+}
