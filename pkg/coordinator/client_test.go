@@ -30,7 +30,10 @@ func methods(t *testing.T) []method {
 			"GET", "/v1/status", 200, string(readTestdata(t, "status.json"))},
 		{"Load", func(ctx context.Context, c *Client, base string) error { _, err := c.Load(ctx, base); return err },
 			"GET", "/metrics", 200, string(readTestdata(t, "metrics.txt"))},
-		{"Queries", func(ctx context.Context, c *Client, base string) error { _, err := c.Queries(ctx, base, ""); return err },
+		{"Queries", func(ctx context.Context, c *Client, base string) error {
+			_, err := c.Queries(ctx, base, "")
+			return err
+		},
 			"GET", "/v1/query", 200, string(readTestdata(t, "queries.json"))},
 		{"Query", func(ctx context.Context, c *Client, base string) error {
 			_, err := c.Query(ctx, base, testQueryID)

@@ -19,7 +19,7 @@ const maxReasonBytes = 4 << 10
 // fails the query asynchronously.
 func (cl *Client) Kill(ctx context.Context, baseURL, queryID, reason string) error {
 	c := &call{method: http.MethodPut, base: baseURL, path: "/v1/query/{queryId}/killed",
-		ok: []int{http.StatusAccepted, http.StatusOK, http.StatusNoContent},
+		ok:       []int{http.StatusAccepted, http.StatusOK, http.StatusNoContent},
 		classify: map[int]error{http.StatusConflict: ErrQueryDone, http.StatusGone: ErrQueryGone}}
 	if err := checkQueryID(queryID); err != nil {
 		return c.errorf("%w", err)

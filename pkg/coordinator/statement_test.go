@@ -230,8 +230,14 @@ func TestExecuteLimits(t *testing.T) {
 	})
 	t.Run("session", func(t *testing.T) {
 		f := startProtocol(t, &protocol{pages: []map[string]any{{}}})
-		wantErr(t, func() error { _, err := New(Options{}).Execute(context.Background(), f.srv.URL, "SELECT 1", Session{}); return err }(), "session user: must not be empty")
-		wantErr(t, func() error { _, err := New(Options{}).Execute(context.Background(), f.srv.URL, " ", Session{User: "a"}); return err }(), "the statement is empty")
+		wantErr(t, func() error {
+			_, err := New(Options{}).Execute(context.Background(), f.srv.URL, "SELECT 1", Session{})
+			return err
+		}(), "session user: must not be empty")
+		wantErr(t, func() error {
+			_, err := New(Options{}).Execute(context.Background(), f.srv.URL, " ", Session{User: "a"})
+			return err
+		}(), "the statement is empty")
 		if n := len(f.requests()); n != 0 {
 			t.Fatalf("%d requests sent", n)
 		}
