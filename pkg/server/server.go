@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/admin"
 	"github.com/switchyard-gw/switchyard/pkg/authz"
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/cost"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
@@ -46,6 +47,7 @@ type Server struct {
 	reg       *prometheus.Registry
 	store     store.Store
 	poller    *health.Poller
+	coord     *coordinator.Client // every call to a coordinator's REST API
 	router    *routing.Router
 	xds       *xds.Server
 	fleet     *lifecycle.Manager
@@ -78,15 +80,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		s.store = store.NewMemory()
 	}
 
+	api := cfg.CoordinatorAPI
+	s.coord = coordinator.New(coordinator.Options{User: api.User, Source: api.Source, Timeout: api.Timeout})
 	s.poller = health.NewPoller(health.Options{
 		Interval: cfg.Health.Interval, Timeout: cfg.Health.Timeout,
 		Rise: cfg.Health.RiseThreshold, Fall: cfg.Health.FallThreshold,
-		Logger: log,
+		Client: s.coord, Logger: log,
 	})
 	s.router = routing.New(fleet.FromConfig(cfg), s.poller)
 	s.xds = xds.NewServer(log.With("component", "xds"), s.xdsMetrics())
 	s.fleet = lifecycle.New(lifecycle.Options{
-		Config: cfg, Store: s.store, Health: s.poller, Logger: log.With("component", "lifecycle"),
+		Config: cfg, Store: s.store, Health: s.poller, Client: s.coord, Logger: log.With("component", "lifecycle"),
 		OnFleet: func(f *fleet.Fleet) {
 			s.router.SetFleet(f)
 			select {
@@ -269,7 +273,7 @@ func (s *Server) costEstimator() *cost.Estimator {
 		return nil
 	}
 	return &cost.Estimator{
-		Timeout: c.Timeout, TTL: c.CacheTTL, MaxEntries: c.CacheSize, Client: &http.Client{},
+		Timeout: c.Timeout, TTL: c.CacheTTL, MaxEntries: c.CacheSize, Client: s.coord,
 		Coordinator: func() (string, bool) {
 			cl, ok := s.router.Fleet().Cluster(c.Cluster)
 			if !ok {
