@@ -169,10 +169,19 @@ func sameOrigin(base *url.URL, next string) error {
 	if err != nil {
 		return fmt.Errorf("nextUri %q: %w", clip(next, 100), err)
 	}
-	if u.Scheme != base.Scheme || !strings.EqualFold(u.Host, base.Host) {
+	if origin(u) != origin(base) {
 		return fmt.Errorf("nextUri %q leaves the coordinator", clip(next, 100))
 	}
 	return nil
+}
+
+// origin is scheme://host:port with the scheme's default port filled in.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // pathOf is the path of an absolute URI, for messages.

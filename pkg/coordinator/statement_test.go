@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +243,28 @@ func TestExecuteLimits(t *testing.T) {
 			t.Fatalf("%d requests sent", n)
 		}
 	})
+}
+
+func TestSameOrigin(t *testing.T) {
+	tests := []struct {
+		base, next string
+		ok         bool
+	}{
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080/v1/statement/queued/q/s/1", true},
+		{"https://trino.example.com", "https://trino.example.com:443/v1/statement/queued/q/s/1", true},
+		{"http://Trino.Example.com", "http://trino.example.com:80/v1/statement/queued/q/s/1", true},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8081/v1/statement/queued/q/s/1", false},
+		{"http://127.0.0.1:8080", "https://127.0.0.1:8080/v1/statement/queued/q/s/1", false},
+		{"https://trino.example.com", "https://evil.example.com/v1/statement/queued/q/s/1", false},
+		{"http://127.0.0.1:8080", "/v1/statement/queued/q/s/1", false},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080\x7f/v1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.next, func(t *testing.T) {
+			base, _ := url.Parse(tt.base)
+			if err := sameOrigin(base, tt.next); (err == nil) != tt.ok {
+				t.Fatalf("sameOrigin(%s, %s) = %v, want ok=%v", tt.base, tt.next, err, tt.ok)
+			}
+		})
+	}
 }
