@@ -247,14 +247,6 @@ func (cl *Client) do(ctx context.Context, c *call) (int, []byte, error) {
 		return 0, nil, c.errorf("%w", err)
 	}
 	defer resp.Body.Close()
-	limit := c.limit
-	if limit <= 0 || limit > cl.o.MaxResponseBytes {
-		limit = cl.o.MaxResponseBytes
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return resp.StatusCode, nil, c.errorf("reading the answer: %w", err)
-	}
 	ok := c.ok
 	if ok == nil {
 		ok = []int{http.StatusOK}
@@ -263,9 +255,18 @@ func (cl *Client) do(ctx context.Context, c *call) (int, []byte, error) {
 	for _, s := range ok {
 		accepted = accepted || resp.StatusCode == s
 	}
-	if !accepted {
+	if !accepted { // read only what the excerpt shows
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxExcerpt+1))
 		return resp.StatusCode, nil, &StatusError{BaseURL: c.base, Endpoint: c.endpoint(), Status: resp.StatusCode,
 			Body: excerpt(b), Err: c.classify[resp.StatusCode], role: c.role}
+	}
+	limit := c.limit
+	if limit <= 0 || limit > cl.o.MaxResponseBytes {
+		limit = cl.o.MaxResponseBytes
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return resp.StatusCode, nil, c.errorf("reading the answer: %w", err)
 	}
 	if int64(len(b)) > limit {
 		return resp.StatusCode, nil, c.errorf("the answer is larger than %d bytes", limit)
