@@ -76,7 +76,10 @@ check: fmt vet lint generate-check
 # top of its seed corpus.
 FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./e2e/trinosim:FuzzPaths ./e2e/loadgen:FuzzDecodeResults \
-	./pkg/sqlclass:FuzzClassify ./pkg/health:FuzzParseLoad
+	./pkg/sqlclass:FuzzClassify \
+	./pkg/coordinator:FuzzParseLoad ./pkg/coordinator:FuzzParseInfo ./pkg/coordinator:FuzzParseQueries \
+	./pkg/coordinator:FuzzParseQueryDetail ./pkg/cost:FuzzParseIOPlan \
+	./pkg/store:FuzzParseQueryRoute
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -27,6 +27,9 @@ type Config struct {
 	Policy       Policy       `yaml:"policy"`
 	Groups       []Group      `yaml:"groups"`
 	Clusters     []Cluster    `yaml:"clusters"`
+
+	// CoordinatorAPI is the client for the coordinators' REST APIs.
+	CoordinatorAPI CoordinatorAPI `yaml:"coordinatorAPI"`
 }
 
 // Listener is the Envoy client listener that Switchyard configures over xDS.
@@ -236,6 +239,8 @@ func Defaults() Config {
 		Admin:   Admin{DrainTimeout: time.Hour},
 		Policy:  Policy{DecisionLogSize: 1000},
 		Routing: Routing{Cost: Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000}},
+
+		CoordinatorAPI: defaultCoordinatorAPI(),
 	}
 }
 

@@ -28,6 +28,40 @@ func TestGoodConfig(t *testing.T) {
 	if c.Groups[0].Strategy != StrategyRoundRobin {
 		t.Errorf("strategy default %q", c.Groups[0].Strategy)
 	}
+	if c.CoordinatorAPI != (CoordinatorAPI{User: "switchyard", Source: "switchyard", Timeout: 5 * time.Second}) {
+		t.Errorf("coordinatorAPI defaults: %+v", c.CoordinatorAPI)
+	}
+}
+
+func TestCoordinatorAPI(t *testing.T) {
+	base := "routing: {defaultGroup: a}\ngroups: [{name: a}]\n"
+	tests := []struct {
+		name, yaml string
+		want       CoordinatorAPI
+		err        string
+	}{
+		{"defaults", "", CoordinatorAPI{User: "switchyard", Source: "switchyard", Timeout: 5 * time.Second}, ""},
+		{"set", "coordinatorAPI: {user: sy-prod, source: gateway, timeout: 2s}\n", CoordinatorAPI{User: "sy-prod", Source: "gateway", Timeout: 2 * time.Second}, ""},
+		{"partly set", "coordinatorAPI: {timeout: 500ms}\n", CoordinatorAPI{User: "switchyard", Source: "switchyard", Timeout: 500 * time.Millisecond}, ""},
+		{"unknown field", "coordinatorAPI: {usr: x}\n", CoordinatorAPI{}, `unknown field "usr" in CoordinatorAPI`},
+		{"empty user", "coordinatorAPI: {user: \"\"}\n", CoordinatorAPI{}, `coordinatorAPI.user: must be a name of 1-256 bytes of UTF-8, got ""`},
+		{"control character", "coordinatorAPI: {user: \"a\\tb\"}\n", CoordinatorAPI{}, `coordinatorAPI.user: must be a name without spaces or control characters, got "a\tb"`},
+		{"zero timeout", "coordinatorAPI: {timeout: 0s}\n", CoordinatorAPI{}, "coordinatorAPI.timeout: must be positive, got 0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(base + tt.yaml))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || c.CoordinatorAPI != tt.want {
+				t.Fatalf("got %+v, %v; want %+v", c, err, tt.want)
+			}
+		})
+	}
 }
 
 // Every bad file fails with messages that name the field.
@@ -66,6 +100,8 @@ func TestBadConfigs(t *testing.T) {
 		"bad-token":           {"admin.tokens[0].token: must be at least 16 characters", `admin.tokens[0].role: must be "admin" or "viewer", got "root"`},
 		"bad-cluster-fields":  {"clusters[0].weight: must be between 0 and 10000, got -1", `clusters[0].tags[0]: "Bad_Tag" is not a valid tag`, `clusters[0].state: must be "active" or "inactive", got "gone"`},
 		"not-yaml":            {"yaml:"},
+		"coordinator-api": {`coordinatorAPI.user: must be a name without spaces or control characters, got "two words"`,
+			`coordinatorAPI.source: must be a name of 1-256 bytes of UTF-8, got ""`, "coordinatorAPI.timeout: must be positive, got -1s"},
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yaml")
 	if len(files) != len(want) {

@@ -161,6 +161,8 @@ func (c *Config) Validate() error {
 		add("health.riseThreshold", "must be at least 1, got %d", c.Health.RiseThreshold)
 	}
 
+	c.CoordinatorAPI.validate(add)
+
 	groups := map[string]bool{}
 	if len(c.Groups) == 0 {
 		add("groups", "at least one routing group is required")

@@ -6,17 +6,16 @@
 package cost
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 )
 
 // Estimate is what EXPLAIN IO reports, as policy input.
@@ -29,7 +28,8 @@ type Estimator struct {
 	Timeout     time.Duration
 	TTL         time.Duration
 	MaxEntries  int
-	Client      *http.Client
+	// Client runs the EXPLAINs (required).
+	Client *coordinator.Client
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -108,92 +108,27 @@ func (e *Estimator) Estimate(ctx context.Context, sql, user, catalog, schema str
 	return est, nil
 }
 
-type results struct {
-	NextURI string  `json:"nextUri"`
-	Data    [][]any `json:"data"`
-	Error   *struct {
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// explain runs the EXPLAIN through the client protocol and returns the
-// JSON document it prints.
+// explain runs the EXPLAIN as the submitting user, in the session's
+// catalog and schema, and returns the JSON document it prints.
 func (e *Estimator) explain(ctx context.Context, base, sql, user, catalog, schema string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/statement", strings.NewReader("EXPLAIN (TYPE IO, FORMAT JSON) "+sql))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("X-Trino-User", user)
-	req.Header.Set("X-Trino-Source", "switchyard-cost")
-	if catalog != "" {
-		req.Header.Set("X-Trino-Catalog", catalog)
-	}
-	if schema != "" {
-		req.Header.Set("X-Trino-Schema", schema)
+	res, err := e.Client.Execute(ctx, base, "EXPLAIN (TYPE IO, FORMAT JSON) "+sql,
+		coordinator.Session{User: user, Source: "switchyard-cost", Catalog: catalog, Schema: schema})
+	var qe *coordinator.QueryError
+	switch {
+	case errors.As(err, &qe):
+		return "", fmt.Errorf("EXPLAIN failed: %s", qe.Message)
+	case err != nil:
+		return "", fmt.Errorf("EXPLAIN: %w", err)
 	}
 	var out strings.Builder
-	next := ""
-	for i := 0; ; i++ {
-		r, err := e.do(req)
-		if err != nil {
-			if next != "" {
-				e.cancel(next)
-			}
-			return "", fmt.Errorf("EXPLAIN: %w", err)
-		}
-		if r.Error != nil {
-			return "", fmt.Errorf("EXPLAIN failed: %s", r.Error.Message)
-		}
-		for _, row := range r.Data {
-			if len(row) > 0 {
-				if s, ok := row[0].(string); ok {
-					out.WriteString(s)
-				}
+	for _, row := range res.Rows {
+		if len(row) > 0 {
+			if s, ok := row[0].(string); ok {
+				out.WriteString(s)
 			}
 		}
-		if r.NextURI == "" {
-			return out.String(), nil
-		}
-		if i > 1000 {
-			return "", errors.New("EXPLAIN: too many pages")
-		}
-		next = r.NextURI
-		if req, err = http.NewRequestWithContext(ctx, http.MethodGet, next, nil); err != nil {
-			return "", err
-		}
-		req.Header.Set("X-Trino-User", user)
 	}
-}
-
-func (e *Estimator) do(req *http.Request) (*results, error) {
-	resp, err := e.Client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	var r results
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
-// cancel abandons an EXPLAIN that ran out of time (best effort).
-func (e *Estimator) cancel(next string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if req, err := http.NewRequestWithContext(ctx, http.MethodDelete, next, nil); err == nil {
-		if resp, err := e.Client.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}
+	return out.String(), nil
 }
 
 type ioPlan struct {
@@ -204,51 +139,48 @@ type ioPlan struct {
 }
 
 type estimate struct {
-	OutputRowCount    number `json:"outputRowCount"`
-	OutputSizeInBytes number `json:"outputSizeInBytes"`
-	CPUCost           number `json:"cpuCost"`
-	MaxMemory         number `json:"maxMemory"`
-	NetworkCost       number `json:"networkCost"`
+	// Unknown estimates are "NaN" (coordinator.Float reads Trino's
+	// strings for values JSON cannot hold).
+	OutputRowCount    coordinator.Float `json:"outputRowCount"`
+	OutputSizeInBytes coordinator.Float `json:"outputSizeInBytes"`
+	CPUCost           coordinator.Float `json:"cpuCost"`
+	MaxMemory         coordinator.Float `json:"maxMemory"`
+	NetworkCost       coordinator.Float `json:"networkCost"`
 }
 
-// number accepts JSON numbers and Trino's "NaN" / "Infinity" strings
-// (unknown estimates), which become NaN.
-type number float64
-
-func (n *number) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err == nil {
-		*n = number(f)
-		return nil
-	}
-	*n = number(math.NaN())
-	return nil
+// known reports whether an estimate is a usable value: finite and not
+// negative.
+func known(v coordinator.Float) bool {
+	f := float64(v)
+	return !math.IsNaN(f) && !math.IsInf(f, 0) && f >= 0
 }
 
 // parse turns the EXPLAIN IO document into policy input: totals over the
-// input tables and the query's output; unknown values are left out.
+// input tables and the query's output. Unknown values (NaN, infinite or
+// negative estimates) are left out, so every value is a finite number the
+// policy can compare; a value of the wrong type is an error.
 func parse(doc string) (Estimate, error) {
 	var p ioPlan
-	if err := json.NewDecoder(bytes.NewReader([]byte(doc))).Decode(&p); err != nil {
+	if err := json.Unmarshal([]byte(doc), &p); err != nil {
 		return nil, fmt.Errorf("EXPLAIN IO output: %w", err)
 	}
 	est := Estimate{"inputTables": len(p.Inputs)}
 	var rows, size float64
-	known := true
+	all := true
 	for _, in := range p.Inputs {
-		if math.IsNaN(float64(in.Estimate.OutputRowCount)) || math.IsNaN(float64(in.Estimate.OutputSizeInBytes)) {
-			known = false
+		if !known(in.Estimate.OutputRowCount) || !known(in.Estimate.OutputSizeInBytes) {
+			all = false
 			continue
 		}
 		rows += float64(in.Estimate.OutputRowCount)
 		size += float64(in.Estimate.OutputSizeInBytes)
 	}
-	if known {
+	if all && !math.IsInf(rows, 0) && !math.IsInf(size, 0) {
 		est["inputRows"], est["inputBytes"] = math.Round(rows), math.Round(size)
 	}
-	put := func(k string, v number) {
-		if f := float64(v); !math.IsNaN(f) && !math.IsInf(f, 0) {
-			est[k] = math.Round(f)
+	put := func(k string, v coordinator.Float) {
+		if known(v) {
+			est[k] = math.Round(float64(v))
 		}
 	}
 	put("outputRows", p.Estimate.OutputRowCount)

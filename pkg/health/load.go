@@ -1,84 +1,42 @@
 package health
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
+	"errors"
+
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 )
 
-// The Trino metrics (OpenMetrics at /metrics) that make up a Load.
-var loadMetrics = map[string]func(*Load, int){
-	"trino_execution_name_QueryManager_RunningQueries":         func(l *Load, v int) { l.Running = v },
-	"trino_execution_name_QueryManager_QueuedQueries":          func(l *Load, v int) { l.Queued = v },
-	"trino_execution_name_QueryManager_BlockedQueries":         func(l *Load, v int) { l.Blocked = v },
-	"trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount": func(l *Load, v int) { l.ActiveWorkers = v },
+// ErrStarting is the check error of a coordinator that is starting up.
+var ErrStarting = errors.New("coordinator is starting")
+
+// CheckCoordinator is the default check: /v1/info must answer with
+// "starting": false, and when /metrics tells the load, the coordinator
+// must see at least one active worker (a coordinator without workers
+// fails every query with "No nodes available").
+func CheckCoordinator(ctx context.Context, c *coordinator.Client, baseURL string) (Load, error) {
+	if err := CheckInfo(ctx, c, baseURL); err != nil {
+		return Load{}, err
+	}
+	l, err := c.Load(ctx, baseURL)
+	if err != nil {
+		return Load{}, nil // load unknown: /v1/info decides alone
+	}
+	load := Load{Known: true, Running: l.Running, Queued: l.Queued, Blocked: l.Blocked, ActiveWorkers: l.ActiveWorkers}
+	if load.ActiveWorkers == 0 {
+		return load, errors.New("no active workers")
+	}
+	return load, nil
 }
 
-// ReadLoad reads a coordinator's load from /metrics (which needs a user,
-// like the client API).
-func ReadLoad(ctx context.Context, client *http.Client, baseURL string) (Load, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
+// CheckInfo checks that GET /v1/info answers 200 with "starting": false.
+func CheckInfo(ctx context.Context, c *coordinator.Client, baseURL string) error {
+	info, err := c.Info(ctx, baseURL)
 	if err != nil {
-		return Load{}, err
+		return err
 	}
-	req.Header.Set("X-Trino-User", "switchyard")
-	resp, err := client.Do(req)
-	if err != nil {
-		return Load{}, err
+	if info.Starting {
+		return ErrStarting
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Load{}, fmt.Errorf("/metrics answered HTTP %d", resp.StatusCode)
-	}
-	return ParseLoad(io.LimitReader(resp.Body, 8<<20))
-}
-
-// ParseLoad reads the load metrics from OpenMetrics text. It needs the
-// active node count; the query counts default to zero.
-func ParseLoad(r io.Reader) (Load, error) {
-	var l Load
-	seen := false
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = name[:i]
-		}
-		set, ok := loadMetrics[name]
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			continue
-		}
-		f, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return Load{}, fmt.Errorf("metric %s: %w", name, err)
-		}
-		set(&l, int(f))
-		if name == "trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount" {
-			seen = true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return Load{}, err
-	}
-	if !seen {
-		return Load{}, fmt.Errorf("/metrics has no trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount")
-	}
-	l.Known = true
-	return l, nil
+	return nil
 }

@@ -2,14 +2,12 @@ package health
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 )
 
 // Target is one coordinator to check.
@@ -37,7 +35,12 @@ type Options struct {
 	Timeout  time.Duration
 	Rise     int
 	Fall     int
-	Check    CheckFunc // default: CheckInfo with a shared HTTP client
+	// Check checks one coordinator (default: CheckCoordinator with Client).
+	Check CheckFunc
+	// Client talks to the coordinators for the default check (default: a
+	// coordinator.Client whose timeout is Timeout). Timeout bounds every
+	// check whatever the client's own timeout.
+	Client *coordinator.Client
 	// OnChange is called (from a poller goroutine) after any state change.
 	OnChange func(key string, s State)
 	Logger   *slog.Logger
@@ -64,7 +67,10 @@ type entry struct {
 // NewPoller returns a poller with no targets.
 func NewPoller(o Options) *Poller {
 	if o.Check == nil {
-		client := &http.Client{Timeout: o.Timeout}
+		client := o.Client
+		if client == nil {
+			client = coordinator.New(coordinator.Options{Timeout: o.Timeout})
+		}
 		o.Check = func(ctx context.Context, base string) (Load, error) { return CheckCoordinator(ctx, client, base) }
 	}
 	if o.Logger == nil {
@@ -199,58 +205,4 @@ func (p *Poller) record(e *entry, load Load, err error) {
 		p.opts.Logger.Info("coordinator health changed", "coordinator", e.target.Key, "state", s.String(), "error", e.lastErr)
 		p.opts.OnChange(e.target.Key, s)
 	}
-}
-
-// ErrStarting is the check error of a coordinator that is starting up.
-var ErrStarting = errors.New("coordinator is starting")
-
-// CheckCoordinator is the default check: /v1/info must answer with
-// "starting": false, and when /metrics tells the load, the coordinator
-// must see at least one active worker (a coordinator without workers
-// fails every query with "No nodes available").
-func CheckCoordinator(ctx context.Context, client *http.Client, baseURL string) (Load, error) {
-	if err := CheckInfo(ctx, client, baseURL); err != nil {
-		return Load{}, err
-	}
-	load, err := ReadLoad(ctx, client, baseURL)
-	if err != nil {
-		return Load{}, nil // load unknown: /v1/info decides alone
-	}
-	if load.ActiveWorkers == 0 {
-		return load, errors.New("no active workers")
-	}
-	return load, nil
-}
-
-// CheckInfo checks that GET /v1/info answers 200 with "starting": false.
-func CheckInfo(ctx context.Context, client *http.Client, baseURL string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/v1/info", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/v1/info answered HTTP %d", resp.StatusCode)
-	}
-	var info struct {
-		Starting *bool `json:"starting"`
-	}
-	if err := json.Unmarshal(body, &info); err != nil {
-		return fmt.Errorf("/v1/info: %w", err)
-	}
-	if info.Starting == nil {
-		return errors.New(`/v1/info has no "starting" field`)
-	}
-	if *info.Starting {
-		return ErrStarting
-	}
-	return nil
 }

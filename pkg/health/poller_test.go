@@ -5,10 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 )
 
 func TestCheckInfo(t *testing.T) {
@@ -35,9 +38,12 @@ func TestCheckInfo(t *testing.T) {
 				_, _ = w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			err := CheckInfo(context.Background(), srv.Client(), srv.URL)
+			err := CheckInfo(context.Background(), coordinator.New(coordinator.Options{}), srv.URL)
 			if (err == nil) != tt.ok {
 				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrStarting) && !strings.Contains(err.Error(), srv.URL) {
+				t.Fatalf("error %q does not name the coordinator", err)
 			}
 		})
 	}
@@ -71,10 +77,19 @@ func TestPollerFollowsChecks(t *testing.T) {
 	waitState(t, p, "a/0", Unhealthy)
 	healthy.Store(true)
 	waitState(t, p, "a/0", Healthy)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(changes) != 3 || changes[0] != Healthy || changes[1] != Unhealthy || changes[2] != Healthy {
-		t.Fatalf("changes %v", changes)
+	// OnChange runs after the poller releases its lock, so the third change
+	// may be recorded a moment after the state is visible.
+	recorded := func() []State {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]State(nil), changes...)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(recorded()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	if got := recorded(); len(got) != 3 || got[0] != Healthy || got[1] != Unhealthy || got[2] != Healthy {
+		t.Fatalf("changes %v, want [healthy unhealthy healthy]", got)
 	}
 	if !p.AllChecked() {
 		t.Fatal("AllChecked is false")

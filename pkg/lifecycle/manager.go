@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/store"
@@ -38,8 +39,9 @@ type Options struct {
 	// Store keeps the fleet document.
 	Store  store.Documents
 	Health HealthView
-	// Client talks to coordinators (query lists, worker shutdown).
-	Client *http.Client
+	// Client talks to coordinators (query lists, worker shutdown); default
+	// a coordinator.Client with its defaults.
+	Client *coordinator.Client
 	Logger *slog.Logger
 	// Now is the clock (tests use a fake one).
 	Now func() time.Time
@@ -96,7 +98,7 @@ func New(o Options) *Manager {
 		o.DrainGrace = 2 * time.Second
 	}
 	if o.Client == nil {
-		o.Client = &http.Client{Timeout: 5 * time.Second}
+		o.Client = coordinator.New(coordinator.Options{})
 	}
 	if o.OnFleet == nil {
 		o.OnFleet = func(*fleet.Fleet) {}

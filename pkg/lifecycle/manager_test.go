@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/store"
@@ -61,7 +63,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // worker shutdowns.
 type fakeCoordinator struct {
 	mu        sync.Mutex
-	queries   []queryInfo
+	queries   []coordinator.QuerySummary
 	shutdowns []string
 	srv       *httptest.Server
 }
@@ -72,11 +74,18 @@ func newFakeCoordinator(t *testing.T) *fakeCoordinator {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		switch {
+		case r.URL.Path == "/v1/query" && r.Header.Get("X-Trino-User") != "switchyard":
+			http.Error(w, "no user", http.StatusUnauthorized)
 		case r.URL.Path == "/v1/query":
 			_ = json.NewEncoder(w).Encode(f.queries)
 		case r.URL.Path == "/v1/node":
 			_ = json.NewEncoder(w).Encode([]map[string]string{{"uri": f.srv.URL + "/worker1"}})
 		case r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/v1/info/state"):
+			body, _ := io.ReadAll(r.Body)
+			if string(body) != `"SHUTTING_DOWN"` || r.Header.Get("X-Trino-User") != "switchyard" || r.Header.Get("Content-Type") != "application/json" {
+				http.Error(w, "unexpected shutdown request", http.StatusBadRequest)
+				return
+			}
 			f.shutdowns = append(f.shutdowns, r.URL.Path)
 		default:
 			http.NotFound(w, r)
@@ -91,9 +100,7 @@ func (f *fakeCoordinator) setQueries(states ...string) {
 	defer f.mu.Unlock()
 	f.queries = nil
 	for i, s := range states {
-		q := queryInfo{QueryID: "q" + string(rune('0'+i)), State: s}
-		q.Session.User = "alice"
-		f.queries = append(f.queries, q)
+		f.queries = append(f.queries, coordinator.QuerySummary{QueryID: "q" + string(rune('0'+i)), State: s, Session: coordinator.QuerySession{User: "alice"}})
 	}
 }
 

@@ -2,13 +2,14 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 )
@@ -47,7 +48,7 @@ var unfinished = map[string]bool{
 // not answer but is not known to be down makes the count unknown.
 func (m *Manager) outstanding(ctx context.Context, c *fleet.Cluster) (running, queued int, ids []string, err error) {
 	for _, co := range c.Coordinators {
-		list, lerr := m.listQueries(ctx, co.URL)
+		list, lerr := m.o.Client.Queries(ctx, co.URL, "")
 		if lerr != nil {
 			if m.o.Health.State(fleet.Key(c.Name, co.Name)) == health.Unhealthy {
 				continue
@@ -68,37 +69,6 @@ func (m *Manager) outstanding(ctx context.Context, c *fleet.Cluster) (running, q
 	}
 	slices.Sort(ids)
 	return running, queued, ids, nil
-}
-
-type queryInfo struct {
-	QueryID string `json:"queryId"`
-	State   string `json:"state"`
-	Session struct {
-		User string `json:"user"`
-	} `json:"session"`
-}
-
-func (m *Manager) listQueries(ctx context.Context, base string) ([]queryInfo, error) {
-	var out []queryInfo
-	return out, m.getJSON(ctx, base, "/v1/query", &out)
-}
-
-// getJSON reads a coordinator resource as the switchyard user.
-func (m *Manager) getJSON(ctx context.Context, base, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-Trino-User", "switchyard")
-	resp, err := m.o.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d", path, resp.StatusCode)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func (m *Manager) reconcileDrain(ctx context.Context, c *fleet.Cluster) {
@@ -211,20 +181,14 @@ func (m *Manager) shutdownWorkers(ctx context.Context, c *fleet.Cluster) {
 			continue
 		}
 		for _, uri := range nodes {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPut, uri+"/v1/info/state", strings.NewReader(`"SHUTTING_DOWN"`))
-			if err != nil {
+			err := m.o.Client.SetNodeState(ctx, uri, coordinator.NodeShuttingDown)
+			var se *coordinator.StatusError
+			switch {
+			case errors.As(err, &se):
+				m.o.Logger.Warn("drain: worker refused to shut down", "cluster", c.Name, "worker", uri, "status", se.Status, "error", err)
 				continue
-			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Trino-User", "switchyard")
-			resp, err := m.o.Client.Do(req)
-			if err != nil {
+			case err != nil:
 				m.o.Logger.Warn("drain: worker shutdown failed", "cluster", c.Name, "worker", uri, "error", err)
-				continue
-			}
-			resp.Body.Close()
-			if resp.StatusCode/100 != 2 {
-				m.o.Logger.Warn("drain: worker refused to shut down", "cluster", c.Name, "worker", uri, "status", resp.StatusCode)
 				continue
 			}
 			done = append(done, uri)
@@ -250,10 +214,8 @@ func (m *Manager) shutdownWorkers(ctx context.Context, c *fleet.Cluster) {
 // workerURIs lists the worker nodes a coordinator knows (GET /v1/node
 // lists the nodes other than the coordinator itself).
 func (m *Manager) workerURIs(ctx context.Context, base string) ([]string, error) {
-	var nodes []struct {
-		URI string `json:"uri"`
-	}
-	if err := m.getJSON(ctx, base, "/v1/node", &nodes); err != nil {
+	nodes, err := m.o.Client.Nodes(ctx, base)
+	if err != nil {
 		return nil, err
 	}
 	var out []string

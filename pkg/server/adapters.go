@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,7 +33,7 @@ func (s *Server) costEstimator() *cost.Estimator {
 		return nil
 	}
 	return &cost.Estimator{
-		Timeout: c.Timeout, TTL: c.CacheTTL, MaxEntries: c.CacheSize, Client: &http.Client{},
+		Timeout: c.Timeout, TTL: c.CacheTTL, MaxEntries: c.CacheSize, Client: s.coord,
 		Coordinator: func() (string, bool) {
 			cl, ok := s.router.Fleet().Cluster(c.Cluster)
 			if !ok {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
@@ -36,6 +37,7 @@ type Server struct {
 	reg       *prometheus.Registry
 	store     *store.Store
 	poller    *health.Poller
+	coord     *coordinator.Client // every call to a coordinator's REST API
 	router    *routing.Router
 	xds       *xds.Server
 	fleet     *lifecycle.Manager
@@ -73,15 +75,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if s.store, err = openStore(cfg, log); err != nil {
 		return nil, err
 	}
+	api := cfg.CoordinatorAPI
+	s.coord = coordinator.New(coordinator.Options{User: api.User, Source: api.Source, Timeout: api.Timeout})
 	s.poller = health.NewPoller(health.Options{
 		Interval: cfg.Health.Interval, Timeout: cfg.Health.Timeout,
 		Rise: cfg.Health.RiseThreshold, Fall: cfg.Health.FallThreshold,
-		Logger: log,
+		Client: s.coord, Logger: log,
 	})
 	s.router = routing.New(fleet.FromConfig(cfg), s.poller)
 	s.xds = xds.NewServer(log.With("component", "xds"), s.xdsMetrics())
 	s.fleet = lifecycle.New(lifecycle.Options{
-		Config: cfg, Store: s.store.Documents, Health: s.poller, Logger: log.With("component", "lifecycle"),
+		Config: cfg, Store: s.store.Documents, Health: s.poller, Client: s.coord, Logger: log.With("component", "lifecycle"),
 		OnFleet: func(f *fleet.Fleet) {
 			s.router.SetFleet(f)
 			s.changes.signal()
