@@ -210,4 +210,3 @@ func TestAdminUnreachable(t *testing.T) {
 		t.Fatalf("got %v (exit %d), want an error naming the admin address, exit 1", err, ExitCode(err))
 	}
 }
-

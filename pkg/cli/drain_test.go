@@ -151,4 +151,3 @@ func TestBlueGreen(t *testing.T) {
 		})
 	}
 }
-
