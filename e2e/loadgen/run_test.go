@@ -50,8 +50,8 @@ func simServer(t *testing.T, opts trinosim.Options, wrap func(http.Handler) http
 // tracker wraps a handler and records what the server saw: when each
 // submission arrived, how many requests were in flight at once, how many
 // the client abandoned (their context ended before the handler returned)
-// and how many queries were served their last page. With hold set, submissions
-// wait until it is closed (or the client gives up).
+// and how many queries were served their last page. With hold set,
+// submissions wait until it is closed (or the client gives up).
 type tracker struct {
 	h    http.Handler
 	hold chan struct{}
