@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzClassify from fuzzSeeds")
@@ -410,11 +409,15 @@ func TestHugeInput(t *testing.T) {
 	const size = 64 << 20
 	for _, unit := range []string{"SELECT * FROM a, b ", " ", "("} {
 		sql := strings.Repeat(unit, size/len(unit))
-		start := time.Now()
-		r := Classify(sql, defaults)
-		t.Logf("%q x %d: %v, truncated=%v", unit, size/len(unit), time.Since(start), r.Truncated)
+		w, r := measure(sql, MaxTokens)
 		if err := checkResult(r); err != nil {
 			t.Fatal(err)
+		}
+		if w.steps > MaxTokens {
+			t.Errorf("%q x %d: %d steps, want at most %d (the budget)", unit, size/len(unit), w.steps, MaxTokens)
+		}
+		if want := strings.TrimSpace(unit) != ""; r.Truncated != want {
+			t.Errorf("%q x %d: truncated %v, want %v", unit, size/len(unit), r.Truncated, want)
 		}
 	}
 }
