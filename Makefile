@@ -79,7 +79,7 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/sqlclass:FuzzClassify \
 	./pkg/coordinator:FuzzParseLoad ./pkg/coordinator:FuzzParseInfo ./pkg/coordinator:FuzzParseQueries \
 	./pkg/coordinator:FuzzParseQueryDetail ./pkg/cost:FuzzParseIOPlan \
-	./pkg/store:FuzzParseQueryRoute
+	./pkg/store:FuzzParseQueryRoute ./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

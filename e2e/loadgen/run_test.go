@@ -1,12 +1,17 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +45,117 @@ func simServer(t *testing.T, opts trinosim.Options, wrap func(http.Handler) http
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, c
+}
+
+// tracker wraps a handler and records what the server saw: when each
+// submission arrived, how many requests were in flight at once, how many
+// the client abandoned (their context ended before the handler returned)
+// and how many queries were served their last page. With hold set,
+// submissions wait until it is closed (or the client gives up).
+type tracker struct {
+	h    http.Handler
+	hold chan struct{}
+
+	mu                    sync.Mutex
+	posts                 []time.Time
+	inFlight, maxInFlight int
+	cancelled, finished   int
+}
+
+func (tr *tracker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tr.mu.Lock()
+	if r.Method == http.MethodPost {
+		tr.posts = append(tr.posts, time.Now())
+	}
+	tr.inFlight++
+	tr.maxInFlight = max(tr.maxInFlight, tr.inFlight)
+	tr.mu.Unlock()
+	// net/http notices a client that hangs up only once the body is read.
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	answered := true
+	if r.Method == http.MethodPost && tr.hold != nil {
+		select {
+		case <-tr.hold:
+		case <-r.Context().Done():
+			answered = false
+		}
+	}
+	cw := &capture{ResponseWriter: w, status: http.StatusOK}
+	if answered {
+		tr.h.ServeHTTP(cw, r)
+	}
+	var page struct {
+		NextURI *string `json:"nextUri"`
+	}
+	final := answered && r.Method == http.MethodGet && cw.status == http.StatusOK && json.Unmarshal(cw.body.Bytes(), &page) == nil && page.NextURI == nil
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.inFlight--
+	if final {
+		tr.finished++
+	}
+	if r.Context().Err() != nil {
+		tr.cancelled++
+	}
+}
+
+// snapshot returns the counts under the lock.
+func (tr *tracker) snapshot() (posts, maxInFlight, cancelled, finished int) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.posts), tr.maxInFlight, tr.cancelled, tr.finished
+}
+
+// capture passes a response through, keeping its status and body.
+type capture struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) WriteHeader(code int) { c.status = code; c.ResponseWriter.WriteHeader(code) }
+func (c *capture) Write(b []byte) (int, error) {
+	c.body.Write(b)
+	return c.ResponseWriter.Write(b)
+}
+
+// trackedServer starts an in-process simulator behind a tracker.
+func trackedServer(t *testing.T, opts trinosim.Options, hold chan struct{}) (*httptest.Server, *tracker) {
+	t.Helper()
+	tr := &tracker{h: trinosim.New(opts), hold: hold}
+	srv := httptest.NewServer(tr)
+	t.Cleanup(srv.Close)
+	return srv, tr
+}
+
+// waitFor polls cond until it holds, failing the test after 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// growWindow runs attempt with a window of 100ms, then twice as long each
+// time up to 6.4s, until attempt reports that the run showed what the test
+// is about. It is for claims that need something to happen inside a
+// wall-clock window (a query started before the deadline): a starved
+// machine gets a longer window instead of a flaky failure or a vacuous
+// pass. attempt checks the invariants of every run.
+func growWindow(t *testing.T, what string, attempt func(window time.Duration) bool) {
+	t.Helper()
+	for w := 100 * time.Millisecond; w <= 6400*time.Millisecond; w *= 2 {
+		if attempt(w) {
+			return
+		}
+		t.Logf("%s: not in a %v window; trying a longer one", what, w)
+	}
+	t.Fatalf("%s: not even in a 6.4s window", what)
 }
 
 // run runs cfg with a deadline so a broken test cannot hang.
@@ -96,37 +212,95 @@ func TestClosedLoop(t *testing.T) {
 	}
 }
 
+// TestOpenLoop: the open loop starts queries on its schedule, never
+// earlier: the k-th submission the server sees arrives at least k/Rate
+// after the run started (load on the machine only makes it later).
 func TestOpenLoop(t *testing.T) {
-	srv, _ := simServer(t, trinosim.Options{}, nil)
-	res := run(t, Config{URL: srv.URL, Rate: 500, MaxInFlight: 100, MaxQueries: 25})
-	checkClean(t, res, 25, 1+trinosim.DefaultQueuedPolls+trinosim.DefaultPages)
-	if res.Mode != "open" || res.Rate != 500 || res.Dropped != 0 {
+	const rate, queries = 500, 25
+	srv, tr := trackedServer(t, trinosim.Options{}, nil)
+	before := time.Now()
+	res := run(t, Config{URL: srv.URL, Rate: rate, MaxInFlight: 100, MaxQueries: queries})
+	checkClean(t, res, queries, 1+trinosim.DefaultQueuedPolls+trinosim.DefaultPages)
+	if res.Mode != "open" || res.Rate != rate || res.Dropped != 0 {
 		t.Errorf("mode %s rate %v dropped %d", res.Mode, res.Rate, res.Dropped)
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if len(tr.posts) != queries {
+		t.Fatalf("the server saw %d submissions, want %d", len(tr.posts), queries)
+	}
+	slices.SortFunc(tr.posts, time.Time.Compare)
+	for k, at := range tr.posts {
+		if due := before.Add(time.Duration(float64(k) * float64(time.Second) / rate)); at.Before(due) {
+			t.Errorf("submission %d arrived %v after the start, before its scheduled start at %v", k, at.Sub(before), due.Sub(before))
+		}
 	}
 }
 
-func TestOpenLoopDropsAtTheCap(t *testing.T) {
-	// Every request is delayed for an hour, so after MaxInFlight
-	// starts every further start is dropped until the run ends.
-	srv, _ := simServer(t, trinosim.Options{Delay: time.Hour}, nil)
-	res := run(t, Config{URL: srv.URL, Rate: 1000, MaxInFlight: 2, Duration: 100 * time.Millisecond})
-	if res.Queries != 2 || res.Aborted != 2 || res.Dropped < 10 {
-		t.Errorf("queries %d aborted %d dropped %d; want 2 started and aborted, many dropped", res.Queries, res.Aborted, res.Dropped)
+// TestOpenLoopDoesNotWaitForCompletions: the open loop keeps starting
+// queries while earlier ones are still unanswered (a closed loop of one
+// worker would send one and wait).
+func TestOpenLoopDoesNotWaitForCompletions(t *testing.T) {
+	const queries = 5
+	hold := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(hold) }) }
+	srv, tr := trackedServer(t, trinosim.Options{}, hold)
+	t.Cleanup(release) // runs before the server closes
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type outcome struct {
+		res *Results
+		err error
 	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := Run(ctx, Config{URL: srv.URL, Rate: 1000, MaxInFlight: 10, MaxQueries: queries})
+		done <- outcome{res, err}
+	}()
+	waitFor(t, "all submissions in flight together", func() bool { _, inFlight, _, _ := tr.snapshot(); return inFlight == queries })
+	release()
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("Run: %v", o.err)
+	}
+	checkClean(t, o.res, queries, 1+trinosim.DefaultQueuedPolls+trinosim.DefaultPages)
+}
+
+// TestOpenLoopDropsAtTheCap: with MaxInFlight queries unanswered, every
+// further start is dropped and counted, and the server never sees more
+// than MaxInFlight queries at once.
+func TestOpenLoopDropsAtTheCap(t *testing.T) {
+	// Every request is delayed for an hour (until the client gives up), and
+	// a start is due every 100µs.
+	growWindow(t, "two queries started and many starts dropped", func(window time.Duration) bool {
+		srv, tr := trackedServer(t, trinosim.Options{Delay: time.Hour}, nil)
+		res := run(t, Config{URL: srv.URL, Rate: 10000, MaxInFlight: 2, Duration: window})
+		if res.Queries > 2 || res.Aborted != res.Queries || res.Completed != 0 {
+			t.Errorf("queries %d aborted %d completed %d; want at most 2 (MaxInFlight) started, all aborted", res.Queries, res.Aborted, res.Completed)
+		}
+		waitFor(t, "the server sees every query abandoned", func() bool { posts, _, cancelled, _ := tr.snapshot(); return cancelled == posts })
+		if posts, inFlight, _, _ := tr.snapshot(); inFlight > 2 || int64(posts) > res.Queries {
+			t.Errorf("the server saw %d submissions, %d at once; want at most %d, and 2 (MaxInFlight) at once", posts, inFlight, res.Queries)
+		}
+		return res.Queries == 2 && res.Dropped >= 10
+	})
 }
 
 func TestWarmupExcluded(t *testing.T) {
-	srv, sim := simServer(t, trinosim.Options{Pages: 1, RowsPerPage: 1}, nil)
-	res := run(t, Config{URL: srv.URL, Concurrency: 2, Warmup: 30 * time.Millisecond, MaxQueries: 10})
-	const perQuery = 1 + 1 + 1
-	checkClean(t, res, 10, perQuery)
-	if res.WarmupQueries == 0 {
-		t.Fatal("no warm-up queries ran")
-	}
-	total := sim.posts.Load() + sim.gets.Load()
-	if want := (res.WarmupQueries + 10) * perQuery; total != want {
-		t.Errorf("the simulator saw %d requests, want %d (warm-up %d + 10 queries × %d)", total, want, res.WarmupQueries, perQuery)
-	}
+	const queries, perQuery = 10, 1 + 1 + 1
+	// A warm-up query runs to its end, counted by the server and excluded
+	// from the results; the warm-up only has to start one.
+	growWindow(t, "a warm-up query", func(warmup time.Duration) bool {
+		srv, sim := simServer(t, trinosim.Options{Pages: 1, RowsPerPage: 1}, nil)
+		res := run(t, Config{URL: srv.URL, Concurrency: 2, Warmup: warmup, MaxQueries: queries})
+		checkClean(t, res, queries, perQuery)
+		total := sim.posts.Load() + sim.gets.Load()
+		if want := (res.WarmupQueries + queries) * perQuery; total != want {
+			t.Errorf("the simulator saw %d requests, want %d (warm-up %d + %d queries × %d)", total, want, res.WarmupQueries, queries, perQuery)
+		}
+		return res.WarmupQueries > 0
+	})
 }
 
 func TestRetriesOn503(t *testing.T) {
@@ -228,51 +402,95 @@ func TestTransportError(t *testing.T) {
 	}
 }
 
+// TestDurationBound: Duration ends the run. Queries still running at the
+// deadline are aborted (the server sees them abandoned) without counting
+// as errors, the window is exactly the configured duration, and a query
+// the server finished is counted as completed.
 func TestDurationBound(t *testing.T) {
-	srv, _ := simServer(t, trinosim.Options{Delay: 2 * time.Millisecond}, nil)
-	started := time.Now()
-	res := run(t, Config{URL: srv.URL, Concurrency: 4, Duration: 100 * time.Millisecond})
-	if el := time.Since(started); el > 3*time.Second {
-		t.Errorf("a 100ms run took %v", el)
+	const concurrency = 4
+	check := func(res *Results, window time.Duration) {
+		t.Helper()
+		if res.Interrupted || res.WindowSeconds != window.Seconds() {
+			t.Errorf("interrupted %v, window %vs; want a complete run of %vs", res.Interrupted, res.WindowSeconds, window.Seconds())
+		}
+		if res.Failed != 0 || len(res.Errors) != 0 {
+			t.Errorf("failed %d, errors %v: aborting at the deadline is not an error", res.Failed, res.Errors)
+		}
+		if res.Aborted > concurrency || res.Completed+res.Aborted != res.Queries {
+			t.Errorf("queries %d, completed %d, aborted %d; want every query completed or aborted, at most %d (one per worker) aborted",
+				res.Queries, res.Completed, res.Aborted, concurrency)
+		}
 	}
-	if res.Completed == 0 {
-		t.Error("no query completed")
-	}
-	if res.WindowSeconds < 0.099 || res.WindowSeconds > 0.101 {
-		t.Errorf("window %vs, want 0.1s", res.WindowSeconds)
-	}
-	if len(res.Errors) != 0 {
-		t.Errorf("errors %v: aborting at the deadline is not an error", res.Errors)
-	}
+	t.Run("server never answers", func(t *testing.T) {
+		growWindow(t, "a query aborted at the deadline", func(window time.Duration) bool {
+			srv, tr := trackedServer(t, trinosim.Options{Delay: time.Hour}, nil)
+			res := run(t, Config{URL: srv.URL, Concurrency: concurrency, Duration: window, RequestTimeout: time.Hour})
+			check(res, window)
+			if res.Completed != 0 || res.Queries > concurrency {
+				t.Errorf("queries %d completed %d; want at most one per worker, none completed", res.Queries, res.Completed)
+			}
+			waitFor(t, "the server sees every submission abandoned", func() bool { posts, _, cancelled, _ := tr.snapshot(); return cancelled == posts })
+			posts, _, _, _ := tr.snapshot()
+			if int64(posts) > res.Queries {
+				t.Errorf("the server saw %d submissions of %d queries", posts, res.Queries)
+			}
+			return res.Aborted > 0 && posts > 0
+		})
+	})
+	t.Run("server answers", func(t *testing.T) {
+		growWindow(t, "a query completed in the window", func(window time.Duration) bool {
+			srv, tr := trackedServer(t, trinosim.Options{Pages: 1, RowsPerPage: 1}, nil)
+			res := run(t, Config{URL: srv.URL, Concurrency: concurrency, Duration: window})
+			check(res, window)
+			// A worker can have one query finished by the server but not yet
+			// read when the run ends; every other one counts as completed.
+			_, _, _, finished := tr.snapshot()
+			if res.Completed > int64(finished) || res.Completed < int64(finished)-concurrency {
+				t.Errorf("completed %d, the server finished %d; want at most %d fewer", res.Completed, finished, concurrency)
+			}
+			return res.Completed > 0
+		})
+	})
 }
 
+// TestContextCancelStopsPromptly: cancelling the context ends the run at
+// once, without waiting for the server's hour-long answers: every request
+// in flight is abandoned (the server sees it), no cancellation DELETE is
+// sent, and the partial results come with context.Canceled.
 func TestContextCancelStopsPromptly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wrap := func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			cancel()
-			h.ServeHTTP(w, r) // delays for an hour unless the request ends
-		})
-	}
-	srv, _ := simServer(t, trinosim.Options{Delay: time.Hour}, wrap)
+	var deletes atomic.Int64
+	tr := &tracker{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			deletes.Add(1)
+		}
+		cancel()
+		<-r.Context().Done() // answers only when the request ends
+	})}
+	srv := httptest.NewServer(tr)
+	t.Cleanup(srv.Close)
 	done := make(chan struct{})
 	var res *Results
 	var err error
 	go func() {
 		defer close(done)
-		res, err = Run(ctx, Config{URL: srv.URL, Concurrency: 3, Duration: time.Hour})
+		res, err = Run(ctx, Config{URL: srv.URL, Concurrency: 3, Duration: time.Hour, RequestTimeout: time.Hour})
 	}()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return within 5s of cancellation")
+	case <-time.After(20 * time.Second): // a hang guard: the answers would take an hour
+		t.Fatal("Run did not return after cancellation")
 	}
 	if !errors.Is(err, context.Canceled) || res == nil || !res.Interrupted {
 		t.Fatalf("err %v, results %+v; want context.Canceled with interrupted results", err, res)
 	}
-	if res.Aborted != res.Queries || len(res.Errors) != 0 {
-		t.Errorf("queries %d aborted %d errors %v", res.Queries, res.Aborted, res.Errors)
+	if res.Queries < 1 || res.Aborted != res.Queries || len(res.Errors) != 0 {
+		t.Errorf("queries %d aborted %d errors %v; want every query aborted, no errors", res.Queries, res.Aborted, res.Errors)
+	}
+	waitFor(t, "the server sees every request abandoned", func() bool { posts, _, cancelled, _ := tr.snapshot(); return posts >= 1 && cancelled == posts })
+	if n := deletes.Load(); n != 0 {
+		t.Errorf("%d DELETEs sent after the caller cancelled, want none", n)
 	}
 }
 

@@ -31,6 +31,12 @@ func (allHealthy) Status(string) (health.Status, bool) {
 
 func newAPI(t *testing.T, tokens []config.Token) http.Handler {
 	t.Helper()
+	return newAPIWithPolicy(t, tokens, nil)
+}
+
+// newAPIWithPolicy is newAPI serving the policy API of p (nil: none).
+func newAPIWithPolicy(t *testing.T, tokens []config.Token, p Policy) http.Handler {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.Routing.DefaultGroup = "adhoc"
 	cfg.Groups = []config.Group{{Name: "adhoc", Strategy: config.StrategyRoundRobin}}
@@ -41,7 +47,7 @@ func newAPI(t *testing.T, tokens []config.Token) http.Handler {
 	if err := m.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return Handler(Options{Gatherer: prometheus.NewRegistry(), Ready: func(*http.Request) error { return nil }, Fleet: m, Tokens: tokens})
+	return Handler(Options{Gatherer: prometheus.NewRegistry(), Ready: func(*http.Request) error { return nil }, Fleet: m, Tokens: tokens, Policy: p})
 }
 
 var tokens = []config.Token{

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -12,13 +13,63 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
-func check(s *Server, user, method, path string) *authv3.CheckResponse {
-	r, _ := s.Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+// newServer returns a Server deciding with eng, whose store knows the
+// queries given (by ID).
+func newServer(t *testing.T, eng *policy.Engine, queries map[string]store.QueryRoute) *Server {
+	t.Helper()
+	st := store.NewMemory().Queries
+	for id, r := range queries {
+		if err := st.PutQuery(context.Background(), id, r, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &Server{Policy: eng, Store: st, StoreTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)}
+}
+
+func check(t *testing.T, s *Server, user, method, path string) *authv3.CheckResponse {
+	t.Helper()
+	r, err := s.Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
 		Http: &authv3.AttributeContext_HttpRequest{Method: method, Path: path, Headers: map[string]string{"x-trino-user": user}},
 	}}})
+	if err != nil {
+		t.Fatalf("Check returned an error, want a decision: %v", err)
+	}
 	return r
+}
+
+// denial checks that r denies with HTTP 403 and a JSON Trino error of the
+// given name, and returns its message.
+func denial(t *testing.T, r *authv3.CheckResponse, errorName string) string {
+	t.Helper()
+	if got := r.GetStatus().GetCode(); got != int32(codes.PermissionDenied) {
+		t.Fatalf("gRPC status %d (%s), want PermissionDenied", got, r.GetStatus().GetMessage())
+	}
+	d := r.GetDeniedResponse()
+	if d.GetStatus().GetCode() != 403 {
+		t.Fatalf("denied with HTTP %d, want 403", d.GetStatus().GetCode())
+	}
+	ct := ""
+	for _, h := range d.GetHeaders() {
+		if h.GetHeader().GetKey() == "content-type" {
+			ct = h.GetHeader().GetValue()
+		}
+	}
+	if ct != "application/json" {
+		t.Errorf("content-type %q, want application/json", ct)
+	}
+	var doc struct {
+		Error trino.QueryError `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(d.GetBody()), &doc); err != nil {
+		t.Fatalf("denial body %q is not a JSON error: %v", d.GetBody(), err)
+	}
+	if doc.Error.ErrorName != errorName || doc.Error.Message == "" {
+		t.Fatalf("denial %+v, want error %s with a message", doc.Error, errorName)
+	}
+	return doc.Error.Message
 }
 
 func TestShippedAuthzPolicy(t *testing.T) {
@@ -30,9 +81,7 @@ func TestShippedAuthzPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMemory().Queries
-	_ = st.PutQuery(context.Background(), "q1", store.QueryRoute{Cluster: "a", Coordinator: "0", User: "alice"}, time.Hour)
-	s := &Server{Policy: policy.NewEngine(c, nil), Store: st, StoreTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)}
+	s := newServer(t, policy.NewEngine(c, nil), map[string]store.QueryRoute{"q1": {Cluster: "a", Coordinator: "0", User: "alice"}})
 	tests := []struct {
 		user, method, path string
 		ok                 bool
@@ -45,24 +94,77 @@ func TestShippedAuthzPolicy(t *testing.T) {
 		{"bob", "DELETE", "/v1/query/q2", false, "only its owner (unknown)"},
 	}
 	for _, tt := range tests {
-		r := check(s, tt.user, tt.method, tt.path)
-		allowed := r.GetStatus().GetCode() == int32(codes.OK)
-		if allowed != tt.ok {
-			t.Errorf("%s %s %s: allowed=%v", tt.user, tt.method, tt.path, allowed)
-			continue
-		}
-		if !tt.ok {
-			d := r.GetDeniedResponse()
-			if d.GetStatus().GetCode() != 403 || !strings.Contains(d.GetBody(), tt.msg) || !strings.Contains(d.GetBody(), `"errorName":"POLICY_DENIED"`) {
-				t.Errorf("%s %s: denial %v", tt.method, tt.path, d)
+		t.Run(tt.user+" "+tt.method+" "+tt.path, func(t *testing.T) {
+			r := check(t, s, tt.user, tt.method, tt.path)
+			if tt.ok {
+				if r.GetStatus().GetCode() != int32(codes.OK) {
+					t.Fatalf("denied (%v), want allowed", r.GetStatus())
+				}
+				return
 			}
-		}
+			if msg := denial(t, r, trino.ErrPolicyDenied.Name); !strings.Contains(msg, tt.msg) {
+				t.Fatalf("denial %q, want it to contain %q", msg, tt.msg)
+			}
+		})
 	}
 }
 
 func TestNoPolicyAllows(t *testing.T) {
-	s := &Server{Policy: policy.NewEngine(nil, nil), Store: store.NewMemory().Queries, StoreTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)}
-	if r := check(s, "x", "PUT", "/v1/query/q/killed"); r.GetStatus().GetCode() != int32(codes.OK) {
+	s := newServer(t, policy.NewEngine(nil, nil), nil)
+	if r := check(t, s, "x", "PUT", "/v1/query/q/killed"); r.GetStatus().GetCode() != int32(codes.OK) {
 		t.Fatalf("%v", r)
+	}
+}
+
+// routingRule is the routing decision every test policy needs.
+const routingRule = "package switchyard.routing\nimport rego.v1\ndecision := {\"allow\": true}\n"
+
+// A policy whose authorization decision fails at evaluation time, or has
+// the wrong shape, denies with HTTP 403 and a POLICY_ERROR body: never an
+// allow, even when the broken decision says allow.
+func TestPolicyErrorFailsClosed(t *testing.T) {
+	tests := []struct {
+		name, rules, want string
+	}{
+		{"conflicting values", `decision := {"allow": true} if input.request.method == "PUT"
+decision := {"allow": false} if input.request.user == "bob"`, "conflict"},
+		{"undefined for the request", `decision := {"allow": true} if input.request.user == "alice"`, "data.switchyard.authz.decision is undefined for this request"},
+		{"not an object", `decision := "allow"`, "data.switchyard.authz.decision is not an object"},
+		{"allow not a boolean", `decision := {"allow": "yes"}`, "decision.allow must be a boolean"},
+		{"reason not a string", `decision := {"allow": true, "reason": 1}`, "decision.reason must be a string"},
+		{"explanation not strings", `decision := {"allow": true, "explanation": [1]}`, "decision.explanation must be an array of strings"},
+		{"builtin error", `decision := {"allow": to_number("x") > 0}`, "is undefined for this request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := policy.Compile(context.Background(), &policy.Bundle{Files: map[string][]byte{
+				"routing.rego": []byte(routingRule),
+				"authz.rego":   []byte("package switchyard.authz\nimport rego.v1\n" + tt.rules + "\n"),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newServer(t, policy.NewEngine(c, nil), nil)
+			msg := denial(t, check(t, s, "bob", "PUT", "/v1/query/q1/killed"), trino.ErrPolicyError.Name)
+			if !strings.HasPrefix(msg, "the authorization policy failed, so the request is refused: ") || !strings.Contains(msg, tt.want) {
+				t.Fatalf("message %q, want the policy failure containing %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+// A decision without allow denies (with the default reason), as a
+// denial, not an error.
+func TestMissingAllowDenies(t *testing.T) {
+	c, err := policy.Compile(context.Background(), &policy.Bundle{Files: map[string][]byte{
+		"routing.rego": []byte(routingRule),
+		"authz.rego":   []byte("package switchyard.authz\nimport rego.v1\ndecision := {\"reason\": \"\"}\n"),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, policy.NewEngine(c, nil), nil)
+	if msg := denial(t, check(t, s, "alice", "GET", "/v1/info"), trino.ErrPolicyDenied.Name); msg != "denied by the authorization policy" {
+		t.Fatalf("message %q, want the default reason", msg)
 	}
 }

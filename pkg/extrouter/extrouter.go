@@ -1,8 +1,10 @@
 // Package extrouter asks an external routing service for a query's routing
 // group: a gRPC service (proto/switchyard/router/v1) or an HTTP JSON one
 // compatible in shape with Trino Gateway's external routing service. The
-// answer feeds the routing policy; a failure or timeout falls back to
-// deciding without it (or refuses the query, if so configured).
+// answer feeds the routing policy; a failure, a timeout or an answer that
+// cannot be used (malformed, larger than MaxAnswerBytes, or with headers
+// that are not valid HTTP) falls back to deciding without it (or refuses
+// the query, if so configured).
 package extrouter
 
 import (

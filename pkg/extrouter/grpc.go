@@ -18,7 +18,8 @@ type grpcClient struct {
 }
 
 func newGRPC(addr string, timeout time.Duration) (*grpcClient, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxAnswerBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("external router %s: %w", addr, err)
 	}
@@ -36,7 +37,7 @@ func (g *grpcClient) Route(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("external router: %w", err)
 	}
-	return &Response{RoutingGroup: resp.GetRoutingGroup(), Errors: resp.GetErrors(), Headers: resp.GetExternalHeaders()}, nil
+	return fromProto(resp)
 }
 
 func (g *grpcClient) Close() error { return g.conn.Close() }

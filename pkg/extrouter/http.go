@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -82,18 +81,7 @@ func (h *httpClient) Route(ctx context.Context, r *Request) (*Response, error) {
 		return nil, fmt.Errorf("external router: %w", err)
 	}
 	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("external router: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("external router answered HTTP %d: %.200s", resp.StatusCode, rb)
-	}
-	var out Response
-	if err := json.Unmarshal(rb, &out); err != nil {
-		return nil, fmt.Errorf("external router answer: %w", err)
-	}
-	return &out, nil
+	return decodeHTTPAnswer(resp.StatusCode, resp.Body)
 }
 
 func (h *httpClient) Close() error { h.c.CloseIdleConnections(); return nil }

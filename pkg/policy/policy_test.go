@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,54 +204,141 @@ func TestDecisionShape(t *testing.T) {
 	}
 }
 
-// Replace swaps atomically: concurrent decisions see the old or the new
-// policy, never an error; a refused policy leaves the old one serving.
+// Replace swaps atomically: every decision made while policies are swapped
+// is the answer of a policy that was in use during that decision (the one
+// before a swap or the one after it), its Policy version names the policy
+// whose content it carries, and a refused policy leaves the old one
+// serving. Each swap installs a policy with its own answer, so a decision
+// from a stale, future or half-swapped policy cannot pass for a good one.
 func TestReplaceIsAtomic(t *testing.T) {
-	mk := func(group string) *Bundle {
-		return bundle(map[string]string{"r.rego": "package switchyard.routing\nimport rego.v1\ndecision := {\"routingGroup\": \"" + group + "\"}\n"})
+	const (
+		swaps   = 20
+		workers = 4
+		// minPerPolicy decisions are required under every policy swapped in
+		// (the swapper waits for them), so the workers decide during the
+		// swaps and not only before or after them.
+		minPerPolicy = 3
+	)
+	mk := func(i int) *Bundle {
+		return bundle(map[string]string{"r.rego": fmt.Sprintf("package switchyard.routing\nimport rego.v1\ndecision := {\"routingGroup\": \"g%d\"}\n", i)})
 	}
-	c, _ := Compile(context.Background(), mk("one"))
+	// versions[i] is the version of policy i, whose answer is group gi.
+	versions := make([]string, swaps+1)
+	group := map[string]string{}
+	seen := map[string]*atomic.Int64{}
+	for i := range versions {
+		versions[i] = mk(i).Version()
+		group[versions[i]] = fmt.Sprintf("g%d", i)
+		seen[versions[i]] = new(atomic.Int64)
+	}
+	if len(seen) != len(versions) {
+		t.Fatal("two test policies share a version")
+	}
+	c, err := Compile(context.Background(), mk(0))
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := NewEngine(c, nil)
-	var wg sync.WaitGroup
+
+	// installed is the index of the last policy Replace has returned for;
+	// installing is the index of the policy being swapped in. A decision
+	// that starts after installed == i and ends before installing > j must
+	// come from one of the policies i..j.
+	var installed, installing atomic.Int64
+	var (
+		mu       sync.Mutex
+		failures []string
+	)
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(failures) < 10 {
+			failures = append(failures, fmt.Sprintf(format, args...))
+		}
+	}
+	var total atomic.Int64
 	stop := make(chan struct{})
-	var bad error
-	var mu sync.Mutex
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
+				lo := installed.Load()
 				d, err := e.Decide(context.Background(), &Input{})
-				if err != nil || (d.RoutingGroup != "one" && d.RoutingGroup != "two") {
-					mu.Lock()
-					bad = errors.Join(bad, err)
-					mu.Unlock()
+				hi := installing.Load()
+				total.Add(1)
+				if err != nil {
+					fail("decision failed during a swap: %v", err)
+					continue
+				}
+				want, known := group[d.Policy]
+				if !known {
+					fail("decision from unknown policy version %q: %+v", d.Policy, d)
+					continue
+				}
+				if d.RoutingGroup != want {
+					fail("decision names policy %s, whose answer is group %q, but answers group %q", d.Policy, want, d.RoutingGroup)
+					continue
+				}
+				seen[d.Policy].Add(1)
+				if i := slices.Index(versions, d.Policy); int64(i) < lo || int64(i) > hi {
+					fail("decision from policy %d (group %s) while only policies %d..%d were in use", i, d.RoutingGroup, lo, hi)
 				}
 			}
-		}()
+		})
 	}
-	for i := range 20 {
-		g := "one"
-		if i%2 == 0 {
-			g = "two"
+	// waitFor waits until n decisions were made under version v.
+	waitFor := func(v string, n int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for seen[v].Load() < n {
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("only %d decisions under policy %s within 10s, want %d", seen[v].Load(), group[v], n)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if _, err := e.Replace(context.Background(), mk(g)); err != nil {
+	}
+	waitFor(versions[0], minPerPolicy)
+	for i := 1; i <= swaps; i++ {
+		installing.Store(int64(i))
+		if _, err := e.Replace(context.Background(), mk(i)); err != nil {
 			t.Fatal(err)
 		}
+		installed.Store(int64(i))
 		if _, err := e.Replace(context.Background(), bundle(map[string]string{"r.rego": "broken"})); err == nil {
 			t.Fatal("a broken policy was accepted")
 		}
+		if got := e.Current().Version; got != versions[i] {
+			t.Fatalf("after a refused policy the engine serves %s, want policy g%d (%s)", got, i, versions[i])
+		}
+		waitFor(versions[i], minPerPolicy)
 	}
 	close(stop)
 	wg.Wait()
-	if bad != nil {
-		t.Fatal(bad)
+	for _, f := range failures {
+		t.Error(f)
 	}
+	if got := e.Refused.Load(); got != swaps {
+		t.Errorf("refused %d policies, want %d", got, swaps)
+	}
+	var counted int64
+	for i, v := range versions {
+		n := seen[v].Load()
+		counted += n
+		if n < minPerPolicy {
+			t.Errorf("policy g%d made %d decisions, want at least %d", i, n, minPerPolicy)
+		}
+	}
+	if n := total.Load(); counted != n || n < int64(len(versions)*minPerPolicy) {
+		t.Errorf("%d decisions made, %d of them by a known policy; want all of them and at least %d", n, counted, len(versions)*minPerPolicy)
+	}
+	t.Logf("%d decisions during %d swaps", total.Load(), swaps)
 }
 
 func TestPublishAndSync(t *testing.T) {

@@ -2,15 +2,16 @@ package sqlclass
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzClassify from fuzzSeeds")
@@ -227,64 +228,177 @@ func TestSeedCorpus(t *testing.T) {
 	}
 }
 
-// TestAdversarial runs inputs of up to 1 MiB designed to trigger
-// quadratic behaviour or deep recursion. It checks only that each
-// completes with a well-formed result; the durations are logged.
-func TestAdversarial(t *testing.T) {
-	const size = 1 << 20
-	rep := func(s string) string { return strings.Repeat(s, size/len(s)) }
-	var ctes strings.Builder
-	ctes.WriteString("WITH ")
-	for i := 0; ctes.Len() < size/2; i++ {
-		fmt.Fprintf(&ctes, "c%d AS (SELECT 1), ", i)
-	}
-	ctes.WriteString("z AS (SELECT 1) SELECT * FROM ")
-	for ctes.Len() < size {
-		ctes.WriteString("nope JOIN ")
-	}
-	ctes.WriteString("z")
+// adversarialCases are inputs designed to trigger quadratic behaviour or
+// deep recursion; gen(n) builds one of about n bytes.
+var adversarialCases = []struct {
+	name string
+	gen  func(n int) string
+	// cteLookups marks the input whose CTE name comparisons grow as the
+	// number of CTEs times the number of references: that work is charged
+	// to the budget, which bounds it (see TestAdversarialWorkIsBounded).
+	cteLookups bool
+}{
+	{"open parentheses", rep("("), false},
+	{"close parentheses", rep(")"), false},
+	{"select in parentheses", rep("(SELECT * FROM "), false},
+	{"block comment openers", rep("/*"), false},
+	{"block comment openers after select", after("SELECT ", rep("/*")), false},
+	{"line comments", rep("--\n"), false},
+	{"huge string", after("SELECT '", rep("x")), false},
+	{"escaped quotes", after("SELECT '", rep("''")), false},
+	{"empty quoted identifiers", rep(`""`), false},
+	{"quotes", rep(`'`), false},
+	{"huge identifier", after("SELECT * FROM ", rep("a")), false},
+	{"huge folded identifier", after("SELECT * FROM ", rep("A")), false},
+	{"long dotted name", after("SELECT * FROM ", rep("a.")), false},
+	{"comma join", after("SELECT * FROM ", rep("t,")), false},
+	{"distinct tables", after("SELECT * FROM ", numbered("t%d, ")), false},
+	{"same table", after("SELECT * FROM ", rep("t0123456789abcdef,")), false},
+	{"many CTEs and references", manyCTEs, true},
+	{"from from", rep("FROM "), false},
+	{"with with", after("SELECT 1 ", rep("WITH ")), false},
+	{"explain chain", rep("EXPLAIN "), false},
+	{"prepare chain", rep("PREPARE p FROM "), false},
+	{"execute immediate quotes", after("EXECUTE IMMEDIATE '", rep("''")), false},
+	{"nested execute immediate", after("EXECUTE IMMEDIATE 'EXECUTE IMMEDIATE ''SELECT * FROM ", rep("t, ")), false},
+	{"table function nesting", after("SELECT * FROM ", rep("TABLE(f(input => ")), false},
+	{"insert column list", after("INSERT INTO t ", rep("(")), false},
+	{"grant without on", after("GRANT ", rep("x ")), false},
+	{"unicode", rep("é"), false},
+	{"invalid utf-8", rep("\xff"), false},
+	{"semicolons", rep(";"), false},
+}
 
-	cases := []struct {
-		name string
-		sql  string
-	}{
-		{"open parentheses", rep("(")},
-		{"close parentheses", rep(")")},
-		{"select in parentheses", rep("(SELECT * FROM ")},
-		{"block comment openers", rep("/*")},
-		{"block comment openers after select", "SELECT " + rep("/*")},
-		{"line comments", rep("--\n")},
-		{"huge string", "SELECT '" + rep("x")},
-		{"escaped quotes", "SELECT '" + rep("''")},
-		{"empty quoted identifiers", rep(`""`)},
-		{"quotes", rep(`'`)},
-		{"huge identifier", "SELECT * FROM " + rep("a")},
-		{"long dotted name", "SELECT * FROM " + rep("a.")},
-		{"comma join", "SELECT * FROM " + rep("t,")},
-		{"distinct tables", "SELECT * FROM " + rep("t0123456789abcdef,")},
-		{"many CTEs and references", ctes.String()},
-		{"from from", rep("FROM ")},
-		{"with with", "SELECT 1 " + rep("WITH ")},
-		{"explain chain", rep("EXPLAIN ")},
-		{"prepare chain", rep("PREPARE p FROM ")},
-		{"execute immediate quotes", "EXECUTE IMMEDIATE '" + rep("''")},
-		{"table function nesting", "SELECT * FROM " + rep("TABLE(f(input => ")},
-		{"insert column list", "INSERT INTO t " + rep("(")},
-		{"grant without on", "GRANT " + rep("x ")},
-		{"unicode", rep("é")},
-		{"invalid utf-8", rep("\xff")},
-		{"semicolons", rep(";")},
+// rep returns a generator of s repeated to about n bytes.
+func rep(s string) func(int) string {
+	return func(n int) string { return strings.Repeat(s, max(1, n/len(s))) }
+}
+
+// after returns a generator of prefix followed by gen's text.
+func after(prefix string, gen func(int) string) func(int) string {
+	return func(n int) string { return prefix + gen(n-len(prefix)) }
+}
+
+// numbered returns a generator of format filled with 0, 1, 2, ...
+func numbered(format string) func(int) string {
+	return func(n int) string {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, format, i)
+		}
+		return b.String()
 	}
-	for _, tc := range cases {
+}
+
+// manyCTEs defines CTEs in the first half and references an undefined
+// name in the second, so that every reference is compared with every CTE.
+func manyCTEs(n int) string {
+	var b strings.Builder
+	b.WriteString("WITH ")
+	for i := 0; b.Len() < n/2; i++ {
+		fmt.Fprintf(&b, "c%d AS (SELECT 1), ", i)
+	}
+	b.WriteString("z AS (SELECT 1) SELECT * FROM ")
+	for b.Len() < n {
+		b.WriteString("nope JOIN ")
+	}
+	b.WriteString("z")
+	return b.String()
+}
+
+// TestAdversarial runs each adversarial input at 1 MiB and checks that it
+// completes with a well-formed result within the work budget. The budget
+// may be overdrawn by one CTE lookup (a comparison per CTE in scope, and a
+// CTE name takes at least two bytes).
+func TestAdversarial(t *testing.T) {
+	for _, tc := range adversarialCases {
 		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
-			r := Classify(tc.sql, defaults)
-			t.Logf("%d bytes in %v, truncated=%v", len(tc.sql), time.Since(start), r.Truncated)
+			sql := tc.gen(1 << 20)
+			w, r := measure(sql, MaxTokens)
 			if err := checkResult(r); err != nil {
 				t.Fatal(err)
 			}
+			if limit := int64(MaxTokens + len(sql)/2); w.steps > limit {
+				t.Errorf("%d steps for %d bytes, want at most %d (the budget and one CTE lookup)", w.steps, len(sql), limit)
+			}
+			if tc.cteLookups && !r.Truncated {
+				t.Errorf("%d CTE comparisons and tokens without truncation; want the budget to stop them", w.steps)
+			}
 		})
 	}
+}
+
+// TestAdversarialGrowth checks that the work of each adversarial input
+// grows at most linearly with its size. With the budget lifted (so that
+// it cannot hide a quadratic algorithm), the steps and the heap
+// allocations for 8n bytes must stay within 20 times those for n bytes,
+// plus a small constant. Linear work gives 8 times; quadratic work gives
+// 64 times, as the CTE input shows (about 60 times from 16 KiB to 128 KiB:
+// 344,420 steps, then 20,834,754), so the margin absorbs fixed costs and
+// slice doubling but not a quadratic algorithm. Nothing is timed: the
+// counts are the same on a loaded machine and under the race detector.
+func TestAdversarialGrowth(t *testing.T) {
+	const n, factor = 16 << 10, 8
+	for _, tc := range adversarialCases {
+		t.Run(tc.name, func(t *testing.T) {
+			small, _ := measure(tc.gen(n), unlimited)
+			large, _ := measure(tc.gen(factor*n), unlimited)
+			err := linearGrowth(small, large, factor)
+			if tc.cteLookups {
+				// The comparisons grow as CTEs times references: the check
+				// must see that (which shows it can fail); the budget is
+				// what bounds them (TestAdversarial).
+				if err == nil {
+					t.Fatalf("%+v for %d bytes, %+v for %d: the check missed quadratic CTE lookups", small, n, large, factor*n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v (%+v for %d bytes, %+v for %d)", err, small, n, large, factor*n)
+			}
+		})
+	}
+}
+
+// unlimited is a work budget no test input exhausts.
+const unlimited = 1 << 50
+
+// linearGrowth reports an error for each count that grew more than
+// linearly (with a margin of 2.5) from small to large, for an input factor
+// times larger.
+func linearGrowth(small, large work, factor int64) error {
+	const margin = 2.5
+	check := func(what string, a, b, slack int64) error {
+		if limit := int64(float64(factor)*margin*float64(a)) + slack; b > limit {
+			return fmt.Errorf("%s grew from %d to %d for an input %d times larger, more than linearly (at most %d)", what, a, b, factor, limit)
+		}
+		return nil
+	}
+	return errors.Join(
+		check("steps", small.steps, large.steps, 16),
+		check("allocations", small.allocs, large.allocs, 16),
+		check("bytes allocated", small.bytes, large.bytes, 4<<10),
+	)
+}
+
+// work is what one classification cost, counted rather than timed: steps
+// are the work budget used (tokens scanned plus CTE name comparisons),
+// allocs and bytes the heap allocations.
+type work struct {
+	steps, allocs, bytes int64
+}
+
+// measure classifies sql with the given work budget and counts the work.
+// Like testing.AllocsPerRun it runs with GOMAXPROCS 1, so that the
+// allocation counts are this goroutine's.
+func measure(sql string, budget int) (work, Result) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	left := budget
+	r := classify(sql, defaults, 0, &left)
+	runtime.ReadMemStats(&after)
+	return work{steps: int64(budget - left), allocs: int64(after.Mallocs - before.Mallocs), bytes: int64(after.TotalAlloc - before.TotalAlloc)}, r
 }
 
 // TestHugeInput checks that a 64 MiB input stops at the work limits.
@@ -295,11 +409,15 @@ func TestHugeInput(t *testing.T) {
 	const size = 64 << 20
 	for _, unit := range []string{"SELECT * FROM a, b ", " ", "("} {
 		sql := strings.Repeat(unit, size/len(unit))
-		start := time.Now()
-		r := Classify(sql, defaults)
-		t.Logf("%q x %d: %v, truncated=%v", unit, size/len(unit), time.Since(start), r.Truncated)
+		w, r := measure(sql, MaxTokens)
 		if err := checkResult(r); err != nil {
 			t.Fatal(err)
+		}
+		if w.steps > MaxTokens {
+			t.Errorf("%q x %d: %d steps, want at most %d (the budget)", unit, size/len(unit), w.steps, MaxTokens)
+		}
+		if want := strings.TrimSpace(unit) != ""; r.Truncated != want {
+			t.Errorf("%q x %d: truncated %v, want %v", unit, size/len(unit), r.Truncated, want)
 		}
 	}
 }

@@ -117,6 +117,55 @@ func FuzzParsePath(f *testing.F) {
 	})
 }
 
+// FuzzCoordinatorPrefix checks the coordinator prefix both ways (seeds in
+// testdata/fuzz/FuzzCoordinatorPrefix): a cluster and coordinator that are
+// non-empty and have no '/' (every valid name) round-trip through
+// CoordinatorPrefix and ParseCoordinatorPrefix with any rest of the path;
+// whatever parses re-builds to the same path; a path outside RoutePrefix is
+// never claimed; and ParsePath never takes a query ID from a prefixed path
+// (Envoy routes it by the prefix), while the rest after the prefix
+// classifies as the path would without it.
+func FuzzCoordinatorPrefix(f *testing.F) {
+	f.Fuzz(func(t *testing.T, cluster, coordinator, rest string) {
+		for _, path := range []string{rest, CoordinatorPrefix(cluster, coordinator) + "/" + rest} {
+			c, k, r, ok := ParseCoordinatorPrefix(path)
+			if !ok {
+				if c != "" || k != "" || r != "" {
+					t.Fatalf("ParseCoordinatorPrefix(%q) = %q %q %q without ok", path, c, k, r)
+				}
+				continue
+			}
+			if !strings.HasPrefix(path, RoutePrefix) {
+				t.Fatalf("%q, outside %s, parsed as cluster %q coordinator %q", path, RoutePrefix, c, k)
+			}
+			if c == "" || k == "" || strings.Contains(c, "/") || strings.Contains(k, "/") || !strings.HasPrefix(r, "/") {
+				t.Fatalf("%q parsed as cluster %q coordinator %q rest %q", path, c, k, r)
+			}
+			if rebuilt := CoordinatorPrefix(c, k) + r; rebuilt != path {
+				t.Fatalf("%q parsed as %q %q %q, which re-builds to %q", path, c, k, r, rebuilt)
+			}
+			if info, err := ParsePath(path, ""); info.Kind != PathOther || info.QueryID != "" || err != nil {
+				t.Fatalf("ParsePath(%q) = %+v, %v; want a prefixed path left to its prefix route", path, info, err)
+			}
+		}
+		if cluster == "" || coordinator == "" || strings.Contains(cluster, "/") || strings.Contains(coordinator, "/") {
+			return
+		}
+		prefix := CoordinatorPrefix(cluster, coordinator)
+		if _, _, _, ok := ParseCoordinatorPrefix(prefix); ok {
+			t.Fatalf("%q, a prefix without a path after it, parsed", prefix)
+		}
+		c, k, r, ok := ParseCoordinatorPrefix(prefix + "/" + rest)
+		if !ok || c != cluster || k != coordinator || r != "/"+rest {
+			t.Fatalf("%q with rest %q parsed as %q %q %q %v", prefix, rest, c, k, r, ok)
+		}
+		want, wantErr := ParsePath("/"+rest, "")
+		if got, err := ParsePath(r, ""); got != want || (err == nil) != (wantErr == nil) {
+			t.Fatalf("rest %q after the prefix: %+v, %v; without the prefix %+v, %v", r, got, err, want, wantErr)
+		}
+	})
+}
+
 func FuzzParseSubmitResponse(f *testing.F) {
 	f.Add([]byte(`{"id":"20220929_234840_00001_vjwxj","nextUri":"http://h/_sy/a/0/v1/statement/queued/x/y/1"}`))
 	f.Add([]byte(`{}`))
