@@ -216,12 +216,6 @@ func (l *loadLoop) waitQueries(t *testing.T, n int) {
 	}
 }
 
-// runTracked runs one query like a client and reports its owner.
-func runTracked(server, sql string) (id, owner string, err error) {
-	q := track(server, sql)
-	return q.ID, q.Owner, q.Err
-}
-
 // track runs one query like a client (following nextUri to the end) and
 // records where it ran, how it ended and how many poll retries it needed.
 func track(server, sql string) ranQuery {
