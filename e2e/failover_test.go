@@ -81,7 +81,7 @@ func waitClusterHealth(t *testing.T, g *gateway, name, want string, timeout time
 
 // TestCoordinatorKillUnderLoad kills (SIGKILL) the only coordinator of one
 // of two clusters under load: 4 closed-loop clients plus an open loop of
-// 4 queries/s (at most 16 of them in flight). A query held RUNNING on the
+// 3 queries/s (at most 16 of them in flight). A query held RUNNING on the
 // killed coordinator fails at its next poll with a Trino-shaped
 // COORDINATOR_UNREACHABLE (no hang, no bare HTTP error), as does any load
 // query that was there; new queries keep running, on the other cluster;
@@ -99,7 +99,7 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 	g := startGatewayWithClusters(t, cfg, "trino_a", "trino_c")
 	// A query in flight on c at the kill, for certain: held RUNNING, unread.
 	held, _ := holdQuery(t, g.URL(0), "on c", func(cluster, _ string) bool { return cluster == "c" })
-	load := startLoad(t, g.URL(0), loadSpec{Clients: 4, Rate: 4, SQL: loadSQL})
+	load := startLoad(t, g.URL(0), loadSpec{Clients: 4, Rate: 3, SQL: loadSQL})
 	load.waitQueries(t, 12)
 
 	killed := time.Now()

@@ -86,7 +86,7 @@ func (s *syncBuffer) String() string {
 }
 
 // TestBlueGreenUnderLoad moves group adhoc from cluster a to cluster b under
-// load (4 closed-loop clients plus an open loop of 4 queries/s, at most 16
+// load (4 closed-loop clients plus an open loop of 3 queries/s, at most 16
 // of them in flight): every query succeeds with no poll answered 502-504,
 // those started before the switch run on a, those started after it run on
 // b, and a ends drained.
@@ -94,7 +94,7 @@ func TestBlueGreenUnderLoad(t *testing.T) {
 	cfg := withAdmin(twoClusters(deadURL(t)))
 	cfg.Clusters[1].State = "inactive" // b takes no queries until the switch
 	g := startGateway(t, 1, cfg)
-	load := startLoad(t, g.URL(0), loadSpec{Clients: 4, Rate: 4, SQL: loadSQL})
+	load := startLoad(t, g.URL(0), loadSpec{Clients: 4, Rate: 3, SQL: loadSQL})
 	load.waitQueries(t, 8)
 	switchStart := time.Now()
 	out, err := cli(context.Background(), g, "bluegreen", "--group", "adhoc", "--to", "b")
