@@ -55,7 +55,8 @@ type loadLoop struct {
 	cancel  context.CancelFunc
 	once    sync.Once
 	wg      sync.WaitGroup
-	stopped time.Time
+	stopped time.Time // submissions stopped
+	drained time.Time // the last query in flight ended
 
 	mu      sync.Mutex
 	queries []ranQuery
@@ -135,8 +136,9 @@ func (l *loadLoop) record(server, sql string, open bool) {
 func (l *loadLoop) finish() []ranQuery {
 	l.once.Do(func() {
 		l.cancel()
-		l.wg.Wait()
 		l.stopped = time.Now()
+		l.wg.Wait()
+		l.drained = time.Now()
 	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -146,13 +148,15 @@ func (l *loadLoop) finish() []ranQuery {
 // loadStats is what a finished load achieved.
 type loadStats struct {
 	Queries, Open, Skipped, Retries int
-	Peak                            int64 // most queries in flight at once
-	Elapsed                         time.Duration
+	Peak                            int64         // most queries in flight at once
+	Elapsed                         time.Duration // while queries were submitted
+	Drain                           time.Duration // then until the last one ended
 }
 
 func (l *loadLoop) stats() loadStats {
 	qs := l.finish()
-	s := loadStats{Queries: len(qs), Skipped: int(l.skipped.Load()), Peak: l.peak.Load(), Elapsed: l.stopped.Sub(l.started)}
+	s := loadStats{Queries: len(qs), Skipped: int(l.skipped.Load()), Peak: l.peak.Load(),
+		Elapsed: l.stopped.Sub(l.started), Drain: l.drained.Sub(l.stopped)}
 	for _, q := range qs {
 		s.Retries += q.Retries
 		if q.Open {
@@ -165,8 +169,8 @@ func (l *loadLoop) stats() loadStats {
 // String states the load asked for and what it achieved.
 func (s loadStats) String() string {
 	secs := s.Elapsed.Seconds()
-	return fmt.Sprintf("%d queries in %v (%.1f/s; %d from the open loop, %.1f/s achieved, %d ticks skipped at the in-flight limit); at most %d in flight at once; %d poll retries of 502-504",
-		s.Queries, s.Elapsed.Round(time.Millisecond), float64(s.Queries)/secs, s.Open, float64(s.Open)/secs, s.Skipped, s.Peak, s.Retries)
+	return fmt.Sprintf("%d queries submitted in %v (%.1f/s; %d from the open loop, %.1f/s achieved, %d ticks skipped at the in-flight limit), the last done %v later; at most %d in flight at once; %d poll retries of 502-504",
+		s.Queries, s.Elapsed.Round(time.Millisecond), float64(s.Queries)/secs, s.Open, float64(s.Open)/secs, s.Skipped, s.Drain.Round(time.Millisecond), s.Peak, s.Retries)
 }
 
 // requireConcurrent fails unless the load really ran queries side by side
