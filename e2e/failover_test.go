@@ -80,9 +80,12 @@ func waitClusterHealth(t *testing.T, g *gateway, name, want string, timeout time
 }
 
 // TestCoordinatorKillUnderLoad kills (SIGKILL) the only coordinator of one
-// of two clusters while clients run queries. New queries keep running, on
-// the other cluster; queries that were on the killed coordinator end with a
-// Trino-shaped error promptly (no hang); the cluster rejoins after restart.
+// of two clusters under load: 4 closed-loop clients plus an open loop of
+// 3 queries/s (at most 16 of them in flight). A query held RUNNING on the
+// killed coordinator fails at its next poll with a Trino-shaped
+// COORDINATOR_UNREACHABLE (no hang, no bare HTTP error), as does any load
+// query that was there; new queries keep running, on the other cluster;
+// the cluster rejoins after restart.
 func TestCoordinatorKillUnderLoad(t *testing.T) {
 	c, _ := killable(t)
 	ensureUp(t, c)
@@ -94,13 +97,17 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 		},
 	})
 	g := startGatewayWithClusters(t, cfg, "trino_a", "trino_c")
-	load := startLoad(t, g.URL(0), 4, loadSQL)
+	// A query in flight on c at the kill, for certain: held RUNNING, unread.
+	held, _ := holdQuery(t, g.URL(0), "on c", func(cluster, _ string) bool { return cluster == "c" })
+	load := startLoad(t, g.URL(0), loadSpec{Clients: 4, Rate: 3, SQL: loadSQL})
 	load.waitQueries(t, 12)
 
 	killed := time.Now()
 	c.Kill()
+	requireCoordinatorUnreachable(t, held)
 	detect := waitClusterHealth(t, g, "c", "unhealthy", 30*time.Second)
 	load.waitQueries(t, 12)
+	stats := load.requireConcurrent(t)
 	qs := load.finish()
 
 	var firstElsewhere, firstSubmitted time.Duration = -1, -1
@@ -123,6 +130,8 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 			if !strings.Contains(q.Err.Error(), "COORDINATOR_UNREACHABLE") {
 				t.Errorf("query %s on the killed coordinator ended with %v, want a COORDINATOR_UNREACHABLE Trino error", q.ID, q.Err)
 			}
+			// A hang detector, not a latency bound: Envoy answers a dead
+			// coordinator's polls at once.
 			if q.End.Sub(killed) > 20*time.Second {
 				t.Errorf("query %s on the killed coordinator took %v after the kill to fail", q.ID, q.End.Sub(killed))
 			}
@@ -131,8 +140,8 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 	if after == 0 || firstElsewhere < 0 {
 		t.Fatalf("no query completed after the kill (%d started)", after)
 	}
-	t.Logf("kill -9 of c: the first new query (submitted %v after the kill) completed on a %v after it; the control plane marked c unhealthy after %v (until then Envoy's failover cluster sent c's share to a); %d queries were lost on c, %d started after the kill and all succeeded",
-		firstSubmitted.Round(time.Millisecond), firstElsewhere.Round(time.Millisecond), detect.Round(time.Millisecond), lostOnC, after)
+	t.Logf("kill -9 of c: the first new query (submitted %v after the kill) completed on a %v after it; the control plane marked c unhealthy after %v (until then Envoy's failover cluster sent c's share to a); %d load queries were lost on c besides the held one, %d started after the kill and all succeeded; %d poll retries of 502-504 in the load",
+		firstSubmitted.Round(time.Millisecond), firstElsewhere.Round(time.Millisecond), detect.Round(time.Millisecond), lostOnC, after, stats.Retries)
 
 	// c rejoins after a restart.
 	ensureUp(t, c)
@@ -153,7 +162,9 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 
 // TestActiveStandbyFailover runs one cluster with an active and a standby
 // coordinator: killing the active one moves new queries to the standby with
-// no failed submission, and they move back when the active returns.
+// no failed submission, a query held RUNNING on the active one fails at
+// its next poll with COORDINATOR_UNREACHABLE (no hang, no bare HTTP
+// error), and new queries move back when the active returns.
 func TestActiveStandbyFailover(t *testing.T) {
 	c, d := killable(t)
 	ensureUp(t, c)
@@ -165,11 +176,14 @@ func TestActiveStandbyFailover(t *testing.T) {
 		}}},
 	})
 	g := startGatewayWithClusters(t, cfg, "trino_ha")
-	load := startLoad(t, g.URL(0), 3, loadSQL)
+	held, _ := holdQuery(t, g.URL(0), "on the primary", func(_, coordinator string) bool { return coordinator == "primary" })
+	load := startLoad(t, g.URL(0), loadSpec{Clients: 3, SQL: loadSQL})
 	load.waitQueries(t, 6)
 	killed := time.Now()
 	c.Kill()
+	requireCoordinatorUnreachable(t, held)
 	load.waitQueries(t, 12)
+	stats := load.requireConcurrent(t)
 	qs := load.finish()
 	var firstOnBackup time.Duration = -1
 	lost, retried := 0, 0
@@ -205,7 +219,10 @@ func TestActiveStandbyFailover(t *testing.T) {
 			firstOnBackup = q.End.Sub(killed)
 		}
 	}
-	t.Logf("standby took the first new query, completed %v after the kill; %d queries in flight on the primary were lost, %d submissions in flight at the kill were retried on the standby", firstOnBackup.Round(time.Millisecond), lost, retried)
+	if firstOnBackup < 0 {
+		t.Fatalf("no query submitted after the kill completed on the standby (%d queries)", len(qs))
+	}
+	t.Logf("standby took the first new query, completed %v after the kill; %d load queries in flight on the primary were lost besides the held one, %d submissions in flight at the kill were retried on the standby; %d poll retries of 502-504 in the load", firstOnBackup.Round(time.Millisecond), lost, retried, stats.Retries)
 
 	// The active coordinator returns: new queries move back (failback).
 	ensureUp(t, c)

@@ -189,14 +189,16 @@ func querySession(t *testing.T, tr *harness.Trino, id string) map[string]string 
 	return info.Session.SystemProperties
 }
 
-// TestPolicyReloadUnderLoad publishes new policies while clients run
-// queries: nothing is dropped, and a broken policy is refused with its
-// errors while the running one keeps serving.
+// TestPolicyReloadUnderLoad publishes new policies under load (3
+// closed-loop clients plus an open loop of 10 queries/s, at most 16 of them
+// in flight): nothing is dropped (no query fails, no poll is answered
+// 502-504), and a broken policy is refused with its errors while the
+// running one keeps serving.
 func TestPolicyReloadUnderLoad(t *testing.T) {
 	dir := copyPolicies(t, nil)
 	g := startGatewayWithClusters(t, policyFleet(t, dir), "trino_a", "trino_e")
 	ctx := context.Background()
-	load := startLoad(t, g.URL(0), 3, "SELECT 1")
+	load := startLoad(t, g.URL(0), loadSpec{Clients: 3, Rate: 10, SQL: "SELECT 1"})
 	load.waitQueries(t, 6)
 	for i := range 4 {
 		other := copyPolicies(t, map[string]any{"agent_max_run_time": fmt.Sprintf("%dm", i+6)})
@@ -222,13 +224,15 @@ func TestPolicyReloadUnderLoad(t *testing.T) {
 		t.Fatalf("upload with failing tests: %v\n%s", err, out)
 	}
 	load.waitQueries(t, 6)
+	load.requireConcurrent(t)
 	qs := load.finish()
 	for _, q := range qs {
 		if q.Err != nil {
 			t.Errorf("query %s failed during reloads: %v", q.ID, q.Err)
 		}
 	}
-	t.Logf("%d queries during 4 policy reloads and 2 refused uploads, none failed", len(qs))
+	requireNoRetries(t, qs)
+	t.Logf("%d queries during 4 policy reloads and 2 refused uploads", len(qs))
 	// The last good policy serves.
 	id := runToEnd(t, g.URL(0), "SELECT 3", map[string]string{"X-Trino-Source": "x-agent"})
 	if p := querySession(t, trinoB, id)["query_max_run_time"]; p != "9m" {
@@ -325,7 +329,7 @@ func TestExternalRouterAndAuthorization(t *testing.T) {
 	if err != nil || held.Error != nil {
 		t.Fatalf("%v %+v", err, held)
 	}
-	if held, err = advanceUntilRunning(ctx, held); err != nil {
+	if held, _, err = advanceUntilRunning(ctx, held); err != nil {
 		t.Fatal(err)
 	}
 	kill := func(user string) (int, string) {

@@ -22,15 +22,8 @@ func trinoByName(name string) *harness.Trino {
 // ownerOf reads the owning cluster from the gateway prefix of a nextUri.
 func ownerOf(t *testing.T, nextURI string) string {
 	t.Helper()
-	u, err := url.Parse(nextURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := strings.Split(u.Path, "/")
-	if len(parts) < 4 || parts[1] != "_sy" {
-		t.Fatalf("nextUri %s has no gateway prefix /_sy/{cluster}/{coordinator}", nextURI)
-	}
-	return parts[2]
+	cluster, _ := routeOf(t, nextURI)
+	return cluster
 }
 
 // waitQueryState polls the owning cluster until the query reaches one of
@@ -58,8 +51,10 @@ func waitQueryState(ctx context.Context, tr *harness.Trino, id string, states ..
 	return found, err
 }
 
-// advanceUntilRunning follows nextUri until the query is RUNNING.
-func advanceUntilRunning(ctx context.Context, qr *harness.QueryResults) (*harness.QueryResults, error) {
+// advanceUntilRunning follows nextUri until the query is RUNNING and says
+// how many 502-504 answers it retried on the way (harness.FetchRetries).
+func advanceUntilRunning(ctx context.Context, qr *harness.QueryResults) (*harness.QueryResults, int, error) {
+	retried := 0
 	err := harness.Poll(ctx, "query "+qr.ID+" to run", 60*time.Second, 10*time.Millisecond, func() error {
 		if qr.Error != nil {
 			return fmt.Errorf("query failed: %s", qr.Error.Message)
@@ -67,14 +62,93 @@ func advanceUntilRunning(ctx context.Context, qr *harness.QueryResults) (*harnes
 		if qr.Stats.State == "RUNNING" {
 			return nil
 		}
-		next, err := harness.Fetch(ctx, http.MethodGet, qr.NextURI)
+		next, n, err := harness.FetchRetries(ctx, http.MethodGet, qr.NextURI)
+		retried += n
 		if err != nil {
 			return err
 		}
 		qr = next
 		return fmt.Errorf("state %s", qr.Stats.State)
 	})
-	return qr, err
+	return qr, retried, err
+}
+
+// routeOf reads the cluster and coordinator from the gateway prefix of a
+// nextUri (/_sy/{cluster}/{coordinator}/...).
+func routeOf(t *testing.T, nextURI string) (cluster, coordinator string) {
+	t.Helper()
+	u, err := url.Parse(nextURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(u.Path, "/")
+	if len(parts) < 4 || parts[1] != "_sy" {
+		t.Fatalf("nextUri %s has no gateway prefix /_sy/{cluster}/{coordinator}", nextURI)
+	}
+	return parts[2], parts[3]
+}
+
+// heldSQL stays RUNNING until its client reads the results: its 300,000
+// rows fill the coordinator's output buffers, and then it waits (using no
+// CPU) for the client to read them.
+const heldSQL = "SELECT * FROM tpch.sf1.lineitem LIMIT 300000"
+
+// holdQuery submits heldSQL through the gateway until a submission lands
+// where lands says (at most 10 submissions; the others are cancelled),
+// advances it to RUNNING and returns it unread, with the number of
+// 502-504 answers retried on the way.
+func holdQuery(t *testing.T, server, where string, lands func(cluster, coordinator string) bool) (*harness.QueryResults, int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		qr, err := harness.Submit(ctx, server, "e2e", heldSQL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qr.Error != nil {
+			t.Fatalf("submission %d: %s: %s", i, qr.Error.ErrorName, qr.Error.Message)
+		}
+		if lands(routeOf(t, qr.NextURI)) {
+			qr, retried, err := advanceUntilRunning(ctx, qr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return qr, retried
+		}
+		if _, err := harness.Fetch(ctx, http.MethodDelete, qr.NextURI); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("no query landed %s in 10 submissions", where)
+	return nil, 0
+}
+
+// requireCoordinatorUnreachable polls a held query after its coordinator
+// was killed: the poll must end (within a minute: a hang detector) with a
+// FAILED QueryResults, HTTP 200 at the first answer (no 502-504 for the
+// client to retry), whose error is COORDINATOR_UNREACHABLE with a message.
+// It returns how long the poll took.
+func requireCoordinatorUnreachable(t *testing.T, held *harness.QueryResults) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	qr, retried, err := harness.FetchRetries(ctx, http.MethodGet, held.NextURI)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("the poll of query %s held on the killed coordinator ended after %v with %v (%d 502-504 answers retried); want a FAILED QueryResults with COORDINATOR_UNREACHABLE", held.ID, took.Round(time.Millisecond), err, retried)
+	}
+	if retried != 0 {
+		t.Errorf("the poll of query %s was answered 502-504 %d times before its QueryResults; want the Trino-shaped error at once", held.ID, retried)
+	}
+	if qr.Error == nil || qr.Error.ErrorName != "COORDINATOR_UNREACHABLE" || qr.Error.Message == "" || qr.Stats.State != "FAILED" {
+		t.Fatalf("the poll of query %s held on the killed coordinator answered state %q, error %+v; want FAILED with COORDINATOR_UNREACHABLE and a message", held.ID, qr.Stats.State, qr.Error)
+	}
+	if qr.NextURI != "" {
+		t.Errorf("the failed poll of query %s still has a nextUri %s", held.ID, qr.NextURI)
+	}
+	t.Logf("query %s, RUNNING on the killed coordinator, failed at its next poll after %v: %s: %s", held.ID, took.Round(time.Millisecond), qr.Error.ErrorName, qr.Error.Message)
+	return took
 }
 
 // slowSQL runs for minutes: tpch generates sf100 lineitem row by row.
@@ -94,7 +168,7 @@ func TestCancelReachesOwner(t *testing.T) {
 				t.Fatal(err)
 			}
 			owner := trinoByName(ownerOf(t, qr.NextURI))
-			if qr, err = advanceUntilRunning(ctx, qr); err != nil {
+			if qr, _, err = advanceUntilRunning(ctx, qr); err != nil {
 				t.Fatal(err)
 			}
 			next := qr.NextURI
@@ -141,10 +215,11 @@ func withHost(t *testing.T, uri, host string) string {
 }
 
 // TestReplicasShareQueries runs two control-plane replicas and two Envoys
-// on one Redis: a query submitted through Envoy 1 is followed through
-// Envoy 2, by its prefixed nextUri (stateless) and with the prefix removed
-// (the replica behind Envoy 2 finds the owner in Redis); /v1/query/{id}
-// through Envoy 2 reaches the owner too.
+// on one Redis: queries submitted through Envoy 1 are followed through
+// Envoy 2, by their prefixed nextUri (stateless) and with the prefix
+// removed (the replica behind Envoy 2 finds the owner in Redis), with
+// results equal to the cluster's own; /v1/query/{id} through Envoy 2
+// reaches the owner too. Both clusters own some of the queries (asserted).
 func TestReplicasShareQueries(t *testing.T) {
 	g := startGateway(t, 2, twoClusters(deadURL(t)))
 	ctx := context.Background()
@@ -155,13 +230,17 @@ func TestReplicasShareQueries(t *testing.T) {
 	envoy2 := g.cps[1].ListenerAddr
 	for _, stripPrefix := range []bool{false, true} {
 		t.Run(fmt.Sprintf("stripPrefix=%v", stripPrefix), func(t *testing.T) {
-			// Several submissions, so both clusters own some of them.
-			for i := range 4 {
+			// At least 4 submissions, and more (up to 12) until each
+			// cluster owns at least one: both owners' follow-ups must
+			// cross replicas.
+			owners := map[string]int{}
+			for i := 0; i < 12 && (i < 4 || owners["a"] == 0 || owners["b"] == 0); i++ {
 				qr, err := harness.Submit(ctx, g.URL(0), "e2e", "SELECT name FROM tpch.tiny.nation ORDER BY name", nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				owner := ownerOf(t, qr.NextURI)
+				owners[owner]++
 				var rows [][]any
 				for qr.NextURI != "" {
 					next := withHost(t, qr.NextURI, envoy2)
@@ -191,6 +270,10 @@ func TestReplicasShareQueries(t *testing.T) {
 					t.Fatalf("GET /v1/query/%s through envoy 2: HTTP %d", qr.ID, resp.StatusCode)
 				}
 			}
+			if owners["a"] == 0 || owners["b"] == 0 {
+				t.Fatalf("owners of the submissions %v; want both a and b to own at least one", owners)
+			}
+			t.Logf("submissions per owner: %v", owners)
 		})
 	}
 }

@@ -189,26 +189,40 @@ func Submit(ctx context.Context, server, user, sql string, headers map[string]st
 	return do(req)
 }
 
-// Fetch requests a QueryResults URI (GET to advance, DELETE to cancel).
+// Fetch requests a QueryResults URI (GET to advance, DELETE to cancel),
+// retrying 502-504 answers as clients do (see FetchRetries).
 func Fetch(ctx context.Context, method, uri string) (*QueryResults, error) {
+	qr, _, err := FetchRetries(ctx, method, uri)
+	return qr, err
+}
+
+// MaxFetchRetries is how many 502-504 answers FetchRetries retries before
+// it returns the last one as a *StatusError.
+const MaxFetchRetries = 20
+
+// FetchRetries is Fetch that also reports how many 502-504 answers it
+// retried (100 ms apart, at most MaxFetchRetries). A test that claims
+// nothing was dropped requires zero: a retried 503 is a transient error
+// that a client would have seen.
+func FetchRetries(ctx context.Context, method, uri string) (*QueryResults, int, error) {
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, method, uri, nil)
 		if err != nil {
-			return nil, err
+			return nil, attempt, err
 		}
 		req.Header.Set("X-Trino-User", "harness")
 		qr, err := do(req)
 		var se *StatusError
 		// The protocol's rule: 502-504 come from proxies; retry them.
-		if err != nil && errors.As(err, &se) && se.Code >= 502 && se.Code <= 504 && attempt < 20 {
+		if err != nil && errors.As(err, &se) && se.Code >= 502 && se.Code <= 504 && attempt < MaxFetchRetries {
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, attempt + 1, ctx.Err()
 			case <-time.After(100 * time.Millisecond):
 			}
 			continue
 		}
-		return qr, err
+		return qr, attempt, err
 	}
 }
 
