@@ -79,7 +79,8 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/sqlclass:FuzzClassify \
 	./pkg/coordinator:FuzzParseLoad ./pkg/coordinator:FuzzParseInfo ./pkg/coordinator:FuzzParseQueries \
 	./pkg/coordinator:FuzzParseQueryDetail ./pkg/cost:FuzzParseIOPlan \
-	./pkg/store:FuzzParseQueryRoute ./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer
+	./pkg/store:FuzzParseQueryRoute ./pkg/admission:FuzzSessionHeaders ./pkg/extproc:FuzzMessageSequence \
+	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \
@@ -87,17 +88,23 @@ fuzz:
 	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
 	done
 
+# Unit packages run under the race detector; the packages that start real
+# components (Envoy, Redis, Trino, Trino Gateway, the bench runner) run
+# without it.
+E2E_PKGS  := ./e2e ./e2e/bench ./e2e/harness
+UNIT_PKGS  = $$($(GO) list ./... | grep -v -x -e '.*/e2e' -e '.*/e2e/bench' -e '.*/e2e/harness')
+
 unit:
-	$(GO) test -count=1 -race $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -count=1 -race $(UNIT_PKGS)
 
 e2e: setup
-	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./e2e/...
+	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) $(E2E_PKGS)
 
 # Everything, with go test output (-v) and a count of passed tests at the end.
 test: setup check fuzz
-	@mkdir -p $(CACHE)
-	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee $(CACHE)/test.log; \
-	status=$${PIPESTATUS[0]}; \
+	@mkdir -p $(CACHE); : > $(CACHE)/test.log; status=0; \
+	$(GO) test -count=1 -race -v -timeout $(TEST_TIMEOUT) $(UNIT_PKGS) 2>&1 | tee -a $(CACHE)/test.log || status=1; \
+	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) $(E2E_PKGS) 2>&1 | tee -a $(CACHE)/test.log || status=1; \
 	echo "== go test: $$(grep -c -- '--- PASS' $(CACHE)/test.log) passed, $$(grep -c -- '--- FAIL' $(CACHE)/test.log) failed, $$(grep -c -- '--- SKIP' $(CACHE)/test.log) skipped (top-level and subtests)"; \
 	exit $$status
 

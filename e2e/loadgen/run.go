@@ -40,8 +40,12 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	var sampler *Sampler
 	if len(cfg.PIDs) > 0 {
 		sampler = NewSampler(cfg.PIDs, cfg.SampleInterval)
-		t := time.AfterFunc(cfg.Warmup, sampler.Start)
-		defer t.Stop()
+		if cfg.Warmup <= 0 {
+			sampler.Start() // at once: a short run may end before a timer fires
+		} else {
+			t := time.AfterFunc(cfg.Warmup, sampler.Start)
+			defer t.Stop()
+		}
 	}
 
 	if cfg.openLoop() {

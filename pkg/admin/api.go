@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -81,10 +80,26 @@ func fail(w http.ResponseWriter, err error) {
 }
 
 // decode reads a strict JSON body (unknown fields are errors).
+// maxBody bounds a request body of the API (a policy upload has its own).
+const maxBody = 1 << 20
+
+// decode reads a JSON body strictly (unknown fields are errors), of at
+// most maxBody bytes.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	return decodeLimit(w, r, v, maxBody)
+}
+
+// decodeLimit is decode with its own size limit: a larger body is refused
+// with 413, a malformed one with 400.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit))
+			return false
+		}
 		WriteError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
 		return false
 	}

@@ -46,7 +46,8 @@ func registerPolicyAPI(mux *http.ServeMux, a *api, p Policy, read, write func(ht
 		body := struct {
 			Files map[string]string `json:"files"`
 		}{}
-		if !decode(w, r, &body) {
+		// Room for the bundle JSON-escaped; its own size is checked below.
+		if !decodeLimit(w, r, &body, 2*policy.MaxBundleBytes+maxBody) {
 			return
 		}
 		if len(body.Files) == 0 {

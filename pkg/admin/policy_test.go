@@ -101,6 +101,12 @@ func TestPolicyAPIRefusals(t *testing.T) {
 		{"no decision rule", "PUT", "/api/v1/policy", adminToken, upload(t, map[string]string{"r.rego": "package switchyard.routing\nimport rego.v1\nx := 1\n"}), nil, 422,
 			"no rule data.switchyard.routing.decision", "no rule data.switchyard.routing.decision"},
 		{"no files", "PUT", "/api/v1/policy", adminToken, `{"files":{}}`, nil, 400, "files: at least one policy file is required", ""},
+		// Over 8 MiB of files is over the bundle limit; a body past its own
+		// limit is refused while reading.
+		{"bundle too large", "PUT", "/api/v1/policy", adminToken, upload(t, map[string]string{"r.rego": goodRule, "data.json": bigData(9 << 20)}), nil, 413,
+			"the policy exceeds 8388608 bytes", ""},
+		{"body too large", "PUT", "/api/v1/policy", adminToken, `{"files":{"x":"` + strings.Repeat("a", 18<<20) + `"}}`, nil, 413,
+			"the request body exceeds", ""},
 		{"unknown field", "PUT", "/api/v1/policy", adminToken, `{"file":{"r.rego":"x"}}`, nil, 400, `unknown field "file"`, ""},
 		{"not JSON", "PUT", "/api/v1/policy", adminToken, `package switchyard.routing`, nil, 400, "bad JSON body", ""},
 		{"store down", "PUT", "/api/v1/policy", adminToken, upload(t, map[string]string{"r.rego": goodRule}), errors.New("storing the policy: redis: connection refused"), 503,
@@ -190,5 +196,21 @@ func TestPolicyAPI(t *testing.T) {
 		if last := p.limits[len(p.limits)-1]; last != tc.limit {
 			t.Errorf("decisions%s asked the log for %d, want %d", tc.query, last, tc.limit)
 		}
+	}
+}
+
+// bigData is a JSON data document of about n bytes.
+func bigData(n int) string {
+	return `{"switchyard":{"filler":"` + strings.Repeat("x", n) + `"}}`
+}
+
+// A policy larger than the API's usual 1 MiB body limit (big data
+// documents) is accepted up to the bundle limit.
+func TestLargePolicyUpload(t *testing.T) {
+	p := &fakePolicy{eng: policy.NewEngine(nil, nil)}
+	h := newAPIWithPolicy(t, tokens, p)
+	code, body := call(t, h, "PUT", "/api/v1/policy", adminToken, upload(t, map[string]string{"r.rego": goodRule, "data.json": bigData(2 << 20)}))
+	if code != 200 || p.Current() == nil {
+		t.Fatalf("%d %.200s", code, body)
 	}
 }

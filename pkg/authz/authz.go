@@ -6,6 +6,7 @@ package authz
 
 import (
 	"context"
+	"google.golang.org/grpc"
 	"log/slog"
 	"time"
 
@@ -28,6 +29,9 @@ type Server struct {
 	StoreTimeout time.Duration
 	Logger       *slog.Logger
 }
+
+// Register adds the service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
 
 // Check decides one request.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {

@@ -47,7 +47,7 @@ func benchServer(b *testing.B, clusters, sticky int, with ...func(*admission.Opt
 }
 
 // exchange plays one stream's messages, as Process does without gRPC.
-func exchange(b *testing.B, srv *Server, msgs ...*extprocv3.ProcessingRequest) [][]*extprocv3.ProcessingResponse {
+func exchange(b testing.TB, srv *Server, msgs ...*extprocv3.ProcessingRequest) [][]*extprocv3.ProcessingResponse {
 	ctx := context.Background()
 	var st streamState
 	out := make([][]*extprocv3.ProcessingResponse, len(msgs))

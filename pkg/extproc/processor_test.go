@@ -385,3 +385,17 @@ func TestGatewayErrorAnswerIsNotRecorded(t *testing.T) {
 		t.Fatalf("a gateway error document was recorded as a query: %v", err)
 	}
 }
+
+// When the store cannot record a query's owner, the client's answer goes
+// on untouched (it follows prefixed URIs, which need no store); only
+// unprefixed lookups of that query will miss.
+func TestRecordingTheOwnerFailsOpen(t *testing.T) {
+	h := newHarness(brokenStore{store.NewMemory().Queries})
+	f := h.open(t)
+	rs := submit(t, f, nil, "SELECT 1")
+	cluster, _ := routeHeader(rs[0])
+	r := f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
+	if r.GetResponseBody() == nil || r.GetResponseBody().GetResponse() != nil {
+		t.Fatalf("want an unchanged response body, got %v", r)
+	}
+}

@@ -13,6 +13,7 @@ package extproc
 import (
 	"context"
 	"errors"
+	"google.golang.org/grpc"
 	"io"
 	"log/slog"
 	"time"
@@ -50,6 +51,9 @@ func New(o Options) *Server {
 	}
 	return &Server{o: o}
 }
+
+// Register adds the service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { extprocv3.RegisterExternalProcessorServer(g, s) }
 
 // errFirstMessage refuses a stream that does not start with the request
 // headers (Envoy always sends them first in the modes the gateway asks for).

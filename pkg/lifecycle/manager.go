@@ -148,8 +148,9 @@ func (m *Manager) install(b []byte, rev int64) error {
 	}
 	m.doc, m.rev = &d, rev
 	f := fleet.Build(m.o.Config, &d, rev)
-	m.fleet.Store(f)
+	// Routing first: what the admin API shows (Fleet) is already routed by.
 	m.o.OnFleet(f)
+	m.fleet.Store(f)
 	return nil
 }
 

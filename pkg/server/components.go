@@ -9,9 +9,6 @@ import (
 	"runtime"
 	"time"
 
-	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
@@ -110,19 +107,19 @@ func (s *Server) xdsServer(ctx context.Context) *grpc.Server {
 // (one gRPC port for Envoy's calls to the control plane).
 func (s *Server) extProcServer() *grpc.Server {
 	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement), grpc.NumStreamWorkers(uint32(runtime.NumCPU())))
-	extprocv3.RegisterExternalProcessorServer(g, extproc.New(extproc.Options{
+	extproc.New(extproc.Options{
 		Pipeline:     s.pipeline,
 		MaxBodyBytes: s.cfg.Listener.MaxBodyBytes,
 		Logger:       s.log.With("component", "extproc"),
-		Metrics:      extproc.NewMetrics(s.reg),
-	}))
-	authv3.RegisterAuthorizationServer(g, &authz.Server{
+		Metrics:      s.extProcMetrics,
+	}).Register(g)
+	(&authz.Server{
 		Policy: s.policy, Store: s.store.Queries, StoreTimeout: s.cfg.Store.Redis.Timeout, Logger: s.log.With("component", "authz"),
-	})
-	accesslogv3.RegisterAccessLogServiceServer(g, &txlog.Service{
+	}).Register(g)
+	(&txlog.Service{
 		Store: s.store.Queries, TTL: s.cfg.Store.QueryTTL, Logger: s.log.With("component", "txlog"),
 		Resolve: txlog.FleetResolver(s.router.Fleet, xds.CoordinatorClusterName),
-	})
+	}).Register(g)
 	return g
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/coordinator"
+	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
@@ -32,21 +33,22 @@ import (
 
 // Server is a control plane, built and bound, ready to Run.
 type Server struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	reg       *prometheus.Registry
-	store     *store.Store
-	poller    *health.Poller
-	coord     *coordinator.Client // every call to a coordinator's REST API
-	router    *routing.Router
-	xds       *xds.Server
-	fleet     *lifecycle.Manager
-	reconcile *lease.Elector
-	policy    *policy.Engine // Current() is nil without a policy
-	decisions *policy.DecisionLog
-	pipeline  *admission.Pipeline
-	extRouter extrouter.Client
-	changes   *debouncer // the fleet changed: publish a new snapshot
+	cfg            *config.Config
+	log            *slog.Logger
+	reg            *prometheus.Registry
+	store          *store.Store
+	poller         *health.Poller
+	coord          *coordinator.Client // every call to a coordinator's REST API
+	router         *routing.Router
+	xds            *xds.Server
+	fleet          *lifecycle.Manager
+	reconcile      *lease.Elector
+	policy         *policy.Engine // Current() is nil without a policy
+	decisions      *policy.DecisionLog
+	pipeline       *admission.Pipeline
+	extProcMetrics *extproc.Metrics
+	extRouter      extrouter.Client
+	changes        *debouncer // the fleet changed: publish a new snapshot
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr string
@@ -166,6 +168,7 @@ func (s *Server) buildPipeline() error {
 		Logger:  s.log.With("component", "admission"),
 		Metrics: admission.NewMetrics(s.reg),
 	})
+	s.extProcMetrics = extproc.NewMetrics(s.reg)
 	return nil
 }
 

@@ -11,6 +11,7 @@ package txlog
 import (
 	"context"
 	"errors"
+	"google.golang.org/grpc"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -41,6 +42,9 @@ type Service struct {
 	// Recorded counts transactions recorded (for tests and metrics).
 	Recorded atomic.Int64
 }
+
+// Register adds the service to a gRPC server.
+func (s *Service) Register(g *grpc.Server) { accesslogv3.RegisterAccessLogServiceServer(g, s) }
 
 // StreamAccessLogs receives Envoy's access log entries.
 func (s *Service) StreamAccessLogs(stream accesslogv3.AccessLogService_StreamAccessLogsServer) error {

@@ -1,0 +1,202 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
+)
+
+type healthy struct{}
+
+func (healthy) State(string) health.State { return health.Healthy }
+func (healthy) Status(string) (health.Status, bool) {
+	return health.Status{State: health.Healthy}, true
+}
+
+func testFleet() *fleet.Fleet {
+	co := []fleet.Coordinator{{Name: "0", Scheme: "http", Host: "10.0.0.1", Port: 8080}}
+	return &fleet.Fleet{
+		DefaultGroup: "adhoc", Groups: []fleet.Group{{Name: "adhoc"}},
+		Clusters: []fleet.Cluster{{Name: "a", Group: "adhoc", State: fleet.Active, Coordinators: co}},
+	}
+}
+
+func newPipeline(t *testing.T, q store.Queries, with ...func(*Options)) (*Pipeline, *Metrics) {
+	t.Helper()
+	m := NewMetrics(prometheus.NewRegistry())
+	o := Options{Router: routing.New(testFleet(), healthy{}), Health: healthy{}, Queries: q, QueryTTL: time.Hour,
+		StoreTimeout: time.Second, Metrics: m, Decisions: policy.NewDecisionLog(10)}
+	for _, w := range with {
+		w(&o)
+	}
+	return New(o), m
+}
+
+func submission(sql string, headers ...string) *Request {
+	r := &Request{Method: "POST", Path: "/v1/statement", Scheme: "http", Authority: "gw:8080", Body: []byte(sql)}
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Session.SetHeader(headers[i], headers[i+1])
+	}
+	return r
+}
+
+func TestStageOrder(t *testing.T) {
+	p, _ := newPipeline(t, store.NewMemory().Queries)
+	var names []string
+	for _, s := range p.stages {
+		names = append(names, s.Name())
+	}
+	want := "classify external-router cost policy transaction balance"
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("stages %q, want %q", got, want)
+	}
+}
+
+func TestSubmitRoutesAndRecordsTheOwner(t *testing.T) {
+	q := store.NewMemory().Queries
+	p, m := newPipeline(t, q)
+	s, o := p.Submit(context.Background(), submission("SELECT 1", "x-trino-user", "alice"))
+	if o.Action != Route || o.Target != "a" || s.Decision.Cluster != "a" {
+		t.Fatalf("outcome %+v, decision %+v", o, s.Decision)
+	}
+	if s.Classified {
+		t.Error("classified without a policy or an external router (work nobody reads)")
+	}
+	if n := testutil.ToFloat64(m.Routed.WithLabelValues("adhoc", "a")); n != 1 {
+		t.Errorf("routed counter %v", n)
+	}
+	p.Submitted(context.Background(), s, []byte(`{"id":"20260101_000000_00001_abcde","nextUri":"http://gw/_sy/a/0/v1/statement/queued/20260101_000000_00001_abcde/x/1"}`))
+	got, err := q.GetQuery(context.Background(), "20260101_000000_00001_abcde")
+	if err != nil || got != (store.QueryRoute{Cluster: "a", Coordinator: "0", User: "alice"}) {
+		t.Fatalf("recorded %+v, %v", got, err)
+	}
+	if d := p.o.Decisions.Recent(1)[0]; d.QueryID != "20260101_000000_00001_abcde" || d.Cluster != "a" || d.User != "alice" {
+		t.Fatalf("decision log %+v", d)
+	}
+}
+
+type failingPuts struct{ store.Queries }
+
+func (failingPuts) PutQuery(context.Context, string, store.QueryRoute, time.Duration) error {
+	return errors.New("redis: connection refused")
+}
+
+// A store that cannot record the owner costs only unprefixed lookups of
+// the query: the failure is counted and logged, the decision stands.
+func TestRecordingTheOwnerFails(t *testing.T) {
+	p, m := newPipeline(t, failingPuts{store.NewMemory().Queries})
+	s, o := p.Submit(context.Background(), submission("SELECT 1"))
+	if o.Action != Route {
+		t.Fatalf("%+v", o)
+	}
+	p.Submitted(context.Background(), s, []byte(`{"id":"q_1","nextUri":"http://gw/_sy/a/0/v1/statement/queued/q_1/x/1"}`))
+	if n := testutil.ToFloat64(m.StoreError.WithLabelValues("put_query")); n != 1 {
+		t.Fatalf("put_query errors %v, want 1", n)
+	}
+}
+
+// Answers that are not the chosen coordinator's record nothing.
+func TestSubmittedIgnoresAnswersWithoutAPrefix(t *testing.T) {
+	q := store.NewMemory().Queries
+	p, _ := newPipeline(t, q)
+	s, _ := p.Submit(context.Background(), submission("SELECT 1"))
+	for _, body := range []string{
+		`{"id":"switchyard_gateway_error","infoUri":"/ui/","stats":{"state":"FAILED"}}`,
+		`{"id":"q_2","nextUri":"http://gw/v1/statement/queued/q_2/x/1"}`,
+		`not json`, ``,
+	} {
+		p.Submitted(context.Background(), s, []byte(body))
+	}
+	for _, id := range []string{"switchyard_gateway_error", "q_2"} {
+		if _, err := q.GetQuery(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s recorded: %v", id, err)
+		}
+	}
+}
+
+func TestRejectionsAreRenderedForTheProtocol(t *testing.T) {
+	rj := &Rejection{Code: trino.ErrQueryNotFound, Message: "gone", QueryID: "q_1"}
+	tests := []struct {
+		method, path string
+		status       int
+		queryResults bool
+	}{
+		{"GET", "/v1/statement/executing/q_1/y/1", 200, true},
+		{"POST", "/v1/statement", 200, true},
+		{"DELETE", "/v1/statement/executing/q_1/y/1", 404, false},
+		{"GET", "/v1/query/q_1", 404, false},
+		{"GET", "/ui/api/query/q_1", 404, false},
+	}
+	for _, tt := range tests {
+		r := rj.Render(&Request{Method: tt.method, Path: tt.path, Authority: "gw:8080"})
+		var doc struct {
+			ID      string `json:"id"`
+			InfoURI string `json:"infoUri"`
+			Error   struct {
+				ErrorName string `json:"errorName"`
+				Message   string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(r.Body, &doc); err != nil || r.Status != tt.status || r.ContentType != "application/json" {
+			t.Errorf("%s %s: %d %s %v", tt.method, tt.path, r.Status, r.Body, err)
+			continue
+		}
+		if doc.Error.ErrorName != "QUERY_NOT_FOUND" || doc.Error.Message != "gone" || (doc.ID == "q_1") != tt.queryResults {
+			t.Errorf("%s %s: %s", tt.method, tt.path, r.Body)
+		}
+		if tt.queryResults && doc.InfoURI != "http://gw:8080/ui/" {
+			t.Errorf("%s %s: infoUri %q", tt.method, tt.path, doc.InfoURI)
+		}
+	}
+}
+
+func TestDryRunRecordsNothing(t *testing.T) {
+	q := store.NewMemory().Queries
+	p, m := newPipeline(t, q)
+	r := p.DryRun(context.Background(), DryRunRequest{SQL: "SELECT * FROM tpch.tiny.nation", Headers: map[string]string{"X-Trino-User": "bob"}})
+	if r.Route != "a" || r.Classification.Type != "SELECT" || r.Decision.User != "bob" || r.Decision.ID != "dry-run" {
+		t.Fatalf("%+v", r)
+	}
+	if len(p.o.Decisions.Recent(10)) != 0 || testutil.ToFloat64(m.Routed.WithLabelValues("adhoc", "a")) != 0 {
+		t.Fatal("a dry run was counted or logged as a decision")
+	}
+}
+
+func TestLocate(t *testing.T) {
+	q := store.NewMemory().Queries
+	ctx := context.Background()
+	_ = q.PutQuery(ctx, "q_1", store.QueryRoute{Cluster: "a", Coordinator: "0"}, time.Hour)
+	_ = q.PutQuery(ctx, "q_2", store.QueryRoute{Cluster: "a", Coordinator: "retired"}, time.Hour)
+	_ = q.PutQuery(ctx, "q_3", store.QueryRoute{Cluster: "gone", Coordinator: "0"}, time.Hour)
+	p, _ := newPipeline(t, q)
+	for path, want := range map[string]string{
+		"/v1/query/q_1":                   "a/0",
+		"/v1/statement/executing/q_2/y/1": "a", // its coordinator left the fleet: the cluster
+		"/v1/query/q_3":                   "QUERY_NOT_FOUND",
+		"/v1/query/q_9":                   "QUERY_NOT_FOUND",
+		"/v1/query/Q!":                    "MALFORMED_QUERY_ID",
+		"/v1/info":                        "a", // no query: any cluster
+	} {
+		o := p.Locate(ctx, &Request{Method: "GET", Path: path})
+		got := o.Target
+		if o.Action == Reject {
+			got = o.Error.Code.Name
+		}
+		if got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+}
