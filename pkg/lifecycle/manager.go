@@ -158,30 +158,26 @@ func (m *Manager) install(b []byte, rev int64) error {
 // made through any replica is installed here within WatchInterval. Every
 // replica runs it.
 func (m *Manager) Watch(ctx context.Context) {
-	t := time.NewTicker(m.o.WatchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.refresh(ctx)
-		}
-	}
+	every(ctx, m.o.WatchInterval, m.refresh)
 }
 
 // RunReconciler reconciles drains and failovers every ReconcileInterval
 // until ctx ends. One replica runs it, under the lease whose fencing token
 // is given (see pkg/lease).
 func (m *Manager) RunReconciler(ctx context.Context, token int64) {
-	t := time.NewTicker(m.o.ReconcileInterval)
+	every(ctx, m.o.ReconcileInterval, func(ctx context.Context) { m.Reconcile(ctx, token) })
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			m.Reconcile(ctx, token)
+			fn(ctx)
 		}
 	}
 }
