@@ -79,7 +79,6 @@ func fail(w http.ResponseWriter, err error) {
 	WriteError(w, http.StatusInternalServerError, err.Error())
 }
 
-// decode reads a strict JSON body (unknown fields are errors).
 // maxBody bounds a request body of the API (a policy upload has its own).
 const maxBody = 1 << 20
 

@@ -16,8 +16,7 @@ import (
 // kill) to the coordinator that owns the query, as recorded in the store.
 // A malformed query ID in the path is refused.
 func (p *Pipeline) Locate(ctx context.Context, req *Request) Outcome {
-	path, rawQuery := req.SplitPath()
-	info, err := trino.ParsePath(path, rawQuery)
+	info, err := req.PathInfo()
 	if err != nil {
 		return p.refuse(req, reject(trino.ErrMalformedQueryID, err.Error(), info.QueryID))
 	}
@@ -38,14 +37,32 @@ func (p *Pipeline) Locate(ctx context.Context, req *Request) Outcome {
 		return p.refuse(req, reject(trino.ErrGatewayInternal, fmt.Sprintf(
 			"the gateway cannot look up query %s right now (shared store unavailable); follow the nextUri the server returned, or retry", id), id))
 	}
-	c, ok := p.o.Router.Fleet().Cluster(r.Cluster)
+	target, _, ok := p.ownerTarget(r)
 	if !ok {
 		return p.refuse(req, reject(trino.ErrQueryNotFound, fmt.Sprintf("query %s ran on cluster %s, which is no longer in the fleet", id, r.Cluster), id))
 	}
-	if _, ok := c.Coordinator(r.Coordinator); ok {
-		return routeTo(fleet.Key(c.Name, r.Coordinator))
+	return routeTo(target)
+}
+
+// ownerTarget is the route target of a recorded owner: its coordinator,
+// or its cluster when the coordinator has left the fleet; false when the
+// cluster has.
+func (p *Pipeline) ownerTarget(r store.QueryRoute) (string, *fleet.Cluster, bool) {
+	c, ok := p.o.Router.Fleet().Cluster(r.Cluster)
+	if !ok {
+		return "", nil, false
 	}
-	return routeTo(c.Name)
+	if _, ok := c.Coordinator(r.Coordinator); ok {
+		return fleet.Key(c.Name, r.Coordinator), c, true
+	}
+	return c.Name, c, true
+}
+
+// TooLarge refuses a submission whose SQL text is over the gateway's
+// limit (the transport counts the bytes as they arrive).
+func (p *Pipeline) TooLarge(req *Request, limit int) Outcome {
+	return p.refuse(req, reject(trino.ErrQueryTextTooLarge, fmt.Sprintf(
+		"query text exceeds the gateway limit of %d bytes (listener.maxBodyBytes)", limit), ""))
 }
 
 // Anywhere sends a request that belongs to no query (server info, UI

@@ -83,8 +83,7 @@ func reject(code trino.ErrorCode, msg, queryID string) Outcome {
 // answer no client reads as QueryResults, gets the JSON error document);
 // elsewhere a JSON error document with the status that fits the error.
 func (rj *Rejection) Render(req *Request) Response {
-	path, rawQuery := req.SplitPath()
-	info, _ := trino.ParsePath(path, rawQuery)
+	info, _ := req.PathInfo()
 	if info.Kind.IsStatement() && req.Method != "DELETE" {
 		id := rj.QueryID
 		if id == "" {

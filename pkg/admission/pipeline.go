@@ -96,10 +96,8 @@ type Stage interface {
 // the request says, and what each stage found.
 type Submission struct {
 	Req *Request
-	SQL string
 	// Class is the SQL classification (when a stage needs it).
-	Class      sqlclass.Result
-	Classified bool
+	Class sqlclass.Result
 	// External is the external routing service's answer, if asked.
 	External *policy.ExternalInfo
 	// Cost is the EXPLAIN estimate, if one was made.
@@ -114,10 +112,20 @@ type Submission struct {
 	Entry *policy.LogEntry
 	// Dry: decide only; record, count and log nothing.
 	Dry bool
+
+	// policy is the routing policy deciding this submission, read once
+	// (a policy swapped in mid-decision applies to the next submission).
+	policy *policy.Compiled
+	sql    string // Req.Body as text, made on first use
 }
 
-// usePolicy reports whether a routing policy decides.
-func (p *Pipeline) usePolicy() bool { return p.o.Policy != nil && p.o.Policy.Current() != nil }
+// SQL is the submission's SQL text.
+func (s *Submission) SQL() string {
+	if s.sql == "" && len(s.Req.Body) > 0 {
+		s.sql = string(s.Req.Body)
+	}
+	return s.sql
+}
 
 // Submit decides a query submission. The Submission it returns goes to
 // Submitted once the coordinator has answered.
@@ -128,9 +136,12 @@ func (p *Pipeline) Submit(ctx context.Context, req *Request) (*Submission, Outco
 func (p *Pipeline) submit(ctx context.Context, req *Request, dry bool) (*Submission, Outcome) {
 	start := time.Now()
 	s := &Submission{
-		Req: req, SQL: string(req.Body), Dry: dry,
+		Req: req, Dry: dry,
 		Route: routing.Request{Group: req.Session.RoutingGroup, User: req.Session.User, GroupFrom: "X-Trino-Routing-Group"},
 		Entry: &policy.LogEntry{ID: req.ID(), Time: start.UTC(), User: req.Session.User, Source: req.Session.Source, Allow: true},
+	}
+	if p.o.Policy != nil {
+		s.policy = p.o.Policy.Current()
 	}
 	var out Outcome
 	for _, st := range p.stages {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
@@ -72,8 +73,8 @@ func TestSubmitRoutesAndRecordsTheOwner(t *testing.T) {
 	if o.Action != Route || o.Target != "a" || s.Decision.Cluster != "a" {
 		t.Fatalf("outcome %+v, decision %+v", o, s.Decision)
 	}
-	if s.Classified {
-		t.Error("classified without a policy or an external router (work nobody reads)")
+	if s.Class.Type != "" || s.sql != "" {
+		t.Error("classified (or copied the SQL) without a policy or an external router: work nobody reads")
 	}
 	if n := testutil.ToFloat64(m.Routed.WithLabelValues("adhoc", "a")); n != 1 {
 		t.Errorf("routed counter %v", n)
@@ -198,5 +199,79 @@ func TestLocate(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: %s, want %s", path, got, want)
 		}
+	}
+}
+
+type fakeRouter struct{ group string }
+
+func (f fakeRouter) Route(context.Context, *extrouter.Request) (*extrouter.Response, error) {
+	return &extrouter.Response{RoutingGroup: f.group}, nil
+}
+func (fakeRouter) Close() error { return nil }
+
+// The decision log explains the decision in the order it was made: the
+// external routing service's answer, then the policy's reasons (earlier
+// stages' notes are kept, not replaced by the policy's).
+func TestExplanationKeepsEveryStage(t *testing.T) {
+	c, err := policy.Compile(context.Background(), &policy.Bundle{Files: map[string][]byte{"p.rego": []byte(`package switchyard.routing
+import rego.v1
+decision := {"allow": true, "explanation": [sprintf("external said %s", [input.external.routingGroup])]}
+`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := newPipeline(t, store.NewMemory().Queries, func(o *Options) {
+		o.Policy, o.ExtRouter = policy.NewEngine(c, nil), fakeRouter{group: "etl"}
+	})
+	s, o := p.Submit(context.Background(), submission("SELECT 1"))
+	if o.Action != Route {
+		t.Fatalf("%+v", o)
+	}
+	want := []string{"external routing service: group etl", "external said etl"}
+	if got := s.Entry.Explanation; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("explanation %q, want %q", got, want)
+	}
+}
+
+// swappingRouter publishes a policy while it is asked: in the middle of
+// a submission's decision, after the classification stage.
+type swappingRouter struct {
+	eng    *policy.Engine
+	bundle *policy.Bundle
+}
+
+func (r swappingRouter) Route(ctx context.Context, _ *extrouter.Request) (*extrouter.Response, error) {
+	_, err := r.eng.Replace(ctx, r.bundle)
+	return &extrouter.Response{}, err
+}
+func (swappingRouter) Close() error { return nil }
+
+// A policy published while a submission is decided applies from the next
+// submission: one submission never mixes two policies (here: no policy
+// at classification, the new one at the policy stage, which would deny an
+// unclassified statement).
+func TestOnePolicyPerSubmission(t *testing.T) {
+	eng := policy.NewEngine(nil, nil)
+	onlySelect := &policy.Bundle{Files: map[string][]byte{"p.rego": []byte(`package switchyard.routing
+import rego.v1
+decision := {"allow": input.query.type == "SELECT", "reason": "only SELECT"}
+`)}}
+	p, _ := newPipeline(t, store.NewMemory().Queries, func(o *Options) {
+		o.Policy, o.ExtRouter = eng, swappingRouter{eng: eng, bundle: onlySelect}
+	})
+	s, o := p.Submit(context.Background(), submission("SELECT * FROM tpch.tiny.nation"))
+	if o.Action != Route || s.policy != nil {
+		t.Fatalf("the submission that saw no policy at its start: %+v (policy %v)", o, s.policy)
+	}
+	if eng.Current() == nil {
+		t.Fatal("the policy was not published")
+	}
+	s, o = p.Submit(context.Background(), submission("SELECT * FROM tpch.tiny.nation"))
+	if o.Action != Route || s.policy == nil || s.Class.Type != "SELECT" {
+		t.Fatalf("the next submission: %+v, class %+v", o, s.Class)
+	}
+	_, o = p.Submit(context.Background(), submission("DELETE FROM t"))
+	if o.Action != Reject || o.Error.Message != "only SELECT" {
+		t.Fatalf("the policy does not decide: %+v", o)
 	}
 }

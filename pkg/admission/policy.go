@@ -20,11 +20,10 @@ type routingPolicy struct{ p *Pipeline }
 func (routingPolicy) Name() string { return "policy" }
 
 func (st routingPolicy) Admit(ctx context.Context, s *Submission) *Outcome {
-	if !st.p.usePolicy() {
+	if s.policy == nil {
 		return nil
 	}
-	eng := st.p.o.Policy
-	d, err := eng.Decide(ctx, st.input(eng, s))
+	d, err := s.policy.Decide(ctx, st.input(s))
 	if err != nil {
 		s.Entry.Allow = false
 		o := reject(trino.ErrPolicyError, "the routing policy failed, so the query is refused: "+err.Error(), "")
@@ -50,8 +49,8 @@ func (st routingPolicy) Admit(ctx context.Context, s *Submission) *Outcome {
 }
 
 // input builds what the policy sees.
-func (st routingPolicy) input(eng *policy.Engine, s *Submission) *policy.Input {
-	tables := eng.Current().Tables
+func (st routingPolicy) input(s *Submission) *policy.Input {
+	tables := s.policy.Tables
 	info := map[string]any{}
 	for _, t := range s.Class.Tables {
 		if m, ok := tables[t]; ok {
@@ -68,7 +67,7 @@ func (st routingPolicy) input(eng *policy.Engine, s *Submission) *policy.Input {
 		},
 		Query: policy.QueryInfo{
 			Type: c.Type, Tables: c.Tables, TableInfo: info, CrossJoin: c.CrossJoin, HasWhere: c.HasWhere,
-			HasLimit: c.HasLimit, Explain: c.Explain, InnerType: c.Inner, Unresolved: c.Unresolved, Length: len(s.SQL),
+			HasLimit: c.HasLimit, Explain: c.Explain, InnerType: c.Inner, Unresolved: c.Unresolved, Length: len(s.Req.Body),
 			Cost: s.Cost,
 		},
 		Fleet:      fi,

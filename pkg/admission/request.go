@@ -24,7 +24,10 @@ type Request struct {
 	// Body is a submission's SQL text.
 	Body []byte
 
-	id string
+	id     string
+	parsed bool // path and err hold the parsed Path
+	path   trino.PathInfo
+	err    error
 }
 
 // Session is what a client's Trino headers say about its session.
@@ -120,6 +123,16 @@ func (r *Request) ID() string {
 
 // SplitPath returns the path without the query string, and the query.
 func (r *Request) SplitPath() (string, string) { return trino.SplitPathQuery(r.Path) }
+
+// PathInfo is what the path says under the Trino protocol: its kind and
+// the query it names, or the malformed query ID (parsed once).
+func (r *Request) PathInfo() (trino.PathInfo, error) {
+	if !r.parsed {
+		r.path, r.err = trino.ParsePath(r.SplitPath())
+		r.parsed = true
+	}
+	return r.path, r.err
+}
 
 // baseURL is the gateway's address as the client used it.
 func (r *Request) baseURL() string {

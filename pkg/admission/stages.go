@@ -19,11 +19,10 @@ type classify struct{ p *Pipeline }
 func (classify) Name() string { return "classify" }
 
 func (st classify) Admit(_ context.Context, s *Submission) *Outcome {
-	if !st.p.usePolicy() && st.p.o.ExtRouter == nil {
+	if s.policy == nil && st.p.o.ExtRouter == nil {
 		return nil
 	}
-	s.Class = sqlclass.Classify(s.SQL, sqlclass.Options{Catalog: s.Req.Session.Catalog, Schema: s.Req.Session.Schema})
-	s.Classified = true
+	s.Class = sqlclass.Classify(s.SQL(), sqlclass.Options{Catalog: s.Req.Session.Catalog, Schema: s.Req.Session.Schema})
 	s.Entry.Type, s.Entry.Tables = s.Class.Type, s.Class.Tables
 	return nil
 }
@@ -49,7 +48,7 @@ func (st externalRouter) Admit(ctx context.Context, s *Submission) *Outcome {
 		return nil
 	}
 	s.Headers = s.External.Headers
-	if !st.p.usePolicy() && s.External.RoutingGroup != "" {
+	if s.policy == nil && s.External.RoutingGroup != "" {
 		s.Route.Group, s.Route.GroupFrom = s.External.RoutingGroup, "external routing service"
 	}
 	return nil
@@ -61,12 +60,12 @@ func (st externalRouter) ask(ctx context.Context, s *Submission) *policy.Externa
 	ss := &s.Req.Session
 	r, err := st.p.o.ExtRouter.Route(ctx, &extrouter.Request{
 		User: ss.User, Source: ss.Source, Catalog: ss.Catalog, Schema: ss.Schema, RoutingGroup: ss.RoutingGroup,
-		RemoteAddress: ss.RemoteAddress, ClientTags: ss.ClientTags, SQL: s.SQL, QueryType: s.Class.Type,
+		RemoteAddress: ss.RemoteAddress, ClientTags: ss.ClientTags, SQL: s.SQL(), QueryType: s.Class.Type,
 		Tables: s.Class.Tables, Headers: ss.TrinoHeaders,
 	})
 	if err != nil {
-		st.p.o.Metrics.ExtRouterErrors.Inc()
 		if !s.Dry {
+			st.p.o.Metrics.ExtRouterErrors.Inc()
 			st.p.log(s.Req).Warn("external routing service failed; routing without it", "error", err)
 		}
 		return &policy.ExternalInfo{Errors: []string{err.Error()}}
@@ -94,11 +93,11 @@ func (costEstimate) Name() string { return "cost" }
 
 func (st costEstimate) Admit(ctx context.Context, s *Submission) *Outcome {
 	est := st.p.o.Cost
-	if est == nil || !st.p.usePolicy() || !cost.Estimable(s.Class.Type) {
+	if est == nil || s.policy == nil || !cost.Estimable(s.Class.Type) {
 		return nil
 	}
 	ss := &s.Req.Session
-	e, err := est.Estimate(ctx, s.SQL, ss.User, ss.Catalog, ss.Schema)
+	e, err := est.Estimate(ctx, s.SQL(), ss.User, ss.Catalog, ss.Schema)
 	if err != nil {
 		s.Entry.Explanation = append(s.Entry.Explanation, "no cost estimate: "+err.Error())
 		return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
@@ -32,14 +31,10 @@ func (st transaction) Admit(ctx context.Context, s *Submission) *Outcome {
 		}
 		return &o
 	}
-	c, ok := st.p.o.Router.Fleet().Cluster(r.Cluster)
+	target, c, ok := st.p.ownerTarget(r)
 	if !ok {
 		o := reject(trino.ErrUnknownTransaction, "transaction "+txn+" lives on cluster "+r.Cluster+", which is no longer in the fleet", "")
 		return &o
-	}
-	target := c.Name
-	if _, ok := c.Coordinator(r.Coordinator); ok {
-		target = fleet.Key(c.Name, r.Coordinator)
 	}
 	s.Decision = routing.Decision{Group: c.Group, Cluster: c.Name}
 	s.Entry.Group, s.Entry.Cluster = c.Group, target

@@ -6,7 +6,6 @@ package authz
 
 import (
 	"context"
-	"google.golang.org/grpc"
 	"log/slog"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/switchyard-gw/switchyard/pkg/policy"

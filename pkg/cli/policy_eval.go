@@ -40,7 +40,7 @@ API (--admin, --token), or locally against a configuration file's fleet
 	c.Flags().StringVar(&source, "source", "", "X-Trino-Source")
 	c.Flags().StringVar(&sql, "sql", "", "the SQL text")
 	c.Flags().StringArrayVar(&headers, "header", nil, "another request header `K=V` (repeatable)")
-	c.Flags().StringVar(&cfgPath, "config", "", "decide locally against this configuration's fleet (every cluster assumed healthy)")
+	c.Flags().StringVar(&cfgPath, "config", "", "decide locally against this configuration's fleet (every cluster assumed healthy; no external router or cost estimates: ask the live gateway for those)")
 	c.Flags().StringVar(&dir, "dir", "", "with --config: the policy directory (default: the configuration's policy.dir)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		req := admission.DryRunRequest{SQL: sql, Headers: map[string]string{}}

@@ -94,9 +94,6 @@ func New(o Options) *Client {
 	}}
 }
 
-// User returns the identity the client sends.
-func (cl *Client) User() string { return cl.o.User }
-
 // ValidIdentity checks a Trino user or source name: non-empty, at most
 // 256 bytes of valid UTF-8, no spaces or control characters.
 func ValidIdentity(s string) error {

@@ -142,8 +142,13 @@ func (cl *Client) Execute(ctx context.Context, baseURL, sql string, s Session) (
 			}
 		}
 		if err != nil {
-			if next != "" {
+			switch {
+			case next != "":
 				cl.cancelStatement(ctx, c, next)
+			case r != nil && trino.ValidQueryID(r.ID):
+				// The first answer registered the query but its nextUri
+				// cannot be followed: cancel it where it was registered.
+				cl.cancelStatement(ctx, c, strings.TrimRight(baseURL, "/")+"/v1/query/"+r.ID)
 			}
 			return nil, err
 		}

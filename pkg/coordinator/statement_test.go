@@ -202,6 +202,11 @@ func TestExecuteStaysOnTheCoordinator(t *testing.T) {
 	if n := len(other.requests()); n != 0 {
 		t.Fatalf("the other server received %d requests", n)
 	}
+	// The query the first answer registered is cancelled where it lives.
+	reqs := f.requests()
+	if len(reqs) != 2 || reqs[1].Method != http.MethodDelete || reqs[1].Path != "/v1/query/q1" {
+		t.Fatalf("requests %+v, want the POST then DELETE /v1/query/q1", reqs)
+	}
 }
 
 func TestExecuteLimits(t *testing.T) {

@@ -11,9 +11,8 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
-// requestFrom reads a request from Envoy's request headers.
-func requestFrom(h *extprocv3.HttpHeaders) *admission.Request {
-	req := &admission.Request{}
+// readHeaders reads a request from Envoy's request headers.
+func readHeaders(h *extprocv3.HttpHeaders, req *admission.Request) {
 	for _, hv := range h.GetHeaders().GetHeaders() {
 		v := headerValue(hv)
 		switch k := hv.GetKey(); k {
@@ -29,7 +28,6 @@ func requestFrom(h *extprocv3.HttpHeaders) *admission.Request {
 			req.Session.SetHeader(k, v)
 		}
 	}
-	return req
 }
 
 // answer turns an outcome into the answer to the request headers: the

@@ -2,7 +2,6 @@ package extproc
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -28,30 +27,36 @@ type processor interface {
 // under the gateway's own prefix (routed by path already), or a request
 // decided from its headers alone (a query's owner, or any cluster).
 func (s *Server) newProcessor(h *extprocv3.HttpHeaders) processor {
-	req := requestFrom(h)
-	path, rawQuery := req.SplitPath()
+	var req admission.Request
+	readHeaders(h, &req)
+	path, _ := req.SplitPath()
 	if strings.HasPrefix(path, trino.RoutePrefix) {
 		// The infoUri UI pages of a query: routed by path.
-		return &headersProcessor{s: s, req: req, k: trino.PathOther, decide: pass}
+		return &headersProcessor{s: s, req: req, k: trino.PathOther, decide: passPrefixed}
 	}
-	info, _ := trino.ParsePath(path, rawQuery)
+	info, err := req.PathInfo()
 	switch {
 	case info.Kind == trino.PathSubmit && req.Method == "POST":
 		return &submitProcessor{s: s, req: req}
-	case info.Kind != trino.PathOther:
-		return &headersProcessor{s: s, req: req, k: info.Kind, decide: s.o.Pipeline.Locate}
+	case info.QueryID != "" || err != nil:
+		return &headersProcessor{s: s, req: req, k: info.Kind, decide: locate}
 	}
-	return &headersProcessor{s: s, req: req, k: info.Kind, decide: s.o.Pipeline.Anywhere}
+	return &headersProcessor{s: s, req: req, k: info.Kind, decide: anywhere}
 }
 
-func pass(context.Context, *admission.Request) admission.Outcome { return admission.Outcome{} }
+// How a headersProcessor decides.
+const (
+	anywhere     = iota // any healthy cluster of the default group
+	locate              // the owner of the query the path names
+	passPrefixed        // nothing: the route table routes the prefix
+)
 
 // headersProcessor decides from the request headers alone.
 type headersProcessor struct {
 	s      *Server
-	req    *admission.Request
+	req    admission.Request
 	k      trino.PathKind
-	decide func(context.Context, *admission.Request) admission.Outcome
+	decide int
 	label  string
 }
 
@@ -59,9 +64,15 @@ func (p *headersProcessor) kind() trino.PathKind { return p.k }
 func (p *headersProcessor) outcome() string      { return p.label }
 
 func (p *headersProcessor) requestHeaders(ctx context.Context, _ *extprocv3.HttpHeaders) []*extprocv3.ProcessingResponse {
-	o := p.decide(ctx, p.req)
+	var o admission.Outcome
+	switch p.decide {
+	case locate:
+		o = p.s.o.Pipeline.Locate(ctx, &p.req)
+	case anywhere:
+		o = p.s.o.Pipeline.Anywhere(ctx, &p.req)
+	}
 	p.label = o.Label()
-	return one(answer(p.req, o, nil))
+	return one(answer(&p.req, o, nil))
 }
 
 func (p *headersProcessor) requestBody(context.Context, *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
@@ -79,7 +90,7 @@ func (p *headersProcessor) responseBody(context.Context, *extprocv3.HttpBody) []
 // the query ID, recorded before the client sees it.
 type submitProcessor struct {
 	s      *Server
-	req    *admission.Request
+	req    admission.Request
 	sub    *admission.Submission
 	label  string
 	sql    []byte
@@ -105,11 +116,9 @@ func (p *submitProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 	p.chunks++
 	if limit := p.s.o.MaxBodyBytes; len(p.sql)+len(b.GetBody()) > limit {
 		p.body = false
-		p.label = "rejected"
-		o := admission.Outcome{Action: admission.Reject, Error: &admission.Rejection{Code: trino.ErrQueryTextTooLarge,
-			Message: fmt.Sprintf("query text exceeds the gateway limit of %d bytes (listener.maxBodyBytes)", limit)}}
-		p.s.o.Logger.Info("request rejected", "request", p.req.ID(), "error", o.Error.Code.Name, "message", o.Error.Message, "user", p.req.Session.User)
-		return one(answer(p.req, o, nil))
+		o := p.s.o.Pipeline.TooLarge(&p.req, limit)
+		p.label = o.Label()
+		return one(answer(&p.req, o, nil))
 	}
 	p.sql = append(p.sql, b.GetBody()...)
 	if !b.GetEndOfStream() {
@@ -132,9 +141,9 @@ func (p *submitProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 // is read (first QueryResults), so it must not be compressed.
 func (p *submitProcessor) decide(ctx context.Context) *extprocv3.ProcessingResponse {
 	p.req.Body = p.sql
-	sub, o := p.s.o.Pipeline.Submit(ctx, p.req)
+	sub, o := p.s.o.Pipeline.Submit(ctx, &p.req)
 	p.sub, p.label = sub, o.Label()
-	return answer(p.req, o, []string{"accept-encoding"})
+	return answer(&p.req, o, []string{"accept-encoding"})
 }
 
 func (p *submitProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {

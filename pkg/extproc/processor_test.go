@@ -11,6 +11,9 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -397,5 +400,41 @@ func TestRecordingTheOwnerFailsOpen(t *testing.T) {
 	r := f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
 	if r.GetResponseBody() == nil || r.GetResponseBody().GetResponse() != nil {
 		t.Fatalf("want an unchanged response body, got %v", r)
+	}
+}
+
+// The decision is counted once per stream, with the time of every message
+// up to it (headers and all body chunks), not once per message.
+func TestDecisionIsCountedOncePerStream(t *testing.T) {
+	m := NewMetrics(prometheus.NewRegistry())
+	h := newHarness(nil)
+	h.srv = New(Options{Pipeline: h.pipe, MaxBodyBytes: 100, Metrics: m})
+	f := h.open(t)
+	rs := submit(t, f, nil, "SELECT ", "1", " + 1")
+	cluster, _ := routeHeader(rs[0])
+	f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
+	if n := testutil.ToFloat64(m.Requests.WithLabelValues("submit", "routed")); n != 1 {
+		t.Fatalf("submit/routed counted %v times, want 1", n)
+	}
+	if n := testutil.CollectAndCount(m.Latency); n != 1 {
+		t.Fatalf("%d latency series, want 1", n)
+	}
+	var dm dto.Metric
+	if err := m.Latency.WithLabelValues("submit").(prometheus.Histogram).Write(&dm); err != nil {
+		t.Fatal(err)
+	}
+	if c := dm.GetHistogram().GetSampleCount(); c != 1 {
+		t.Fatalf("decision latency observed %d times, want 1", c)
+	}
+}
+
+// An outcome the gateway answers itself (a queued query's QueryResults,
+// later) becomes an immediate response with its status and body.
+func TestRespondIsAnImmediateResponse(t *testing.T) {
+	o := admission.Outcome{Action: admission.Respond, Response: &admission.Response{Status: 200, ContentType: "application/json", Body: []byte(`{"id":"q"}`)}}
+	r := answer(&admission.Request{}, o, nil).GetImmediateResponse()
+	if r == nil || r.GetStatus().GetCode() != 200 || string(r.GetBody()) != `{"id":"q"}` ||
+		string(r.GetHeaders().GetSetHeaders()[0].GetHeader().GetRawValue()) != "application/json" {
+		t.Fatalf("%v", r)
 	}
 }

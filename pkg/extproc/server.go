@@ -13,12 +13,12 @@ package extproc
 import (
 	"context"
 	"errors"
-	"google.golang.org/grpc"
 	"io"
 	"log/slog"
 	"time"
 
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 

@@ -125,9 +125,9 @@ func (e *Elector) hold(ctx context.Context, l store.Lease, t *time.Ticker, work 
 		work(wctx, l.Token)
 	}()
 	stop := func(why string, args ...any) {
+		e.token.Store(0) // not the holder from now on, whatever the work still does
 		cancel()
 		<-done
-		e.token.Store(0)
 		e.o.Logger.Info(why, args...)
 	}
 	for {

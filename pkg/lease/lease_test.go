@@ -108,10 +108,19 @@ func TestOneHolderAndHandOver(t *testing.T) {
 	}
 }
 
-// flaky fails Renew as told.
+// flaky fails the store's calls as told.
 type flaky struct {
 	store.Leases
-	renewErr atomic.Pointer[error]
+	renewErr, acquireErr atomic.Pointer[error]
+	acquires             atomic.Int32
+}
+
+func (f *flaky) Acquire(ctx context.Context, name, holder string, ttl time.Duration, atLeast int64) (store.Lease, error) {
+	f.acquires.Add(1)
+	if e := f.acquireErr.Load(); e != nil {
+		return store.Lease{}, *e
+	}
+	return f.Leases.Acquire(ctx, name, holder, ttl, atLeast)
 }
 
 func (f *flaky) Renew(ctx context.Context, l store.Lease, ttl time.Duration) (store.Lease, error) {
@@ -122,9 +131,13 @@ func (f *flaky) Renew(ctx context.Context, l store.Lease, ttl time.Duration) (st
 }
 
 func TestWorkStopsWhenTheLeaseCannotBeKept(t *testing.T) {
-	for name, renewErr := range map[string]error{
-		"lost":                store.ErrLost,
-		"store not answering": errors.New("connection refused"),
+	for name, errs := range map[string][2]error{
+		// Another replica took the lease over: renewals are refused and so
+		// are new attempts.
+		"lost to another replica": {store.ErrLost, store.ErrHeld},
+		// The store does not answer: the holder cannot know, so it stops
+		// before the lease can have expired, and stays stopped.
+		"store not answering": {errors.New("connection refused"), errors.New("connection refused")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := &flaky{Leases: store.NewMemory().Leases}
@@ -140,7 +153,8 @@ func TestWorkStopsWhenTheLeaseCannotBeKept(t *testing.T) {
 				}
 				return nil
 			})
-			f.renewErr.Store(&renewErr)
+			f.renewErr.Store(&errs[0])
+			f.acquireErr.Store(&errs[1])
 			poll(t, "the work to stop", func() error {
 				if w.running.Load() != 0 {
 					return errors.New("still running")
@@ -150,8 +164,19 @@ func TestWorkStopsWhenTheLeaseCannotBeKept(t *testing.T) {
 			if _, ok := e.Held(); ok {
 				t.Fatal("Held() after the lease could not be kept")
 			}
+			// It keeps competing, and never works without the lease.
+			tries := f.acquires.Load()
+			poll(t, "more attempts to take the lease", func() error {
+				if f.acquires.Load() < tries+3 {
+					return errors.New("no new attempts")
+				}
+				return nil
+			})
 			cancel()
 			<-done
+			if n := len(w.holders()); n != 1 {
+				t.Fatalf("the work started %d times, want once", n)
+			}
 		})
 	}
 }

@@ -161,11 +161,17 @@ func (m *Manager) Watch(ctx context.Context) {
 	every(ctx, m.o.WatchInterval, m.refresh)
 }
 
-// RunReconciler reconciles drains and failovers every ReconcileInterval
-// until ctx ends. One replica runs it, under the lease whose fencing token
-// is given (see pkg/lease).
+// RunReconciler reconciles drains every ReconcileInterval until ctx ends.
+// One replica runs it, under the lease whose fencing token is given (see
+// pkg/lease).
 func (m *Manager) RunReconciler(ctx context.Context, token int64) {
 	every(ctx, m.o.ReconcileInterval, func(ctx context.Context) { m.Reconcile(ctx, token) })
+}
+
+// RunFailover checks for coordinator failovers every ReconcileInterval
+// until ctx ends. Every replica runs it.
+func (m *Manager) RunFailover(ctx context.Context) {
+	every(ctx, m.o.ReconcileInterval, m.Failover)
 }
 
 // every calls fn every interval until ctx ends.
@@ -190,14 +196,6 @@ func (m *Manager) Fence() int64 {
 		return 0
 	}
 	return m.doc.Fence
-}
-
-type fenceKey struct{}
-
-// withFence marks the fleet writes made with ctx as the work of the
-// reconciler holding the lease token.
-func withFence(ctx context.Context, token int64) context.Context {
-	return context.WithValue(ctx, fenceKey{}, token)
 }
 
 // errFenced refuses a write of a reconciler whose lease was taken over.
@@ -229,10 +227,19 @@ func (m *Manager) refresh(ctx context.Context) {
 }
 
 // update applies fn to a fresh copy of the document and writes it with
-// compare-and-swap, retrying on conflicts. fn may return an *Error. A write
-// of the reconciler (ctx from withFence) is refused once a reconciler with
-// a newer lease token has written, and records its token otherwise.
+// compare-and-swap, retrying on conflicts. fn may return an *Error.
 func (m *Manager) update(ctx context.Context, fn func(*fleet.Doc) error) error {
+	return m.write(ctx, nil, fn)
+}
+
+// updateFenced is update for the reconciler holding the lease token: the
+// write is refused once a reconciler with a newer token has written, and
+// records its token otherwise.
+func (m *Manager) updateFenced(ctx context.Context, token int64, fn func(*fleet.Doc) error) error {
+	return m.write(ctx, &token, fn)
+}
+
+func (m *Manager) write(ctx context.Context, fence *int64, fn func(*fleet.Doc) error) error {
 	for attempt := 0; attempt < 20; attempt++ {
 		b, rev, err := m.o.Store.GetDocument(ctx, store.FleetDoc)
 		if err != nil {
@@ -245,11 +252,11 @@ func (m *Manager) update(ctx context.Context, fn func(*fleet.Doc) error) error {
 		if d.Status == nil {
 			d.Status = map[string]fleet.Status{}
 		}
-		if token, ok := ctx.Value(fenceKey{}).(int64); ok {
-			if d.Fence > token {
-				return errFenced(d.Fence, token)
+		if fence != nil {
+			if d.Fence > *fence {
+				return errFenced(d.Fence, *fence)
 			}
-			d.Fence = token
+			d.Fence = *fence
 		}
 		if err := fn(&d); err != nil {
 			return err

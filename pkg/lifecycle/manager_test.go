@@ -329,18 +329,18 @@ func TestFailoverWithoutFailback(t *testing.T) {
 	}
 	e.h.set("ha/a", health.Healthy)
 	e.h.set("ha/b", health.Healthy)
-	e.m.Reconcile(ctx, 1)
+	e.m.Failover(ctx)
 	if c := mustCluster(e, "ha"); c.Primary != "" {
 		t.Fatalf("primary %q while the active one is healthy", c.Primary)
 	}
 	e.h.set("ha/a", health.Unhealthy)
-	e.m.Reconcile(ctx, 1)
+	e.m.Failover(ctx)
 	c := mustCluster(e, "ha")
 	if c.Primary != "b" || c.IsStandby(c.Coordinators[1]) || !c.IsStandby(c.Coordinators[0]) {
 		t.Fatalf("after failover: primary %q", c.Primary)
 	}
 	e.h.set("ha/a", health.Healthy) // a returns: no failback
-	e.m.Reconcile(ctx, 1)
+	e.m.Failover(ctx)
 	if c := mustCluster(e, "ha"); c.Primary != "b" {
 		t.Fatalf("failed back to %q", c.Primary)
 	}

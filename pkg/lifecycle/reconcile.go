@@ -14,23 +14,35 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/health"
 )
 
-// Reconcile advances drains and coordinator failovers, as the reconciler
-// holding the lease token: one replica runs it (RunReconciler), and its
-// writes are refused once a reconciler with a newer token has written. The
-// write that moves a cluster to drained is the one that shuts its workers
-// down.
+// Reconcile advances drains, as the reconciler holding the lease token:
+// it calls coordinators (query counts, worker shutdown), so one replica
+// runs it (RunReconciler), and its writes are refused once a reconciler
+// with a newer token has written. The write that moves a cluster to
+// drained is the one that shuts its workers down.
 func (m *Manager) Reconcile(ctx context.Context, token int64) {
-	ctx = withFence(ctx, token)
 	f := m.Fleet()
 	if f == nil {
 		return
 	}
 	for i := range f.Clusters {
-		c := &f.Clusters[i]
-		if c.State == fleet.Draining && c.Drain != nil {
-			m.reconcileDrain(ctx, c)
+		if c := &f.Clusters[i]; c.State == fleet.Draining && c.Drain != nil {
+			m.reconcileDrain(ctx, token, c)
 		}
-		if !c.Failback && len(c.Coordinators) > 1 {
+	}
+}
+
+// Failover moves new queries of a cluster without failback to a healthy
+// coordinator when the one taking them is down. It reads only this
+// replica's health view and calls no coordinator, so every replica runs it
+// (RunFailover): the first to see the failure records it, within a health
+// interval, whichever replica holds the reconciler's lease.
+func (m *Manager) Failover(ctx context.Context) {
+	f := m.Fleet()
+	if f == nil {
+		return
+	}
+	for i := range f.Clusters {
+		if c := &f.Clusters[i]; !c.Failback && len(c.Coordinators) > 1 {
 			m.reconcilePrimary(ctx, c)
 		}
 	}
@@ -71,7 +83,7 @@ func (m *Manager) outstanding(ctx context.Context, c *fleet.Cluster) (running, q
 	return running, queued, ids, nil
 }
 
-func (m *Manager) reconcileDrain(ctx context.Context, c *fleet.Cluster) {
+func (m *Manager) reconcileDrain(ctx context.Context, token int64, c *fleet.Cluster) {
 	now := m.o.Now()
 	d := c.Drain
 	if !d.Finished.IsZero() {
@@ -88,7 +100,7 @@ func (m *Manager) reconcileDrain(ctx context.Context, c *fleet.Cluster) {
 		return // no progress to record
 	}
 	var won bool
-	err = m.update(ctx, func(doc *fleet.Doc) error {
+	err = m.updateFenced(ctx, token, func(doc *fleet.Doc) error {
 		st := doc.Status[c.Name]
 		if st.State != fleet.Draining || st.Drain == nil || !st.Drain.Started.Equal(d.Started) || !st.Drain.Finished.IsZero() {
 			won = false
@@ -116,7 +128,7 @@ func (m *Manager) reconcileDrain(ctx context.Context, c *fleet.Cluster) {
 	case won && done:
 		m.o.Logger.Info("cluster drained", "cluster", c.Name, "after", now.Sub(d.Started).Round(time.Millisecond))
 		if d.ShutdownWorkers {
-			m.shutdownWorkers(ctx, c)
+			m.shutdownWorkers(ctx, token, c)
 		}
 	case won && timedOut:
 		m.o.Logger.Warn("drain timed out; the cluster keeps draining", "cluster", c.Name, "remaining", ids)
@@ -172,7 +184,7 @@ func (m *Manager) reconcilePrimary(ctx context.Context, c *fleet.Cluster) {
 // shutdownWorkers asks every worker of a drained cluster to shut down
 // gracefully (coordinators are left running: they serve the UI and the
 // REST API of finished queries).
-func (m *Manager) shutdownWorkers(ctx context.Context, c *fleet.Cluster) {
+func (m *Manager) shutdownWorkers(ctx context.Context, token int64, c *fleet.Cluster) {
 	var done []string
 	for _, co := range c.Coordinators {
 		nodes, err := m.workerURIs(ctx, co.URL)
@@ -197,7 +209,7 @@ func (m *Manager) shutdownWorkers(ctx context.Context, c *fleet.Cluster) {
 	if len(done) == 0 {
 		return
 	}
-	_ = m.update(ctx, func(doc *fleet.Doc) error {
+	_ = m.updateFenced(ctx, token, func(doc *fleet.Doc) error {
 		st := doc.Status[c.Name]
 		if st.Drain == nil {
 			return errStale

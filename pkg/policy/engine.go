@@ -89,12 +89,18 @@ func (e *Engine) Replace(ctx context.Context, b *Bundle) (*Compiled, error) {
 // values): the request fails closed.
 var ErrPolicy = errors.New("policy evaluation failed")
 
-// Decide evaluates the routing policy.
+// Decide evaluates the routing policy in use.
 func (e *Engine) Decide(ctx context.Context, in *Input) (*Decision, error) {
 	c := e.cur.Load()
 	if c == nil {
 		return nil, fmt.Errorf("%w: no policy loaded", ErrPolicy)
 	}
+	return c.Decide(ctx, in)
+}
+
+// Decide evaluates this policy's routing decision (a caller that read
+// Current once decides with the same policy throughout).
+func (c *Compiled) Decide(ctx context.Context, in *Input) (*Decision, error) {
 	obj, err := evalObject(ctx, c.routing, RoutingQuery, rego.EvalParsedInput(in.astValue(in.FleetValue)))
 	if err != nil {
 		return nil, err

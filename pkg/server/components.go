@@ -31,6 +31,7 @@ func (s *Server) components() []component {
 		{"ext_proc", serveGRPC(s.extProcServer(), s.listeners.extProc, 5*time.Second)},
 		{"health", loop(func(ctx context.Context) { <-ctx.Done(); s.poller.Wait() })},
 		{"fleet-watch", loop(s.fleet.Watch)},
+		{"failover", loop(s.fleet.RunFailover)},
 		{"reconciler", loop(func(ctx context.Context) { s.reconcile.Run(ctx, s.fleet.RunReconciler) })},
 		{"publisher", loop(s.publishChanges)},
 		{"policy-sync", loop(func(ctx context.Context) { s.policy.Sync(ctx, s.store.Documents, time.Second) })},
@@ -50,17 +51,10 @@ func loop(fn func(ctx context.Context)) func(context.Context) error {
 	}
 }
 
-// serveGRPC serves g on l until ctx ends, then stops it gracefully
-// (in-flight calls get grace to finish).
+// serveGRPC serves g on l until ctx ends, then stops it gracefully:
+// calls in flight get grace to finish.
 func serveGRPC(g *grpc.Server, l net.Listener, grace time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		errc := make(chan error, 1)
-		go func() { errc <- g.Serve(l) }()
-		select {
-		case err := <-errc:
-			return err // Serve failed before anyone stopped it
-		case <-ctx.Done():
-		}
+	return serve(func() error { return g.Serve(l) }, grpc.ErrServerStopped, func() {
 		done := make(chan struct{})
 		go func() { g.GracefulStop(); close(done) }()
 		select {
@@ -68,27 +62,32 @@ func serveGRPC(g *grpc.Server, l net.Listener, grace time.Duration) func(context
 		case <-time.After(grace):
 			g.Stop()
 		}
-		if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			return err
-		}
-		return nil
-	}
+	})
 }
 
 // serveHTTP serves h on l until ctx ends, then shuts it down gracefully.
 func serveHTTP(h *http.Server, l net.Listener, grace time.Duration) func(context.Context) error {
+	return serve(func() error { return h.Serve(l) }, http.ErrServerClosed, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+}
+
+// serve runs a server until ctx ends, then stops it; the error of a
+// server that failed on its own is returned, the one it reports for being
+// stopped (closed) is not.
+func serve(run func() error, closed error, stop func()) func(context.Context) error {
 	return func(ctx context.Context) error {
 		errc := make(chan error, 1)
-		go func() { errc <- h.Serve(l) }()
+		go func() { errc <- run() }()
 		select {
 		case err := <-errc:
-			return err
+			return err // failed before anyone stopped it
 		case <-ctx.Done():
 		}
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		_ = h.Shutdown(sctx)
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		stop()
+		if err := <-errc; err != nil && !errors.Is(err, closed) {
 			return err
 		}
 		return nil

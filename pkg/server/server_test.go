@@ -311,3 +311,64 @@ func TestDebouncer(t *testing.T) {
 		}
 	})
 }
+
+// A stop waits for the ext_proc streams in flight: a submission whose body
+// arrives after the stop began is still decided, and Run returns once the
+// stream has ended.
+func TestStopWaitsForStreamsInFlight(t *testing.T) {
+	co := newFakeCoordinator(t)
+	close(co.release)
+	r := start(t, testConfig(t, co.URL))
+	<-r.Ready()
+	conn, err := grpc.NewClient(r.ExtProcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte("POST")}, {Key: ":path", RawValue: []byte("/v1/statement")}}
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
+		Headers: &corev3.HeaderMap{Headers: hs}}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The headers are answered only with the body; a message answered at
+	// once proves the server holds the stream before the stop begins.
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseTrailers{ResponseTrailers: &extprocv3.HttpTrailers{}}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := stream.Recv(); err != nil || resp.GetResponseTrailers() == nil {
+		t.Fatalf("the stream is not served: %v %v", resp, err)
+	}
+	r.cancel()
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{
+		Body: []byte("SELECT 1"), EndOfStream: true}}}); err != nil {
+		t.Fatalf("sending the body after the stop began: %v", err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("the stream in flight was cut by the stop: %v", err)
+	}
+	var route string
+	for _, h := range resp.GetRequestHeaders().GetResponse().GetHeaderMutation().GetSetHeaders() {
+		if h.GetHeader().GetKey() == xds.RouteHeader {
+			route = string(h.GetHeader().GetRawValue())
+		}
+	}
+	if route != "c" {
+		t.Fatalf("decision %v, want route c", resp)
+	}
+	select {
+	case err := <-r.done:
+		t.Fatalf("Run returned (%v) while a stream was open", err)
+	default:
+	}
+	_ = stream.CloseSend()
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

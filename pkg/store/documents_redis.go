@@ -15,6 +15,9 @@ import (
 type redisDocuments struct {
 	c redis.UniversalClient
 	k keys
+	// legacy: the keys of versions before the hash-tagged ones may exist
+	// (standalone Redis, the only mode those versions had).
+	legacy bool
 }
 
 var (
@@ -24,9 +27,35 @@ if rev ~= tonumber(ARGV[2]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[1])
 return redis.call('INCR', KEYS[2])`)
 	getDoc = redis.NewScript(`return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`)
+	// migrateDoc copies a document and its revision from the keys of
+	// earlier versions ("sy:doc:fleet", "sy:doc:fleet:rev") to the
+	// hash-tagged ones, once, if those are empty.
+	migrateDoc = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local d = redis.call('GET', KEYS[3])
+local r = redis.call('GET', KEYS[4])
+if not d or not r then return 0 end
+redis.call('SET', KEYS[1], d)
+redis.call('SET', KEYS[2], r)
+return 1`)
 )
 
 func (r *redisDocuments) GetDocument(ctx context.Context, name string) ([]byte, int64, error) {
+	doc, rev, err := r.get(ctx, name)
+	if errors.Is(err, ErrNotFound) && r.legacy {
+		keys := append(r.k.document(name), r.k.legacyDocument(name)...)
+		moved, merr := migrateDoc.Run(ctx, r.c, keys).Int()
+		if merr != nil {
+			return nil, 0, fmt.Errorf("redis: moving the %s document to its new keys: %w", name, merr)
+		}
+		if moved == 1 {
+			return r.get(ctx, name)
+		}
+	}
+	return doc, rev, err
+}
+
+func (r *redisDocuments) get(ctx context.Context, name string) ([]byte, int64, error) {
 	v, err := getDoc.Run(ctx, r.c, r.k.document(name)).Slice()
 	if err != nil {
 		return nil, 0, fmt.Errorf("redis: reading the %s document: %w", name, err)

@@ -65,6 +65,9 @@ func (r *redisLeases) Acquire(ctx context.Context, name, holder string, ttl time
 	if err := checkLeaseArgs(holder, ttl); err != nil {
 		return Lease{}, err
 	}
+	// The lease may end ttl after the script ran, which is after now:
+	// measured from before the call, the holder's view is never late.
+	expires := r.now().Add(ttl)
 	v, err := acquireLease.Run(ctx, r.c, r.k.lease(name), holder, ttl.Milliseconds(), atLeast).Int64Slice()
 	if err != nil {
 		return Lease{}, fmt.Errorf("redis: acquiring lease %s: %w", name, err)
@@ -75,13 +78,14 @@ func (r *redisLeases) Acquire(ctx context.Context, name, holder string, ttl time
 	if v[0] != 1 {
 		return Lease{}, ErrHeld
 	}
-	return Lease{Name: name, Holder: holder, Token: v[1], Expires: r.now().Add(ttl)}, nil
+	return Lease{Name: name, Holder: holder, Token: v[1], Expires: expires}, nil
 }
 
 func (r *redisLeases) Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error) {
 	if err := checkLeaseArgs(l.Holder, ttl); err != nil {
 		return Lease{}, err
 	}
+	expires := r.now().Add(ttl) // before the call, as in Acquire
 	ok, err := renewLease.Run(ctx, r.c, r.k.lease(l.Name)[:1], leaseValue(l), ttl.Milliseconds()).Int()
 	if err != nil {
 		return Lease{}, fmt.Errorf("redis: renewing lease %s: %w", l.Name, err)
@@ -89,7 +93,7 @@ func (r *redisLeases) Renew(ctx context.Context, l Lease, ttl time.Duration) (Le
 	if ok != 1 {
 		return Lease{}, ErrLost
 	}
-	l.Expires = r.now().Add(ttl)
+	l.Expires = expires
 	return l, nil
 }
 

@@ -91,7 +91,7 @@ func NewRedis(o RedisOptions) (*Store, error) {
 	k := keys{prefix: o.KeyPrefix}
 	return &Store{
 		Queries:   &redisQueries{c: c, k: k},
-		Documents: &redisDocuments{c: c, k: k},
+		Documents: &redisDocuments{c: c, k: k, legacy: !u.IsClusterMode && u.MasterName == ""},
 		Leases:    &redisLeases{c: c, k: k, now: time.Now},
 		Kind:      "redis",
 		ping:      func(ctx context.Context) error { return c.Ping(ctx).Err() },
@@ -111,6 +111,12 @@ func (k keys) transaction(id string) string { return k.prefix + "t:" + id }
 func (k keys) document(name string) []string {
 	tag := k.prefix + "doc:{" + name + "}"
 	return []string{tag, tag + ":rev"}
+}
+
+// legacyDocument returns the keys of a document in versions before the
+// hash tags (read once, to move the document).
+func (k keys) legacyDocument(name string) []string {
+	return []string{k.prefix + "doc:" + name, k.prefix + "doc:" + name + ":rev"}
 }
 
 // lease returns a lease's key and its fencing counter's.

@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // hashTag is the part of a key Redis Cluster hashes: the first {...} with
@@ -106,5 +109,39 @@ func TestRedisDownIsAnError(t *testing.T) {
 				t.Fatalf("the caller's deadline ended the call (%v), not the store's timeout", err)
 			}
 		})
+	}
+}
+
+// A fleet written by a version before the hash-tagged keys is found and
+// moved on the first read, with its revision, so an upgrade keeps the
+// fleet's run-time changes and the published policy.
+func TestRedisMovesDocumentsFromTheKeysOfEarlierVersions(t *testing.T) {
+	r := sharedRedis(t)
+	prefix := "legacy:" + strconv.FormatInt(time.Now().UnixNano(), 10) + ":"
+	raw := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer raw.Close()
+	ctx := context.Background()
+	if err := raw.MSet(ctx, prefix+"doc:fleet", `{"v":"old"}`, prefix+"doc:fleet:rev", "57").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewRedis(RedisOptions{Addresses: []string{r.Addr}, Timeout: time.Second, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	doc, rev, err := s.Documents.GetDocument(ctx, FleetDoc)
+	if err != nil || string(doc) != `{"v":"old"}` || rev != 57 {
+		t.Fatalf("read %s at %d, %v; want the earlier version's document at revision 57", doc, rev, err)
+	}
+	if n, err := s.Documents.CASDocument(ctx, FleetDoc, []byte(`{"v":"new"}`), 57); err != nil || n != 58 {
+		t.Fatalf("write after the move: %d %v", n, err)
+	}
+	// Moved once: the old keys do not come back over newer writes.
+	doc, rev, _ = s.Documents.GetDocument(ctx, FleetDoc)
+	if string(doc) != `{"v":"new"}` || rev != 58 {
+		t.Fatalf("read %s at %d after the write", doc, rev)
+	}
+	if _, _, err := s.Documents.GetDocument(ctx, PolicyDoc); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a document no version wrote: %v", err)
 	}
 }

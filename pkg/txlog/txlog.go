@@ -11,13 +11,13 @@ package txlog
 import (
 	"context"
 	"errors"
-	"google.golang.org/grpc"
 	"io"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
