@@ -17,11 +17,11 @@ type balance struct{ p *Pipeline }
 
 func (balance) Name() string { return "balance" }
 
-func (st balance) Admit(_ context.Context, s *Submission) *Outcome {
+func (st balance) Admit(_ context.Context, s *Submission) (Outcome, bool) {
 	d, err := st.p.o.Router.Route(s.Route)
 	if err != nil {
 		o := routingError(err)
-		return &o
+		return o, true
 	}
 	s.Decision = d
 	target := d.Cluster
@@ -34,7 +34,7 @@ func (st balance) Admit(_ context.Context, s *Submission) *Outcome {
 	}
 	o := routeTo(target)
 	o.Headers = upstreamHeaders(s.Headers)
-	return &o
+	return o, true
 }
 
 func routingError(err error) Outcome {

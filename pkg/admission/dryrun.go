@@ -32,7 +32,8 @@ func (p *Pipeline) DryRun(ctx context.Context, r DryRunRequest) *DryRunResult {
 	for k, v := range r.Headers {
 		req.Session.SetHeader(strings.ToLower(k), v)
 	}
-	s, out := p.submit(ctx, req, true)
+	s := &Submission{Req: req, Dry: true}
+	out := p.Submit(ctx, s)
 	res := &DryRunResult{
 		Classification: sqlclass.Classify(r.SQL, sqlclass.Options{Catalog: req.Session.Catalog, Schema: req.Session.Schema}),
 		Decision:       *s.Entry,

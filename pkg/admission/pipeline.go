@@ -85,15 +85,17 @@ func New(o Options) *Pipeline {
 	return p
 }
 
-// Stage is one step of a submission's decision. Admit returns nil to hand
-// the submission to the next stage, or the final outcome.
+// Stage is one step of a submission's decision. Admit either hands the
+// submission to the next stage (done false) or ends the decision with its
+// outcome.
 type Stage interface {
 	Name() string
-	Admit(ctx context.Context, s *Submission) *Outcome
+	Admit(ctx context.Context, s *Submission) (o Outcome, done bool)
 }
 
 // Submission is a query submission on its way through the stages: what
-// the request says, and what each stage found.
+// the request says, and what each stage found. The caller makes it with
+// the request (Submission{Req: req}) and keeps it for Submitted.
 type Submission struct {
 	Req *Request
 	// Class is the SQL classification (when a stage needs it).
@@ -127,26 +129,20 @@ func (s *Submission) SQL() string {
 	return s.sql
 }
 
-// Submit decides a query submission. The Submission it returns goes to
-// Submitted once the coordinator has answered.
-func (p *Pipeline) Submit(ctx context.Context, req *Request) (*Submission, Outcome) {
-	return p.submit(ctx, req, false)
-}
-
-func (p *Pipeline) submit(ctx context.Context, req *Request, dry bool) (*Submission, Outcome) {
+// Submit decides the query submission s (made with its request). s goes
+// to Submitted once the coordinator has answered.
+func (p *Pipeline) Submit(ctx context.Context, s *Submission) Outcome {
 	start := time.Now()
-	s := &Submission{
-		Req: req, Dry: dry,
-		Route: routing.Request{Group: req.Session.RoutingGroup, User: req.Session.User, GroupFrom: "X-Trino-Routing-Group"},
-		Entry: &policy.LogEntry{ID: req.ID(), Time: start.UTC(), User: req.Session.User, Source: req.Session.Source, Allow: true},
-	}
+	req := s.Req
+	s.Route = routing.Request{Group: req.Session.RoutingGroup, User: req.Session.User, GroupFrom: "X-Trino-Routing-Group"}
+	s.Entry = &policy.LogEntry{ID: req.ID(), Time: start.UTC(), User: req.Session.User, Source: req.Session.Source, Allow: true}
 	if p.o.Policy != nil {
 		s.policy = p.o.Policy.Current()
 	}
 	var out Outcome
 	for _, st := range p.stages {
-		if o := st.Admit(ctx, s); o != nil {
-			out = *o
+		if o, done := st.Admit(ctx, s); done {
+			out = o
 			break
 		}
 	}
@@ -154,7 +150,7 @@ func (p *Pipeline) submit(ctx context.Context, req *Request, dry bool) (*Submiss
 		p.rejected(s, out.Error)
 	}
 	p.record(s, start)
-	return s, out
+	return out
 }
 
 // rejected notes a refusal in the decision log entry and the log.

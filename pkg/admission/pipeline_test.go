@@ -69,7 +69,8 @@ func TestStageOrder(t *testing.T) {
 func TestSubmitRoutesAndRecordsTheOwner(t *testing.T) {
 	q := store.NewMemory().Queries
 	p, m := newPipeline(t, q)
-	s, o := p.Submit(context.Background(), submission("SELECT 1", "x-trino-user", "alice"))
+	s := &Submission{Req: submission("SELECT 1", "x-trino-user", "alice")}
+	o := p.Submit(context.Background(), s)
 	if o.Action != Route || o.Target != "a" || s.Decision.Cluster != "a" {
 		t.Fatalf("outcome %+v, decision %+v", o, s.Decision)
 	}
@@ -99,7 +100,8 @@ func (failingPuts) PutQuery(context.Context, string, store.QueryRoute, time.Dura
 // the query: the failure is counted and logged, the decision stands.
 func TestRecordingTheOwnerFails(t *testing.T) {
 	p, m := newPipeline(t, failingPuts{store.NewMemory().Queries})
-	s, o := p.Submit(context.Background(), submission("SELECT 1"))
+	s := &Submission{Req: submission("SELECT 1")}
+	o := p.Submit(context.Background(), s)
 	if o.Action != Route {
 		t.Fatalf("%+v", o)
 	}
@@ -113,7 +115,8 @@ func TestRecordingTheOwnerFails(t *testing.T) {
 func TestSubmittedIgnoresAnswersWithoutAPrefix(t *testing.T) {
 	q := store.NewMemory().Queries
 	p, _ := newPipeline(t, q)
-	s, _ := p.Submit(context.Background(), submission("SELECT 1"))
+	s := &Submission{Req: submission("SELECT 1")}
+	p.Submit(context.Background(), s)
 	for _, body := range []string{
 		`{"id":"switchyard_gateway_error","infoUri":"/ui/","stats":{"state":"FAILED"}}`,
 		`{"id":"q_2","nextUri":"http://gw/v1/statement/queued/q_2/x/1"}`,
@@ -223,7 +226,8 @@ decision := {"allow": true, "explanation": [sprintf("external said %s", [input.e
 	p, _ := newPipeline(t, store.NewMemory().Queries, func(o *Options) {
 		o.Policy, o.ExtRouter = policy.NewEngine(c, nil), fakeRouter{group: "etl"}
 	})
-	s, o := p.Submit(context.Background(), submission("SELECT 1"))
+	s := &Submission{Req: submission("SELECT 1")}
+	o := p.Submit(context.Background(), s)
 	if o.Action != Route {
 		t.Fatalf("%+v", o)
 	}
@@ -259,18 +263,20 @@ decision := {"allow": input.query.type == "SELECT", "reason": "only SELECT"}
 	p, _ := newPipeline(t, store.NewMemory().Queries, func(o *Options) {
 		o.Policy, o.ExtRouter = eng, swappingRouter{eng: eng, bundle: onlySelect}
 	})
-	s, o := p.Submit(context.Background(), submission("SELECT * FROM tpch.tiny.nation"))
+	s := &Submission{Req: submission("SELECT * FROM tpch.tiny.nation")}
+	o := p.Submit(context.Background(), s)
 	if o.Action != Route || s.policy != nil {
 		t.Fatalf("the submission that saw no policy at its start: %+v (policy %v)", o, s.policy)
 	}
 	if eng.Current() == nil {
 		t.Fatal("the policy was not published")
 	}
-	s, o = p.Submit(context.Background(), submission("SELECT * FROM tpch.tiny.nation"))
+	s = &Submission{Req: submission("SELECT * FROM tpch.tiny.nation")}
+	o = p.Submit(context.Background(), s)
 	if o.Action != Route || s.policy == nil || s.Class.Type != "SELECT" {
 		t.Fatalf("the next submission: %+v, class %+v", o, s.Class)
 	}
-	_, o = p.Submit(context.Background(), submission("DELETE FROM t"))
+	o = p.Submit(context.Background(), &Submission{Req: submission("DELETE FROM t")})
 	if o.Action != Reject || o.Error.Message != "only SELECT" {
 		t.Fatalf("the policy does not decide: %+v", o)
 	}

@@ -19,15 +19,15 @@ type routingPolicy struct{ p *Pipeline }
 
 func (routingPolicy) Name() string { return "policy" }
 
-func (st routingPolicy) Admit(ctx context.Context, s *Submission) *Outcome {
+func (st routingPolicy) Admit(ctx context.Context, s *Submission) (Outcome, bool) {
 	if s.policy == nil {
-		return nil
+		return Outcome{}, false
 	}
 	d, err := s.policy.Decide(ctx, st.input(s))
 	if err != nil {
 		s.Entry.Allow = false
 		o := reject(trino.ErrPolicyError, "the routing policy failed, so the query is refused: "+err.Error(), "")
-		return &o
+		return o, true
 	}
 	e := s.Entry
 	e.Policy, e.Reason, e.Allow = d.Policy, d.Reason, d.Allow
@@ -38,14 +38,14 @@ func (st routingPolicy) Admit(ctx context.Context, s *Submission) *Outcome {
 			reason = "denied by the routing policy"
 		}
 		o := reject(trino.ErrPolicyDenied, reason, "")
-		return &o
+		return o, true
 	}
 	if d.RoutingGroup != "" && d.RoutingGroup != s.Route.Group {
 		s.Route.Group, s.Route.GroupFrom = d.RoutingGroup, "policy"
 	}
 	s.Route.Cluster, s.Route.Eligible = d.Cluster, d.Clusters
 	s.Headers = mergeHeaders(s.Headers, d.Headers)
-	return nil
+	return Outcome{}, false
 }
 
 // input builds what the policy sees.

@@ -18,13 +18,13 @@ type classify struct{ p *Pipeline }
 
 func (classify) Name() string { return "classify" }
 
-func (st classify) Admit(_ context.Context, s *Submission) *Outcome {
+func (st classify) Admit(_ context.Context, s *Submission) (Outcome, bool) {
 	if s.policy == nil && st.p.o.ExtRouter == nil {
-		return nil
+		return Outcome{}, false
 	}
 	s.Class = sqlclass.Classify(s.SQL(), sqlclass.Options{Catalog: s.Req.Session.Catalog, Schema: s.Req.Session.Schema})
 	s.Entry.Type, s.Entry.Tables = s.Class.Type, s.Class.Tables
-	return nil
+	return Outcome{}, false
 }
 
 // externalRouter asks the external routing service. Its answer feeds the
@@ -35,23 +35,23 @@ type externalRouter struct{ p *Pipeline }
 
 func (externalRouter) Name() string { return "external-router" }
 
-func (st externalRouter) Admit(ctx context.Context, s *Submission) *Outcome {
+func (st externalRouter) Admit(ctx context.Context, s *Submission) (Outcome, bool) {
 	if st.p.o.ExtRouter == nil {
-		return nil
+		return Outcome{}, false
 	}
 	s.External = st.ask(ctx, s)
 	if len(s.External.Errors) > 0 {
 		if st.p.o.ExtRouterFailClosed {
 			o := reject(trino.ErrGatewayUnavailable, "the external routing service failed, so the query is refused: "+strings.Join(s.External.Errors, "; "), "")
-			return &o
+			return o, true
 		}
-		return nil
+		return Outcome{}, false
 	}
 	s.Headers = s.External.Headers
 	if s.policy == nil && s.External.RoutingGroup != "" {
 		s.Route.Group, s.Route.GroupFrom = s.External.RoutingGroup, "external routing service"
 	}
-	return nil
+	return Outcome{}, false
 }
 
 // ask calls the service; a failure is reported in Errors (and logged),
@@ -91,20 +91,20 @@ type costEstimate struct{ p *Pipeline }
 
 func (costEstimate) Name() string { return "cost" }
 
-func (st costEstimate) Admit(ctx context.Context, s *Submission) *Outcome {
+func (st costEstimate) Admit(ctx context.Context, s *Submission) (Outcome, bool) {
 	est := st.p.o.Cost
 	if est == nil || s.policy == nil || !cost.Estimable(s.Class.Type) {
-		return nil
+		return Outcome{}, false
 	}
 	ss := &s.Req.Session
 	e, err := est.Estimate(ctx, s.SQL(), ss.User, ss.Catalog, ss.Schema)
 	if err != nil {
 		s.Entry.Explanation = append(s.Entry.Explanation, "no cost estimate: "+err.Error())
-		return nil
+		return Outcome{}, false
 	}
 	s.Cost = e
 	if b, ok := e["inputBytes"].(float64); ok {
 		s.Entry.Explanation = append(s.Entry.Explanation, fmt.Sprintf("cost estimate: reads %.0f bytes", b))
 	}
-	return nil
+	return Outcome{}, false
 }

@@ -17,10 +17,10 @@ type transaction struct{ p *Pipeline }
 
 func (transaction) Name() string { return "transaction" }
 
-func (st transaction) Admit(ctx context.Context, s *Submission) *Outcome {
+func (st transaction) Admit(ctx context.Context, s *Submission) (Outcome, bool) {
 	ss := &s.Req.Session
 	if !ss.InTransaction() {
-		return nil
+		return Outcome{}, false
 	}
 	txn := ss.Transaction
 	r, err := st.lookup(ctx, txn)
@@ -29,19 +29,19 @@ func (st transaction) Admit(ctx context.Context, s *Submission) *Outcome {
 		if errors.Is(err, store.ErrNotFound) {
 			o = reject(trino.ErrUnknownTransaction, "transaction "+txn+" is not known to the gateway: it was not started through it, or it ended", "")
 		}
-		return &o
+		return o, true
 	}
 	target, c, ok := st.p.ownerTarget(r)
 	if !ok {
 		o := reject(trino.ErrUnknownTransaction, "transaction "+txn+" lives on cluster "+r.Cluster+", which is no longer in the fleet", "")
-		return &o
+		return o, true
 	}
 	s.Decision = routing.Decision{Group: c.Group, Cluster: c.Name}
 	s.Entry.Group, s.Entry.Cluster = c.Group, target
 	s.Entry.Explanation = append(s.Entry.Explanation, "statement of transaction "+txn+": pinned to "+target)
 	o := routeTo(target)
 	o.Headers = upstreamHeaders(s.Headers)
-	return &o
+	return o, true
 }
 
 // lookup finds the coordinator of a transaction. The mapping is recorded

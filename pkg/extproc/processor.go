@@ -91,7 +91,7 @@ func (p *headersProcessor) responseBody(context.Context, *extprocv3.HttpBody) []
 type submitProcessor struct {
 	s      *Server
 	req    admission.Request
-	sub    *admission.Submission
+	sub    admission.Submission // decided when sub.Req is set
 	label  string
 	sql    []byte
 	chunks int  // body chunks received, each owed an answer
@@ -141,14 +141,15 @@ func (p *submitProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 // is read (first QueryResults), so it must not be compressed.
 func (p *submitProcessor) decide(ctx context.Context) *extprocv3.ProcessingResponse {
 	p.req.Body = p.sql
-	sub, o := p.s.o.Pipeline.Submit(ctx, &p.req)
-	p.sub, p.label = sub, o.Label()
+	p.sub.Req = &p.req
+	o := p.s.o.Pipeline.Submit(ctx, &p.sub)
+	p.label = o.Label()
 	return answer(&p.req, o, []string{"accept-encoding"})
 }
 
 func (p *submitProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
-	if p.sub != nil {
-		p.s.o.Pipeline.Submitted(ctx, p.sub, b.GetBody())
+	if p.sub.Req != nil {
+		p.s.o.Pipeline.Submitted(ctx, &p.sub, b.GetBody())
 	}
 	return one(responseBodyContinue)
 }
