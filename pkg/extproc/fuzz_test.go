@@ -52,12 +52,12 @@ func FuzzMessageSequence(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 1, 1 | 0x80, 3, 2, 4}, strings.Repeat("y", 40))
 	f.Add([]byte{24 * 5, 2}, "20260101_000000_00001_abcde")
 	targets := map[string]bool{"a": true, "b": true, "a/0": true, "b/0": true}
+	h := newHarness(nil) // shared: streams are independent, as in the service
+	_ = h.store.PutQuery(context.Background(), "20260101_000000_00001_abcde", store.QueryRoute{Cluster: "b", Coordinator: "0"}, 3600e9)
 	f.Fuzz(func(t *testing.T, ops []byte, text string) {
 		if len(ops) > 32 {
 			ops = ops[:32]
 		}
-		h := newHarness(nil)
-		_ = h.store.PutQuery(context.Background(), "20260101_000000_00001_abcde", store.QueryRoute{Cluster: "b", Coordinator: "0"}, 3600e9)
 		var st streamState
 		for i, op := range ops {
 			m := message(op, text)
