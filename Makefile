@@ -9,6 +9,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # coordinator can fail a target with "context deadline exceeded" when the
 # time runs out mid-execution (golang/go#75804, fixed in Go 1.27).
 FUZZTIME    ?= 150000x
+# Minimising a new interesting input is bounded by a count too (by default
+# it may take 60 s, with no executions counted meanwhile).
+FUZZMINIMIZE ?= 20000x
 TEST_TIMEOUT ?= 25m
 CACHE       := .cache
 
@@ -85,7 +88,7 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($$pkg): $(FUZZTIME)"; \
-	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE); \
 	done
 
 # Unit packages run under the race detector; the packages that start real

@@ -403,8 +403,8 @@ func measure(sql string, budget int) (work, Result) {
 
 // TestHugeInput checks that a 64 MiB input stops at the work limits.
 func TestHugeInput(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("64 MiB inputs: skipped with -short and -race")
+	if testing.Short() {
+		t.Skip("64 MiB inputs: skipped with -short")
 	}
 	const size = 64 << 20
 	for _, unit := range []string{"SELECT * FROM a, b ", " ", "("} {
