@@ -169,35 +169,47 @@ func TestExtProcIsWired(t *testing.T) {
 	close(co.release)
 	r := start(t, testConfig(t, co.URL))
 	<-r.Ready()
-	conn, err := grpc.NewClient(r.ExtProcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte("GET")}, {Key: ":path", RawValue: []byte("/v1/info")}}
-	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
-		Headers: &corev3.HeaderMap{Headers: hs}, EndOfStream: true}}}); err != nil {
-		t.Fatal(err)
-	}
+	stream := openExtProc(t, r.ExtProcAddr, "GET", "/v1/info", true)
 	resp, err := stream.Recv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var route string
-	for _, h := range resp.GetRequestHeaders().GetResponse().GetHeaderMutation().GetSetHeaders() {
-		if h.GetHeader().GetKey() == xds.RouteHeader {
-			route = string(h.GetHeader().GetRawValue())
-		}
-	}
-	if route != "c" {
+	if route := routeOf(resp); route != "c" {
 		t.Fatalf("route %q, want c: %v", route, resp)
 	}
+}
+
+// openExtProc opens an ext_proc stream as Envoy does, with the request
+// headers of method and path.
+func openExtProc(t *testing.T, addr, method, path string, endOfStream bool) extprocv3.ExternalProcessor_ProcessClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte(method)}, {Key: ":path", RawValue: []byte(path)}}
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
+		Headers: &corev3.HeaderMap{Headers: hs}, EndOfStream: endOfStream}}}); err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+// routeOf is the gateway route header an answer sets.
+func routeOf(resp *extprocv3.ProcessingResponse) string {
+	for _, h := range resp.GetRequestHeaders().GetResponse().GetHeaderMutation().GetSetHeaders() {
+		if h.GetHeader().GetKey() == xds.RouteHeader {
+			return string(h.GetHeader().GetRawValue())
+		}
+	}
+	return ""
 }
 
 // A burst of fleet changes gives few configuration pushes, not one each.
@@ -320,22 +332,7 @@ func TestStopWaitsForStreamsInFlight(t *testing.T) {
 	close(co.release)
 	r := start(t, testConfig(t, co.URL))
 	<-r.Ready()
-	conn, err := grpc.NewClient(r.ExtProcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := []*corev3.HeaderValue{{Key: ":method", RawValue: []byte("POST")}, {Key: ":path", RawValue: []byte("/v1/statement")}}
-	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
-		Headers: &corev3.HeaderMap{Headers: hs}}}}); err != nil {
-		t.Fatal(err)
-	}
+	stream := openExtProc(t, r.ExtProcAddr, "POST", "/v1/statement", false)
 	// The headers are answered only with the body; a message answered at
 	// once proves the server holds the stream before the stop begins.
 	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseTrailers{ResponseTrailers: &extprocv3.HttpTrailers{}}}); err != nil {
@@ -353,13 +350,7 @@ func TestStopWaitsForStreamsInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the stream in flight was cut by the stop: %v", err)
 	}
-	var route string
-	for _, h := range resp.GetRequestHeaders().GetResponse().GetHeaderMutation().GetSetHeaders() {
-		if h.GetHeader().GetKey() == xds.RouteHeader {
-			route = string(h.GetHeader().GetRawValue())
-		}
-	}
-	if route != "c" {
+	if routeOf(resp) != "c" {
 		t.Fatalf("decision %v, want route c", resp)
 	}
 	select {
