@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/e2e/harness"
 	"github.com/switchyard-gw/switchyard/e2e/trinosim"
 )
 
@@ -132,12 +133,14 @@ func trackedServer(t *testing.T, opts trinosim.Options, hold chan struct{}) (*ht
 // waitFor polls cond until it holds, failing the test after 10s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
+	err := harness.Poll(context.Background(), what, 10*time.Second, time.Millisecond, func() error {
+		if !cond() {
+			return errors.New("not yet")
 		}
-		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/switchyard-gw/switchyard/e2e/harness"
 	routerv1 "github.com/switchyard-gw/switchyard/proto/switchyard/router/v1"
 )
 
@@ -79,12 +80,14 @@ func hangingServer(t *testing.T) (*httptest.Server, *atomic.Int64, *atomic.Int64
 // waitFor polls cond until it holds or 10s passed.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
+	err := harness.Poll(context.Background(), what, 10*time.Second, time.Millisecond, func() error {
+		if !cond() {
+			return errors.New("not yet")
 		}
-		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
