@@ -22,10 +22,11 @@ var (
 func killable(t *testing.T) (*harness.Trino, *harness.Trino) {
 	t.Helper()
 	killableOnce.Do(func() {
-		if trinoC, killableErr = env.StartTrino("trino-c", harness.TrinoOptions{}); killableErr != nil {
+		o := harness.TrinoOptions{Files: killableResourceGroups}
+		if trinoC, killableErr = env.StartTrino("trino-c", o); killableErr != nil {
 			return
 		}
-		if trinoD, killableErr = env.StartTrino("trino-d", harness.TrinoOptions{}); killableErr != nil {
+		if trinoD, killableErr = env.StartTrino("trino-d", o); killableErr != nil {
 			return
 		}
 		for _, tr := range []*harness.Trino{trinoC, trinoD} {

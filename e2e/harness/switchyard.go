@@ -19,6 +19,7 @@ type GatewayConfig struct {
 	AdminAddr    string
 	XDSAddr      string
 	ExtProcAddr  string
+	ResubmitAddr string // transparent resubmission (HTTP)
 	RedisAddr    string // empty: in-memory store
 	DefaultGroup string
 	Groups       []string
@@ -57,6 +58,7 @@ type Switchyard struct {
 	AdminAddr    string
 	XDSAddr      string
 	ExtProcAddr  string
+	ResubmitAddr string
 	level        string
 }
 
@@ -67,6 +69,9 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 		"controlPlane": map[string]any{"adminAddress": admin, "xdsAddress": xdsAddr, "extProcAddress": extProc, "pprof": c.Pprof},
 		"routing":      map[string]any{"defaultGroup": c.DefaultGroup},
 		"health":       map[string]any{"interval": "1s", "timeout": "1s", "fallThreshold": 2, "riseThreshold": 2},
+	}
+	if c.ResubmitAddr != "" {
+		doc["controlPlane"].(map[string]any)["resubmitAddress"] = c.ResubmitAddr
 	}
 	if c.RedisAddr != "" {
 		doc["store"] = map[string]any{"type": "redis", "redis": map[string]any{"address": c.RedisAddr}}
@@ -120,8 +125,8 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 			return nil, err
 		}
 	}
-	s := &Switchyard{ListenerAddr: c.ListenerAddr, AdminAddr: c.AdminAddr, XDSAddr: c.XDSAddr, ExtProcAddr: c.ExtProcAddr}
-	for _, a := range []*string{&s.AdminAddr, &s.XDSAddr, &s.ExtProcAddr} {
+	s := &Switchyard{ListenerAddr: c.ListenerAddr, AdminAddr: c.AdminAddr, XDSAddr: c.XDSAddr, ExtProcAddr: c.ExtProcAddr, ResubmitAddr: c.ResubmitAddr}
+	for _, a := range []*string{&s.AdminAddr, &s.XDSAddr, &s.ExtProcAddr, &s.ResubmitAddr} {
 		if *a != "" {
 			continue
 		}
@@ -129,6 +134,7 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 			return nil, err
 		}
 	}
+	c.ResubmitAddr = s.ResubmitAddr
 	b, err := c.YAML(s.AdminAddr, s.XDSAddr, s.ExtProcAddr)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,10 @@ type TrinoOptions struct {
 	Heap  string   // -Xmx, default 1G
 	Port  int      // default: a free port
 	Extra []string // extra config.properties lines
+	// Files are extra files of the etc directory (name relative to it ->
+	// content, a template with .Etc, .DataDir and .Port), e.g. resource
+	// groups.
+	Files map[string]string
 }
 
 // StartTrino renders deploy/trino/* into a fresh etc directory and starts
@@ -66,11 +70,16 @@ func (t *Trino) start() error {
 	}
 	vars := map[string]any{
 		"Port": t.Port, "Heap": t.opts.Heap, "Extra": t.opts.Extra,
-		"Environment": "switchyard", "NodeID": t.Name, "DataDir": data,
+		"Environment": "switchyard", "NodeID": t.Name, "DataDir": data, "Etc": etc,
 	}
 	src := filepath.Join(e.Root, "deploy", "trino")
 	for _, f := range []string{"config.properties", "jvm.config", "node.properties", "catalog/tpch.properties", "catalog/memory.properties"} {
 		if err := renderFile(filepath.Join(src, f), filepath.Join(etc, f), vars); err != nil {
+			return err
+		}
+	}
+	for name, content := range t.opts.Files {
+		if err := renderText(name, content, filepath.Join(etc, name), vars); err != nil {
 			return err
 		}
 	}
@@ -97,13 +106,17 @@ func renderFile(src, dst string, vars map[string]any) error {
 	if err != nil {
 		return err
 	}
-	tmpl, err := template.New(filepath.Base(src)).Parse(string(b))
+	return renderText(src, string(b), dst, vars)
+}
+
+func renderText(name, text, dst string, vars map[string]any) error {
+	tmpl, err := template.New(filepath.Base(name)).Parse(text)
 	if err != nil {
-		return fmt.Errorf("%s: %w", src, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	var out bytes.Buffer
 	if err := tmpl.Execute(&out, vars); err != nil {
-		return fmt.Errorf("%s: %w", src, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return os.WriteFile(dst, out.Bytes(), 0o644)
 }

@@ -48,6 +48,10 @@ type Options struct {
 	// ExtRouterFailClosed a failed call refuses the query.
 	ExtRouter           extrouter.Client
 	ExtRouterFailClosed bool
+	// Replays keeps read-only submissions for transparent resubmission
+	// (nil, or ReplayMaxBytes 0: nothing is kept).
+	Replays        store.Replays
+	ReplayMaxBytes int
 	// Cost estimates queries for the policy (nil: no estimates).
 	Cost    *cost.Estimator
 	Logger  *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +280,76 @@ decision := {"allow": input.query.type == "SELECT", "reason": "only SELECT"}
 	o = p.Submit(context.Background(), &Submission{Req: submission("DELETE FROM t")})
 	if o.Action != Reject || o.Error.Message != "only SELECT" {
 		t.Fatalf("the policy does not decide: %+v", o)
+	}
+}
+
+func TestReadOnlySubmissionsAreKeptForResubmission(t *testing.T) {
+	big := "SELECT '" + strings.Repeat("x", 2000) + "'"
+	for _, tc := range []struct {
+		name    string
+		sql     string
+		headers []string
+		kept    bool
+	}{
+		{name: "select", sql: "SELECT 1", kept: true},
+		{name: "with", sql: "WITH t AS (SELECT 1) SELECT * FROM t", kept: true},
+		{name: "show", sql: "SHOW CATALOGS", kept: true},
+		{name: "describe", sql: "DESCRIBE tpch.tiny.nation", kept: true},
+		{name: "explain", sql: "EXPLAIN SELECT 1", kept: true},
+		{name: "explain analyze runs the statement", sql: "EXPLAIN ANALYZE SELECT 1"},
+		{name: "insert", sql: "INSERT INTO t VALUES 1"},
+		{name: "create table as", sql: "CREATE TABLE t AS SELECT 1"},
+		{name: "execute", sql: "EXECUTE q"},
+		{name: "call", sql: "CALL system.runtime.kill_query('x')"},
+		{name: "set session", sql: "SET SESSION a = 1"},
+		{name: "in a transaction", sql: "SELECT 1", headers: []string{"x-trino-transaction-id", "a1b2"}},
+		{name: "no transaction", sql: "SELECT 1", headers: []string{"x-trino-transaction-id", "NONE"}, kept: true},
+		{name: "too long", sql: big},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := store.NewMemory()
+			p, _ := newPipeline(t, st.Queries, func(o *Options) { o.Replays, o.ReplayMaxBytes = st.Replays, 1024 })
+			_ = st.Queries.PutTransaction(context.Background(), "a1b2", store.QueryRoute{Cluster: "a", Coordinator: "0"}, time.Hour)
+			headers := append([]string{"x-trino-user", "alice", "x-trino-session", "a=1", "x-trino-session", "b=%2C", "x-trino-catalog", "tpch"}, tc.headers...)
+			s := &Submission{Req: submission(tc.sql, headers...)}
+			if o := p.Submit(context.Background(), s); o.Action != Route {
+				t.Fatalf("outcome %+v", o)
+			}
+			p.Submitted(context.Background(), s, []byte(`{"id":"q1","nextUri":"http://gw/_sy/a/0/v1/statement/queued/q1/x/1"}`))
+			r, err := st.Replays.GetReplay(context.Background(), "q1")
+			if !tc.kept {
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("kept %+v, %v; want nothing kept", r, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.Header{{Name: "x-trino-user", Value: "alice"}, {Name: "x-trino-session", Value: "a=1"}, {Name: "x-trino-session", Value: "b=%2C"}, {Name: "x-trino-catalog", Value: "tpch"}}
+			for i := 0; i+1 < len(tc.headers); i += 2 {
+				want = append(want, store.Header{Name: tc.headers[i], Value: tc.headers[i+1]})
+			}
+			if r.SQL != tc.sql || r.Group != "adhoc" || r.User != "alice" || !reflect.DeepEqual(r.Headers, want) {
+				t.Fatalf("kept %+v; want the SQL, group adhoc, user alice and headers %v as sent", r, want)
+			}
+		})
+	}
+}
+
+func TestKeptHeadersIncludeThePipelines(t *testing.T) {
+	st := store.NewMemory()
+	p, _ := newPipeline(t, st.Queries, func(o *Options) { o.Replays, o.ReplayMaxBytes = st.Replays, 1024 })
+	s := &Submission{Req: submission("SELECT 1", "x-trino-user", "alice", "x-trino-source", "client")}
+	p.Submit(context.Background(), s)
+	s.Headers = map[string]string{"X-Trino-Source": "policy", "x-trino-client-tags": "etl"}
+	p.Submitted(context.Background(), s, []byte(`{"id":"q1","nextUri":"http://gw/_sy/a/0/v1/statement/queued/q1/x/1"}`))
+	r, err := st.Replays.GetReplay(context.Background(), "q1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Header{{Name: "x-trino-user", Value: "alice"}, {Name: "x-trino-source", Value: "policy"}, {Name: "x-trino-client-tags", Value: "etl"}}
+	if !reflect.DeepEqual(r.Headers, want) {
+		t.Fatalf("headers %v; want the client's, with the ones the gateway set replacing theirs: %v", r.Headers, want)
 	}
 }

@@ -38,6 +38,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 		p.o.Metrics.StoreError.WithLabelValues("put_query").Inc()
 		p.log(s.Req).Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
 	}
+	p.keepReplay(ctx, s, r.ID)
 	if p.o.Decisions != nil {
 		p.o.Decisions.SetQueryID(s.Entry, r.ID)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
@@ -46,12 +47,18 @@ type Session struct {
 	// TrinoHeaders are the other X-Trino-* headers as sent (for the
 	// external routing service).
 	TrinoHeaders map[string]string
+	// Sent are all X-Trino-* headers in the order sent, repeats kept (a
+	// read-only query is sent again with them if its coordinator dies).
+	Sent []store.Header
 }
 
 // SetHeader records one request header; name is lower case (HTTP/2 and
 // Envoy deliver them so). Headers that say nothing about the session are
 // ignored.
 func (s *Session) SetHeader(name, value string) {
+	if strings.HasPrefix(name, "x-trino-") {
+		s.Sent = append(s.Sent, store.Header{Name: name, Value: value})
+	}
 	switch name {
 	case trino.HeaderUser:
 		s.User = value

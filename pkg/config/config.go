@@ -52,6 +52,13 @@ type ControlPlane struct {
 	// services; default is ExtProcAddress. List every replica to let each
 	// Envoy use all of them.
 	ExtProcTargets []string `yaml:"extProcTargets"`
+	// ResubmitAddress serves Envoy's fallback for polls of a query whose
+	// coordinator cannot be reached: transparent resubmission (HTTP;
+	// default 127.0.0.1:18002).
+	ResubmitAddress string `yaml:"resubmitAddress"`
+	// ResubmitTargets are the host:port addresses Envoys use to reach it;
+	// default is ResubmitAddress. List every replica, like ExtProcTargets.
+	ResubmitTargets []string `yaml:"resubmitTargets"`
 	// ExtProcTimeout bounds each ext_proc message exchange (default 1s).
 	ExtProcTimeout time.Duration `yaml:"extProcTimeout"`
 	// Pprof serves Go profiles under /debug/pprof/ on the admin address.
@@ -105,7 +112,31 @@ type Routing struct {
 	ExternalRouter ExternalRouter `yaml:"externalRouter"`
 	// Cost gives the policy EXPLAIN estimates (off by default).
 	Cost Cost `yaml:"cost"`
+	// Resubmission runs a read-only query again on another cluster of its
+	// group when its coordinator dies before the client fetched results.
+	Resubmission Resubmission `yaml:"resubmission"`
 }
+
+// Resubmission configures transparent resubmission: a SELECT, SHOW,
+// DESCRIBE or EXPLAIN whose coordinator became unreachable before the
+// client read any results is submitted again to another healthy cluster
+// of its group, and the client's next poll continues with the new query.
+type Resubmission struct {
+	// Enabled turns it on (default true).
+	Enabled *bool `yaml:"enabled"`
+	// MaxQueryBytes: longer statements are not kept for resubmission
+	// (default 262144).
+	MaxQueryBytes int `yaml:"maxQueryBytes"`
+	// MaxAttempts bounds the resubmissions of one client query (default 2).
+	MaxAttempts int `yaml:"maxAttempts"`
+	// ProbeTimeout bounds the gateway's own try of the coordinator before
+	// it resubmits (Envoy may have given up on a coordinator that is only
+	// slow; default 2s).
+	ProbeTimeout time.Duration `yaml:"probeTimeout"`
+}
+
+// On reports whether resubmission is enabled.
+func (r Resubmission) On() bool { return r.Enabled == nil || *r.Enabled }
 
 // Cost configures cost-based routing: Switchyard runs
 // EXPLAIN (TYPE IO, FORMAT JSON) on a designated cluster for each SELECT,
@@ -228,17 +259,21 @@ func Defaults() Config {
 	return Config{
 		Listener: Listener{Address: "0.0.0.0:8080", MaxBodyBytes: 1 << 20, RequestTimeout: 60 * time.Second},
 		ControlPlane: ControlPlane{
-			AdminAddress:   "127.0.0.1:9080",
-			XDSAddress:     "127.0.0.1:18000",
-			ExtProcAddress: "127.0.0.1:18001",
-			ExtProcTimeout: time.Second,
-			LeaseTTL:       10 * time.Second,
+			AdminAddress:    "127.0.0.1:9080",
+			XDSAddress:      "127.0.0.1:18000",
+			ExtProcAddress:  "127.0.0.1:18001",
+			ResubmitAddress: "127.0.0.1:18002",
+			ExtProcTimeout:  time.Second,
+			LeaseTTL:        10 * time.Second,
 		},
-		Store:   Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Mode: RedisStandalone, Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
-		Health:  Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
-		Admin:   Admin{DrainTimeout: time.Hour},
-		Policy:  Policy{DecisionLogSize: 1000},
-		Routing: Routing{Cost: Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000}},
+		Store:  Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Mode: RedisStandalone, Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
+		Health: Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
+		Admin:  Admin{DrainTimeout: time.Hour},
+		Policy: Policy{DecisionLogSize: 1000},
+		Routing: Routing{
+			Cost:         Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000},
+			Resubmission: Resubmission{MaxQueryBytes: 256 << 10, MaxAttempts: 2, ProbeTimeout: 2 * time.Second},
+		},
 
 		CoordinatorAPI: defaultCoordinatorAPI(),
 	}
@@ -281,6 +316,9 @@ func Parse(b []byte) (*Config, error) {
 func (c *Config) applyDerivedDefaults() {
 	if len(c.ControlPlane.ExtProcTargets) == 0 {
 		c.ControlPlane.ExtProcTargets = []string{c.ControlPlane.ExtProcAddress}
+	}
+	if len(c.ControlPlane.ResubmitTargets) == 0 {
+		c.ControlPlane.ResubmitTargets = []string{c.ControlPlane.ResubmitAddress}
 	}
 	for i := range c.Groups {
 		if c.Groups[i].Strategy == "" {

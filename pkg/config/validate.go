@@ -92,6 +92,10 @@ func (c *Config) Validate() error {
 	for i, t := range c.ControlPlane.ExtProcTargets {
 		checkAddr(fmt.Sprintf("controlPlane.extProcTargets[%d]", i), t)
 	}
+	checkAddr("controlPlane.resubmitAddress", c.ControlPlane.ResubmitAddress)
+	for i, t := range c.ControlPlane.ResubmitTargets {
+		checkAddr(fmt.Sprintf("controlPlane.resubmitTargets[%d]", i), t)
+	}
 	if c.ControlPlane.ExtProcTimeout <= 0 {
 		add("controlPlane.extProcTimeout", "must be positive, got %v", c.ControlPlane.ExtProcTimeout)
 	}
@@ -221,6 +225,17 @@ func (c *Config) Validate() error {
 		}
 		if co.Timeout <= 0 || co.CacheTTL <= 0 || co.CacheSize < 1 {
 			add("routing.cost", "timeout, cacheTTL and cacheSize must be positive")
+		}
+	}
+	if r := c.Routing.Resubmission; r.On() {
+		if r.MaxQueryBytes < 1 || r.MaxQueryBytes > 64<<20 {
+			add("routing.resubmission.maxQueryBytes", "must be between 1 and 67108864, got %d", r.MaxQueryBytes)
+		}
+		if r.MaxAttempts < 1 || r.MaxAttempts > 10 {
+			add("routing.resubmission.maxAttempts", "must be between 1 and 10, got %d", r.MaxAttempts)
+		}
+		if r.ProbeTimeout <= 0 {
+			add("routing.resubmission.probeTimeout", "must be positive, got %v", r.ProbeTimeout)
 		}
 	}
 	if c.Policy.Dir != "" {

@@ -37,6 +37,9 @@ func (s *Server) components() []component {
 		{"policy-sync", loop(func(ctx context.Context) { s.policy.Sync(ctx, s.store.Documents, time.Second) })},
 		{"readiness", loop(s.waitReady)},
 	}
+	if s.resubmit != nil {
+		cs = append(cs, component{"resubmit", serveHTTP(&http.Server{Handler: s.resubmit, ReadHeaderTimeout: 10 * time.Second}, s.listeners.resubmit, 5*time.Second)})
+	}
 	if p := s.cfg.Policy; p.Dir != "" && (p.Watch == nil || *p.Watch) {
 		cs = append(cs, component{"policy-watch", loop(func(ctx context.Context) { s.policy.Watch(ctx, p.Dir, time.Second) })})
 	}

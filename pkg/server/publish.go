@@ -48,6 +48,8 @@ func (s *Server) xdsOptions() xds.Options {
 		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
 		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
 		ExtAuthz:        c.Policy.Dir != "",
+		Resubmit:        c.Routing.Resubmission.On(),
+		ResubmitTargets: c.ControlPlane.ResubmitTargets,
 		Health: xds.HealthCheck{
 			Interval: c.Health.Interval, Timeout: c.Health.Timeout,
 			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold),

@@ -26,6 +26,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/lease"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/resubmit"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
@@ -48,16 +49,17 @@ type Server struct {
 	pipeline       *admission.Pipeline
 	extProcMetrics *extproc.Metrics
 	extRouter      extrouter.Client
-	changes        *debouncer // the fleet changed: publish a new snapshot
+	resubmit       *resubmit.Handler // nil: resubmission is off
+	changes        *debouncer        // the fleet changed: publish a new snapshot
 
 	// Addresses actually bound (useful when the config asks for port 0).
-	AdminAddr, XDSAddr, ExtProcAddr string
+	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr string
 
 	listeners listeners
 	ready     chan struct{}
 }
 
-type listeners struct{ admin, xds, extProc net.Listener }
+type listeners struct{ admin, xds, extProc, resubmit net.Listener }
 
 // component is one part of the running control plane: run serves until
 // ctx ends, stops what it started, and returns nil after a clean stop or
@@ -162,6 +164,7 @@ func (s *Server) buildPipeline() error {
 	s.pipeline = admission.New(admission.Options{
 		Router: s.router, Health: s.poller,
 		Queries: s.store.Queries, QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
+		Replays: s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
 		Cost:    s.costEstimator(),
@@ -169,7 +172,24 @@ func (s *Server) buildPipeline() error {
 		Metrics: admission.NewMetrics(s.reg),
 	})
 	s.extProcMetrics = extproc.NewMetrics(s.reg)
+	if rs := s.cfg.Routing.Resubmission; rs.On() {
+		s.resubmit = resubmit.New(resubmit.Options{
+			Router: s.router, Health: s.poller, Replays: s.store.Replays, Queries: s.store.Queries,
+			QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
+			MaxAttempts: rs.MaxAttempts, ProbeTimeout: rs.ProbeTimeout, SubmitTimeout: s.cfg.Listener.RequestTimeout,
+			Logger: s.log.With("component", "resubmit"), Metrics: resubmit.NewMetrics(s.reg),
+		})
+	}
 	return nil
+}
+
+// replayMaxBytes is how long a statement kept for resubmission may be (0:
+// none is kept).
+func (s *Server) replayMaxBytes() int {
+	if rs := s.cfg.Routing.Resubmission; rs.On() {
+		return rs.MaxQueryBytes
+	}
+	return 0
 }
 
 func (s *Server) listen() error {
@@ -178,7 +198,11 @@ func (s *Server) listen() error {
 		addr string
 		l    *net.Listener
 		out  *string
-	}{{cp.AdminAddress, &s.listeners.admin, &s.AdminAddr}, {cp.XDSAddress, &s.listeners.xds, &s.XDSAddr}, {cp.ExtProcAddress, &s.listeners.extProc, &s.ExtProcAddr}} {
+	}{{cp.AdminAddress, &s.listeners.admin, &s.AdminAddr}, {cp.XDSAddress, &s.listeners.xds, &s.XDSAddr}, {cp.ExtProcAddress, &s.listeners.extProc, &s.ExtProcAddr},
+		{cp.ResubmitAddress, &s.listeners.resubmit, &s.ResubmitAddr}} {
+		if a.l == &s.listeners.resubmit && s.resubmit == nil {
+			continue
+		}
 		l, err := net.Listen("tcp", a.addr)
 		if err != nil {
 			s.closeListeners()
@@ -190,7 +214,7 @@ func (s *Server) listen() error {
 }
 
 func (s *Server) closeListeners() {
-	for _, l := range []net.Listener{s.listeners.admin, s.listeners.xds, s.listeners.extProc} {
+	for _, l := range []net.Listener{s.listeners.admin, s.listeners.xds, s.listeners.extProc, s.listeners.resubmit} {
 		if l != nil {
 			_ = l.Close()
 		}

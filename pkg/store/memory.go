@@ -17,6 +17,7 @@ func newMemory(now func() time.Time) *Store {
 		Queries:   newMemQueries(now),
 		Documents: newMemDocuments(),
 		Leases:    newMemLeases(now),
+		Replays:   newMemReplays(now),
 		Kind:      "memory",
 		ping:      func(context.Context) error { return nil },
 		close:     func() error { return nil },

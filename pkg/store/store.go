@@ -1,7 +1,8 @@
 // Package store is the shared state of a Switchyard fleet, split by domain
 // behind small interfaces: where queries and transactions live (Queries),
 // versioned shared documents such as the fleet and the published policy
-// (Documents), and leases that let exactly one replica run a loop (Leases).
+// (Documents), leases that let exactly one replica run a loop (Leases), and
+// how to run a read-only query again when its coordinator dies (Replays).
 // Limits, queues and history join as further domains.
 //
 // Every domain has two implementations: Redis, shared by every
@@ -24,6 +25,7 @@ type Store struct {
 	Queries   Queries
 	Documents Documents
 	Leases    Leases
+	Replays   Replays
 	// Kind is "redis" or "memory".
 	Kind string
 

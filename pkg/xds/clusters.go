@@ -81,6 +81,9 @@ func trinoClusters(c fleet.Cluster, f *fleet.Fleet, o Options) ([]*clusterv3.Clu
 	add(SubmitClusterName(c.Name), c.Coordinators, true)
 	for _, co := range c.Coordinators {
 		add(CoordinatorClusterName(c.Name, co.Name), []fleet.Coordinator{co}, false)
+		if o.Resubmit {
+			clusters = append(clusters, pollCluster(c, co))
+		}
 	}
 	clusters = append(clusters, failoverCluster(c, f, o))
 	return clusters, cla, nil

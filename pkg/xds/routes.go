@@ -54,7 +54,14 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 			prefix := trino.CoordinatorPrefix(c.Name, co.Name)
 			target := CoordinatorClusterName(c.Name, co.Name)
 			for _, sub := range []string{"/v1/statement/queued/", "/v1/statement/executing/"} {
-				add(kindPrefixedPoll, prefixRoute(prefix, sub, target, o))
+				if !o.Resubmit {
+					add(kindPrefixedPoll, prefixRoute(prefix, sub, target, o))
+					continue
+				}
+				r := prefixRoute(prefix, sub, PollClusterName(c.Name, co.Name), o)
+				r.Name = target + ":" + sub
+				r.GetRoute().RetryPolicy = pollRetryPolicy()
+				add(kindPrefixedPoll, r)
 			}
 			add(kindPrefixedUI, prefixRoute(prefix, "/ui/", target, o))
 		}

@@ -44,6 +44,10 @@ type Options struct {
 	// ExtAuthz puts the policy's authorization check (ext_authz) in front
 	// of requests that are not query submissions or their polls.
 	ExtAuthz bool
+	// Resubmit sends the polls a coordinator cannot answer to the
+	// resubmission service at ResubmitTargets (host:port of each replica).
+	Resubmit        bool
+	ResubmitTargets []string
 }
 
 // HealthCheck configures Envoy's active health checks of coordinators.
@@ -97,6 +101,13 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 		return nil, fmt.Errorf("ext_proc cluster: %w", err)
 	}
 	r.Clusters = append(r.Clusters, ep)
+	if o.Resubmit {
+		rs, err := resubmitCluster(o)
+		if err != nil {
+			return nil, fmt.Errorf("resubmission cluster: %w", err)
+		}
+		r.Clusters = append(r.Clusters, rs)
+	}
 
 	var good []fleet.Cluster
 	for _, c := range f.Clusters {

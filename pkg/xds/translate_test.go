@@ -26,6 +26,8 @@ func optionsFor(c *config.Config) Options {
 		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
 		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
 		ExtAuthz:        c.Policy.Dir != "", // as pkg/server sets it
+		Resubmit:        c.Routing.Resubmission.On(),
+		ResubmitTargets: c.ControlPlane.ResubmitTargets,
 		Health: HealthCheck{Interval: c.Health.Interval, Timeout: c.Health.Timeout,
 			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold)},
 	}

@@ -1,0 +1,69 @@
+package admission
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
+	"github.com/switchyard-gw/switchyard/pkg/store"
+)
+
+// Replayable reports whether a statement of this type may run twice
+// without anyone noticing: it reads and writes nothing (SELECT, SHOW,
+// DESCRIBE, EXPLAIN without ANALYZE). Anything else, including EXECUTE of
+// a prepared statement, is never resubmitted.
+func Replayable(statementType string) bool {
+	switch statementType {
+	case sqlclass.TypeSelect, sqlclass.TypeShow, sqlclass.TypeExplain:
+		return true
+	}
+	return false
+}
+
+// replay is how to send s again, if it may be: a read-only statement
+// outside a transaction, no longer than the limit.
+func (p *Pipeline) replay(s *Submission) (store.Replay, bool) {
+	if p.o.Replays == nil || p.o.ReplayMaxBytes <= 0 || len(s.Req.Body) > p.o.ReplayMaxBytes || s.Req.Session.InTransaction() {
+		return store.Replay{}, false
+	}
+	typ := s.Class.Type
+	if typ == "" {
+		typ = sqlclass.Classify(s.SQL(), sqlclass.Options{Catalog: s.Req.Session.Catalog, Schema: s.Req.Session.Schema}).Type
+	}
+	if !Replayable(typ) {
+		return store.Replay{}, false
+	}
+	// The coordinator got the client's headers, then the ones the gateway
+	// set (which replace the client's of the same name).
+	set := make([]string, 0, len(s.Headers))
+	for n := range s.Headers {
+		set = append(set, n)
+	}
+	sort.Strings(set)
+	headers := make([]store.Header, 0, len(s.Req.Session.Sent)+len(set))
+	for _, h := range s.Req.Session.Sent {
+		if !slices.ContainsFunc(set, func(n string) bool { return strings.EqualFold(n, h.Name) }) {
+			headers = append(headers, h)
+		}
+	}
+	for _, n := range set {
+		headers = append(headers, store.Header{Name: strings.ToLower(n), Value: s.Headers[n]})
+	}
+	return store.Replay{SQL: s.SQL(), Headers: headers, Group: s.Decision.Group, User: s.Req.Session.User}, true
+}
+
+// keepReplay records how to send the query again, when it may be.
+func (p *Pipeline) keepReplay(ctx context.Context, s *Submission, queryID string) {
+	r, ok := p.replay(s)
+	if !ok {
+		return
+	}
+	sctx, cancel := p.storeCtx(ctx)
+	defer cancel()
+	if err := p.o.Replays.PutReplay(sctx, queryID, r, p.o.QueryTTL); err != nil {
+		p.o.Metrics.StoreError.WithLabelValues("put_replay").Inc()
+		p.log(s.Req).Warn("keeping the query for resubmission failed; it cannot be resubmitted if its coordinator dies", "query", queryID, "error", err)
+	}
+}
