@@ -95,8 +95,11 @@ const heldSQL = "SELECT * FROM tpch.sf1.lineitem LIMIT 300000"
 
 // holdQuery submits heldSQL through the gateway until a submission lands
 // where lands says (at most 10 submissions; the others are cancelled),
-// advances it to RUNNING and returns it unread, with the number of
-// 502-504 answers retried on the way.
+// advances it to RUNNING and past its first executing page, and returns
+// it with the rows received so far in Data, with the number of 502-504
+// answers retried on the way. Past the first page, the gateway never
+// resubmits the query if its coordinator dies (rows may have reached the
+// client), so its next poll fails with COORDINATOR_UNREACHABLE.
 func holdQuery(t *testing.T, server, where string, lands func(cluster, coordinator string) bool) (*harness.QueryResults, int) {
 	t.Helper()
 	ctx := context.Background()
@@ -113,6 +116,15 @@ func holdQuery(t *testing.T, server, where string, lands func(cluster, coordinat
 			if err != nil {
 				t.Fatal(err)
 			}
+			for resubmittable(qr.NextURI) {
+				next, n, err := harness.FetchRetries(ctx, http.MethodGet, qr.NextURI)
+				if err != nil {
+					t.Fatal(err)
+				}
+				retried += n
+				next.Data = append(qr.Data, next.Data...)
+				qr = next
+			}
 			return qr, retried
 		}
 		if _, err := harness.Fetch(ctx, http.MethodDelete, qr.NextURI); err != nil {
@@ -121,6 +133,13 @@ func holdQuery(t *testing.T, server, where string, lands func(cluster, coordinat
 	}
 	t.Fatalf("no query landed %s in 10 submissions", where)
 	return nil, 0
+}
+
+// resubmittable reports whether a poll of nextURI is one the gateway
+// would answer by resubmitting the query if its coordinator were dead:
+// the queued phase or the first executing page.
+func resubmittable(nextURI string) bool {
+	return strings.Contains(nextURI, "/v1/statement/queued/") || (strings.Contains(nextURI, "/v1/statement/executing/") && strings.HasSuffix(nextURI, "/0"))
 }
 
 // requireCoordinatorUnreachable polls a held query after its coordinator

@@ -12,6 +12,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
+	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
@@ -35,11 +36,15 @@ func benchServer(b *testing.B, clusters, sticky int, with ...func(*admission.Opt
 		f.Clusters = append(f.Clusters, fleet.Cluster{Name: name, Group: "adhoc", State: fleet.Active,
 			Coordinators: []fleet.Coordinator{{Name: "0", Scheme: "http", Host: "10.0.0.1", Port: 8080, Key: fleet.Key(name, "0")}}})
 	}
-	st := store.NewMemory().Queries
+	mem := store.NewMemory()
+	st := mem.Queries
 	for i := range sticky {
 		_ = st.PutQuery(context.Background(), fmt.Sprintf("20260101_000000_%05d_bench", i), store.QueryRoute{Cluster: "c0", Coordinator: "0"}, time.Hour)
 	}
-	o := admission.Options{Router: routing.New(f, allHealthy{}), Queries: st, QueryTTL: time.Hour, StoreTimeout: time.Second}
+	// As the server runs it: read-only submissions kept for resubmission
+	// (config routing.resubmission defaults).
+	o := admission.Options{Router: routing.New(f, allHealthy{}), Queries: st, QueryTTL: time.Hour, StoreTimeout: time.Second,
+		Replays: mem.Replays, ReplayMaxBytes: config.Defaults().Routing.Resubmission.MaxQueryBytes}
 	for _, w := range with {
 		w(&o)
 	}
