@@ -105,9 +105,12 @@ func TestResubmission(t *testing.T) {
 	// client that does not retry.
 	const tag = "e2e-resubmit-queued"
 	sql := "SELECT count(*), sum(nationkey) FROM tpch.tiny.nation WHERE name <> '" + tag + "'"
-	py := startPython(t, g.URL(0), serial, []taggedQuery{{Tag: tag, SQL: sql}})
+	py := startPython(t, g.URL(0), serialSource, []taggedQuery{{Tag: tag, SQL: sql}})
 	var queuedID string
 	if err := harness.Poll(ctx, "the Python client's query to queue on c", time.Minute, 50*time.Millisecond, func() error {
+		if py.finished() {
+			t.Fatalf("the Python client ended before its query queued: %v %+v", py.err, py.out)
+		}
 		qs, err := c.Queries(ctx)
 		if err != nil {
 			return err
@@ -187,12 +190,12 @@ type pyRun struct {
 	err  error
 }
 
-// startPython runs queries through the Python client (max_attempts=1)
-// without waiting for them.
-func startPython(t *testing.T, server string, headers map[string]string, qs []taggedQuery) *pyRun {
+// startPython runs queries through the Python client (max_attempts=1,
+// X-Trino-Source source) without waiting for them.
+func startPython(t *testing.T, server, source string, qs []taggedQuery) *pyRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	spec, _ := json.Marshal(map[string]any{"server": server, "user": "e2e", "headers": headers, "queries": qs, "max_attempts": 1})
+	spec, _ := json.Marshal(map[string]any{"server": server, "user": "e2e", "source": source, "queries": qs, "max_attempts": 1})
 	cmd := exec.CommandContext(ctx, env.PythonPath(), env.Root+"/e2e/clients/pyclient.py")
 	cmd.Stdin = strings.NewReader(string(spec))
 	var stderr strings.Builder
@@ -212,6 +215,15 @@ func startPython(t *testing.T, server string, headers map[string]string, qs []ta
 	}()
 	t.Cleanup(func() { cancel(); <-r.done })
 	return r
+}
+
+func (r *pyRun) finished() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (r *pyRun) wait(t *testing.T) []pyResult {
