@@ -24,10 +24,7 @@ func (extProcFilter) enabled(Options) bool { return true }
 // for submissions and turns the filter off for prefixed polls.
 func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error {
 	hcm.HttpFilters = append(hcm.HttpFilters, typedFilter(extProcName, &extprocv3.ExternalProcessor{
-		GrpcService: &corev3.GrpcService{
-			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
-			Timeout:         durationpb.New(o.ExtProcTimeout),
-		},
+		GrpcService: controlPlaneService(o),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
@@ -78,3 +75,14 @@ func (extProcFilter) patchListener(*listenerv3.Listener, Options) error { return
 // patchResources: the ext_proc cluster is shared with ext_authz and the
 // transaction access log, so Translate adds it, whatever filters are on.
 func (extProcFilter) patchResources(*Resources, Options) error { return nil }
+
+// controlPlaneService is how ext_proc and ext_authz reach the control
+// plane: the replicas' cluster, with streams that failed before a replica
+// answered retried on another one.
+func controlPlaneService(o Options) *corev3.GrpcService {
+	return &corev3.GrpcService{
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
+		Timeout:         durationpb.New(o.ExtProcTimeout),
+		RetryPolicy:     extProcRetryPolicy(),
+	}
+}
