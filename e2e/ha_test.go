@@ -41,6 +41,7 @@ func TestHAReplicaKillUnderLoad(t *testing.T) {
 		load.waitQueries(t, 1)
 	}
 	down := load.since(startDown)
+	downFor := time.Since(downSince)
 	afterDown := streamsTo(t, en, ha)
 	if live := afterDown[1] - atKill[1]; live < int64(len(down)) {
 		t.Errorf("while replica 1 was down, replica 2 got %d ext_proc streams for %d queries; want at least one per query", live, len(down))
@@ -71,7 +72,7 @@ func TestHAReplicaKillUnderLoad(t *testing.T) {
 		t.Errorf("after its restart replica 1 got no ext_proc stream (per replica: %v, then %v); want the load spread again", atBack, afterBack)
 	}
 	t.Logf("%d queries: %d while replica 1 was down (%v); ext_proc requests per replica before the kill %v, at the kill %v, after %v, back %v, at the end %v",
-		len(all), len(down), time.Since(downSince).Round(time.Second), before, atKill, afterDown, atBack, afterBack)
+		len(all), len(down), downFor.Round(time.Second), before, atKill, afterDown, atBack, afterBack)
 	logExtProcStats(t, en)
 }
 

@@ -7,6 +7,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 const extProcName = "envoy.filters.http.ext_proc"
@@ -49,6 +50,15 @@ func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 // decision is the answer to the headers, sent once the whole body has
 // arrived) and has its response body buffered (small: the first
 // QueryResults) so ext_proc learns the query ID.
+//
+// A submission fails open: if its stream breaks (a replica killed with
+// it open, and the retries on other replicas spent), Envoy goes on without
+// ext_proc. In the request phase that reaches the submit route's direct
+// response (a Trino-shaped GATEWAY_UNAVAILABLE: nothing was decided); in
+// the response phase the coordinator's answer reaches the client, which
+// owns a query that runs, and only the owner record is lost (its polls
+// are prefixed). Failing closed there would answer an error for a query
+// the coordinator has registered.
 func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
 	switch kind {
 	case kindPrefixedPoll:
@@ -65,6 +75,7 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 				RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
 				ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 			},
+			FailureModeAllow: wrapperspb.Bool(true),
 		}}})
 	}
 	return nil
