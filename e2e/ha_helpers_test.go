@@ -6,14 +6,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/switchyard-gw/switchyard/e2e/harness"
+	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
 // pyOutcome is one query of a Python client (e2e/clients/pystream.py).
@@ -297,4 +306,133 @@ func relevant(procs []*harness.Proc, prefix string) []*harness.Proc {
 		}
 	}
 	return out
+}
+
+// extProcDecision is a replica's answer to one submission sent straight to
+// its ext_proc port.
+type extProcDecision struct {
+	Route   string // the route header it set
+	Refusal string // or the body of its immediate response
+	At      time.Time
+}
+
+// extProcSubmit sends the request phase of a submission (POST
+// /v1/statement, "SELECT 1") to a replica's ext_proc service as Envoy
+// does, and returns the replica's decision.
+func extProcSubmit(ctx context.Context, conn *grpc.ClientConn) (extProcDecision, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel() // ends the stream: the test needs the decision only
+	stream, err := extprocv3.NewExternalProcessorClient(conn).Process(ctx)
+	if err != nil {
+		return extProcDecision{}, err
+	}
+	hs := []*corev3.HeaderValue{
+		{Key: ":method", RawValue: []byte("POST")}, {Key: ":path", RawValue: []byte("/v1/statement")},
+		{Key: ":authority", RawValue: []byte("gateway")}, {Key: "x-trino-user", RawValue: []byte("e2e")},
+	}
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestHeaders{RequestHeaders: &extprocv3.HttpHeaders{
+		Headers: &corev3.HeaderMap{Headers: hs}}}}); err != nil {
+		return extProcDecision{}, err
+	}
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{
+		Body: []byte("SELECT 1"), EndOfStream: true}}}); err != nil {
+		return extProcDecision{}, err
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return extProcDecision{}, err
+	}
+	d := extProcDecision{At: time.Now()}
+	if ir := resp.GetImmediateResponse(); ir != nil {
+		d.Refusal = string(ir.GetBody())
+		return d, nil
+	}
+	for _, h := range resp.GetRequestHeaders().GetResponse().GetHeaderMutation().GetSetHeaders() {
+		if h.GetHeader().GetKey() == xds.RouteHeader {
+			d.Route = string(h.GetHeader().GetRawValue())
+		}
+	}
+	if d.Route == "" {
+		return d, fmt.Errorf("neither a route nor a refusal: %v", resp)
+	}
+	return d, nil
+}
+
+// fireAtReplica sends submissions straight to a replica's ext_proc port
+// from the moment the port accepts connections (workers at once, one
+// after another) until it has been ready for `after` more submissions per
+// worker. It returns every decision, when the port opened and when
+// /readyz first said ready.
+func fireAtReplica(t *testing.T, s *harness.Switchyard, workers, after int) ([]extProcDecision, time.Time, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	err := harness.Poll(ctx, s.Name+" ext_proc port to open", time.Minute, time.Millisecond, func() error {
+		if s.Exited() {
+			return fmt.Errorf("exited:\n%s", s.Tail(20))
+		}
+		c, err := net.DialTimeout("tcp", s.ExtProcAddr, time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	openAt := time.Now()
+	conn, err := grpc.NewClient(s.ExtProcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var readyAt atomic.Pointer[time.Time]
+	var mu sync.Mutex
+	var out []extProcDecision
+	var errs []error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			left := after
+			for left > 0 {
+				d, err := extProcSubmit(ctx, conn)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					out = append(out, d)
+				}
+				failed := len(errs) > 100
+				mu.Unlock()
+				if failed {
+					return
+				}
+				if readyAt.Load() != nil {
+					left--
+				}
+			}
+		}()
+	}
+	err = harness.Poll(ctx, s.Name+" to be ready", time.Minute, 5*time.Millisecond, func() error {
+		resp, err := http.Get("http://" + s.AdminAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz: HTTP %d", resp.StatusCode)
+		}
+		return nil
+	})
+	now := time.Now()
+	readyAt.Store(&now)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range errs {
+		t.Errorf("a submission sent straight to %s failed: %v", s.Name, err)
+	}
+	return out, openAt, now
 }
