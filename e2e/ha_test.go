@@ -201,8 +201,8 @@ func TestHAEnvoyRestartAndHotRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := st["http.switchyard.downstream_cx_active"]
+	killAt := time.Now() // Kill returns once the process is gone
 	killed.Kill()
-	killAt := time.Now()
 	load.waitQueries(t, 2*haLoadClients)
 	restarted, err := env.RestartEnvoy(ctx, killed)
 	if err != nil {
