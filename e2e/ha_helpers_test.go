@@ -239,7 +239,8 @@ func streamsTo(t *testing.T, en *harness.Envoy, ha *harness.HA) []int64 {
 	return out
 }
 
-// healthyReplicas is how many replicas Envoy's health checks pass.
+// waitHealthyReplicas waits until Envoy's health checks pass for exactly
+// want replicas of the ext_proc cluster.
 func waitHealthyReplicas(t *testing.T, en *harness.Envoy, want int) {
 	t.Helper()
 	err := harness.Poll(context.Background(), fmt.Sprintf("%s to see %d healthy replicas", en.Name, want), time.Minute, 50*time.Millisecond, func() error {
