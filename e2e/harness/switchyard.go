@@ -30,6 +30,9 @@ type GatewayConfig struct {
 	LogLevel string
 	// Pprof serves /debug/pprof/ on the admin address.
 	Pprof bool
+	// ExtProcTargets lists the ext_proc addresses Envoys reach (every
+	// replica's); empty: the replica's own.
+	ExtProcTargets []string
 }
 
 // ClusterSpec is one cluster of a GatewayConfig.
@@ -64,9 +67,13 @@ type Switchyard struct {
 
 // YAML renders the configuration with the given control-plane addresses.
 func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
+	cp := map[string]any{"adminAddress": admin, "xdsAddress": xdsAddr, "extProcAddress": extProc, "pprof": c.Pprof}
+	if len(c.ExtProcTargets) > 0 {
+		cp["extProcTargets"] = c.ExtProcTargets
+	}
 	doc := map[string]any{
 		"listener":     map[string]any{"address": c.ListenerAddr},
-		"controlPlane": map[string]any{"adminAddress": admin, "xdsAddress": xdsAddr, "extProcAddress": extProc, "pprof": c.Pprof},
+		"controlPlane": cp,
 		"routing":      map[string]any{"defaultGroup": c.DefaultGroup},
 		"health":       map[string]any{"interval": "1s", "timeout": "1s", "fallThreshold": 2, "riseThreshold": 2},
 	}
@@ -151,16 +158,34 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 }
 
 func (e *Env) runSwitchyard(ctx context.Context, name string, s *Switchyard) error {
+	if err := e.launchSwitchyard(name, s); err != nil {
+		return err
+	}
+	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
+		s.Stop()
+		return err
+	}
+	return nil
+}
+
+func (e *Env) launchSwitchyard(name string, s *Switchyard) error {
 	p, err := e.Start(name, exec.Command(e.Bin, "serve", "--config", s.ConfigPath, "--log-level", s.level))
 	if err != nil {
 		return err
 	}
 	s.Proc = p
-	if err := s.WaitReady(ctx, 30*time.Second); err != nil {
-		p.Stop()
-		return err
-	}
 	return nil
+}
+
+// LaunchSwitchyard starts a stopped control plane again, like
+// RestartSwitchyard, but returns at once: the caller watches its first
+// moments (its ports open before it is ready).
+func (e *Env) LaunchSwitchyard(s *Switchyard) (*Switchyard, error) {
+	if !s.Exited() {
+		return nil, fmt.Errorf("%s is still running", s.Name)
+	}
+	n := *s
+	return &n, e.launchSwitchyard(s.Name, &n)
 }
 
 // RestartSwitchyard starts a stopped control plane again with the same

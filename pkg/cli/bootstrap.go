@@ -28,7 +28,12 @@ Its --admin is the Envoy admin address, not the control plane's admin API.`,
 	c.Flags().StringVar(&o.AdminAddress, "admin", "127.0.0.1:9901", "Envoy admin address")
 	c.Flags().IntVar(&o.MaxConnections, "max-connections", 50000, "global downstream connection limit")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		o.XDSAddresses = strings.Split(xdsAddrs, ",")
+		// Every replica's address: the ADS stream goes to one that is up
+		// and moves to another when it dies.
+		o.XDSAddresses = nil
+		for _, a := range strings.Split(xdsAddrs, ",") {
+			o.XDSAddresses = append(o.XDSAddresses, strings.TrimSpace(a))
+		}
 		out, err := xds.Bootstrap(o)
 		if err != nil {
 			return err

@@ -89,14 +89,28 @@ func (r *Router) SetFleet(f *fleet.Fleet) { r.fleet.Store(f) }
 // Fleet returns the current fleet model.
 func (r *Router) Fleet() *fleet.Fleet { return r.fleet.Load() }
 
-// ClusterUp reports whether any coordinator of the cluster is healthy.
+// ClusterUp reports whether the cluster may take queries: a coordinator
+// is healthy, or has not been checked yet. Unknown health is not "down": a
+// replica that has just started routes before its first health round
+// (known-healthy clusters first, see pick) instead of refusing queries
+// while the clusters are up.
 func (r *Router) ClusterUp(c *fleet.Cluster) bool {
+	return r.clusterHealth(c) != health.Unhealthy
+}
+
+// clusterHealth is Healthy when a coordinator is healthy, else Unknown
+// when one has not been checked yet, else Unhealthy.
+func (r *Router) clusterHealth(c *fleet.Cluster) health.State {
+	st := health.Unhealthy
 	for i := range c.Coordinators {
-		if r.health.State(c.CoordinatorKey(i)) == health.Healthy {
-			return true
+		switch r.health.State(c.CoordinatorKey(i)) {
+		case health.Healthy:
+			return health.Healthy
+		case health.Unknown:
+			st = health.Unknown
 		}
 	}
-	return false
+	return st
 }
 
 // Route picks a group and a cluster for a new query.
@@ -156,7 +170,7 @@ func (r *Router) upWord(c *fleet.Cluster) string {
 // pick chooses within one group.
 func (r *Router) pick(f *fleet.Fleet, g *fleet.Group, req Request) (Decision, error) {
 	all := f.ClustersIn(g.Name)
-	var up []*fleet.Cluster
+	var up, unknown []*fleet.Cluster
 	active := 0
 	for _, c := range all {
 		if c.State != fleet.Active {
@@ -166,9 +180,18 @@ func (r *Router) pick(f *fleet.Fleet, g *fleet.Group, req Request) (Decision, er
 		if req.Eligible != nil && !slices.Contains(req.Eligible, c.Name) {
 			continue
 		}
-		if r.ClusterUp(c) {
+		switch r.clusterHealth(c) {
+		case health.Healthy:
 			up = append(up, c)
+		case health.Unknown:
+			unknown = append(unknown, c)
 		}
+	}
+	if len(up) == 0 {
+		// Not checked yet (a replica's first moments, a cluster just
+		// added): they take the queries rather than refuse them; Envoy's
+		// own health checks still keep a dead coordinator out.
+		up = unknown
 	}
 	if len(up) == 0 {
 		why := fmt.Sprintf("%d clusters, %d active, none of them healthy", len(all), active)

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,20 @@ func fleet3() *fleet.Fleet {
 	}
 }
 
+// checked completes s: every coordinator of fleet3 it does not name was
+// checked and found unhealthy (a missing entry would be Unknown, which
+// routing does not count as down).
+func checked(s states) states {
+	for _, c := range fleet3().Clusters {
+		for i := range c.Coordinators {
+			if _, ok := s[c.CoordinatorKey(i)]; !ok {
+				s[c.CoordinatorKey(i)] = health.Unhealthy
+			}
+		}
+	}
+	return s
+}
+
 func TestRoundRobinSkipsClustersThatAreDown(t *testing.T) {
 	h := states{"a/0": health.Healthy, "b/0": health.Unhealthy, "c/0": health.Unhealthy, "c/1": health.Healthy}
 	r := New(fleet3(), h)
@@ -64,7 +79,7 @@ func TestExplicitGroup(t *testing.T) {
 }
 
 func TestRouteErrors(t *testing.T) {
-	r := New(fleet3(), states{}) // nothing healthy (Unknown counts as down)
+	r := New(fleet3(), checked(states{})) // every coordinator checked and unhealthy
 	tests := []struct {
 		group string
 		code  trino.ErrorCode
@@ -217,14 +232,14 @@ func TestFallbackAndIsolation(t *testing.T) {
 		t.Fatalf("%+v %v", d, err)
 	}
 	// adhoc has no fallback: strict isolation.
-	r = New(f, states{"e/0": health.Healthy})
+	r = New(f, checked(states{"e/0": health.Healthy}))
 	if _, err := r.Route(Request{}); err == nil || !strings.Contains(err.Error(), "no cluster available in group adhoc") {
 		t.Fatalf("got %v", err)
 	}
 }
 
 func TestPolicyRestrictionsAndPins(t *testing.T) {
-	r := New(fleet3(), states{"a/0": health.Healthy, "b/0": health.Healthy, "c/0": health.Unhealthy})
+	r := New(fleet3(), checked(states{"a/0": health.Healthy, "b/0": health.Healthy, "c/0": health.Unhealthy}))
 	for range 4 {
 		if d, err := r.Route(Request{Eligible: []string{"b"}}); err != nil || d.Cluster != "b" {
 			t.Fatalf("%+v %v", d, err)
@@ -238,5 +253,53 @@ func TestPolicyRestrictionsAndPins(t *testing.T) {
 	}
 	if _, err := r.Route(Request{Cluster: "c"}); err == nil || !strings.Contains(err.Error(), "the policy chose cluster c, which is active and not healthy") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// Unknown health is not "down": before its first health round a replica
+// routes to the clusters it has not checked yet rather than refuse the
+// query, but a known-healthy cluster always goes first, and a cluster
+// checked unhealthy is never chosen.
+func TestUnknownHealthRoutesAfterHealthy(t *testing.T) {
+	tests := []struct {
+		name  string
+		h     states
+		group string
+		req   Request
+		want  []string // clusters that may be chosen; empty: an error
+	}{
+		{"nothing checked yet", states{}, "", Request{}, []string{"a", "b", "c"}},
+		{"healthy before unknown", states{"a/0": health.Healthy}, "", Request{}, []string{"a"}},
+		{"unhealthy is never chosen", states{"a/0": health.Unhealthy, "c/0": health.Unhealthy, "c/1": health.Unhealthy}, "", Request{}, []string{"b"}},
+		{"a cluster with one coordinator unknown", states{"a/0": health.Unhealthy, "b/0": health.Unhealthy, "c/0": health.Unhealthy}, "", Request{}, []string{"c"}},
+		{"all checked and down", checked(states{}), "", Request{}, nil},
+		{"policy restriction", states{}, "", Request{Eligible: []string{"b"}}, []string{"b"}},
+		{"policy pin", states{}, "", Request{Cluster: "c"}, []string{"c"}},
+		{"pin of a cluster checked down", states{"c/0": health.Unhealthy, "c/1": health.Unhealthy}, "", Request{Cluster: "c"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New(fleet3(), tt.h)
+			seen := map[string]bool{}
+			for range 12 {
+				d, err := r.Route(tt.req)
+				if len(tt.want) == 0 {
+					if err == nil {
+						t.Fatalf("routed to %+v, want an error", d)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("error %v, want one of %v", err, tt.want)
+				}
+				if !slices.Contains(tt.want, d.Cluster) {
+					t.Fatalf("routed to %q, want one of %v", d.Cluster, tt.want)
+				}
+				seen[d.Cluster] = true
+			}
+			if len(seen) != len(tt.want) {
+				t.Fatalf("round robin reached %v, want every one of %v", seen, tt.want)
+			}
+		})
 	}
 }

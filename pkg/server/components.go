@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	grpchealth "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/switchyard-gw/switchyard/pkg/admin"
@@ -25,10 +27,12 @@ func (s *Server) components() []component {
 	cs := []component{
 		{"admin", serveHTTP(s.adminServer(), s.listeners.admin, 5*time.Second)},
 		{"xds", func(ctx context.Context) error {
-			// ADS streams end with ctx (they never end on their own).
-			return serveGRPC(s.xdsServer(ctx), s.listeners.xds, time.Second)(ctx)
+			// ADS streams end with ctx (they never end on their own), and
+			// an Envoy keeps its configuration until it reaches another
+			// replica: no delay.
+			return serveGRPC(s.xdsServer(ctx), s.listeners.xds, s.xdsHealth, 0, time.Second)(ctx)
 		}},
-		{"ext_proc", serveGRPC(s.extProcServer(), s.listeners.extProc, 5*time.Second)},
+		{"ext_proc", serveGRPC(s.extProcServer(), s.listeners.extProc, s.extProcHealth, s.stopDelay, 5*time.Second)},
 		{"health", loop(func(ctx context.Context) { <-ctx.Done(); s.poller.Wait() })},
 		{"fleet-watch", loop(s.fleet.Watch)},
 		{"failover", loop(s.fleet.RunFailover)},
@@ -54,10 +58,16 @@ func loop(fn func(ctx context.Context)) func(context.Context) error {
 	}
 }
 
-// serveGRPC serves g on l until ctx ends, then stops it gracefully:
-// calls in flight get grace to finish.
-func serveGRPC(g *grpc.Server, l net.Listener, grace time.Duration) func(context.Context) error {
+// serveGRPC serves g on l until ctx ends, then stops it gracefully: its
+// health service says NOT_SERVING at once; after delay (for Envoy's health
+// checks to see it and send new calls to other replicas, while this one
+// still serves) g stops accepting, and calls in flight get grace to finish.
+func serveGRPC(g *grpc.Server, l net.Listener, hs *grpchealth.Server, delay, grace time.Duration) func(context.Context) error {
 	return serve(func() error { return g.Serve(l) }, grpc.ErrServerStopped, func() {
+		hs.Shutdown()
+		if delay > 0 {
+			time.Sleep(delay) // a fixed notice to Envoy, not a synchronisation
+		}
 		done := make(chan struct{})
 		go func() { g.GracefulStop(); close(done) }()
 		select {
@@ -102,11 +112,15 @@ var keepaliveEnforcement = keepalive.EnforcementPolicy{MinTime: 5 * time.Second,
 func (s *Server) xdsServer(ctx context.Context) *grpc.Server {
 	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement), grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second}))
 	s.xds.Register(ctx, g)
+	s.xdsHealth.SetServingStatus(xds.XDSHealthService, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(g, s.xdsHealth)
 	return g
 }
 
 // extProcServer carries ext_proc, ext_authz and the transaction access log
-// (one gRPC port for Envoy's calls to the control plane).
+// (one gRPC port for Envoy's calls to the control plane), and the health
+// service Envoy checks: NOT_SERVING until the replica is ready (waitReady),
+// so Envoy prefers replicas that are.
 func (s *Server) extProcServer() *grpc.Server {
 	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepaliveEnforcement), grpc.NumStreamWorkers(uint32(runtime.NumCPU())))
 	extproc.New(extproc.Options{
@@ -122,6 +136,10 @@ func (s *Server) extProcServer() *grpc.Server {
 		Store: s.store.Queries, TTL: s.cfg.Store.QueryTTL, Logger: s.log.With("component", "txlog"),
 		Resolve: txlog.FleetResolver(s.router.Fleet, xds.CoordinatorClusterName),
 	}).Register(g)
+	for _, name := range []string{"", xds.ExtProcHealthService} {
+		s.extProcHealth.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
+	healthpb.RegisterHealthServer(g, s.extProcHealth)
 	return g
 }
 
@@ -142,6 +160,9 @@ func (s *Server) waitReady(ctx context.Context) {
 	for {
 		if s.poller.AllChecked() && s.store.Ping(ctx) == nil {
 			close(s.ready)
+			for _, name := range []string{"", xds.ExtProcHealthService} {
+				s.extProcHealth.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+			}
 			s.log.Info("control plane ready")
 			return
 		}

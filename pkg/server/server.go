@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
+	grpchealth "google.golang.org/grpc/health"
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/config"
@@ -57,7 +58,16 @@ type Server struct {
 
 	listeners listeners
 	ready     chan struct{}
+	// grpc.health.v1 of the ext_proc and xDS ports, for Envoy's checks.
+	extProcHealth, xdsHealth *grpchealth.Server
+	// stopDelay: how long a stopping replica says NOT_SERVING on its
+	// ext_proc port, still serving, before it stops accepting streams.
+	stopDelay time.Duration
 }
+
+// stopNotice covers two of Envoy's health checks of the ext_proc cluster,
+// so every Envoy has stopped opening streams here before the port closes.
+const stopNotice = 2 * xds.ExtProcHealthInterval
 
 type listeners struct{ admin, xds, extProc, resubmit net.Listener }
 
@@ -73,7 +83,8 @@ type component struct {
 // ports, so a caller knows at once whether the addresses are usable.
 func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), ready: make(chan struct{}),
-		changes: newDebouncer(100*time.Millisecond, time.Second)}
+		changes:       newDebouncer(100*time.Millisecond, time.Second),
+		extProcHealth: grpchealth.NewServer(), xdsHealth: grpchealth.NewServer(), stopDelay: stopNotice}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
 	if s.store, err = openStore(cfg, log); err != nil {

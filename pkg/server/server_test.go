@@ -19,6 +19,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 	"github.com/switchyard-gw/switchyard/pkg/config"
@@ -362,4 +363,108 @@ func TestStopWaitsForStreamsInFlight(t *testing.T) {
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+}
+
+// The gRPC health service on the ext_proc port is what Envoy's health
+// checks ask: NOT_SERVING until the replica is ready (every coordinator
+// checked once, store reachable), SERVING then, and NOT_SERVING again as
+// soon as it stops, while it still serves for stopDelay (2 s); the xDS port's
+// service serves from the start (the first snapshot is published before
+// anything serves).
+func TestHealthServiceFollowsReadiness(t *testing.T) {
+	co := newFakeCoordinator(t)
+	cfg := testConfig(t, co.URL)
+	s, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Server: s, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	check := func(addr, service string) (healthpb.HealthCheckResponse_ServingStatus, error) {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close()
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer ccancel()
+		resp, err := healthpb.NewHealthClient(conn).Check(cctx, &healthpb.HealthCheckRequest{Service: service})
+		return resp.GetStatus(), err
+	}
+	want := func(addr, service string, status healthpb.HealthCheckResponse_ServingStatus) func() error {
+		return func() error {
+			got, err := check(addr, service)
+			if err != nil {
+				return err
+			}
+			if got != status {
+				return fmt.Errorf("%s %q: %v, want %v", addr, service, got, status)
+			}
+			return nil
+		}
+	}
+	for _, service := range []string{"", xds.ExtProcHealthService} {
+		poll(t, "ext_proc health before the first health round", want(s.ExtProcAddr, service, healthpb.HealthCheckResponse_NOT_SERVING))
+	}
+	poll(t, "xDS health", want(s.XDSAddr, xds.XDSHealthService, healthpb.HealthCheckResponse_SERVING))
+	select {
+	case <-r.Ready():
+		t.Fatal("ready before the first health check")
+	default:
+	}
+	close(co.release)
+	<-r.Ready()
+	for _, service := range []string{"", xds.ExtProcHealthService} {
+		poll(t, "ext_proc health once ready", want(s.ExtProcAddr, service, healthpb.HealthCheckResponse_SERVING))
+	}
+
+	// A stop: NOT_SERVING while ext_proc still takes new streams.
+	cancel()
+	poll(t, "ext_proc health while stopping", want(s.ExtProcAddr, xds.ExtProcHealthService, healthpb.HealthCheckResponse_NOT_SERVING))
+	stream := openExtProc(t, s.ExtProcAddr, "GET", "/v1/info", true)
+	if resp, err := stream.Recv(); err != nil || routeOf(resp) != "c" {
+		select {
+		case <-r.done:
+			t.Fatalf("the port closed before the stop delay was over: %v %v", resp, err)
+		default:
+		}
+		t.Fatalf("a stream opened while stopping: %v %v; want it decided (route c)", resp, err)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run after a clean stop: %v", err)
+	}
+}
+
+// Before its first health round a replica routes submissions to the
+// clusters it has not checked yet instead of refusing them (unknown
+// health is not "down").
+func TestSubmissionsBeforeTheFirstHealthRound(t *testing.T) {
+	co := newFakeCoordinator(t) // /v1/info held: the coordinator stays unchecked
+	r := start(t, testConfig(t, co.URL))
+	stream := openExtProc(t, r.ExtProcAddr, "POST", "/v1/statement", false)
+	if err := stream.Send(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{
+		Body: []byte("SELECT 1"), EndOfStream: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ir := resp.GetImmediateResponse(); ir != nil {
+		t.Fatalf("refused before the first health round: %s", ir.GetBody())
+	}
+	if route := routeOf(resp); route != "c" {
+		t.Fatalf("route %q, want c: %v", route, resp)
+	}
+	select {
+	case <-r.Ready():
+		t.Fatal("the coordinator was checked: the test needs it unchecked")
+	default:
+	}
+	close(co.release)
 }

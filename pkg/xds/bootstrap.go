@@ -32,7 +32,12 @@ dynamic_resources:
     transport_api_version: V3
     set_node_on_first_message_only: true
     grpc_services:
-    - envoy_grpc: {cluster_name: switchyard_xds}
+    - envoy_grpc:
+        cluster_name: switchyard_xds
+        # Reconnect quickly to a replica that is up (the default backoff
+        # grows to 30 s while every replica is down).
+        retry_policy:
+          retry_back_off: {base_interval: 0.1s, max_interval: 2s}
   lds_config: {ads: {}, resource_api_version: V3}
   cds_config: {ads: {}, resource_api_version: V3}
 static_resources:
@@ -40,6 +45,22 @@ static_resources:
   - name: switchyard_xds
     type: STRICT_DNS
     connect_timeout: 1s
+    # Every replica serves the same configuration: the ADS stream goes to
+    # one that is up (grpc.health.v1 on its xDS port), and moves when it
+    # dies. Without any, Envoy keeps its last configuration.
+    health_checks:
+    - timeout: 0.5s
+      interval: 1s
+      no_traffic_interval: 1s
+      unhealthy_threshold: 1
+      healthy_threshold: 1
+      grpc_health_check: {service_name: {{.HealthService}}}
+    outlier_detection:
+      split_external_local_origin_errors: true
+      consecutive_local_origin_failure: 1
+      max_ejection_percent: 100
+    common_lb_config:
+      healthy_panic_threshold: {value: 1}
     typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
@@ -61,6 +82,10 @@ overload_manager:
       max_active_downstream_connections: {{.MaxConnections}}
 `))
 
+// XDSHealthService is the grpc.health.v1 service name Envoy checks on the
+// xDS port: SERVING while the replica serves its configuration.
+const XDSHealthService = "envoy.service.discovery.v3.AggregatedDiscoveryService"
+
 type hostPort struct {
 	Host string
 	Port string
@@ -78,11 +103,19 @@ func Bootstrap(o BootstrapOptions) (string, error) {
 		o.MaxConnections = 50000
 	}
 	var xdsAddrs []hostPort
+	seen := map[string]bool{}
 	for _, a := range o.XDSAddresses {
 		h, p, err := net.SplitHostPort(a)
 		if err != nil {
 			return "", fmt.Errorf("xDS address %q: %w", a, err)
 		}
+		if h == "" || strings.TrimSpace(h) != h || strings.TrimSpace(p) != p {
+			return "", fmt.Errorf("xDS address %q: want host:port", a)
+		}
+		if seen[a] {
+			return "", fmt.Errorf("xDS address %q is listed twice", a)
+		}
+		seen[a] = true
 		xdsAddrs = append(xdsAddrs, hostPort{h, p})
 	}
 	ah, ap, err := net.SplitHostPort(o.AdminAddress)
@@ -92,7 +125,7 @@ func Bootstrap(o BootstrapOptions) (string, error) {
 	var b bytes.Buffer
 	err = bootstrapTmpl.Execute(&b, map[string]any{
 		"NodeID": o.NodeID, "XDSList": strings.Join(o.XDSAddresses, ","), "XDS": xdsAddrs,
-		"AdminAddress": o.AdminAddress, "AdminHost": ah, "AdminPort": ap, "MaxConnections": o.MaxConnections,
+		"AdminAddress": o.AdminAddress, "AdminHost": ah, "HealthService": XDSHealthService, "AdminPort": ap, "MaxConnections": o.MaxConnections,
 	})
 	return b.String(), err
 }

@@ -29,7 +29,20 @@ import (
 
 const metadataPrefixKey = "prefix"
 
-// extProcCluster is the gRPC (HTTP/2) cluster of the ext_proc services.
+// extProcCluster is the gRPC (HTTP/2) cluster of the control-plane
+// replicas: ext_proc, ext_authz and the transaction access log. Envoy
+// spreads streams over every replica it considers healthy and stops using
+// one that dies, without waiting for a failed submission:
+//   - gRPC health checks (grpc.health.v1, served on the ext_proc port) take
+//     a replica out once it says NOT_SERVING (starting, or stopping) or
+//     stops answering;
+//   - outlier detection ejects a replica at its first local-origin failure
+//     (connection refused, reset, timeout), before the next health check;
+//   - the panic threshold is 1%: a replica that is not ready is skipped
+//     while another is healthy, but when none is (a lone replica
+//     starting), Envoy sends to them all rather than refuse everything.
+//
+// The retry policy of the streams themselves is extProcRetryPolicy.
 func extProcCluster(o Options) (*clusterv3.Cluster, error) {
 	var lbs []*endpointv3.LbEndpoint
 	for _, t := range o.ExtProcTargets {
@@ -44,21 +57,84 @@ func extProcCluster(o Options) (*clusterv3.Cluster, error) {
 	return &clusterv3.Cluster{
 		Name:                 ExtProcCluster,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
-		ConnectTimeout:       durationpb.New(time.Second),
+		// Replicas sit next to their Envoys: a connection that takes longer
+		// than this goes to a replica that is gone.
+		ConnectTimeout: durationpb.New(extProcConnectTimeout),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
 			ClusterName: ExtProcCluster,
 			Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
 		},
+		HealthChecks: []*corev3.HealthCheck{{
+			Timeout:  durationpb.New(500 * time.Millisecond),
+			Interval: durationpb.New(ExtProcHealthInterval),
+			// The same pace without traffic, so a replica that comes back
+			// (or gets ready) rejoins within a second.
+			NoTrafficInterval:  durationpb.New(ExtProcHealthInterval),
+			UnhealthyThreshold: wrapperspb.UInt32(1),
+			HealthyThreshold:   wrapperspb.UInt32(1),
+			HealthChecker: &corev3.HealthCheck_GrpcHealthCheck_{GrpcHealthCheck: &corev3.HealthCheck_GrpcHealthCheck{
+				ServiceName: ExtProcHealthService,
+			}},
+		}},
+		OutlierDetection: &clusterv3.OutlierDetection{
+			SplitExternalLocalOriginErrors:         true,
+			ConsecutiveLocalOriginFailure:          wrapperspb.UInt32(1),
+			EnforcingConsecutiveLocalOriginFailure: wrapperspb.UInt32(100),
+			ConsecutiveGatewayFailure:              wrapperspb.UInt32(1),
+			EnforcingConsecutiveGatewayFailure:     wrapperspb.UInt32(100),
+			EnforcingConsecutive_5Xx:               wrapperspb.UInt32(0),
+			EnforcingSuccessRate:                   wrapperspb.UInt32(0),
+			EnforcingLocalOriginSuccessRate:        wrapperspb.UInt32(0),
+			Interval:                               durationpb.New(time.Second),
+			BaseEjectionTime:                       durationpb.New(5 * time.Second),
+			// Every replica may be ejected (the panic threshold decides
+			// what happens then); the default 10% would eject none of two.
+			MaxEjectionPercent: wrapperspb.UInt32(100),
+		},
+		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 1}},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
 				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
 					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+						// A replica behind a black-holed connection is
+						// found dead within interval+timeout.
 						ConnectionKeepalive: &corev3.KeepaliveSettings{Interval: durationpb.New(10 * time.Second), Timeout: durationpb.New(5 * time.Second)},
 					}},
 				}},
 			}),
 		},
 	}, nil
+}
+
+// ExtProcHealthService is the grpc.health.v1 service name Envoy checks on
+// the ext_proc port: SERVING once the replica is ready to decide.
+const ExtProcHealthService = "envoy.service.ext_proc.v3.ExternalProcessor"
+
+// ExtProcHealthInterval is how often Envoy checks each replica.
+const ExtProcHealthInterval = time.Second
+
+const extProcConnectTimeout = 250 * time.Millisecond
+
+// extProcRetryPolicy retries an ext_proc (or ext_authz) stream on another
+// replica when it failed before the replica answered anything: the
+// connection was refused or reset, or the replica died with the stream
+// open in the request phase. Envoy buffers the messages it sent for the
+// retry. A stream the replica already answered is never retried (Envoy
+// cannot), so nothing is decided twice.
+func extProcRetryPolicy() *corev3.RetryPolicy {
+	return &corev3.RetryPolicy{
+		RetryOn:    "connect-failure,refused-stream,reset,unavailable",
+		NumRetries: wrapperspb.UInt32(2),
+		RetryBackOff: &corev3.BackoffStrategy{
+			BaseInterval: durationpb.New(5 * time.Millisecond),
+			MaxInterval:  durationpb.New(50 * time.Millisecond),
+		},
+		RetryHostPredicate: []*corev3.RetryPolicy_RetryHostPredicate{{
+			Name:       "envoy.retry_host_predicates.previous_hosts",
+			ConfigType: &corev3.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: mustAny(previousHosts())},
+		}},
+		HostSelectionRetryMaxAttempts: 3,
+	}
 }
 
 // trinoClusters builds, for one Trino cluster, the submission cluster (all

@@ -7,7 +7,6 @@ import (
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 const extAuthzName = "envoy.filters.http.ext_authz"
@@ -24,10 +23,7 @@ func (extAuthzFilter) enabled(o Options) bool { return o.ExtAuthz }
 
 func (extAuthzFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error {
 	hcm.HttpFilters = append(hcm.HttpFilters, typedFilter(extAuthzName, &extauthzv3.ExtAuthz{
-		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &corev3.GrpcService{
-			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
-			Timeout:         durationpb.New(o.ExtProcTimeout),
-		}},
+		Services:            &extauthzv3.ExtAuthz_GrpcService{GrpcService: controlPlaneService(o)},
 		TransportApiVersion: corev3.ApiVersion_V3,
 		// A failed check is a gateway failure (500, rewritten into a JSON
 		// error by the local replies), never an allow.

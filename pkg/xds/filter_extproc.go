@@ -7,6 +7,7 @@ import (
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 const extProcName = "envoy.filters.http.ext_proc"
@@ -24,10 +25,7 @@ func (extProcFilter) enabled(Options) bool { return true }
 // for submissions and turns the filter off for prefixed polls.
 func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error {
 	hcm.HttpFilters = append(hcm.HttpFilters, typedFilter(extProcName, &extprocv3.ExternalProcessor{
-		GrpcService: &corev3.GrpcService{
-			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
-			Timeout:         durationpb.New(o.ExtProcTimeout),
-		},
+		GrpcService: controlPlaneService(o),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 			ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
@@ -52,6 +50,15 @@ func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 // decision is the answer to the headers, sent once the whole body has
 // arrived) and has its response body buffered (small: the first
 // QueryResults) so ext_proc learns the query ID.
+//
+// A submission fails open: if its stream breaks (a replica killed with
+// it open, and the retries on other replicas spent), Envoy goes on without
+// ext_proc. In the request phase that reaches the submit route's direct
+// response (a Trino-shaped GATEWAY_UNAVAILABLE: nothing was decided); in
+// the response phase the coordinator's answer reaches the client, which
+// owns a query that runs, and only the owner record is lost (its polls
+// are prefixed). Failing closed there would answer an error for a query
+// the coordinator has registered.
 func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
 	switch kind {
 	case kindPrefixedPoll:
@@ -68,6 +75,7 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 				RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
 				ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 			},
+			FailureModeAllow: wrapperspb.Bool(true),
 		}}})
 	}
 	return nil
@@ -78,3 +86,14 @@ func (extProcFilter) patchListener(*listenerv3.Listener, Options) error { return
 // patchResources: the ext_proc cluster is shared with ext_authz and the
 // transaction access log, so Translate adds it, whatever filters are on.
 func (extProcFilter) patchResources(*Resources, Options) error { return nil }
+
+// controlPlaneService is how ext_proc and ext_authz reach the control
+// plane: the replicas' cluster, with streams that failed before a replica
+// answered retried on another one.
+func controlPlaneService(o Options) *corev3.GrpcService {
+	return &corev3.GrpcService{
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
+		Timeout:         durationpb.New(o.ExtProcTimeout),
+		RetryPolicy:     extProcRetryPolicy(),
+	}
+}

@@ -33,8 +33,8 @@ import (
 //  4. kindUnknownPrefix: anything else under /_sy/: a JSON 404.
 //  5. kindSubmit: POST /v1/statement with no decision yet: ext_proc reads
 //     the body and the response (no ext_authz: ext_proc applies the
-//     policy); the direct response is only reached if it decided nothing,
-//     which it never does.
+//     policy); the direct response is only reached if it decided nothing:
+//     no replica answered (the submission fails open, filter_extproc.go).
 //  6. kindFollowUp: /v1/statement/...: follow-ups without the prefix;
 //     ext_proc looks the owner up (no ext_authz: like prefixed polls they
 //     belong to the client that holds the query's URIs).
@@ -82,7 +82,7 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 	add(kindSubmit, directRoute("submit", &routev3.RouteMatch{
 		PathSpecifier: &routev3.RouteMatch_Path{Path: statementPrefix},
 		Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
-	}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayInternal, "the gateway made no routing decision")))
+	}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayUnavailable, "no switchyard control-plane replica answered, so the query was not routed; try again")))
 	add(kindFollowUp, directRoute("statement_followups", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: statementPrefix + "/"}},
 		404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path")))
 	add(kindDefault, directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},

@@ -170,6 +170,9 @@ func TestBootstrapErrors(t *testing.T) {
 		{NodeID: "n", AdminAddress: "127.0.0.1:2"},
 		{NodeID: "n", XDSAddresses: []string{"nope"}, AdminAddress: "127.0.0.1:2"},
 		{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1"}, AdminAddress: "x"},
+		{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1", "127.0.0.1:1"}, AdminAddress: "127.0.0.1:2"},
+		{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1", ""}, AdminAddress: "127.0.0.1:2"},
+		{NodeID: "n", XDSAddresses: []string{":1"}, AdminAddress: "127.0.0.1:2"},
 	} {
 		if _, err := Bootstrap(o); err == nil {
 			t.Errorf("%+v accepted", o)
