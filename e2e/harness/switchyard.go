@@ -33,6 +33,8 @@ type GatewayConfig struct {
 	// ExtProcTargets lists the ext_proc addresses Envoys reach (every
 	// replica's); empty: the replica's own.
 	ExtProcTargets []string
+	// ResubmitTargets lists every replica's resubmission address, likewise.
+	ResubmitTargets []string
 }
 
 // ClusterSpec is one cluster of a GatewayConfig.
@@ -71,14 +73,17 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 	if len(c.ExtProcTargets) > 0 {
 		cp["extProcTargets"] = c.ExtProcTargets
 	}
+	if c.ResubmitAddr != "" {
+		cp["resubmitAddress"] = c.ResubmitAddr
+	}
+	if len(c.ResubmitTargets) > 0 {
+		cp["resubmitTargets"] = c.ResubmitTargets
+	}
 	doc := map[string]any{
 		"listener":     map[string]any{"address": c.ListenerAddr},
 		"controlPlane": cp,
 		"routing":      map[string]any{"defaultGroup": c.DefaultGroup},
 		"health":       map[string]any{"interval": "1s", "timeout": "1s", "fallThreshold": 2, "riseThreshold": 2},
-	}
-	if c.ResubmitAddr != "" {
-		doc["controlPlane"].(map[string]any)["resubmitAddress"] = c.ResubmitAddr
 	}
 	if c.RedisAddr != "" {
 		doc["store"] = map[string]any{"type": "redis", "redis": map[string]any{"address": c.RedisAddr}}
