@@ -236,7 +236,7 @@ func (f *sentinelFailover) inject(ctx context.Context) (string, error) {
 	if err := f.topo.sentinel.Failover(ctx); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("SENTINEL FAILOVER; the new primary was promoted after %v", time.Since(start).Round(time.Millisecond)), nil
+	return fmt.Sprintf("Sentinel failover; the new primary was promoted after %v", time.Since(start).Round(time.Millisecond)), nil
 }
 
 func (f *sentinelFailover) recover(context.Context) (string, error) {
@@ -330,10 +330,10 @@ func (f *blueGreen) inject(ctx context.Context) (string, error) {
 	from := f.topo.clusters[f.n%len(f.topo.clusters)].name
 	f.to = f.topo.clusters[(f.n+1)%len(f.topo.clusters)].name
 	f.n++
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	start := time.Now()
-	out, err := f.topo.switchyardCLI(ctx, "bluegreen", "--group", soakGroup, "--to", f.to, "--drain-timeout", "2m")
+	out, err := f.topo.switchyardCLI(ctx, "bluegreen", "--group", soakGroup, "--to", f.to, "--drain-timeout", "3m")
 	if err != nil {
 		return "", err
 	}
@@ -376,10 +376,10 @@ func (f *drainReactivate) rule() string { return "nothing is excused: a drain in
 func (f *drainReactivate) inject(ctx context.Context) (string, error) {
 	f.cur = f.topo.clusters[f.n%len(f.topo.clusters)].name
 	f.n++
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
 	start := time.Now()
-	if _, err := f.topo.switchyardCLI(ctx, "cluster", "drain", f.cur, "--wait", "--timeout", "2m"); err != nil {
+	if _, err := f.topo.switchyardCLI(ctx, "cluster", "drain", f.cur, "--wait", "--timeout", "3m"); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("switchyard cluster drain %s --wait: drained after %v", f.cur, time.Since(start).Round(time.Millisecond)), nil

@@ -230,6 +230,11 @@ func (l *load) pyResult(o *outcome, q query, ln line) bool {
 			o.Result, o.ErrName, o.ErrMsg = resultHung, *r.ErrorName, deref(r.Error)
 		case r.ErrorName != nil:
 			o.Result, o.ErrName, o.ErrMsg, o.Clear = resultError, *r.ErrorName, deref(r.Error), r.Clear
+			// A wrapped Trino error (a failed COMMIT is a DatabaseError
+			// around it) is named by the error it wraps.
+			if m := wrappedName.FindStringSubmatch(o.ErrMsg); m != nil && !r.Clear {
+				o.ErrName, o.Clear = m[1], true
+			}
 		default:
 			o.Result, o.Digest = resultOK, deref(r.Digest)
 			l.check(o, "python")
@@ -237,6 +242,8 @@ func (l *load) pyResult(o *outcome, q query, ln line) bool {
 	})
 	return true
 }
+
+var wrappedName = regexp.MustCompile(`Trino[A-Za-z]*Error\(type=[A-Z_]+, name=([A-Z_]+),`)
 
 func deref(s *string) string {
 	if s == nil {

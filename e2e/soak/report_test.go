@@ -18,6 +18,8 @@ type counts struct {
 	// they leave the availability denominator.
 	OnKilled int
 	Errors   map[string]int // "NAME" or "NAME (excused)" -> count
+	// Took are the durations of the successful queries.
+	Took []time.Duration
 }
 
 func (c *counts) add(o *outcome) {
@@ -31,6 +33,7 @@ func (c *counts) add(o *outcome) {
 			c.Wrong++
 		} else {
 			c.OK++
+			c.Took = append(c.Took, o.End.Sub(o.Start))
 		}
 	case resultHung:
 		c.Hung++
@@ -58,6 +61,16 @@ func (c counts) availability() string {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f%%", 100*float64(c.OK)/float64(d))
+}
+
+// took is the median and the longest duration of the successful queries.
+func (c counts) took() string {
+	if len(c.Took) == 0 {
+		return "-"
+	}
+	d := append([]time.Duration(nil), c.Took...)
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return fmt.Sprintf("%v / %v", d[len(d)/2].Round(time.Millisecond), d[len(d)-1].Round(time.Millisecond))
 }
 
 func (c counts) errorList() string {
@@ -263,8 +276,10 @@ func (r *report) markdown(root string) string {
 	p("")
 	p("## Per client and kind")
 	p("")
-	p("| client/kind | started | succeeded | failed, excused | failed, not excused | hung | lost | wrong |")
-	p("|---|---|---|---|---|---|---|---|")
+	p("Durations are those of successful queries, as the soak saw them (client process round trip; a CLI query's includes the CLI's own work, the first of a batch its JVM start).")
+	p("")
+	p("| client/kind | started | succeeded | failed, excused | failed, not excused | hung | lost | wrong | median / longest |")
+	p("|---|---|---|---|---|---|---|---|---|")
 	var kinds []string
 	for k := range r.PerKind {
 		kinds = append(kinds, k)
@@ -272,7 +287,7 @@ func (r *report) markdown(root string) string {
 	sort.Strings(kinds)
 	for _, k := range kinds {
 		c := r.PerKind[k]
-		p("| %s | %d | %d | %d | %d | %d | %d | %d |", k, c.Started, c.OK, c.Excused, c.Unexcused, c.Hung, c.Lost, c.Wrong)
+		p("| %s | %d | %d | %d | %d | %d | %d | %d | %s |", k, c.Started, c.OK, c.Excused, c.Unexcused, c.Hung, c.Lost, c.Wrong, c.took())
 	}
 	p("")
 	p("## Excuse rules")

@@ -74,6 +74,12 @@ type envoySlot struct {
 // URL is the client address of the Envoy.
 func (s *envoySlot) URL() string { return "http://" + s.listener }
 
+// trinoExtra is the soak clusters' configuration beyond deploy/trino: a
+// query whose client stopped polling (its connection died with a killed
+// Envoy) is abandoned after a minute rather than Trino's default five, so
+// the drains of the next faults do not wait on it.
+var trinoExtra = []string{"query.client.timeout=1m"}
+
 // buildTopology starts the soak's own Trino clusters, Redis, two
 // control-plane replicas (each lists both replicas in
 // controlPlane.extProcTargets) and two Envoys. It is the one place that
@@ -92,7 +98,7 @@ func buildTopology(t *testing.T, ctx context.Context, env *harness.Env) *topolog
 	// The Trino clusters start first (tens of seconds on two cores) and
 	// in parallel.
 	for _, name := range []string{"a", "b"} {
-		tr, err := env.StartTrino("soak-trino-"+name, harness.TrinoOptions{})
+		tr, err := env.StartTrino("soak-trino-"+name, harness.TrinoOptions{Extra: trinoExtra})
 		if err != nil {
 			t.Fatal(err)
 		}
