@@ -427,7 +427,13 @@ func errorNameFromMessage(msg string) string {
 // batch).
 const cliBatch = 8
 
-var cliFailed = regexp.MustCompile(`^Query ([0-9a-z_]+) failed: (.*)$`)
+var (
+	cliFailed = regexp.MustCompile(`^Query ([0-9a-z_]+) failed: (.*)$`)
+	// cliException is a client-side failure the CLI prints as a Java
+	// exception (a refused connection: "java.net.ConnectException: ...").
+	cliException = regexp.MustCompile(`^[a-z]+(\.[A-Za-z0-9_$]+)+(Exception|Error): `)
+	ansi         = regexp.MustCompile("\x1b\\[[0-9;]*m")
+)
 
 // cliLoop runs batches of cliQueries, each batch one CLI process through
 // an Envoy in rotation (`-f file --ignore-errors`). The CLI runs the
@@ -490,32 +496,30 @@ func (l *load) cliRun(hard context.Context, lp loop, slot *envoySlot, b int, n *
 				l.rec.update(func() { cur.End, cur.ErrMsg = time.Now(), "the CLI exited without output for the query" })
 				return
 			}
-			tag, rest, _ := strings.Cut(ln.text, "\t")
-			switch {
-			case tag == items[idx].tag:
+			cl := parseCLILine(ln.text, items[idx].tag)
+			switch cl.kind {
+			case cliRow:
 				o := cur
 				l.rec.update(func() {
-					o.End, o.Result, o.Rows, o.Digest = ln.at, resultOK, 1, rest
-					if want, ok := l.expected["cli/"+o.Key]; ok && want != "1:"+rest {
-						o.Wrong = fmt.Sprintf("row %q, direct Trino gives %q", rest, strings.TrimPrefix(want, "1:"))
+					o.End, o.Result, o.Rows, o.Digest = ln.at, resultOK, 1, cl.rest
+					if want, ok := l.expected["cli/"+o.Key]; ok && want != "1:"+cl.rest {
+						o.Wrong = fmt.Sprintf("row %q, direct Trino gives %q", cl.rest, strings.TrimPrefix(want, "1:"))
 					}
 				})
-			case cliFailed.MatchString(ln.text):
-				m := cliFailed.FindStringSubmatch(ln.text)
+			case cliQueryFailed:
 				o := cur
-				cl, name := l.clusterOf(hard, m[1])
+				cluster, name := l.clusterOf(hard, cl.queryID)
 				if name == "" {
-					name = errorNameFromMessage(m[2])
+					name = errorNameFromMessage(cl.rest)
 				}
 				l.rec.update(func() {
-					o.End, o.Result, o.ErrName, o.ErrMsg, o.Clear = ln.at, resultError, name, m[2], true
-					o.QueryIDs, o.Cluster = []string{m[1]}, cl
+					o.End, o.Result, o.ErrName, o.ErrMsg, o.Clear = ln.at, resultError, name, cl.rest, true
+					o.QueryIDs, o.Cluster = []string{cl.queryID}, cluster
 				})
-			case strings.HasPrefix(ln.text, "Error running command:"):
+			case cliClientError:
 				o := cur
-				msg := strings.TrimPrefix(ln.text, "Error running command: ")
 				l.rec.update(func() {
-					o.End, o.Result, o.ErrName, o.ErrMsg = ln.at, resultError, errorNameFromMessage(msg), msg
+					o.End, o.Result, o.ErrName, o.ErrMsg = ln.at, resultError, errorNameFromMessage(cl.rest), cl.rest
 				})
 			default:
 				continue // other output (a stack trace line, a warning)
@@ -536,6 +540,41 @@ func (l *load) cliRun(hard context.Context, lp loop, slot *envoySlot, b int, n *
 			return
 		}
 	}
+}
+
+// cliLineKind is what a line of CLI output says about the running query.
+type cliLineKind int
+
+const (
+	cliOther       cliLineKind = iota // a warning, a stack trace line
+	cliRow                            // the query's result row
+	cliQueryFailed                    // "Query ID failed: message"
+	cliClientError                    // a client-side failure (refused connection)
+)
+
+type cliLine struct {
+	kind    cliLineKind
+	queryID string
+	rest    string // the row after the tag, or the error message
+}
+
+// parseCLILine reads one line of CLI output (stdout and stderr merged,
+// colours stripped) while the query tagged tag runs.
+func parseCLILine(s, tag string) cliLine {
+	text := ansi.ReplaceAllString(s, "")
+	if t, rest, ok := strings.Cut(text, "\t"); ok && t == tag {
+		return cliLine{kind: cliRow, rest: rest}
+	}
+	if m := cliFailed.FindStringSubmatch(text); m != nil {
+		return cliLine{kind: cliQueryFailed, queryID: m[1], rest: m[2]}
+	}
+	if msg, ok := strings.CutPrefix(text, "Error running command: "); ok {
+		return cliLine{kind: cliClientError, rest: msg}
+	}
+	if cliException.MatchString(text) {
+		return cliLine{kind: cliClientError, rest: text}
+	}
+	return cliLine{kind: cliOther}
 }
 
 func (l *load) startCLI(name, server, file string) (*clientProc, error) {
