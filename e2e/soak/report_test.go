@@ -99,6 +99,7 @@ type report struct {
 	Total    counts
 	Bad      []outcome // hung, lost, wrong, unexcused
 	Excused  []outcome
+	All      []outcome // with excuses applied
 
 	Duration, Interval, Hold time.Duration
 	Loops                    []loop
@@ -140,6 +141,7 @@ func account(all []outcome, windows []*window, faults []fault) *report {
 		}
 		r.PerKind[kind].add(o)
 		r.Total.add(o)
+		r.All = append(r.All, *o)
 		switch {
 		case o.Result == resultHung, o.Result == resultLost, o.Wrong != "", o.Result == resultError && o.Excuse == "":
 			r.Bad = append(r.Bad, *o)
@@ -259,7 +261,9 @@ func (r *report) markdown(root string) string {
 	}
 	p("## Per window")
 	p("")
-	p("| # | fault | from | what was done | started | ok | excused | not excused | hung | lost | wrong |")
+	p("Times are UTC; a window runs from its start to the next window's.")
+	p("")
+	p("| # | fault | start | what was done | started | ok | excused | not excused | hung | lost | wrong |")
 	p("|---|---|---|---|---|---|---|---|---|---|---|")
 	for i, w := range r.Windows {
 		c := r.PerWin[i]
@@ -270,7 +274,7 @@ func (r *report) markdown(root string) string {
 		if w.Fault == nil {
 			what = "-"
 		}
-		p("| %d | %s | +%v | %s | %d | %d | %d | %d | %d | %d | %d |", w.Index, w.Name, w.Start.Sub(r.Windows[0].Start).Round(time.Second),
+		p("| %d | %s | %s (+%v) | %s | %d | %d | %d | %d | %d | %d | %d |", w.Index, w.Name, w.Start.UTC().Format("15:04:05.000"), w.Start.Sub(r.Windows[0].Start).Round(time.Second),
 			strings.ReplaceAll(what, "|", "/"), c.Started, c.OK, c.Excused, c.Unexcused, c.Hung, c.Lost, c.Wrong)
 	}
 	p("")
@@ -334,6 +338,18 @@ func (r *report) markdown(root string) string {
 			p("- %s", n)
 		}
 		p("")
+	}
+	return b.String()
+}
+
+// outcomesTSV is every outcome, one line each, for a closer look.
+func outcomesTSV(all []outcome) string {
+	var b strings.Builder
+	b.WriteString("id\tclient\tkind\tkey\tenvoy\tstart\tend\tcluster\tcoordinator\tresult\terror\texcuse\twrong\tquery_ids\tmessage\n")
+	for _, o := range all {
+		fmt.Fprintf(&b, "%d\t%s\t%s\t%s\tenvoy%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Client, o.Kind, o.Key, o.Envoy+1,
+			o.Start.UTC().Format("15:04:05.000"), o.End.UTC().Format("15:04:05.000"), o.Cluster, o.Coordinator, o.Result, o.ErrName,
+			o.Excuse, o.Wrong, strings.Join(o.QueryIDs, ","), strings.ReplaceAll(o.ErrMsg, "\t", " "))
 	}
 	return b.String()
 }

@@ -172,7 +172,11 @@ func TestSoak(t *testing.T) {
 	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
 		t.Error(err)
 	}
-	t.Logf("report written to %s:\n%s", path, md)
+	tsv := filepath.Join(os.TempDir(), fmt.Sprintf("switchyard-soak-%s-outcomes.tsv", time.Now().Format("20060102-150405")))
+	if err := os.WriteFile(tsv, []byte(outcomesTSV(rep.All)), 0o644); err != nil {
+		t.Error(err)
+	}
+	t.Logf("report written to %s (every outcome in %s):\n%s", path, tsv, md)
 	rep.fail(t)
 }
 
