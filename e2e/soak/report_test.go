@@ -106,9 +106,10 @@ type report struct {
 	Skipped                  []skippedFault
 	Notes                    []string
 	Topology                 []string
+	LoadStart                string
 }
 
-// account attributes each outcome to the window it started in, applies
+// account attributes each outcome to the window it ended in, applies
 // every fault's excuse rule to each failure, and counts.
 func account(all []outcome, windows []*window, faults []fault) *report {
 	r := &report{Windows: windows, Faults: faults, PerWin: make([]counts, len(windows)),
@@ -123,9 +124,15 @@ func account(all []outcome, windows []*window, faults []fault) *report {
 				}
 			}
 		}
+		// A query belongs to the window it ended in: one running when a
+		// fault was injected was exposed to that fault.
+		at := o.End
+		if at.IsZero() {
+			at = o.Start
+		}
 		w := 0
 		for j, win := range windows {
-			if !o.Start.Before(win.Start) {
+			if !at.Before(win.Start) {
 				w = j
 			}
 		}
@@ -188,7 +195,7 @@ func (r *report) fail(t *testing.T) {
 	}
 	for i, c := range r.PerWin {
 		if c.Started == 0 {
-			t.Errorf("window %d (%s) started no query: the load stalled", i, r.Windows[i].Name)
+			t.Errorf("no query ended in window %d (%s): the load stalled", i, r.Windows[i].Name)
 		}
 	}
 }
@@ -203,6 +210,7 @@ func (r *report) markdown(root string) string {
 	p("- Date: %s", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	p("- Commit: %s", commit(root))
 	p("- Machine: %s", machine())
+	p("- Load average (1, 5, 15 min) at the start of the load: %s; at the end: %s", r.LoadStart, loadAvg())
 	p("- Load ran for %v; a fault every %v (a kill holds %v before the restart)", r.Duration.Round(time.Second), r.Interval, r.Hold)
 	p("")
 	p("## Topology")
@@ -223,9 +231,9 @@ func (r *report) markdown(root string) string {
 	p("")
 	p("## Per fault")
 	p("")
-	p("Queries are counted in the window they started in. Availability = succeeded / (all queries not running on a killed coordinator).")
+	p("A query is counted in the window it ended in (a hung query ends at its bound, a lost one when its client was found dead), so a query running when a fault was injected counts for that fault. Availability = succeeded / (all queries not running on a killed coordinator).")
 	p("")
-	p("| fault | windows | started | succeeded | failed, excused | failed, not excused | hung | lost | wrong | availability | errors |")
+	p("| fault | windows | queries | succeeded | failed, excused | failed, not excused | hung | lost | wrong | availability | errors |")
 	p("|---|---|---|---|---|---|---|---|---|---|---|")
 	var names []string
 	seen := map[string]bool{}
@@ -248,6 +256,9 @@ func (r *report) markdown(root string) string {
 		}
 		p("| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |", n, nw, c.Started, c.OK, c.Excused, c.Unexcused, c.Hung, c.Lost, c.Wrong, c.availability(), c.errorList())
 	}
+	for _, s := range r.Skipped {
+		p("| %s | 0 | skipped: %s | | | | | | | | |", s.Name, s.Reason)
+	}
 	t := r.Total
 	p("| **total** | %d | %d | %d | %d | %d | %d | %d | %d | **%s** | %s |", len(r.Windows), t.Started, t.OK, t.Excused, t.Unexcused, t.Hung, t.Lost, t.Wrong, t.availability(), t.errorList())
 	p("")
@@ -263,7 +274,7 @@ func (r *report) markdown(root string) string {
 	p("")
 	p("Times are UTC; a window runs from its start to the next window's.")
 	p("")
-	p("| # | fault | start | what was done | started | ok | excused | not excused | hung | lost | wrong |")
+	p("| # | fault | start | what was done | queries | ok | excused | not excused | hung | lost | wrong |")
 	p("|---|---|---|---|---|---|---|---|---|---|---|")
 	for i, w := range r.Windows {
 		c := r.PerWin[i]
@@ -282,7 +293,7 @@ func (r *report) markdown(root string) string {
 	p("")
 	p("Durations are those of successful queries, as the soak saw them (client process round trip; a CLI query's includes the CLI's own work, the first of a batch its JVM start).")
 	p("")
-	p("| client/kind | started | succeeded | failed, excused | failed, not excused | hung | lost | wrong | median / longest |")
+	p("| client/kind | queries | succeeded | failed, excused | failed, not excused | hung | lost | wrong | median / longest |")
 	p("|---|---|---|---|---|---|---|---|---|")
 	var kinds []string
 	for k := range r.PerKind {
@@ -365,6 +376,19 @@ func commit(root string) string {
 		c += " (with uncommitted changes)"
 	}
 	return c
+}
+
+// loadAvg is the machine's load average from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }
 
 // machine describes the CPU and memory from /proc.

@@ -117,7 +117,7 @@ func TestSoak(t *testing.T) {
 		}()
 	}
 
-	start := time.Now()
+	start, loadStart := time.Now(), loadAvg()
 	windows := []*window{{Index: 0, Name: "baseline (no fault)", Start: start}}
 	if err := waitHold(hard, interval); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestSoak(t *testing.T) {
 
 	rep := account(l.rec.snapshot(), windows, faults)
 	rep.Duration, rep.Interval, rep.Hold = end.Sub(start), interval, hold
-	rep.Loops, rep.Skipped, rep.Notes = loops, skipped, l.notes
+	rep.Loops, rep.Skipped, rep.Notes, rep.LoadStart = loops, skipped, l.notes, loadStart
 	rep.Topology = []string{
 		"2 single-node Trino " + env.Versions["TRINO_VERSION"] + " clusters (a, b; started by the soak, 1 GB heap each, " + strings.Join(trinoExtra, ", ") + ") in one routing group",
 		"2 control-plane replicas; " + topo.xdsDesc,
