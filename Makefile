@@ -15,12 +15,13 @@ FUZZMINIMIZE ?= 20000x
 TEST_TIMEOUT ?= 25m
 CACHE       := .cache
 
-.PHONY: help setup build demo bench test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean
+.PHONY: help setup build demo bench soak test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean
 
 help:
 	@echo "make demo    run Redis, two Trino clusters, the control plane and Envoy; query through the gateway"
 	@echo "make test    install what is missing, run checks, unit, fuzz and end-to-end tests"
 	@echo "make bench   measure Switchyard, plain Envoy, Trino Gateway and direct access; write docs/benchmarks.md"
+	@echo "make soak    30 minutes of mixed load with a fault every 2 minutes; write docs/availability.md"
 	@echo "make setup   install Envoy, Redis, Trino and the clients into $(CACHE)/ (idempotent)"
 	@echo "make check   gofmt, go vet, staticcheck, generated files up to date"
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default $(FUZZTIME))"
@@ -39,6 +40,11 @@ demo: setup
 bench: setup
 	@deploy/setup.sh bench >/dev/null
 	$(GO) run ./cmd/bench
+
+# The availability soak (about 35 minutes): docs/availability.md. make test
+# runs its short version (part of E2E_PKGS).
+soak: setup
+	$(GO) test -count=1 -v ./e2e/soak -run TestSoak -soak.duration=30m -soak.interval=2m -soak.report=../../docs/availability.md -timeout 40m
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
@@ -94,8 +100,8 @@ fuzz:
 # Unit packages run under the race detector; the packages that start real
 # components (Envoy, Redis, Trino, Trino Gateway, the bench runner) run
 # without it.
-E2E_PKGS  := ./e2e ./e2e/bench ./e2e/harness
-UNIT_PKGS  = $$($(GO) list ./... | grep -v -x -e '.*/e2e' -e '.*/e2e/bench' -e '.*/e2e/harness')
+E2E_PKGS  := ./e2e ./e2e/bench ./e2e/harness ./e2e/soak
+UNIT_PKGS  = $$($(GO) list ./... | grep -v -x -e '.*/e2e' -e '.*/e2e/bench' -e '.*/e2e/harness' -e '.*/e2e/soak')
 
 unit:
 	$(GO) test -count=1 -race $(UNIT_PKGS)
