@@ -124,11 +124,11 @@ func buildTopology(t *testing.T, ctx context.Context, env *harness.Env) *topolog
 
 	// Every address is chosen before the first replica starts: each
 	// replica's configuration lists both ext_proc addresses.
-	type addrs struct{ listener, admin, xds, extProc string }
+	type addrs struct{ listener, admin, xds, extProc, resubmit string }
 	var as []addrs
 	for range 2 {
 		var a addrs
-		for _, p := range []*string{&a.listener, &a.admin, &a.xds, &a.extProc} {
+		for _, p := range []*string{&a.listener, &a.admin, &a.xds, &a.extProc, &a.resubmit} {
 			if *p, err = harness.FreeAddr(); err != nil {
 				t.Fatal(err)
 			}
@@ -136,17 +136,15 @@ func buildTopology(t *testing.T, ctx context.Context, env *harness.Env) *topolog
 		as = append(as, a)
 	}
 	targets := []string{as[0].extProc, as[1].extProc}
+	resubmits := []string{as[0].resubmit, as[1].resubmit}
 	for i, a := range as {
 		cfg := harness.GatewayConfig{
-			ListenerAddr: a.listener, AdminAddr: a.admin, XDSAddr: a.xds, ExtProcAddr: a.extProc,
+			ListenerAddr: a.listener, AdminAddr: a.admin, XDSAddr: a.xds, ExtProcAddr: a.extProc, ResubmitAddr: a.resubmit,
+			ExtProcTargets: targets, ResubmitTargets: resubmits,
 			RedisAddr:    redis.Addr,
 			DefaultGroup: soakGroup, Groups: []string{soakGroup},
 			LogLevel: "info",
 			Extra: map[string]any{
-				"controlPlane": map[string]any{
-					"adminAddress": a.admin, "xdsAddress": a.xds, "extProcAddress": a.extProc,
-					"extProcTargets": targets,
-				},
 				"admin":  map[string]any{"tokens": []map[string]any{{"name": "soak", "token": adminToken, "role": "admin"}}},
 				"policy": map[string]any{"dir": topo.policyDir},
 			},
@@ -163,7 +161,7 @@ func buildTopology(t *testing.T, ctx context.Context, env *harness.Env) *topolog
 		}
 		topo.cps = append(topo.cps, cp)
 	}
-	topo.xdsDesc = "each Envoy bootstrapped with its own replica's xDS address; both replicas in controlPlane.extProcTargets"
+	topo.xdsDesc = "each Envoy bootstrapped with its own replica's xDS address (each Envoy has its own listener port, which the configuration names); both replicas in controlPlane.extProcTargets and resubmitTargets"
 	for i, a := range as {
 		slot := &envoySlot{index: i, name: fmt.Sprintf("soak-envoy%d", i+1), xds: a.xds, listener: a.listener}
 		if err := topo.startEnvoy(ctx, slot); err != nil {
