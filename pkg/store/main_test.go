@@ -84,11 +84,13 @@ func sharedCluster(t *testing.T) *harness.RedisCluster {
 }
 
 // backend is one implementation under test. advance moves the memory
-// store's clock; Redis keeps real time, so checks after it poll.
+// store's clock; Redis keeps real time, so checks after it poll. lose
+// drops a document as a Redis restarted empty would.
 type backend struct {
 	name    string
 	s       *Store
 	advance func(time.Duration)
+	lose    func(doc string)
 }
 
 // backends returns a fresh memory store and Redis stores (standalone,
@@ -98,7 +100,8 @@ func backends(t *testing.T) []backend {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	mem := newMemory(clock.Now)
 	sen := sharedSentinel(t)
-	out := []backend{{name: "memory", s: mem, advance: clock.Advance}}
+	out := []backend{{name: "memory", s: mem, advance: clock.Advance,
+		lose: func(string) { mem.Documents.(*memDocuments).lose() }}}
 	for _, o := range []RedisOptions{
 		{Mode: RedisStandalone, Addresses: []string{sharedRedis(t).Addr}},
 		{Mode: RedisSentinel, Addresses: sen.SentinelAddrs, MasterName: sen.MasterName},
@@ -115,7 +118,13 @@ func backends(t *testing.T) []backend {
 		if o.Mode != RedisStandalone {
 			name = "redis-" + o.Mode
 		}
-		out = append(out, backend{name: name, s: rs, advance: func(time.Duration) {}})
+		rd := rs.Documents.(*redisDocuments)
+		out = append(out, backend{name: name, s: rs, advance: func(time.Duration) {},
+			lose: func(doc string) {
+				if err := rd.c.Del(context.Background(), rd.k.document(doc)...).Err(); err != nil {
+					t.Fatalf("dropping the %s document: %v", doc, err)
+				}
+			}})
 	}
 	return out
 }
