@@ -46,6 +46,7 @@ type Server struct {
 	policy         *policy.Engine // Current() is nil without a policy
 	decisions      *policy.DecisionLog
 	pipeline       *admission.Pipeline
+	pending        *admission.PendingRecords // query owners waiting for the store
 	extProcMetrics *extproc.Metrics
 	extRouter      extrouter.Client
 	changes        *debouncer // the fleet changed: publish a new snapshot
@@ -159,9 +160,12 @@ func (s *Server) buildPipeline() error {
 		}
 		s.extRouter = c
 	}
+	s.pending = admission.NewPendingRecords(s.store.Queries, admission.PendingOptions{
+		Timeout: s.cfg.Store.Redis.Timeout, Logger: s.log.With("component", "admission"), Registerer: s.reg,
+	})
 	s.pipeline = admission.New(admission.Options{
 		Router: s.router, Health: s.poller,
-		Queries: s.store.Queries, QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
+		Queries: s.pending, QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
 		Cost:    s.costEstimator(),
