@@ -1,6 +1,7 @@
 """Runs queries through the Python trino client (DB-API) and prints JSON.
 
 stdin: {"server": "http://host:port", "user": "u", "headers": {...},
+        "max_attempts": n (optional, the client's default 3),
         "queries": [{"tag": "...", "sql": "..."}]}
 stdout: [{"tag", "query_id", "rows", "error"}] in the same order.
 """
@@ -17,6 +18,7 @@ def main():
     conn = trino.dbapi.connect(
         host=u.hostname, port=u.port, http_scheme=u.scheme, user=spec["user"],
         http_headers=spec.get("headers") or None, request_timeout=60,
+        max_attempts=spec.get("max_attempts", trino.constants.DEFAULT_MAX_ATTEMPTS),
     )
     out = []
     for q in spec["queries"]:

@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
+)
+
+// pyLoad is the issue's load: Python trino clients with max_attempts=1
+// (no retry hides a failure), each running its queries one after another.
+type pyLoad struct {
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	results []pyResult
+	errs    []error
+}
+
+// startPyLoad starts clients Python clients, perClient queries each.
+func startPyLoad(server, prefix string, clients, perClient int) *pyLoad {
+	l := &pyLoad{}
+	for i := range clients {
+		qs := tagged(fmt.Sprintf("%s_c%d", prefix, i), perClient)
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			res, err := pythonQueries(server, qs)
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.results = append(l.results, res...)
+			if err != nil {
+				l.errs = append(l.errs, err)
+			}
+		}()
+	}
+	return l
+}
+
+// wait waits for every client and fails the test on a failed query.
+func (l *pyLoad) wait(t *testing.T) []pyResult {
+	t.Helper()
+	l.wg.Wait()
+	for _, err := range l.errs {
+		t.Error(err)
+	}
+	failed := 0
+	for _, r := range l.results {
+		if r.Error != "" {
+			failed++
+			t.Errorf("query %s (%s) failed: %s", r.QueryID, r.Tag, r.Error)
+		}
+	}
+	t.Logf("%d queries through the Python client (max_attempts=1), %d failed", len(l.results), failed)
+	return l.results
+}
+
+// pythonQueries is runPython for a goroutine: it returns its failure.
+func pythonQueries(server string, qs []taggedQuery) ([]pyResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	spec, _ := json.Marshal(map[string]any{"server": server, "user": "e2e", "max_attempts": 1, "queries": qs})
+	cmd := exec.CommandContext(ctx, env.PythonPath(), env.Root+"/e2e/clients/pyclient.py")
+	cmd.Stdin = strings.NewReader(string(spec))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("python client: %v\nstderr: %s", err, stderr.String())
+	}
+	var res []pyResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("python client output: %v: %s", err, out)
+	}
+	return res, nil
+}
+
+// logCount counts the lines of a process log after byte offset from that
+// contain s.
+func logCount(t *testing.T, p *harness.Proc, from int, s string) int {
+	t.Helper()
+	b, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from > len(b) {
+		from = len(b)
+	}
+	return strings.Count(string(b[from:]), s)
+}
+
+func logSize(t *testing.T, p *harness.Proc) int {
+	t.Helper()
+	b, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(b)
+}
+
+// waitSubmitted waits until the control plane has recorded n more
+// submissions than at byte offset from of its log.
+func waitSubmitted(t *testing.T, cp *harness.Switchyard, from, n int) {
+	t.Helper()
+	err := harness.Poll(context.Background(), fmt.Sprintf("%d submissions", n), 2*time.Minute, 50*time.Millisecond, func() error {
+		if got := logCount(t, cp.Proc, from, "query submitted"); got < n {
+			return fmt.Errorf("%d submitted", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// patientHealth gives coordinators 5 s to answer a health check (3 misses
+// in a row mark one down): these tests are about Redis, and on a machine
+// whose two cores run both Trino JVMs and the load, a 1 s check times out
+// now and then without any coordinator being down.
+func patientHealth(cfg harness.GatewayConfig) harness.GatewayConfig {
+	if cfg.Extra == nil {
+		cfg.Extra = map[string]any{}
+	}
+	cfg.Extra["health"] = map[string]any{"interval": "1s", "timeout": "5s", "fallThreshold": 3, "riseThreshold": 2}
+	return cfg
+}
+
+// storedFleet reads the fleet document from Redis as the store keeps it
+// (key prefix sy:, the default): its revision and each cluster's state.
+func storedFleet(ctx context.Context, c redis.UniversalClient) (int64, map[string]string, error) {
+	vals, err := c.MGet(ctx, "sy:doc:{fleet}", "sy:doc:{fleet}:rev").Result()
+	if err != nil {
+		return 0, nil, err
+	}
+	doc, _ := vals[0].(string)
+	revs, _ := vals[1].(string)
+	if doc == "" || revs == "" {
+		return 0, nil, errors.New("no fleet document in Redis")
+	}
+	rev, err := strconv.ParseInt(revs, 10, 64)
+	if err != nil {
+		return 0, nil, err
+	}
+	var d struct {
+		Status map[string]struct {
+			State string `json:"state"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return 0, nil, err
+	}
+	states := map[string]string{}
+	for name, s := range d.Status {
+		states[name] = s.State
+	}
+	return rev, states, nil
+}
+
+// TestRedisRestartWithoutPersistenceUnderLoad is the issue's third and
+// fourth symptoms: Redis (no persistence) is killed and restarted empty on
+// its port while six Python clients (max_attempts=1) run queries. No
+// query fails; the fleet document, with a state changed at run time before
+// the restart, is back in Redis at the revision it had; and the control
+// plane logs the lost store a handful of times, not four times a second.
+func TestRedisRestartWithoutPersistenceUnderLoad(t *testing.T) {
+	g := startGateway(t, 1, patientHealth(withAdmin(twoClusters(deadURL(t)))))
+	ctx := context.Background()
+	if out, err := cli(ctx, g, "cluster", "deactivate", "dead"); err != nil {
+		t.Fatalf("deactivate: %v\n%s", err, out)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: g.redis.Addr, MaxRetries: -1})
+	defer raw.Close()
+	rev, states, err := storedFleet(ctx, raw)
+	if err != nil || states["dead"] != "inactive" {
+		t.Fatalf("before the restart: fleet revision %d, states %v (%v); want dead inactive", rev, states, err)
+	}
+
+	from := logSize(t, g.cps[0].Proc)
+	load := startPyLoad(g.URL(0), "restart", 6, 12)
+	waitSubmitted(t, g.cps[0], from, 6)
+
+	// Redis dies and comes back empty on its port.
+	mark := logSize(t, g.cps[0].Proc)
+	_, portText, _ := net.SplitHostPort(g.redis.Addr)
+	port, _ := strconv.Atoi(portText)
+	g.redis.Kill()
+	if g.redis, err = env.StartRedisOn(ctx, g.redis.Name, port); err != nil {
+		t.Fatal(err)
+	}
+	g.procs = append(g.procs, g.redis.Proc)
+	restarted := time.Now()
+	err = harness.Poll(ctx, "the fleet to be written back to Redis", 10*time.Second, 20*time.Millisecond, func() error {
+		got, st, err := storedFleet(ctx, raw)
+		if err != nil {
+			return err
+		}
+		if got != rev || st["dead"] != "inactive" {
+			return fmt.Errorf("revision %d, states %v; want revision %d with dead inactive", got, st, rev)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err) // and see what the load went through
+	} else {
+		t.Logf("fleet back in Redis %v after the restart", time.Since(restarted).Round(time.Millisecond))
+	}
+
+	res := load.wait(t)
+	if len(res) != 72 {
+		t.Errorf("%d results, want 72", len(res))
+	}
+	if n := logCount(t, g.cps[0].Proc, mark, "cannot read the fleet"); n > 3 {
+		t.Errorf(`"cannot read the fleet" logged %d times after the restart, want at most 3`, n)
+	}
+	if n := logCount(t, g.cps[0].Proc, mark, "fleet written back"); n != 1 {
+		t.Errorf(`"fleet written back" logged %d times, want once`, n)
+	}
+	if st := clusterStates(t, g); st["dead"] != "inactive" {
+		t.Errorf("after the restart the control plane shows dead %q, want inactive", st["dead"])
+	}
+}
