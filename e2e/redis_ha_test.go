@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -229,4 +232,143 @@ func TestRedisRestartWithoutPersistenceUnderLoad(t *testing.T) {
 	if st := clusterStates(t, g); st["dead"] != "inactive" {
 		t.Errorf("after the restart the control plane shows dead %q, want inactive", st["dead"])
 	}
+}
+
+// envoyStat sums Envoy counters whose name contains filter.
+func envoyStat(t *testing.T, en *harness.Envoy, filter string) int {
+	t.Helper()
+	body, err := en.Admin("/stats?filter=" + filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, line := range strings.Split(body, "\n") {
+		if _, v, ok := strings.Cut(line, ": "); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			total += n
+		}
+	}
+	return total
+}
+
+// startGatewayOnStore is startGatewayFor on a store the test started
+// (a Sentinel setup, a Redis Cluster, a Redis with other settings): redis
+// is the configuration's store.redis section. It starts no Redis.
+func startGatewayOnStore(t *testing.T, replicas int, cfg harness.GatewayConfig, redisSection map[string]any) *gateway {
+	t.Helper()
+	ctx := context.Background()
+	g := &gateway{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("\n" + harness.Dump(g.procs, 80))
+		}
+		for i := len(g.procs) - 1; i >= 0; i-- {
+			g.procs[i].Stop()
+		}
+	})
+	if cfg.Extra == nil {
+		cfg.Extra = map[string]any{}
+	}
+	cfg.Extra["store"] = map[string]any{"type": "redis", "redis": redisSection}
+	for i := range replicas {
+		c := cfg
+		c.ListenerAddr = ""
+		cp, err := env.StartSwitchyard(ctx, fmt.Sprintf("%s-cp%d", t.Name(), i+1), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.procs = append(g.procs, cp.Proc)
+		g.cps = append(g.cps, cp)
+		en, err := env.StartEnvoy(ctx, fmt.Sprintf("%s-envoy%d", t.Name(), i+1), cp.XDSAddr, cp.ListenerAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.procs = append(g.procs, en.Proc)
+		g.envoys = append(g.envoys, en)
+		if err := en.WaitHealthy(ctx, "trino_a", "trino_b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// metric reads a counter or gauge from a control plane's /metrics.
+func metric(t *testing.T, cp *harness.Switchyard, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + cp.AdminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// TestRedisStallUnderLoad is the issue's fourth symptom and its cause: a
+// submission's answer waits in Envoy while ext_proc records the query's
+// owner, and a store call longer than ext_proc's message timeout (1 s)
+// made Envoy time the message out and reset the client's connection
+// (Python: "Remote end closed connection without response" or "Response
+// ended prematurely"), once per client caught in it. Here Redis stops
+// answering (SIGSTOP: connections stay open, nothing is read) for the
+// time six Python clients (max_attempts=1) submit two queries each, with
+// a store timeout of 3 s, longer than the message timeout. No query
+// fails, Envoy times out no ext_proc message, and the owners that could
+// not be written during the stall are written once Redis answers.
+func TestRedisStallUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	r, err := env.StartRedis(ctx, t.Name()+"-redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	g := startGatewayOnStore(t, 1, patientHealth(twoClusters(deadURL(t))), map[string]any{"address": r.Addr, "timeout": "3s"})
+	from := logSize(t, g.cps[0].Proc)
+	load := startPyLoad(g.URL(0), "stall", 6, 12)
+	waitSubmitted(t, g.cps[0], from, 6)
+
+	if err := syscall.Kill(r.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stalled := logSize(t, g.cps[0].Proc)
+	waitSubmitted(t, g.cps[0], stalled, 12)
+	if err := syscall.Kill(r.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+
+	res := load.wait(t)
+	if n := envoyStat(t, g.envoys[0], "ext_proc.message_timeouts"); n != 0 {
+		t.Errorf("Envoy timed out %d ext_proc messages, want none", n)
+	}
+	if n := envoyStat(t, g.envoys[0], "http.switchyard.downstream_rq_tx_reset"); n != 0 {
+		t.Errorf("Envoy reset %d client requests, want none", n)
+	}
+	if n := metric(t, g.cps[0], "switchyard_query_records_deferred_total"); n < 6 {
+		t.Errorf("%v owner records deferred during the stall, want at least 6 (the test did not stall the submissions)", n)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1})
+	defer raw.Close()
+	err = harness.Poll(ctx, "every query's owner to be in Redis", 30*time.Second, 100*time.Millisecond, func() error {
+		for _, q := range res {
+			if q.QueryID == "" {
+				continue
+			}
+			if err := raw.Get(ctx, "sy:q:"+q.QueryID).Err(); err != nil {
+				return fmt.Errorf("query %s: %w", q.QueryID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	t.Logf("%v owner records deferred, %v written later", metric(t, g.cps[0], "switchyard_query_records_deferred_total"),
+		metric(t, g.cps[0], "switchyard_query_records_retried_total"))
 }

@@ -24,7 +24,10 @@ const DefaultPendingMax = 10000
 
 // PendingOptions configure PendingRecords.
 type PendingOptions struct {
-	// Timeout bounds each retried write (the store timeout).
+	// Timeout bounds each write, direct or retried. A direct write runs
+	// while Envoy waits for the submission's answer within its ext_proc
+	// message timeout, so Timeout must stay well below it: past that
+	// timeout Envoy resets the client's connection.
 	Timeout time.Duration
 	// Max is how many records are kept (default DefaultPendingMax); beyond
 	// it the oldest is dropped and counted.
@@ -126,7 +129,9 @@ const condPending = "query-records-pending"
 // PutQuery writes the record; if the store fails, the record is kept for
 // Run to write and the error, marked ErrDeferred, is returned.
 func (p *PendingRecords) PutQuery(ctx context.Context, id string, r store.QueryRoute, ttl time.Duration) error {
-	err := p.Queries.PutQuery(ctx, id, r, ttl)
+	wctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+	err := p.Queries.PutQuery(wctx, id, r, ttl)
+	cancel()
 	if err == nil {
 		if p.remove(id) > 0 {
 			p.signal() // the store answers again: write the queue now

@@ -270,3 +270,32 @@ func TestSubmittedDefersTheOwnerWhileTheStoreIsDown(t *testing.T) {
 		t.Fatalf("q_3 in the store: %+v %v", r, err)
 	}
 }
+
+// slowQueries answers a write only when the caller's context ends.
+type slowQueries struct{ store.Queries }
+
+func (slowQueries) PutQuery(ctx context.Context, _ string, _ store.QueryRoute, _ time.Duration) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A direct write is bounded by the pending queue's timeout whatever the
+// caller's deadline, and the record is kept: the submission's answer is
+// never held longer than that (Envoy resets the client past its ext_proc
+// message timeout).
+func TestPendingBoundsTheDirectWrite(t *testing.T) {
+	p := NewPendingRecords(slowQueries{store.NewMemory().Queries}, PendingOptions{Timeout: 10 * time.Millisecond})
+	errc := make(chan error, 1)
+	go func() { errc <- p.PutQuery(context.Background(), "q", route("a"), time.Hour) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrDeferred) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v, want the write's deadline error marked ErrDeferred", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a write without a caller deadline was not ended by the queue's timeout")
+	}
+	if _, ok := p.pending("q"); !ok {
+		t.Fatal("the record was not kept")
+	}
+}

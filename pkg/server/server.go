@@ -160,8 +160,11 @@ func (s *Server) buildPipeline() error {
 		}
 		s.extRouter = c
 	}
+	// The owner is written while Envoy waits for the submission's answer:
+	// half the ext_proc message timeout at most, or Envoy resets the
+	// client's connection; a record not written by then is retried.
 	s.pending = admission.NewPendingRecords(s.store.Queries, admission.PendingOptions{
-		Timeout: s.cfg.Store.Redis.Timeout, Logger: s.log.With("component", "admission"), Registerer: s.reg,
+		Timeout: min(s.cfg.Store.Redis.Timeout, s.cfg.ControlPlane.ExtProcTimeout/2), Logger: s.log.With("component", "admission"), Registerer: s.reg,
 	})
 	s.pipeline = admission.New(admission.Options{
 		Router: s.router, Health: s.poller,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestRedisOptions(t *testing.T) {
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
 			u, err := tt.o.universalOptions()
-			if err != nil || u.IsClusterMode != tt.cluster || u.MasterName != tt.master || u.MaxRetries != 1 {
+			if err != nil || u.IsClusterMode != tt.cluster || u.MasterName != tt.master || u.MaxRetries != 1 || !u.ContextTimeoutEnabled {
 				t.Fatalf("%+v %v", u, err)
 			}
 		})
@@ -202,5 +203,44 @@ func TestRedisLostLeaseIsReacquiredAboveTheFence(t *testing.T) {
 	l2, err := s.Leases.Acquire(ctx, "reconcile", "r1", time.Minute, l.Token)
 	if err != nil || l2.Token <= l.Token {
 		t.Fatalf("re-acquire: %+v %v, want a token above %d", l2, err, l.Token)
+	}
+}
+
+// A caller's deadline shorter than the store's timeout ends a call to a
+// Redis that stopped answering (SIGSTOP: connections stay open, nothing is
+// read): the store's timeout here is a minute, the caller's 100ms, and the
+// call ends with an error long before the 30 s hang detector.
+func TestRedisCallerDeadlineEndsAStalledCall(t *testing.T) {
+	sharedRedis(t)
+	r, err := redisEnv.StartRedis(context.Background(), "redis-stalled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	s, err := NewRedis(RedisOptions{Addresses: []string{r.Addr}, Timeout: time.Minute, KeyPrefix: "stall:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Queries.PutQuery(context.Background(), "q", QueryRoute{Cluster: "a"}, time.Hour); err != nil {
+		t.Fatal(err) // a pooled connection, open when Redis stops
+	}
+	if err := syscall.Kill(r.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(r.Pid(), syscall.SIGCONT) }()
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		errc <- s.Queries.PutQuery(ctx, "q2", QueryRoute{Cluster: "a"}, time.Hour)
+	}()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("a write to a stopped Redis succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the caller's 100ms deadline did not end a call to a stopped Redis (the store's own timeout is a minute)")
 	}
 }
