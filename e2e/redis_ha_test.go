@@ -372,3 +372,127 @@ func TestRedisStallUnderLoad(t *testing.T) {
 	t.Logf("%v owner records deferred, %v written later", metric(t, g.cps[0], "switchyard_query_records_deferred_total"),
 		metric(t, g.cps[0], "switchyard_query_records_retried_total"))
 }
+
+// TestSentinelFailoverUnderLoad runs the store on Sentinel (a primary, a
+// replica, three sentinels) behind two control-plane replicas and fails
+// the primary over while six Python clients (max_attempts=1) run queries
+// through replica 1: planned (SENTINEL FAILOVER) and unplanned (kill -9 of
+// the primary). No query fails, and a state change made through replica 1
+// after the failover is seen by replica 2 (both follow the new primary).
+func TestSentinelFailoverUnderLoad(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		failover func(context.Context, *harness.Sentinel) error
+	}{
+		{"planned", func(ctx context.Context, s *harness.Sentinel) error { return s.Failover(ctx) }},
+		{"kill -9 of the primary", func(ctx context.Context, s *harness.Sentinel) error {
+			old, err := s.KillPrimary(ctx)
+			if err != nil {
+				return err
+			}
+			return s.WaitFailover(ctx, old)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := env.StartSentinel(ctx, strings.ReplaceAll(t.Name(), " ", "_"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop()
+			g := startGatewayOnStore(t, 2, patientHealth(withAdmin(twoClusters(deadURL(t)))),
+				map[string]any{"mode": "sentinel", "addresses": s.SentinelAddrs, "masterName": s.MasterName})
+			before, err := s.Primary(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := logSize(t, g.cps[0].Proc)
+			load := startPyLoad(g.URL(0), "sentinel", 6, 12)
+			waitSubmitted(t, g.cps[0], from, 6)
+			start := time.Now()
+			if err := tt.failover(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := s.Primary(ctx)
+			t.Logf("primary %s -> %s in %v", before, after, time.Since(start).Round(time.Millisecond))
+
+			// A change after the failover reaches the other replica.
+			err = harness.Poll(ctx, "deactivating dead through replica 1", 30*time.Second, 200*time.Millisecond, func() error {
+				out, err := cliAt(ctx, g.cps[0], "cluster", "deactivate", "dead")
+				if err != nil {
+					return fmt.Errorf("%v: %s", err, out)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			err = harness.Poll(ctx, "replica 2 to see dead inactive", 30*time.Second, 100*time.Millisecond, func() error {
+				if st := clusterStatesAt(t, g.cps[1]); st["dead"] != "inactive" {
+					return fmt.Errorf("replica 2 shows dead %q", st["dead"])
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			res := load.wait(t)
+			for _, r := range res {
+				if r.QueryID == "" {
+					t.Errorf("query %s has no query ID (never routed)", r.Tag)
+				}
+			}
+			if n := envoyStat(t, g.envoys[0], "ext_proc.message_timeouts"); n != 0 {
+				t.Errorf("Envoy timed out %d ext_proc messages, want none", n)
+			}
+		})
+	}
+}
+
+// TestRedisClusterRoutesAndRecords runs the control plane on a three-node
+// Redis Cluster: queries are routed and their owners recorded (found by
+// an unprefixed request), the fleet lives in the cluster and a state
+// change is stored there.
+func TestRedisClusterRoutesAndRecords(t *testing.T) {
+	ctx := context.Background()
+	rc, err := env.StartRedisCluster(ctx, "rc", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Stop()
+	g := startGatewayOnStore(t, 1, withAdmin(twoClusters(deadURL(t))), map[string]any{"mode": "cluster", "addresses": rc.Addrs})
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs})
+	defer cc.Close()
+	for i := range 4 {
+		qr, err := harness.Submit(ctx, g.URL(0), "e2e", fmt.Sprintf("SELECT %d", i), nil)
+		if err != nil || qr.Error != nil {
+			t.Fatalf("submission %d: %v %+v", i, err, qr)
+		}
+		var rows [][]any
+		for next := qr; next.NextURI != ""; {
+			if next, _, err = harness.FetchRetries(ctx, http.MethodGet, next.NextURI); err != nil || next.Error != nil {
+				t.Fatalf("query %d through the gateway: %v %+v", i, err, next)
+			}
+			rows = append(rows, next.Data...)
+		}
+		if fmt.Sprint(rows) != fmt.Sprintf("[[%d]]", i) {
+			t.Fatalf("query %d returned %v", i, rows)
+		}
+		owner, err := cc.Get(ctx, "sy:q:"+qr.ID).Result()
+		if err != nil || !strings.HasPrefix(owner, ownerOf(t, qr.NextURI)+"/") {
+			t.Fatalf("owner of %s in the cluster: %q %v, want %s/...", qr.ID, owner, err, ownerOf(t, qr.NextURI))
+		}
+		// An unprefixed request about it is sent to its owner.
+		info, _, err := harness.FetchRetries(ctx, http.MethodGet, g.URL(0)+"/v1/query/"+qr.ID)
+		if err != nil || info.Error != nil {
+			t.Fatalf("/v1/query/%s through the gateway: %v %+v", qr.ID, err, info)
+		}
+	}
+	if out, err := cli(ctx, g, "cluster", "deactivate", "dead"); err != nil {
+		t.Fatalf("deactivate: %v\n%s", err, out)
+	}
+	rev, states, err := storedFleet(ctx, cc)
+	if err != nil || states["dead"] != "inactive" || rev < 2 {
+		t.Fatalf("fleet in the cluster: revision %d, states %v (%v); want dead inactive at revision 2 or later", rev, states, err)
+	}
+}
