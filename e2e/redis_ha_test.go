@@ -251,6 +251,9 @@ func envoyStat(t *testing.T, en *harness.Envoy, filter string) int {
 	return total
 }
 
+// fileName is the test's name as a file name (subtests have slashes).
+func fileName(t *testing.T) string { return strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()) }
+
 // startGatewayOnStore is startGatewayFor on a store the test started
 // (a Sentinel setup, a Redis Cluster, a Redis with other settings): redis
 // is the configuration's store.redis section. It starts no Redis.
@@ -270,16 +273,17 @@ func startGatewayOnStore(t *testing.T, replicas int, cfg harness.GatewayConfig, 
 		cfg.Extra = map[string]any{}
 	}
 	cfg.Extra["store"] = map[string]any{"type": "redis", "redis": redisSection}
+	name := fileName(t)
 	for i := range replicas {
 		c := cfg
 		c.ListenerAddr = ""
-		cp, err := env.StartSwitchyard(ctx, fmt.Sprintf("%s-cp%d", t.Name(), i+1), c)
+		cp, err := env.StartSwitchyard(ctx, fmt.Sprintf("%s-cp%d", name, i+1), c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		g.procs = append(g.procs, cp.Proc)
 		g.cps = append(g.cps, cp)
-		en, err := env.StartEnvoy(ctx, fmt.Sprintf("%s-envoy%d", t.Name(), i+1), cp.XDSAddr, cp.ListenerAddr)
+		en, err := env.StartEnvoy(ctx, fmt.Sprintf("%s-envoy%d", name, i+1), cp.XDSAddr, cp.ListenerAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +399,7 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := env.StartSentinel(ctx, strings.ReplaceAll(t.Name(), " ", "_"))
+			s, err := env.StartSentinel(ctx, fileName(t))
 			if err != nil {
 				t.Fatal(err)
 			}
