@@ -2,8 +2,11 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +44,10 @@ func (e *Env) StartRedisCluster(ctx context.Context, name string, masters int) (
 			return fail(err)
 		}
 		node := fmt.Sprintf("%s-node%d", name, i+1)
+		// A node that finds its cluster file joins its old cluster.
+		if err := os.Remove(filepath.Join(e.Dir, node+"-nodes.conf")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fail(err)
+		}
 		p, err := e.redisNode(ctx, node, port, "--cluster-enabled", "yes",
 			"--cluster-config-file", node+"-nodes.conf", "--cluster-port", strconv.Itoa(bus),
 			"--cluster-node-timeout", "2000")

@@ -2,19 +2,28 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// redisNode starts one redis-server (or sentinel) on loopback with the
-// given extra arguments and waits until it answers PING.
+// redisNode starts one empty redis-server on loopback with the given
+// extra arguments and waits until it answers PING. Its RDB file is its
+// own (a replica writes the one it syncs; no other server of the Env may
+// load it) and is removed first, so the node starts empty.
 func (e *Env) redisNode(ctx context.Context, name string, port int, args ...string) (*Proc, error) {
+	rdb := name + ".rdb"
+	if err := os.Remove(filepath.Join(e.Dir, rdb)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	full := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", e.Dir}, args...)
+		"--save", "", "--appendonly", "no", "--dir", e.Dir, "--dbfilename", rdb}, args...)
 	p, err := e.Start(name, exec.Command("redis-server", full...))
 	if err != nil {
 		return nil, err
