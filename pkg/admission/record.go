@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"net/url"
 
 	"github.com/switchyard-gw/switchyard/pkg/store"
@@ -34,9 +35,11 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 	defer cancel()
 	if err := p.o.Queries.PutQuery(sctx, r.ID, route, p.o.QueryTTL); err != nil {
 		// The client still follows prefixed URIs; only unprefixed lookups
-		// of this query will miss.
+		// of this query can miss until the record is written.
 		p.o.Metrics.StoreError.WithLabelValues("put_query").Inc()
-		p.log(s.Req).Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
+		if !errors.Is(err, ErrDeferred) { // a deferred record is retried, and logged once per interval
+			p.log(s.Req).Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
+		}
 	}
 	p.keepReplay(ctx, s, r.ID)
 	if p.o.Decisions != nil {

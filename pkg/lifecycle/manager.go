@@ -22,6 +22,7 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/coordinator"
+	"github.com/switchyard-gw/switchyard/pkg/degraded"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/store"
@@ -57,6 +58,9 @@ type Options struct {
 	DrainGrace time.Duration
 	// OnFleet is called with every new fleet (in order, never concurrently).
 	OnFleet func(*fleet.Fleet)
+	// Degraded logs the store's failures once per interval (default: one
+	// on Logger with degraded.DefaultInterval).
+	Degraded *degraded.Reporter
 }
 
 // Manager owns the fleet document of one replica.
@@ -64,9 +68,17 @@ type Manager struct {
 	o     Options
 	mu    sync.Mutex // serialises loads and OnFleet calls
 	doc   *fleet.Doc
+	raw   []byte // doc as stored, written back if the store loses it
 	rev   int64
 	fleet atomic.Pointer[fleet.Fleet]
 }
+
+// Degraded conditions of the fleet watch.
+const (
+	condStore     = "fleet-store-unreachable"
+	condLost      = "fleet-lost-by-store"
+	condWriteBack = "fleet-write-back-failed"
+)
 
 // Error is an operation failure with the HTTP status the admin API answers.
 type Error struct {
@@ -102,6 +114,9 @@ func New(o Options) *Manager {
 	}
 	if o.OnFleet == nil {
 		o.OnFleet = func(*fleet.Fleet) {}
+	}
+	if o.Degraded == nil {
+		o.Degraded = degraded.New(degraded.Options{Logger: o.Logger})
 	}
 	return &Manager{o: o}
 }
@@ -146,7 +161,7 @@ func (m *Manager) install(b []byte, rev int64) error {
 	if rev <= m.rev && m.doc != nil {
 		return nil // an older or equal revision: keep what we have
 	}
-	m.doc, m.rev = &d, rev
+	m.doc, m.raw, m.rev = &d, b, rev
 	f := fleet.Build(m.o.Config, &d, rev)
 	// Routing first: what the admin API shows (Fleet) is already routed by.
 	m.o.OnFleet(f)
@@ -203,27 +218,65 @@ func errFenced(doc, token int64) error {
 	return errorf(http.StatusConflict, "a newer reconciler (lease token %d) has taken over from this one (token %d)", doc, token)
 }
 
-// refresh reloads the fleet if its revision moved.
+// refresh reloads the fleet if its revision moved. A revision below the
+// one installed here (0: the document is gone) means the store lost
+// writes (a Redis restarted empty, a failover to a replica that missed the
+// last writes): revisions only grow. This replica then writes back what it
+// holds, at its revision, so it and every replica holding the same
+// revision install nothing new and one that was behind catches up.
 func (m *Manager) refresh(ctx context.Context) {
 	rev, err := m.o.Store.DocumentRevision(ctx, store.FleetDoc)
 	if err != nil {
-		m.o.Logger.Warn("cannot read the fleet revision; keeping the current fleet", "error", err)
+		m.o.Degraded.Fail(condStore, "cannot read the fleet revision; keeping the current fleet", "error", err)
 		return
 	}
+	m.o.Degraded.Recover(condStore, "the shared store answers again; following its fleet", "revision", rev)
 	m.mu.Lock()
 	current := m.rev
 	m.mu.Unlock()
 	if rev == current {
 		return
 	}
+	if rev < current {
+		if err := m.writeBack(ctx, rev); err != nil {
+			return
+		}
+	}
 	b, rev, err := m.o.Store.GetDocument(ctx, store.FleetDoc)
 	if err != nil {
-		m.o.Logger.Warn("cannot read the fleet; keeping the current one", "error", err)
+		m.o.Degraded.Fail(condStore, "cannot read the fleet; keeping the current one", "error", err)
 		return
 	}
 	if err := m.install(b, rev); err != nil {
 		m.o.Logger.Error("ignoring a fleet document", "error", err)
 	}
+}
+
+// writeBack stores the fleet this replica holds after the store lost it
+// (stored is the revision the store has, 0 when the document is gone). If
+// another replica wrote back a revision at least as new first, nothing is
+// written and the caller reads it.
+func (m *Manager) writeBack(ctx context.Context, stored int64) error {
+	m.mu.Lock()
+	raw, held := m.raw, m.rev
+	m.mu.Unlock()
+	if raw == nil {
+		return nil
+	}
+	m.o.Degraded.Fail(condLost, "the shared store lost the fleet document; writing back this replica's",
+		"storedRevision", stored, "heldRevision", held)
+	ok, err := m.o.Store.RestoreDocument(ctx, store.FleetDoc, raw, held)
+	if err != nil {
+		m.o.Degraded.Fail(condWriteBack, "cannot write the fleet back to the shared store; keeping the current fleet", "error", err)
+		return err
+	}
+	m.o.Degraded.Recover(condWriteBack, "the fleet can be written back again")
+	if ok {
+		m.o.Degraded.Recover(condLost, "fleet written back to the shared store", "revision", held)
+	} else {
+		m.o.Degraded.Recover(condLost, "another replica wrote the fleet back to the shared store first", "heldRevision", held)
+	}
+	return nil
 }
 
 // update applies fn to a fresh copy of the document and writes it with
@@ -242,6 +295,13 @@ func (m *Manager) updateFenced(ctx context.Context, token int64, fn func(*fleet.
 func (m *Manager) write(ctx context.Context, fence *int64, fn func(*fleet.Doc) error) error {
 	for attempt := 0; attempt < 20; attempt++ {
 		b, rev, err := m.o.Store.GetDocument(ctx, store.FleetDoc)
+		if errors.Is(err, store.ErrNotFound) && attempt == 0 {
+			// The store lost the fleet: write back ours, then change it.
+			if err := m.writeBack(ctx, 0); err != nil {
+				return errorf(http.StatusServiceUnavailable, "the shared store is unavailable: %v", err)
+			}
+			continue
+		}
 		if err != nil {
 			return errorf(http.StatusServiceUnavailable, "the shared store is unavailable: %v", err)
 		}

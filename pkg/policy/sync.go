@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/pkg/degraded"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 )
 
@@ -46,29 +47,82 @@ func (e *Engine) Publish(ctx context.Context, st store.Documents, b *Bundle) (*C
 }
 
 // Sync applies policies published through any replica: it polls the
-// store's policy revision and loads a new one when it appears.
+// store's policy revision and loads a new one when it appears. If the
+// store loses the published policy (a Redis restarted empty, a failover
+// that dropped the last writes: the revision went back), it writes back
+// the one this replica holds, at its revision. Store failures are logged
+// once per interval, not per poll.
 func (e *Engine) Sync(ctx context.Context, st store.Documents, interval time.Duration) {
-	var seen int64
-	if rev, err := st.DocumentRevision(ctx, store.PolicyDoc); err == nil {
-		seen = rev // what was published before this replica started is applied by Load
+	s := e.newSyncer(ctx, st)
+	every(ctx, interval, func() { s.step(ctx) })
+}
+
+// Degraded conditions of the policy sync.
+const (
+	condPolicyStore     = "policy-store-unreachable"
+	condPolicyLost      = "policy-lost-by-store"
+	condPolicyWriteBack = "policy-write-back-failed"
+)
+
+// syncer is one replica's view of the published policy.
+type syncer struct {
+	e    *Engine
+	st   store.Documents
+	deg  *degraded.Reporter
+	seen int64  // the revision applied (or refused) last
+	raw  []byte // the document at seen, written back if the store loses it
+}
+
+func (e *Engine) newSyncer(ctx context.Context, st store.Documents) *syncer {
+	s := &syncer{e: e, st: st, deg: degraded.New(degraded.Options{Logger: e.log})}
+	// What was published before this replica started is applied by Load.
+	if raw, rev, err := st.GetDocument(ctx, store.PolicyDoc); err == nil {
+		s.seen, s.raw = rev, raw
 	}
-	every(ctx, interval, func() {
-		rev, err := st.DocumentRevision(ctx, store.PolicyDoc)
-		if err != nil || rev == seen {
-			return
-		}
-		raw, rev, err := st.GetDocument(ctx, store.PolicyDoc)
+	return s
+}
+
+// step is one poll.
+func (s *syncer) step(ctx context.Context) {
+	rev, err := s.st.DocumentRevision(ctx, store.PolicyDoc)
+	if err != nil {
+		s.deg.Fail(condPolicyStore, "cannot read the published policy's revision; keeping the current policy", "error", err)
+		return
+	}
+	s.deg.Recover(condPolicyStore, "the shared store answers again; following its published policy", "revision", rev)
+	if rev == s.seen {
+		return
+	}
+	if rev < s.seen && s.raw != nil {
+		s.deg.Fail(condPolicyLost, "the shared store lost the published policy; writing back this replica's",
+			"storedRevision", rev, "heldRevision", s.seen)
+		ok, err := s.st.RestoreDocument(ctx, store.PolicyDoc, s.raw, s.seen)
 		if err != nil {
+			s.deg.Fail(condPolicyWriteBack, "cannot write the published policy back to the shared store", "error", err)
 			return
 		}
-		seen = rev
-		b, err := decodeBundle(raw)
-		if err != nil {
-			e.log.Error("ignoring a published policy", "revision", rev, "error", err)
+		s.deg.Recover(condPolicyWriteBack, "the published policy can be written back again")
+		if ok {
+			s.deg.Recover(condPolicyLost, "published policy written back to the shared store", "revision", s.seen)
 			return
 		}
-		e.offer(ctx, b)
-	})
+		s.deg.Recover(condPolicyLost, "another replica wrote the published policy back first", "heldRevision", s.seen)
+	}
+	raw, rev, err := s.st.GetDocument(ctx, store.PolicyDoc)
+	if err != nil {
+		s.deg.Fail(condPolicyStore, "cannot read the published policy; keeping the current policy", "error", err)
+		return
+	}
+	if rev == s.seen {
+		return
+	}
+	s.seen, s.raw = rev, raw
+	b, err := decodeBundle(raw)
+	if err != nil {
+		s.e.log.Error("ignoring a published policy", "revision", rev, "error", err)
+		return
+	}
+	s.e.offer(ctx, b)
 }
 
 // LoadPublished returns the policy published in the store, if any.

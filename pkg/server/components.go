@@ -39,6 +39,7 @@ func (s *Server) components() []component {
 		{"reconciler", loop(func(ctx context.Context) { s.reconcile.Run(ctx, s.fleet.RunReconciler) })},
 		{"publisher", loop(s.publishChanges)},
 		{"policy-sync", loop(func(ctx context.Context) { s.policy.Sync(ctx, s.store.Documents, time.Second) })},
+		{"query-records", loop(s.pending.Run)},
 		{"readiness", loop(s.waitReady)},
 	}
 	if s.resubmit != nil {

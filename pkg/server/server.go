@@ -48,6 +48,7 @@ type Server struct {
 	policy         *policy.Engine // Current() is nil without a policy
 	decisions      *policy.DecisionLog
 	pipeline       *admission.Pipeline
+	pending        *admission.PendingRecords // query owners waiting for the store
 	extProcMetrics *extproc.Metrics
 	extRouter      extrouter.Client
 	resubmit       *resubmit.Handler // nil: resubmission is off
@@ -172,9 +173,15 @@ func (s *Server) buildPipeline() error {
 		}
 		s.extRouter = c
 	}
+	// The owner is written while Envoy waits for the submission's answer:
+	// half the ext_proc message timeout at most, or Envoy resets the
+	// client's connection; a record not written by then is retried.
+	s.pending = admission.NewPendingRecords(s.store.Queries, admission.PendingOptions{
+		Timeout: min(s.cfg.Store.Redis.Timeout, s.cfg.ControlPlane.ExtProcTimeout/2), Logger: s.log.With("component", "admission"), Registerer: s.reg,
+	})
 	s.pipeline = admission.New(admission.Options{
 		Router: s.router, Health: s.poller,
-		Queries: s.store.Queries, QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
+		Queries: s.pending, QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
 		Replays: s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,

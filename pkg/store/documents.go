@@ -28,4 +28,13 @@ type Documents interface {
 	// DocumentRevision returns a document's current revision (0: none),
 	// cheaply, so replicas can poll for changes.
 	DocumentRevision(ctx context.Context, name string) (int64, error)
+	// RestoreDocument writes back a document a replica holds at revision
+	// rev after the store lost it (emptied, or failed over to a copy that
+	// missed the last writes): it stores doc at rev if the document is
+	// absent or its stored revision is lower, atomically, and reports
+	// whether it did. A stored revision never goes back: if the document
+	// is absent but its counter is at rev or above, doc is stored one
+	// above the counter. Replicas that hold rev then see nothing new; one
+	// that was behind catches up.
+	RestoreDocument(ctx context.Context, name string, doc []byte, rev int64) (bool, error)
 }

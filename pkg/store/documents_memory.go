@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -43,4 +44,25 @@ func (m *memDocuments) DocumentRevision(_ context.Context, name string) (int64, 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.docs[name].rev, nil
+}
+
+func (m *memDocuments) RestoreDocument(_ context.Context, name string, doc []byte, rev int64) (bool, error) {
+	if rev < 1 {
+		return false, fmt.Errorf("restoring the %s document: revision %d, want at least 1", name, rev)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.docs[name]
+	if ok && cur.rev >= rev {
+		return false, nil
+	}
+	m.docs[name] = memDoc{body: append([]byte(nil), doc...), rev: rev}
+	return true, nil
+}
+
+// lose forgets every document (tests: a Redis restarted empty).
+func (m *memDocuments) lose() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.docs = map[string]memDoc{}
 }

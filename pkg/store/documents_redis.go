@@ -26,6 +26,19 @@ local rev = tonumber(redis.call('GET', KEYS[2]) or '0')
 if rev ~= tonumber(ARGV[2]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[1])
 return redis.call('INCR', KEYS[2])`)
+	// restoreDoc stores a document at a revision if the stored one is
+	// absent or older; the counter never goes back.
+	restoreDoc = redis.NewScript(`
+local rev = tonumber(ARGV[2])
+local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if cur >= rev then return 0 end
+elseif cur >= rev then
+  rev = cur + 1
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], rev)
+return 1`)
 	getDoc = redis.NewScript(`return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}`)
 	// migrateDoc copies a document and its revision from the keys of
 	// earlier versions ("sy:doc:fleet", "sy:doc:fleet:rev") to the
@@ -95,4 +108,15 @@ func (r *redisDocuments) DocumentRevision(ctx context.Context, name string) (int
 		return 0, fmt.Errorf("redis: reading the %s revision: %w", name, err)
 	}
 	return rev, nil
+}
+
+func (r *redisDocuments) RestoreDocument(ctx context.Context, name string, doc []byte, rev int64) (bool, error) {
+	if rev < 1 {
+		return false, fmt.Errorf("restoring the %s document: revision %d, want at least 1", name, rev)
+	}
+	n, err := restoreDoc.Run(ctx, r.c, r.k.document(name), doc, rev).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis: restoring the %s document: %w", name, err)
+	}
+	return n == 1, nil
 }

@@ -11,12 +11,21 @@ import (
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 )
 
-// One redis-server for the package's tests, started on first use.
+// One redis-server, one Sentinel setup and one Redis Cluster for the
+// package's tests, each started on first use.
 var (
 	redisOnce sync.Once
 	redisEnv  *harness.Env
 	redisSrv  *harness.Redis
 	redisErr  error
+
+	sentinelOnce sync.Once
+	sentinelSrv  *harness.Sentinel
+	sentinelErr  error
+
+	clusterOnce sync.Once
+	clusterSrv  *harness.RedisCluster
+	clusterErr  error
 )
 
 func TestMain(m *testing.M) {
@@ -47,30 +56,77 @@ func sharedRedis(t *testing.T) *harness.Redis {
 	return redisSrv
 }
 
+// sharedSentinel is the package's Sentinel setup (a primary, a replica and
+// three sentinels), in the environment of sharedRedis.
+func sharedSentinel(t *testing.T) *harness.Sentinel {
+	t.Helper()
+	sharedRedis(t)
+	sentinelOnce.Do(func() {
+		sentinelSrv, sentinelErr = redisEnv.StartSentinel(context.Background(), "sentinel")
+	})
+	if sentinelErr != nil {
+		t.Fatalf("Redis Sentinel is needed for this test (make setup installs redis-sentinel): %v", sentinelErr)
+	}
+	return sentinelSrv
+}
+
+// sharedCluster is the package's three-node Redis Cluster.
+func sharedCluster(t *testing.T) *harness.RedisCluster {
+	t.Helper()
+	sharedRedis(t)
+	clusterOnce.Do(func() {
+		clusterSrv, clusterErr = redisEnv.StartRedisCluster(context.Background(), "cluster", 3)
+	})
+	if clusterErr != nil {
+		t.Fatalf("a Redis Cluster is needed for this test (make setup installs redis-server): %v", clusterErr)
+	}
+	return clusterSrv
+}
+
 // backend is one implementation under test. advance moves the memory
-// store's clock; Redis keeps real time, so checks after it poll.
+// store's clock; Redis keeps real time, so checks after it poll. lose
+// drops a document as a Redis restarted empty would.
 type backend struct {
 	name    string
 	s       *Store
 	advance func(time.Duration)
+	lose    func(doc string)
 }
 
-// backends returns a fresh memory store and a Redis store whose keys are
-// private to the test.
+// backends returns a fresh memory store and Redis stores (standalone,
+// Sentinel, Cluster) whose keys are private to the test.
 func backends(t *testing.T) []backend {
 	t.Helper()
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	mem := newMemory(clock.Now)
-	r := sharedRedis(t)
-	rs, err := NewRedis(RedisOptions{Addresses: []string{r.Addr}, Timeout: time.Second, KeyPrefix: fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())})
-	if err != nil {
-		t.Fatal(err)
+	sen := sharedSentinel(t)
+	out := []backend{{name: "memory", s: mem, advance: clock.Advance,
+		lose: func(string) { mem.Documents.(*memDocuments).lose() }}}
+	for _, o := range []RedisOptions{
+		{Mode: RedisStandalone, Addresses: []string{sharedRedis(t).Addr}},
+		{Mode: RedisSentinel, Addresses: sen.SentinelAddrs, MasterName: sen.MasterName},
+		{Mode: RedisCluster, Addresses: sharedCluster(t).Addrs},
+	} {
+		o.Timeout = time.Second
+		o.KeyPrefix = fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())
+		rs, err := NewRedis(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rs.Close() })
+		name := "redis"
+		if o.Mode != RedisStandalone {
+			name = "redis-" + o.Mode
+		}
+		rd := rs.Documents.(*redisDocuments)
+		out = append(out, backend{name: name, s: rs, advance: func(time.Duration) {},
+			lose: func(doc string) {
+				if err := rd.c.Del(context.Background(), rd.k.document(doc)...).Err(); err != nil {
+					t.Fatalf("dropping the %s document: %v", doc, err)
+				}
+			}})
 	}
-	t.Cleanup(func() { _ = rs.Close() })
-	return []backend{
-		{name: "memory", s: mem, advance: clock.Advance},
-		{name: "redis", s: rs, advance: func(time.Duration) {}},
-	}
+	return out
 }
 
 type fakeClock struct {

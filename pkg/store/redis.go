@@ -55,6 +55,10 @@ func (o RedisOptions) universalOptions() (*redis.UniversalOptions, error) {
 		WriteTimeout: o.Timeout,
 		// One retry: the request path cannot wait for three.
 		MaxRetries: 1,
+		// A caller's deadline ends a call even mid-read: a request path
+		// that must answer Envoy within its ext_proc message timeout
+		// bounds its store calls below the store's own timeout.
+		ContextTimeoutEnabled: true,
 		// A black-holed connection must not hang callers; the pool timeout
 		// bounds the wait for a free connection.
 		PoolTimeout: 2 * o.Timeout,

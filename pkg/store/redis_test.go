@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestRedisOptions(t *testing.T) {
 	for _, tt := range good {
 		t.Run(tt.name, func(t *testing.T) {
 			u, err := tt.o.universalOptions()
-			if err != nil || u.IsClusterMode != tt.cluster || u.MasterName != tt.master || u.MaxRetries != 1 {
+			if err != nil || u.IsClusterMode != tt.cluster || u.MasterName != tt.master || u.MaxRetries != 1 || !u.ContextTimeoutEnabled {
 				t.Fatalf("%+v %v", u, err)
 			}
 		})
@@ -143,5 +144,103 @@ func TestRedisMovesDocumentsFromTheKeysOfEarlierVersions(t *testing.T) {
 	}
 	if _, _, err := s.Documents.GetDocument(ctx, PolicyDoc); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a document no version wrote: %v", err)
+	}
+}
+
+// A document whose value vanished while its revision counter stayed (a
+// partial loss) is restored above the counter: revisions never go back.
+func TestRedisRestoreNeverMovesTheRevisionBack(t *testing.T) {
+	r := sharedRedis(t)
+	prefix := "restore:" + strconv.FormatInt(time.Now().UnixNano(), 10) + ":"
+	s, err := NewRedis(RedisOptions{Addresses: []string{r.Addr}, Timeout: time.Second, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	raw := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer raw.Close()
+	ks := keys{prefix: prefix}.document(FleetDoc)
+	if err := raw.Set(ctx, ks[1], "12", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Documents.RestoreDocument(ctx, FleetDoc, []byte(`{"v":1}`), 5); err != nil || !ok {
+		t.Fatalf("restore: %v %v", ok, err)
+	}
+	doc, rev, err := s.Documents.GetDocument(ctx, FleetDoc)
+	if err != nil || string(doc) != `{"v":1}` || rev != 13 {
+		t.Fatalf("read %s at %d (%v), want the restored document at 13, above the counter", doc, rev, err)
+	}
+}
+
+// A lease whose keys vanished (Redis restarted empty) is lost to its
+// holder, and whoever acquires it next gets a token above the one the
+// protected resource has seen, although the counter was lost too.
+func TestRedisLostLeaseIsReacquiredAboveTheFence(t *testing.T) {
+	r := sharedRedis(t)
+	prefix := "lostlease:" + strconv.FormatInt(time.Now().UnixNano(), 10) + ":"
+	s, err := NewRedis(RedisOptions{Addresses: []string{r.Addr}, Timeout: time.Second, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	l, err := s.Leases.Acquire(ctx, "reconcile", "r1", time.Minute, 40)
+	if err != nil || l.Token != 41 {
+		t.Fatalf("acquire: %+v %v, want token 41", l, err)
+	}
+	raw := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer raw.Close()
+	if err := raw.Del(ctx, keys{prefix: prefix}.lease("reconcile")...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Leases.Renew(ctx, l, time.Minute); !errors.Is(err, ErrLost) {
+		t.Fatalf("renew of a vanished lease: %v, want ErrLost", err)
+	}
+	if err := s.Leases.Release(ctx, l); !errors.Is(err, ErrLost) {
+		t.Fatalf("release of a vanished lease: %v, want ErrLost", err)
+	}
+	l2, err := s.Leases.Acquire(ctx, "reconcile", "r1", time.Minute, l.Token)
+	if err != nil || l2.Token <= l.Token {
+		t.Fatalf("re-acquire: %+v %v, want a token above %d", l2, err, l.Token)
+	}
+}
+
+// A caller's deadline shorter than the store's timeout ends a call to a
+// Redis that stopped answering (SIGSTOP: connections stay open, nothing is
+// read): the store's timeout here is a minute, the caller's 100ms, and the
+// call ends with an error long before the 30 s hang detector.
+func TestRedisCallerDeadlineEndsAStalledCall(t *testing.T) {
+	sharedRedis(t)
+	r, err := redisEnv.StartRedis(context.Background(), "redis-stalled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	s, err := NewRedis(RedisOptions{Addresses: []string{r.Addr}, Timeout: time.Minute, KeyPrefix: "stall:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Queries.PutQuery(context.Background(), "q", QueryRoute{Cluster: "a"}, time.Hour); err != nil {
+		t.Fatal(err) // a pooled connection, open when Redis stops
+	}
+	if err := syscall.Kill(r.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Kill(r.Pid(), syscall.SIGCONT) }()
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		errc <- s.Queries.PutQuery(ctx, "q2", QueryRoute{Cluster: "a"}, time.Hour)
+	}()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("a write to a stopped Redis succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the caller's 100ms deadline did not end a call to a stopped Redis (the store's own timeout is a minute)")
 	}
 }
