@@ -16,6 +16,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/cost"
@@ -63,6 +64,8 @@ type Pipeline struct {
 	o      Options
 	stages []Stage
 	fleet  fleetView
+	// background counts store writes still running after a call returned.
+	background sync.WaitGroup
 }
 
 // New returns the pipeline with the standard stages.

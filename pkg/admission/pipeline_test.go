@@ -316,6 +316,7 @@ func TestReadOnlySubmissionsAreKeptForResubmission(t *testing.T) {
 				t.Fatalf("outcome %+v", o)
 			}
 			p.Submitted(context.Background(), s, []byte(`{"id":"q1","nextUri":"http://gw/_sy/a/0/v1/statement/queued/q1/x/1"}`))
+			p.Wait()
 			r, err := st.Replays.GetReplay(context.Background(), "q1")
 			if !tc.kept {
 				if !errors.Is(err, store.ErrNotFound) {
@@ -344,6 +345,7 @@ func TestKeptHeadersIncludeThePipelines(t *testing.T) {
 	p.Submit(context.Background(), s)
 	s.Headers = map[string]string{"X-Trino-Source": "policy", "x-trino-client-tags": "etl"}
 	p.Submitted(context.Background(), s, []byte(`{"id":"q1","nextUri":"http://gw/_sy/a/0/v1/statement/queued/q1/x/1"}`))
+	p.Wait()
 	r, err := st.Replays.GetReplay(context.Background(), "q1")
 	if err != nil {
 		t.Fatal(err)

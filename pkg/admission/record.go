@@ -31,6 +31,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 		return
 	}
 	route.User = s.Req.Session.User
+	p.keepReplay(ctx, s, r.ID)
 	sctx, cancel := p.storeCtx(ctx)
 	defer cancel()
 	if err := p.o.Queries.PutQuery(sctx, r.ID, route, p.o.QueryTTL); err != nil {
@@ -41,7 +42,6 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 			p.log(s.Req).Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
 		}
 	}
-	p.keepReplay(ctx, s, r.ID)
 	if p.o.Decisions != nil {
 		p.o.Decisions.SetQueryID(s.Entry, r.ID)
 	}

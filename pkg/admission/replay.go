@@ -54,16 +54,27 @@ func (p *Pipeline) replay(s *Submission) (store.Replay, bool) {
 	return store.Replay{SQL: s.SQL(), Headers: headers, Group: s.Decision.Group, User: s.Req.Session.User}, true
 }
 
-// keepReplay records how to send the query again, when it may be.
+// keepReplay records how to send the query again, when it may be. The
+// write runs in the background: the client's answer never waits for it
+// (it is only read if the coordinator dies later); Wait waits for it.
 func (p *Pipeline) keepReplay(ctx context.Context, s *Submission, queryID string) {
 	r, ok := p.replay(s)
 	if !ok {
 		return
 	}
-	sctx, cancel := p.storeCtx(ctx)
-	defer cancel()
-	if err := p.o.Replays.PutReplay(sctx, queryID, r, p.o.QueryTTL); err != nil {
-		p.o.Metrics.StoreError.WithLabelValues("put_replay").Inc()
-		p.log(s.Req).Warn("keeping the query for resubmission failed; it cannot be resubmitted if its coordinator dies", "query", queryID, "error", err)
-	}
+	req := s.Req
+	p.background.Add(1)
+	go func() {
+		defer p.background.Done()
+		sctx, cancel := p.storeCtx(context.WithoutCancel(ctx))
+		defer cancel()
+		if err := p.o.Replays.PutReplay(sctx, queryID, r, p.o.QueryTTL); err != nil {
+			p.o.Metrics.StoreError.WithLabelValues("put_replay").Inc()
+			p.log(req).Warn("keeping the query for resubmission failed; it cannot be resubmitted if its coordinator dies", "query", queryID, "error", err)
+		}
+	}()
 }
+
+// Wait waits for the pipeline's background store writes (the replays of
+// read-only queries) to end.
+func (p *Pipeline) Wait() { p.background.Wait() }

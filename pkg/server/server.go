@@ -247,6 +247,7 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // component and returns the first failure (nil after a clean stop).
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
+	defer s.pipeline.Wait() // background writes end before the store closes
 	if s.extRouter != nil {
 		defer s.extRouter.Close()
 	}
