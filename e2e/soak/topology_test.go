@@ -35,10 +35,9 @@ type topology struct {
 	clusters []*cluster
 	cps      []*harness.Switchyard
 	envoys   []*envoySlot
-	redis    *harness.Redis
-	// sentinel is set when Redis runs under Sentinel; the Sentinel
-	// failover fault needs it (without it the fault is skipped, and the
-	// report says why).
+	// redis is the shared store: a primary, a replica and three
+	// sentinels; the Sentinel failover fault fails it over (sentinel).
+	redis    *harness.Sentinel
 	sentinel redisFailover
 	// storeDesc says which Redis the control plane uses, for the report.
 	storeDesc string
@@ -110,12 +109,12 @@ func buildTopology(t *testing.T, ctx context.Context, env *harness.Env) *topolog
 		}
 	}
 
-	redis, err := env.StartRedis(ctx, "soak-redis")
+	redis, err := env.StartSentinel(ctx, "soak-redis")
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo.redis = redis
-	topo.storeDesc = "one redis-server (persistence off); Redis Sentinel is not in the harness yet"
+	topo.redis, topo.sentinel = redis, redis
+	topo.storeDesc = fmt.Sprintf("Redis under Sentinel: a primary, a replica and %d sentinels (quorum 2), persistence off; the control plane in store.redis.mode sentinel", len(redis.SentinelAddrs))
 
 	topo.policyDir = filepath.Join(env.Dir, "policies-initial")
 	if err := copyPolicies(env, topo.policyDir, nil); err != nil {
@@ -141,10 +140,11 @@ func buildTopology(t *testing.T, ctx context.Context, env *harness.Env) *topolog
 		cfg := harness.GatewayConfig{
 			ListenerAddr: a.listener, AdminAddr: a.admin, XDSAddr: a.xds, ExtProcAddr: a.extProc, ResubmitAddr: a.resubmit,
 			ExtProcTargets: targets, ResubmitTargets: resubmits,
-			RedisAddr:    redis.Addr,
 			DefaultGroup: soakGroup, Groups: []string{soakGroup},
 			LogLevel: "info",
 			Extra: map[string]any{
+				"store": map[string]any{"type": "redis", "redis": map[string]any{
+					"mode": "sentinel", "addresses": redis.SentinelAddrs, "masterName": redis.MasterName}},
 				"admin":  map[string]any{"tokens": []map[string]any{{"name": "soak", "token": adminToken, "role": "admin"}}},
 				"policy": map[string]any{"dir": topo.policyDir},
 			},
@@ -221,7 +221,7 @@ func (topo *topology) procs() []*harness.Proc {
 		out = append(out, c.trino.Proc)
 	}
 	if topo.redis != nil {
-		out = append(out, topo.redis.Proc)
+		out = append(out, topo.redis.Procs...)
 	}
 	for _, cp := range topo.cps {
 		out = append(out, cp.Proc)
