@@ -33,10 +33,11 @@ func (p *Pipeline) Locate(ctx context.Context, req *Request) Outcome {
 			"query %s is not known to the gateway: it was not submitted through it, or it finished more than the query TTL ago", id), id))
 	case err != nil:
 		p.o.Metrics.StoreError.WithLabelValues("get_query").Inc()
-		p.log(req).Error("looking up query owner failed", "query", id, "error", err)
+		p.o.Degraded.Fail("store.get_query", "looking up query owners fails; requests without the gateway prefix are refused (prefixed polls are unaffected)", "query", id, "error", err)
 		return p.refuse(req, reject(trino.ErrGatewayInternal, fmt.Sprintf(
 			"the gateway cannot look up query %s right now (shared store unavailable); follow the nextUri the server returned, or retry", id), id))
 	}
+	p.o.Degraded.Recover("store.get_query", "looking up query owners works again")
 	target, _, ok := p.ownerTarget(r)
 	if !ok {
 		return p.refuse(req, reject(trino.ErrQueryNotFound, fmt.Sprintf("query %s ran on cluster %s, which is no longer in the fleet", id, r.Cluster), id))

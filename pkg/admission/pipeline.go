@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/cost"
+	"github.com/switchyard-gw/switchyard/pkg/degraded"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
@@ -57,6 +58,10 @@ type Options struct {
 	Cost    *cost.Estimator
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Degraded logs the degraded decisions (store lookups that failed, the
+	// external routing service down) once per interval, not per request
+	// (default: one on Logger).
+	Degraded *degraded.Reporter
 }
 
 // Pipeline decides requests. It is safe for concurrent use.
@@ -75,6 +80,9 @@ func New(o Options) *Pipeline {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
+	}
+	if o.Degraded == nil {
+		o.Degraded = degraded.New(degraded.Options{Logger: o.Logger})
 	}
 	if o.TransactionWait <= 0 {
 		o.TransactionWait = time.Second

@@ -1,9 +1,12 @@
 package admission
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -353,5 +356,27 @@ func TestKeptHeadersIncludeThePipelines(t *testing.T) {
 	want := []store.Header{{Name: "x-trino-user", Value: "alice"}, {Name: "x-trino-source", Value: "policy"}, {Name: "x-trino-client-tags", Value: "etl"}}
 	if !reflect.DeepEqual(r.Headers, want) {
 		t.Fatalf("headers %v; want the client's, with the ones the gateway set replacing theirs: %v", r.Headers, want)
+	}
+}
+
+// downQueries is a store that answers every call with an error.
+type downQueries struct{ store.Queries }
+
+func (downQueries) GetQuery(context.Context, string) (store.QueryRoute, error) {
+	return store.QueryRoute{}, errors.New("dial tcp: connection refused")
+}
+
+func TestStoreOutageIsLoggedOncePerIntervalNotPerRequest(t *testing.T) {
+	var buf bytes.Buffer // Locate logs on the caller's goroutine
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	p, _ := newPipeline(t, downQueries{store.NewMemory().Queries}, func(o *Options) { o.Logger = log })
+	for i := range 200 {
+		o := p.Locate(context.Background(), &Request{Method: "GET", Path: fmt.Sprintf("/v1/query/20260101_000000_%05d_abcde", i)})
+		if o.Action != Reject || o.Error.Code != trino.ErrGatewayInternal {
+			t.Fatalf("lookup %d with the store down: %+v; want the Trino-shaped refusal", i, o)
+		}
+	}
+	if n := strings.Count(buf.String(), "looking up query owners fails"); n != 1 {
+		t.Fatalf("the outage was logged %d times for 200 lookups; want once (then once per interval):\n%s", n, buf.String())
 	}
 }

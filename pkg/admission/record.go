@@ -39,8 +39,10 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 		// of this query can miss until the record is written.
 		p.o.Metrics.StoreError.WithLabelValues("put_query").Inc()
 		if !errors.Is(err, ErrDeferred) { // a deferred record is retried, and logged once per interval
-			p.log(s.Req).Error("recording query owner failed", "query", r.ID, "owner", route.String(), "error", err)
+			p.o.Degraded.Fail("store.put_query", "recording query owners fails; requests without the gateway prefix cannot find those queries", "query", r.ID, "owner", route.String(), "error", err)
 		}
+	} else {
+		p.o.Degraded.Recover("store.put_query", "recording query owners works again")
 	}
 	if p.o.Decisions != nil {
 		p.o.Decisions.SetQueryID(s.Entry, r.ID)

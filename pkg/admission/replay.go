@@ -70,8 +70,10 @@ func (p *Pipeline) keepReplay(ctx context.Context, s *Submission, queryID string
 		defer cancel()
 		if err := p.o.Replays.PutReplay(sctx, queryID, r, p.o.QueryTTL); err != nil {
 			p.o.Metrics.StoreError.WithLabelValues("put_replay").Inc()
-			p.log(req).Warn("keeping the query for resubmission failed; it cannot be resubmitted if its coordinator dies", "query", queryID, "error", err)
+			p.o.Degraded.Fail("store.put_replay", "keeping read-only queries for resubmission fails; they cannot be resubmitted if their coordinator dies", "query", queryID, "request", req.ID(), "error", err)
+			return
 		}
+		p.o.Degraded.Recover("store.put_replay", "keeping read-only queries for resubmission works again")
 	}()
 }
 

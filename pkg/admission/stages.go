@@ -66,9 +66,12 @@ func (st externalRouter) ask(ctx context.Context, s *Submission) *policy.Externa
 	if err != nil {
 		if !s.Dry {
 			st.p.o.Metrics.ExtRouterErrors.Inc()
-			st.p.log(s.Req).Warn("external routing service failed; routing without it", "error", err)
+			st.p.o.Degraded.Fail("external-router", "the external routing service fails; submissions are routed without it (or refused, with failClosed)", "request", s.Req.ID(), "error", err)
 		}
 		return &policy.ExternalInfo{Errors: []string{err.Error()}}
+	}
+	if !s.Dry {
+		st.p.o.Degraded.Recover("external-router", "the external routing service answers again")
 	}
 	if len(r.Errors) > 0 && !s.Dry {
 		st.p.log(s.Req).Warn("external routing service answered with errors; its answer is ignored", "errors", r.Errors)
