@@ -30,7 +30,7 @@ func (p *Pipeline) replay(s *Submission) (store.Replay, bool) {
 	}
 	typ := s.Class.Type
 	if typ == "" {
-		typ = sqlclass.Classify(s.SQL(), sqlclass.Options{Catalog: s.Req.Session.Catalog, Schema: s.Req.Session.Schema}).Type
+		typ = sqlclass.StatementType(s.SQL(), sqlclass.Options{})
 	}
 	if !Replayable(typ) {
 		return store.Replay{}, false

@@ -202,3 +202,17 @@ func (c *classifier) result() Result {
 	}
 	return r
 }
+
+// statementTypeTokens is how many tokens StatementType reads: enough for
+// any statement's leading keywords (EXPLAIN options, CREATE ... AS).
+const statementTypeTokens = 64
+
+// StatementType is the Type Classify would give, read from the
+// statement's first tokens only (cheap on long SQL, for callers that need
+// no tables). When those tokens do not settle it, the answer is the type
+// so far (a CREATE TABLE whose AS comes later reads as CREATE_TABLE) or
+// UNKNOWN, never a read where Classify finds a write.
+func StatementType(sql string, o Options) string {
+	budget := statementTypeTokens
+	return classify(sql, o, 0, &budget).Type
+}

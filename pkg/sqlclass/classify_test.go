@@ -748,3 +748,27 @@ func TestClassifyLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestStatementTypeAgreesWithClassify: the cheap type is the full
+// classification's, or (past its token budget) one that is not a read.
+func TestStatementTypeAgreesWithClassify(t *testing.T) {
+	long := strings.Repeat("a + ", 200) + "1"
+	cases := []string{
+		"SELECT 1", "WITH t AS (SELECT " + long + ") SELECT * FROM t", "(SELECT 1) UNION (SELECT 2)", "VALUES 1", "TABLE x",
+		"SHOW CATALOGS", "DESCRIBE t", "EXPLAIN SELECT 1", "EXPLAIN (TYPE IO, FORMAT JSON) INSERT INTO t SELECT 1",
+		"EXPLAIN ANALYZE SELECT 1", "INSERT INTO t SELECT " + long, "CREATE TABLE t AS SELECT " + long,
+		"CREATE TABLE " + strings.Repeat("x", 10) + " (" + strings.Repeat("c int, ", 40) + "d int) WITH (format = 'ORC') AS SELECT 1",
+		"DELETE FROM t WHERE " + long, "EXECUTE IMMEDIATE 'INSERT INTO t VALUES 1'", "CALL p()", "SELECT " + long + " FROM t",
+		"/* comment */ -- line\n SELECT 1", "", "garbage here",
+	}
+	for _, sql := range cases {
+		full := Classify(sql, Options{}).Type
+		cheap := StatementType(sql, Options{})
+		if cheap != full && (cheap == TypeSelect || cheap == TypeShow || cheap == TypeExplain) {
+			t.Errorf("%.60q: StatementType %s, Classify %s: a read where the statement is not one", sql, cheap, full)
+		}
+		if len(sql) < 200 && cheap != full {
+			t.Errorf("%.60q: StatementType %s, Classify %s", sql, cheap, full)
+		}
+	}
+}
