@@ -89,7 +89,8 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/coordinator:FuzzParseLoad ./pkg/coordinator:FuzzParseInfo ./pkg/coordinator:FuzzParseQueries \
 	./pkg/coordinator:FuzzParseQueryDetail ./pkg/cost:FuzzParseIOPlan \
 	./pkg/store:FuzzParseQueryRoute ./pkg/admission:FuzzSessionHeaders ./pkg/extproc:FuzzMessageSequence \
-	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer
+	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer \
+	./pkg/resubmit:FuzzParsePoll
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

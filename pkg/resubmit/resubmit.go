@@ -109,23 +109,25 @@ type poll struct {
 
 func (p poll) key() string { return fleet.Key(p.cluster, p.coordinator) }
 
-// parsePoll reads the prefix Envoy forwarded and the rewritten path.
-func parsePoll(r *http.Request) (poll, error) {
-	c, k, _, ok := trino.ParseCoordinatorPrefix(r.Header.Get("X-Forwarded-Prefix") + "/")
+// parsePoll reads the prefix Envoy forwarded (X-Forwarded-Prefix) and the
+// rewritten path.
+func parsePoll(prefix, path, rawQuery string) (poll, error) {
+	c, k, _, ok := trino.ParseCoordinatorPrefix(prefix + "/")
 	if !ok {
 		return poll{}, errors.New("the request carries no gateway prefix (X-Forwarded-Prefix)")
 	}
-	info, err := trino.ParsePath(r.URL.Path, r.URL.RawQuery)
+	info, err := trino.ParsePath(path, rawQuery)
 	if err != nil {
 		return poll{}, err
 	}
 	if info.Kind != trino.PathQueued && info.Kind != trino.PathExecuting && info.Kind != trino.PathPartialCancel {
-		return poll{}, fmt.Errorf("%s is not a statement poll", r.URL.Path)
+		return poll{}, fmt.Errorf("%.100s is not a statement poll", path)
 	}
 	p := poll{cluster: c, coordinator: k, kind: info.Kind, queryID: info.QueryID, token: -1}
-	// .../{id}/{slug}/{token}
-	if i := strings.LastIndexByte(r.URL.Path, '/'); i >= 0 {
-		if t, err := strconv.ParseInt(r.URL.Path[i+1:], 10, 64); err == nil && t >= 0 {
+	// /v1/statement/{queued,executing}/{id}/{slug}/{token}: a path of
+	// another shape has no token (and is never taken for page 0).
+	if parts := strings.Split(strings.TrimPrefix(path, "/v1/statement/"), "/"); len(parts) == 4 && info.Kind != trino.PathPartialCancel {
+		if t, err := strconv.ParseInt(parts[3], 10, 64); err == nil && t >= 0 {
 			p.token = t
 		}
 	}
@@ -141,7 +143,7 @@ func (p poll) unread() bool {
 
 // ServeHTTP answers one poll that Envoy could not deliver.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p, err := parsePoll(r)
+	p, err := parsePoll(r.Header.Get("X-Forwarded-Prefix"), r.URL.Path, r.URL.RawQuery)
 	if err != nil {
 		h.fail(w, r, poll{}, outcomeRefused, fmt.Sprintf("the gateway could not reach the query's coordinator and cannot read this request: %v", err))
 		return
