@@ -38,8 +38,9 @@ type Options struct {
 	QueryTTL time.Duration
 	// StoreTimeout bounds each store call on the request path.
 	StoreTimeout time.Duration
-	// TransactionWait is how long a statement of an unknown transaction
-	// waits for the transaction to be recorded (default 1s).
+	// TransactionWait bounds the lookup of a statement's transaction,
+	// waiting for it to be recorded and store calls included (default
+	// 1s; keep it under Envoy's ext_proc message timeout).
 	TransactionWait time.Duration
 	// Policy decides submissions (nil, or no policy loaded: the routing
 	// group header or the default group).

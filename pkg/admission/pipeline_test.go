@@ -380,3 +380,33 @@ func TestStoreOutageIsLoggedOncePerIntervalNotPerRequest(t *testing.T) {
 		t.Fatalf("the outage was logged %d times for 200 lookups; want once (then once per interval):\n%s", n, buf.String())
 	}
 }
+
+// stalledQueries answers transaction lookups only when their context
+// ends (a Redis that accepted the call and stopped answering).
+type stalledQueries struct {
+	store.Queries
+	deadlines chan time.Time
+}
+
+func (s stalledQueries) GetTransaction(ctx context.Context, _ string) (store.QueryRoute, error) {
+	d, _ := ctx.Deadline()
+	select {
+	case s.deadlines <- d:
+	default:
+	}
+	<-ctx.Done()
+	return store.QueryRoute{}, ctx.Err()
+}
+
+func TestTransactionLookupEndsWithinTheWait(t *testing.T) {
+	q := stalledQueries{store.NewMemory().Queries, make(chan time.Time, 1)}
+	p, _ := newPipeline(t, q, func(o *Options) { o.StoreTimeout, o.TransactionWait = time.Hour, 50*time.Millisecond })
+	start := time.Now()
+	o := p.Submit(context.Background(), &Submission{Req: submission("SELECT 1", "x-trino-transaction-id", "t1")})
+	if o.Action != Reject || o.Error.Code != trino.ErrGatewayInternal {
+		t.Fatalf("outcome %+v; want the Trino-shaped 'cannot look up transaction' refusal", o)
+	}
+	if d := <-q.deadlines; d.IsZero() || d.After(start.Add(time.Second)) {
+		t.Fatalf("the store call's deadline is %v after the start; want it bounded by TransactionWait (50ms), not the store timeout (1h)", d.Sub(start))
+	}
+}

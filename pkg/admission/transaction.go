@@ -46,19 +46,23 @@ func (st transaction) Admit(ctx context.Context, s *Submission) (Outcome, bool) 
 
 // lookup finds the coordinator of a transaction. The mapping is recorded
 // from the access log of the response that started it, a moment after the
-// client saw that response, so a miss waits a little.
+// client saw that response, so a miss waits a little. The whole lookup,
+// store calls included, ends within TransactionWait: Envoy's ext_proc
+// message timeout must never fire first (that would answer the client
+// GATEWAY_UNAVAILABLE instead of the lookup's own answer).
 func (st transaction) lookup(ctx context.Context, txn string) (store.QueryRoute, error) {
-	deadline := time.Now().Add(st.p.o.TransactionWait)
+	ctx, cancel := context.WithTimeout(ctx, st.p.o.TransactionWait)
+	defer cancel()
 	for {
-		sctx, cancel := st.p.storeCtx(ctx)
+		sctx, scancel := st.p.storeCtx(ctx)
 		r, err := st.p.o.Queries.GetTransaction(sctx, txn)
-		cancel()
-		if !errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+		scancel()
+		if !errors.Is(err, store.ErrNotFound) {
 			return r, err
 		}
 		select {
 		case <-ctx.Done():
-			return r, ctx.Err()
+			return r, err // still not found when the wait ended
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -182,7 +182,10 @@ func (s *Server) buildPipeline() error {
 	s.pipeline = admission.New(admission.Options{
 		Router: s.router, Health: s.poller,
 		Queries: s.pending, QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
-		Replays: s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
+		// A transaction lookup (store calls included) ends well before
+		// Envoy's ext_proc message timeout would.
+		TransactionWait: min(time.Second, s.cfg.ControlPlane.ExtProcTimeout/2),
+		Replays:         s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
 		Cost:    s.costEstimator(),
