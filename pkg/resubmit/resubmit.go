@@ -127,7 +127,9 @@ func parsePoll(prefix, path, rawQuery string) (poll, error) {
 	// /v1/statement/{queued,executing}/{id}/{slug}/{token}: a path of
 	// another shape has no token (and is never taken for page 0).
 	if parts := strings.Split(strings.TrimPrefix(path, "/v1/statement/"), "/"); len(parts) == 4 && info.Kind != trino.PathPartialCancel {
-		if t, err := strconv.ParseInt(parts[3], 10, 64); err == nil && t >= 0 {
+		// Only the canonical form Trino writes ("0", "17"; not "00" or
+		// "+1"): anything else is no page the gateway can vouch for.
+		if t, err := strconv.ParseInt(parts[3], 10, 64); err == nil && t >= 0 && strconv.FormatInt(t, 10) == parts[3] {
 			p.token = t
 		}
 	}
