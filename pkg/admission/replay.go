@@ -10,11 +10,11 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/store"
 )
 
-// Replayable reports whether a statement of this type may run twice
+// replayable reports whether a statement of this type may run twice
 // without anyone noticing: it reads and writes nothing (SELECT, SHOW,
 // DESCRIBE, EXPLAIN without ANALYZE). Anything else, including EXECUTE of
 // a prepared statement, is never resubmitted.
-func Replayable(statementType string) bool {
+func replayable(statementType string) bool {
 	switch statementType {
 	case sqlclass.TypeSelect, sqlclass.TypeShow, sqlclass.TypeExplain:
 		return true
@@ -32,7 +32,7 @@ func (p *Pipeline) replay(s *Submission) (store.Replay, bool) {
 	if typ == "" {
 		typ = sqlclass.StatementType(s.SQL(), sqlclass.Options{})
 	}
-	if !Replayable(typ) {
+	if !replayable(typ) {
 		return store.Replay{}, false
 	}
 	// The coordinator got the client's headers, then the ones the gateway

@@ -6,79 +6,19 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/store/storetest"
 )
-
-// lossyDocs is a store that can lose everything (a Redis restarted without
-// persistence) or stop answering.
-type lossyDocs struct {
-	mu    sync.Mutex
-	inner store.Documents
-	down  error
-}
-
-func newLossyDocs() *lossyDocs { return &lossyDocs{inner: store.NewMemory().Documents} }
-
-func (l *lossyDocs) lose() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.inner = store.NewMemory().Documents
-}
-
-func (l *lossyDocs) setDown(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.down = err
-}
-
-func (l *lossyDocs) get() (store.Documents, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.inner, l.down
-}
-
-func (l *lossyDocs) GetDocument(ctx context.Context, name string) ([]byte, int64, error) {
-	d, err := l.get()
-	if err != nil {
-		return nil, 0, err
-	}
-	return d.GetDocument(ctx, name)
-}
-
-func (l *lossyDocs) CASDocument(ctx context.Context, name string, doc []byte, expect int64) (int64, error) {
-	d, err := l.get()
-	if err != nil {
-		return 0, err
-	}
-	return d.CASDocument(ctx, name, doc, expect)
-}
-
-func (l *lossyDocs) DocumentRevision(ctx context.Context, name string) (int64, error) {
-	d, err := l.get()
-	if err != nil {
-		return 0, err
-	}
-	return d.DocumentRevision(ctx, name)
-}
-
-func (l *lossyDocs) RestoreDocument(ctx context.Context, name string, doc []byte, rev int64) (bool, error) {
-	d, err := l.get()
-	if err != nil {
-		return false, err
-	}
-	return d.RestoreDocument(ctx, name, doc, rev)
-}
 
 // replicas starts n managers on one lossy store, each logging to its
 // own buffer.
-func replicas(t *testing.T, n int) (*lossyDocs, []*Manager, []*bytes.Buffer) {
+func replicas(t *testing.T, n int) (*storetest.LossyDocuments, []*Manager, []*bytes.Buffer) {
 	t.Helper()
 	e := newEnv(t)
-	st := newLossyDocs()
+	st := storetest.NewLossyDocuments()
 	var ms []*Manager
 	var logs []*bytes.Buffer
 	for range n {
@@ -113,7 +53,7 @@ func TestFleetWrittenBackAfterTheStoreLostIt(t *testing.T) {
 	if rev != 2 || ms[1].Fleet().Revision != 2 {
 		t.Fatalf("before the loss: store at %d, second replica at %d; want 2", rev, ms[1].Fleet().Revision)
 	}
-	st.lose()
+	st.Lose()
 	for range 20 { // 5 s of polls
 		for _, m := range ms {
 			m.refresh(ctx)
@@ -162,7 +102,7 @@ func TestFleetWriteBackNewestRevisionWins(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ms[1] has not seen revision 2 yet.
-	st.lose()
+	st.Lose()
 	ms[1].refresh(ctx) // writes back revision 1
 	if _, rev := storedFleet(t, st); rev != 1 {
 		t.Fatalf("the replica behind wrote back revision %d, want its 1", rev)
@@ -185,7 +125,7 @@ func TestFleetChangeAfterTheStoreLostIt(t *testing.T) {
 	if err := ms[0].SetState(ctx, "blue", fleet.Inactive); err != nil {
 		t.Fatal(err)
 	}
-	st.lose()
+	st.Lose()
 	if err := ms[0].SetState(ctx, "green", fleet.Inactive); err != nil {
 		t.Fatalf("a change after the loss: %v", err)
 	}
@@ -204,11 +144,11 @@ func TestFleetChangeAfterTheStoreLostIt(t *testing.T) {
 func TestFleetWatchLogsAnOutageOnce(t *testing.T) {
 	ctx := context.Background()
 	st, ms, logs := replicas(t, 1)
-	st.setDown(errors.New("dial tcp 127.0.0.1:6379: connection refused"))
+	st.SetDown(errors.New("dial tcp 127.0.0.1:6379: connection refused"))
 	for range 100 {
 		ms[0].refresh(ctx)
 	}
-	st.setDown(nil)
+	st.SetDown(nil)
 	for range 10 {
 		ms[0].refresh(ctx)
 	}

@@ -6,73 +6,15 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/store/storetest"
 )
-
-// lossyDocs is a store that can lose everything (a Redis restarted without
-// persistence) or stop answering.
-type lossyDocs struct {
-	mu    sync.Mutex
-	inner store.Documents
-	down  error
-}
-
-func (l *lossyDocs) get() (store.Documents, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.inner, l.down
-}
-
-func (l *lossyDocs) lose() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.inner = store.NewMemory().Documents
-}
-
-func (l *lossyDocs) setDown(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.down = err
-}
-
-func (l *lossyDocs) GetDocument(ctx context.Context, name string) ([]byte, int64, error) {
-	d, err := l.get()
-	if err != nil {
-		return nil, 0, err
-	}
-	return d.GetDocument(ctx, name)
-}
-
-func (l *lossyDocs) CASDocument(ctx context.Context, name string, doc []byte, expect int64) (int64, error) {
-	d, err := l.get()
-	if err != nil {
-		return 0, err
-	}
-	return d.CASDocument(ctx, name, doc, expect)
-}
-
-func (l *lossyDocs) DocumentRevision(ctx context.Context, name string) (int64, error) {
-	d, err := l.get()
-	if err != nil {
-		return 0, err
-	}
-	return d.DocumentRevision(ctx, name)
-}
-
-func (l *lossyDocs) RestoreDocument(ctx context.Context, name string, doc []byte, rev int64) (bool, error) {
-	d, err := l.get()
-	if err != nil {
-		return false, err
-	}
-	return d.RestoreDocument(ctx, name, doc, rev)
-}
 
 func TestSyncWritesBackAPolicyTheStoreLost(t *testing.T) {
 	ctx := context.Background()
-	st := &lossyDocs{inner: store.NewMemory().Documents}
+	st := storetest.NewLossyDocuments()
 	var logA, logB bytes.Buffer
 	a := NewEngine(nil, slog.New(slog.NewTextHandler(&logA, nil)))
 	b := NewEngine(nil, slog.New(slog.NewTextHandler(&logB, nil)))
@@ -88,7 +30,7 @@ func TestSyncWritesBackAPolicyTheStoreLost(t *testing.T) {
 	if err != nil || wantRev != 2 || b.Current() == nil || b.Current().Version != a.Current().Version {
 		t.Fatalf("before the loss: revision %d (%v), second replica on %v", wantRev, err, b.Current())
 	}
-	st.lose()
+	st.Lose()
 	for range 10 {
 		sa.step(ctx)
 		sb.step(ctx)
@@ -115,15 +57,15 @@ func TestSyncWritesBackAPolicyTheStoreLost(t *testing.T) {
 
 func TestSyncLogsAnOutageOnce(t *testing.T) {
 	ctx := context.Background()
-	st := &lossyDocs{inner: store.NewMemory().Documents}
+	st := storetest.NewLossyDocuments()
 	var log bytes.Buffer
 	e := NewEngine(nil, slog.New(slog.NewTextHandler(&log, nil)))
 	s := e.newSyncer(ctx, st)
-	st.setDown(errors.New("connection refused"))
+	st.SetDown(errors.New("connection refused"))
 	for range 50 {
 		s.step(ctx)
 	}
-	st.setDown(nil)
+	st.SetDown(nil)
 	s.step(ctx)
 	s.step(ctx)
 	if n := strings.Count(log.String(), "cannot read the published policy"); n != 1 {

@@ -11,7 +11,7 @@
 //
 // Only what cannot be noticed is resubmitted: statements that read and
 // write nothing (SELECT, SHOW, DESCRIBE, EXPLAIN), outside a transaction,
-// kept at submission (see admission.Replayable), whose client had not
+// kept at submission (see pkg/admission replay.go), whose client had not
 // started reading results (its poll is still in the queued phase, or is
 // the first executing one). Any other query on a dead coordinator ends
 // with a Trino-shaped COORDINATOR_UNREACHABLE error that names the
