@@ -245,6 +245,14 @@ func TestPolicyReloadUnderLoad(t *testing.T) {
 // reaches the coordinator that started the transaction.
 func TestTransactionStaysOnOneCluster(t *testing.T) {
 	g := startGateway(t, 1, twoClusters(deadURL(t)))
+	runTransactionOnOneCluster(t, g)
+}
+
+// runTransactionOnOneCluster runs five statements and a commit in one
+// Python DB-API transaction through g and checks that every statement ran
+// on the same cluster.
+func runTransactionOnOneCluster(t *testing.T, g *gateway) {
+	t.Helper()
 	stmts := []string{"SELECT count(*) FROM tpch.tiny.nation", "SELECT count(*) FROM tpch.tiny.region", "SELECT 1", "SELECT 2", "SELECT 3"}
 	spec, _ := json.Marshal(map[string]any{"server": g.URL(0), "user": "e2e", "statements": stmts})
 	cmd := exec.Command(env.PythonPath(), filepath.Join(env.Root, "e2e", "clients", "pytxn.py"))

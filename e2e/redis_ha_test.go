@@ -500,3 +500,38 @@ func TestRedisClusterRoutesAndRecords(t *testing.T) {
 		t.Fatalf("fleet in the cluster: revision %d, states %v (%v); want dead inactive at revision 2 or later", rev, states, err)
 	}
 }
+
+// TestTransactionSurvivesLostRecords: a transaction whose owner record
+// keeps disappearing from Redis (as the last writes before a failover do)
+// still runs every statement on the coordinator that started it: the
+// gateway asks the coordinators which one lists the transaction.
+func TestTransactionSurvivesLostRecords(t *testing.T) {
+	g := startGateway(t, 1, twoClusters(deadURL(t)))
+	rc := redis.NewClient(&redis.Options{Addr: g.redis.Addr})
+	defer rc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var dropped int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			keys, _ := rc.Keys(ctx, "sy:t:*").Result()
+			if len(keys) > 0 && rc.Del(ctx, keys...).Err() == nil {
+				dropped += len(keys)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	runTransactionOnOneCluster(t, g)
+	cancel()
+	<-done
+	if dropped == 0 {
+		t.Fatal("no transaction record was ever dropped: the test did not test the lookup by asking")
+	}
+	if n := logCount(t, g.cps[0].Proc, 0, "transaction owner found by asking the coordinators"); n == 0 {
+		t.Fatalf("the gateway never asked the coordinators (%d records dropped)", dropped)
+	}
+}

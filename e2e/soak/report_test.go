@@ -161,7 +161,7 @@ func account(all []outcome, windows []*window, faults []fault) *report {
 
 // fail fails the test on every hung or lost query, wrong result and
 // failure no excuse rule covers.
-func (r *report) fail(t *testing.T) {
+func (r *report) fail(t testing.TB) {
 	t.Helper()
 	for i, o := range r.Bad {
 		if i == 40 {

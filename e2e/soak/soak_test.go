@@ -47,7 +47,11 @@ type window struct {
 	Err        string
 }
 
-func TestSoak(t *testing.T) {
+func TestSoak(tt *testing.T) {
+	// Every failure is repeated at the very end of the output (after the
+	// process logs), where a CI log that keeps only its tail shows it.
+	t := &verdict{TB: tt}
+	tt.Cleanup(t.repeat)
 	duration := *flagDuration
 	dir, err := os.MkdirTemp("", "switchyard-soak-")
 	if err != nil {
@@ -68,7 +72,7 @@ func TestSoak(t *testing.T) {
 	// The hard deadline: everything (client calls included) ends before
 	// the test binary's own timeout.
 	hardEnd := time.Now().Add(duration + 20*time.Minute)
-	if d, ok := t.Deadline(); ok && d.Add(-time.Minute).Before(hardEnd) {
+	if d, ok := tt.Deadline(); ok && d.Add(-time.Minute).Before(hardEnd) {
 		hardEnd = d.Add(-time.Minute)
 	}
 	hard, cancelHard := context.WithDeadline(context.Background(), hardEnd)
@@ -178,6 +182,42 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("report written to %s (every outcome in %s):\n%s", path, tsv, md)
 	rep.fail(t)
+}
+
+// verdict records every failure of the soak so that repeat can print
+// them again last.
+type verdict struct {
+	testing.TB
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (v *verdict) note(msg string) {
+	v.mu.Lock()
+	v.msgs = append(v.msgs, msg)
+	v.mu.Unlock()
+}
+
+func (v *verdict) Error(args ...any) { v.TB.Helper(); v.note(fmt.Sprint(args...)); v.TB.Error(args...) }
+func (v *verdict) Errorf(format string, args ...any) {
+	v.TB.Helper()
+	v.note(fmt.Sprintf(format, args...))
+	v.TB.Errorf(format, args...)
+}
+func (v *verdict) Fatal(args ...any) { v.TB.Helper(); v.note(fmt.Sprint(args...)); v.TB.Fatal(args...) }
+func (v *verdict) Fatalf(format string, args ...any) {
+	v.TB.Helper()
+	v.note(fmt.Sprintf(format, args...))
+	v.TB.Fatalf(format, args...)
+}
+
+// repeat runs as the test's last cleanup.
+func (v *verdict) repeat() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.msgs) > 0 {
+		v.TB.Logf("the soak failed (%d failures, repeated here from above):\n  %s", len(v.msgs), strings.Join(v.msgs, "\n  "))
+	}
 }
 
 // soakLoops is the load: five client loops, each bounded in count.

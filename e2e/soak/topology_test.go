@@ -89,7 +89,7 @@ var trinoExtra = []string{"query.client.timeout=1m"}
 // configurations are identical except for the listener address, and an
 // Envoy that switched to the other replica's xDS would move its listener
 // onto the other Envoy's port (two Envoys on one machine).
-func buildTopology(t *testing.T, ctx context.Context, env *harness.Env) *topology {
+func buildTopology(t testing.TB, ctx context.Context, env *harness.Env) *topology {
 	t.Helper()
 	topo := &topology{env: env}
 	t.Cleanup(topo.stop)

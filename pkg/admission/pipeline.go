@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/sessions"
 	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 )
@@ -42,6 +43,9 @@ type Options struct {
 	// waiting for it to be recorded and store calls included (default
 	// 1s; keep it under Envoy's ext_proc message timeout).
 	TransactionWait time.Duration
+	// FindTransaction asks the coordinators for a transaction whose
+	// record is missing or cannot be read (nil: nobody is asked).
+	FindTransaction func(ctx context.Context, txn string) (store.QueryRoute, error)
 	// Policy decides submissions (nil, or no policy loaded: the routing
 	// group header or the default group).
 	Policy *policy.Engine
@@ -55,6 +59,9 @@ type Options struct {
 	// (nil, or ReplayMaxBytes 0: nothing is kept).
 	Replays        store.Replays
 	ReplayMaxBytes int
+	// Sessions keeps client sessions on their clusters (nil: no session
+	// affinity).
+	Sessions *sessions.Tracker
 	// Cost estimates queries for the policy (nil: no estimates).
 	Cost    *cost.Estimator
 	Logger  *slog.Logger
@@ -94,8 +101,10 @@ func New(o Options) *Pipeline {
 		classify{p},
 		externalRouter{p},
 		costEstimate{p},
+		sessionLookup{p},
 		routingPolicy{p},
 		transaction{p},
+		affinity{p},
 		balance{p},
 	}
 	return p
@@ -124,6 +133,8 @@ type Submission struct {
 	Route routing.Request
 	// Headers are set on the upstream request (external router, policy).
 	Headers map[string]string
+	// Session is the statement's client session (with session affinity).
+	Session *ClientSession
 	// Decision is where the query went (set when routed).
 	Decision routing.Decision
 	// Entry is the submission's decision log entry.

@@ -64,7 +64,7 @@ func TestStageOrder(t *testing.T) {
 	for _, s := range p.stages {
 		names = append(names, s.Name())
 	}
-	want := "classify external-router cost policy transaction balance"
+	want := "classify external-router cost session policy transaction affinity balance"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("stages %q, want %q", got, want)
 	}
@@ -409,4 +409,67 @@ func TestTransactionLookupEndsWithinTheWait(t *testing.T) {
 	if d := <-q.deadlines; d.IsZero() || d.After(start.Add(time.Second)) {
 		t.Fatalf("the store call's deadline is %v after the start; want it bounded by TransactionWait (50ms), not the store timeout (1h)", d.Sub(start))
 	}
+}
+
+// A transaction whose record is missing (lost in a Redis failover) is
+// found by asking the coordinators, after a short grace, and written back.
+func TestTransactionFoundByAskingWhenTheRecordIsMissing(t *testing.T) {
+	q := store.NewMemory().Queries
+	asked := make(chan string, 4)
+	p, _ := newPipeline(t, q, func(o *Options) {
+		o.TransactionWait = 2 * time.Second
+		o.FindTransaction = func(_ context.Context, txn string) (store.QueryRoute, error) {
+			asked <- txn
+			return store.QueryRoute{Cluster: "a", Coordinator: "0"}, nil
+		}
+	})
+	start := time.Now()
+	o := p.Submit(context.Background(), &Submission{Req: submission("SELECT 1", "x-trino-transaction-id", "t1")})
+	if o.Action != Route || o.Target != "a/0" {
+		t.Fatalf("outcome %+v; want the statement routed to the coordinator that lists the transaction", o)
+	}
+	if got := <-asked; got != "t1" {
+		t.Fatalf("asked for %q", got)
+	}
+	if d := time.Since(start); d < transactionGrace {
+		t.Fatalf("asked after %v; a missing record is waited for %v first (the access log may be a moment late)", d, transactionGrace)
+	}
+	p.Wait()
+	if r, err := q.GetTransaction(context.Background(), "t1"); err != nil || r.Cluster != "a" {
+		t.Fatalf("the found owner was not written back: %+v, %v", r, err)
+	}
+}
+
+// A store that fails does not refuse the statement when a coordinator can
+// tell; nobody who can tell still ends the lookup within the wait.
+func TestTransactionLookupWithAFailingStore(t *testing.T) {
+	q := stalledQueries{store.NewMemory().Queries, make(chan time.Time, 1)}
+	t.Run("a coordinator lists it", func(t *testing.T) {
+		p, _ := newPipeline(t, q, func(o *Options) {
+			o.StoreTimeout, o.TransactionWait = 20*time.Millisecond, time.Second
+			o.FindTransaction = func(context.Context, string) (store.QueryRoute, error) {
+				return store.QueryRoute{Cluster: "a", Coordinator: "0"}, nil
+			}
+		})
+		if o := p.Submit(context.Background(), &Submission{Req: submission("SELECT 1", "x-trino-transaction-id", "t1")}); o.Action != Route || o.Target != "a/0" {
+			t.Fatalf("outcome %+v; want it routed to the coordinator that lists the transaction", o)
+		}
+	})
+	t.Run("no coordinator lists it", func(t *testing.T) {
+		p, _ := newPipeline(t, q, func(o *Options) {
+			o.StoreTimeout, o.TransactionWait = 20*time.Millisecond, 100*time.Millisecond
+			o.FindTransaction = func(ctx context.Context, _ string) (store.QueryRoute, error) {
+				<-ctx.Done()
+				return store.QueryRoute{}, ctx.Err()
+			}
+		})
+		start := time.Now()
+		o := p.Submit(context.Background(), &Submission{Req: submission("SELECT 1", "x-trino-transaction-id", "t1")})
+		if o.Action != Reject || o.Error.Code != trino.ErrGatewayInternal {
+			t.Fatalf("outcome %+v; want the 'cannot look up transaction' refusal", o)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("the lookup took %v; want it bounded by TransactionWait (100ms)", d)
+		}
+	})
 }

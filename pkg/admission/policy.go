@@ -70,10 +70,11 @@ func (st routingPolicy) input(s *Submission) *policy.Input {
 			HasLimit: c.HasLimit, Explain: c.Explain, InnerType: c.Inner, Unresolved: c.Unresolved, Length: len(s.Req.Body),
 			Cost: s.Cost,
 		},
-		Fleet:      fi,
-		FleetValue: fv,
-		External:   s.External,
-		Time:       time.Now(),
+		Fleet:         fi,
+		FleetValue:    fv,
+		External:      s.External,
+		ClientSession: s.Session.info(),
+		Time:          time.Now(),
 	}
 }
 

@@ -48,14 +48,49 @@ type Session struct {
 	// external routing service).
 	TrinoHeaders map[string]string
 	// Sent are all X-Trino-* headers in the order sent, repeats kept (a
-	// read-only query is sent again with them if its coordinator dies).
+	// read-only query is sent again with them if its coordinator dies),
+	// without the gateway's own session entry.
 	Sent []store.Header
+	// ClientSession is the session the client named
+	// (X-Trino-Client-Session, else X-External-Session-Id).
+	ClientSession string
+	// GatewaySession is the session ID the gateway handed out, as the
+	// client sent it back (an X-Trino-Prepared-Statement entry).
+	GatewaySession string
+	// Prepared are the client's own prepared statements (name=sql items,
+	// as sent): X-Trino-Prepared-Statement without the gateway's entry.
+	Prepared []string
+	// StripPrepared: the gateway's entry was sent; the request goes on
+	// with Prepared alone, so no coordinator ever sees it.
+	StripPrepared bool
 }
 
 // SetHeader records one request header; name is lower case (HTTP/2 and
 // Envoy deliver them so). Headers that say nothing about the session are
 // ignored.
 func (s *Session) SetHeader(name, value string) {
+	switch name {
+	case trino.HeaderPreparedStatement:
+		id, found, rest := trino.SplitPrepared(value)
+		if found {
+			s.StripPrepared = true
+			if id != "" {
+				s.GatewaySession = id
+			}
+			if len(rest) == 0 {
+				return // nothing of the client's own
+			}
+			value = strings.Join(rest, ",")
+		}
+		s.Prepared = append(s.Prepared, rest...)
+	case trino.HeaderClientSession:
+		s.ClientSession = strings.TrimSpace(value)
+	case trino.HeaderExternalSession:
+		if s.ClientSession == "" {
+			s.ClientSession = strings.TrimSpace(value)
+		}
+		return
+	}
 	if strings.HasPrefix(name, "x-trino-") {
 		s.Sent = append(s.Sent, store.Header{Name: name, Value: value})
 	}

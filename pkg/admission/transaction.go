@@ -46,24 +46,75 @@ func (st transaction) Admit(ctx context.Context, s *Submission) (Outcome, bool) 
 
 // lookup finds the coordinator of a transaction. The mapping is recorded
 // from the access log of the response that started it, a moment after the
-// client saw that response, so a miss waits a little. The whole lookup,
+// client saw that response, so a miss waits a little. A record that stays
+// missing (lost in a Redis failover, or not written while Redis failed
+// over), or a store that fails, sends the question to the coordinators
+// (FindTransaction), and a found owner is written back. The whole lookup,
 // store calls included, ends within TransactionWait: Envoy's ext_proc
 // message timeout must never fire first (that would answer the client
 // GATEWAY_UNAVAILABLE instead of the lookup's own answer).
 func (st transaction) lookup(ctx context.Context, txn string) (store.QueryRoute, error) {
 	ctx, cancel := context.WithTimeout(ctx, st.p.o.TransactionWait)
 	defer cancel()
+	start := time.Now()
+	found := make(chan store.QueryRoute, 1)
+	asking := false
 	for {
 		sctx, scancel := st.p.storeCtx(ctx)
 		r, err := st.p.o.Queries.GetTransaction(sctx, txn)
 		scancel()
-		if !errors.Is(err, store.ErrNotFound) {
-			return r, err
+		if err == nil {
+			return r, nil
+		}
+		if find := st.p.o.FindTransaction; find != nil && !asking && (!errors.Is(err, store.ErrNotFound) || time.Since(start) >= transactionGrace) {
+			asking = true
+			go func() {
+				askStart := time.Now()
+				r, err := find(ctx, txn)
+				if err == nil {
+					found <- r
+					return
+				}
+				st.p.o.Logger.Warn("transaction not found by asking the coordinators", "transaction", txn, "error", err, "took", time.Since(askStart).String())
+			}()
+		}
+		if !asking && !errors.Is(err, store.ErrNotFound) {
+			return r, err // the store fails and nobody else can tell
 		}
 		select {
+		case r := <-found:
+			st.p.o.Logger.Info("transaction owner found by asking the coordinators (its record was missing)", "transaction", txn, "owner", r.String(), "store", errString(err))
+			st.p.writeBack(txn, r)
+			return r, nil
 		case <-ctx.Done():
 			return r, err // still not found when the wait ended
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// transactionGrace is how long a missing transaction record is waited for
+// before the coordinators are asked: the access log that records it
+// usually lands within milliseconds of the client seeing the transaction.
+const transactionGrace = 50 * time.Millisecond
+
+// writeBack records a transaction owner that was found by asking, in the
+// background (bounded by the store timeout), so later statements find it.
+func (p *Pipeline) writeBack(txn string, r store.QueryRoute) {
+	p.background.Add(1)
+	go func() {
+		defer p.background.Done()
+		ctx, cancel := p.storeCtx(context.Background())
+		defer cancel()
+		if err := p.o.Queries.PutTransaction(ctx, txn, r, p.o.QueryTTL); err != nil {
+			p.o.Degraded.Fail("store.put_transaction", "writing back a transaction owner fails", "transaction", txn, "error", err)
+		}
+	}()
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

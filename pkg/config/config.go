@@ -115,6 +115,16 @@ type Routing struct {
 	// Resubmission runs a read-only query again on another cluster of its
 	// group when its coordinator dies before the client fetched results.
 	Resubmission Resubmission `yaml:"resubmission"`
+	// Sessions configures client sessions (session affinity is per group:
+	// groups[].sessionAffinity).
+	Sessions Sessions `yaml:"sessions"`
+}
+
+// Sessions configures how client sessions are kept on their clusters.
+type Sessions struct {
+	// IdleTTL: a session with no statement for this long starts afresh on
+	// its next one (default 1h).
+	IdleTTL time.Duration `yaml:"idleTTL"`
 }
 
 // Resubmission configures transparent resubmission: a SELECT, SHOW,
@@ -184,7 +194,14 @@ type Group struct {
 	// Fallback is the group that takes the group's queries when none of its
 	// clusters is healthy; empty means strict isolation (a clear error).
 	Fallback string `yaml:"fallback"`
+	// SessionAffinity keeps each client session's statements on the
+	// cluster its first statement went to (default true; false balances
+	// every statement on its own).
+	SessionAffinity *bool `yaml:"sessionAffinity"`
 }
+
+// Affinity reports whether the group keeps client sessions on one cluster.
+func (g Group) Affinity() bool { return g.SessionAffinity == nil || *g.SessionAffinity }
 
 // Cluster is one Trino cluster, as the configuration file seeds it and the
 // admin API adds or updates it.
@@ -273,6 +290,7 @@ func Defaults() Config {
 		Routing: Routing{
 			Cost:         Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000},
 			Resubmission: Resubmission{MaxQueryBytes: 256 << 10, MaxAttempts: 2, ProbeTimeout: 2 * time.Second},
+			Sessions:     Sessions{IdleTTL: time.Hour},
 		},
 
 		CoordinatorAPI: defaultCoordinatorAPI(),

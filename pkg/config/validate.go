@@ -238,6 +238,9 @@ func (c *Config) Validate() error {
 			add("routing.resubmission.probeTimeout", "must be positive, got %v", r.ProbeTimeout)
 		}
 	}
+	if ttl := c.Routing.Sessions.IdleTTL; ttl < time.Second || ttl > 30*24*time.Hour {
+		add("routing.sessions.idleTTL", "must be between 1s and 720h, got %v", ttl)
+	}
 	if c.Policy.Dir != "" {
 		if st, err := os.Stat(c.Policy.Dir); err != nil || !st.IsDir() {
 			add("policy.dir", "%q is not a readable directory", c.Policy.Dir)

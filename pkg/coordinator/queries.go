@@ -31,6 +31,9 @@ type QuerySession struct {
 	Catalog    string   `json:"catalog"`
 	Schema     string   `json:"schema"`
 	ClientTags []string `json:"clientTags"`
+	// TransactionID is the transaction the query ran in (an explicit
+	// one, or the implicit one of an auto-commit query).
+	TransactionID string `json:"transactionId"`
 }
 
 // ErrorCode is Trino's error code of a failed query.
@@ -113,6 +116,8 @@ type QueryDetail struct {
 	QuerySummary
 	FailureInfo *FailureInfo `json:"failureInfo"`
 	OutputStage *Stage       `json:"outputStage"`
+	// StartedTransactionID is the transaction a START TRANSACTION began.
+	StartedTransactionID string `json:"startedTransactionId"`
 }
 
 // FailureInfo is why a query failed.

@@ -8,6 +8,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
@@ -42,6 +43,7 @@ func answer(req *admission.Request, o admission.Outcome, remove []string) *extpr
 			mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
 		}
 		mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.RouteHeader, o.Target))
+		stripGatewaySession(req, mut)
 		return continueHeaders(mut)
 	case admission.Reject:
 		r := o.Error.Render(req)
@@ -49,7 +51,42 @@ func answer(req *admission.Request, o admission.Outcome, remove []string) *extpr
 	case admission.Respond:
 		return immediate(*o.Response, "switchyard_answered")
 	}
+	if req.Session.StripPrepared {
+		mut := &extprocv3.HeaderMutation{}
+		stripGatewaySession(req, mut)
+		return continueHeaders(mut)
+	}
 	return continueHeaders(nil)
+}
+
+// stripGatewaySession takes the gateway's session entry out of
+// X-Trino-Prepared-Statement: the request goes on with the client's own
+// prepared statements only (or without the header), so no coordinator
+// ever sees the entry.
+func stripGatewaySession(req *admission.Request, mut *extprocv3.HeaderMutation) {
+	if !req.Session.StripPrepared {
+		return
+	}
+	if len(req.Session.Prepared) == 0 {
+		mut.RemoveHeaders = append(mut.RemoveHeaders, trino.HeaderPreparedStatement)
+		return
+	}
+	mut.SetHeaders = append(mut.SetHeaders, setHeader(trino.HeaderPreparedStatement, strings.Join(req.Session.Prepared, ",")))
+}
+
+// responseHeaders answers a buffered response body with headers added to
+// the response (its headers are held until the body has been processed).
+func responseHeaders(hs []admission.Header) *extprocv3.ProcessingResponse {
+	if len(hs) == 0 {
+		return responseBodyContinue
+	}
+	mut := &extprocv3.HeaderMutation{}
+	for _, h := range hs {
+		mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
+	}
+	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
+		Response: &extprocv3.CommonResponse{HeaderMutation: mut},
+	}}}
 }
 
 func immediate(r admission.Response, details string) *extprocv3.ProcessingResponse {

@@ -42,6 +42,8 @@ type Group struct {
 	Name     string
 	Strategy string
 	Fallback string
+	// Affinity keeps each client session on one cluster of the group.
+	Affinity bool
 }
 
 // Cluster is one Trino cluster.
@@ -157,7 +159,7 @@ func (d *Doc) Cluster(name string) (*config.Cluster, int) {
 func Build(c *config.Config, d *Doc, rev int64) *Fleet {
 	f := &Fleet{DefaultGroup: c.Routing.DefaultGroup, Revision: rev}
 	for _, g := range c.Groups {
-		f.Groups = append(f.Groups, Group{Name: g.Name, Strategy: g.Strategy, Fallback: g.Fallback})
+		f.Groups = append(f.Groups, Group{Name: g.Name, Strategy: g.Strategy, Fallback: g.Fallback, Affinity: g.Affinity()})
 	}
 	for _, cl := range d.Clusters {
 		cl.ApplyDefaults()

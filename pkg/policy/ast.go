@@ -25,7 +25,7 @@ var keyTerms = func() map[string]*ast.Term {
 		"type", "tables", "tableInfo", "crossJoin", "hasWhere", "hasLimit", "explain", "innerType", "unresolved", "length", "cost",
 		"external", "routingGroup", "headers", "errors", "version", "request", "user", "source", "clientTags", "clientInfo",
 		"catalog", "schema", "session", "transactionId", "remoteAddress", "method", "path", "query", "fleet", "time",
-		"unix", "rfc3339", "weekday", "hour",
+		"unix", "rfc3339", "weekday", "hour", "clientSession", "id",
 		"SELECT", "POST", "/v1/statement", "",
 	} {
 		m[k] = ast.StringTerm(k)
@@ -122,7 +122,16 @@ func (in *Input) astValue(fleet *FleetValue) ast.Value {
 			ast.Item(str("errors"), strList(e.Errors)),
 		)
 	}
+	cs := ast.ObjectTerm()
+	if c := in.ClientSession; c != nil {
+		cs = ast.ObjectTerm(
+			ast.Item(str("id"), str(c.ID)),
+			ast.Item(str("source"), str(c.Source)),
+			ast.Item(str("clusters"), strMap(c.Clusters)),
+		)
+	}
 	return ast.NewObject(
+		[2]*ast.Term{str("clientSession"), cs},
 		[2]*ast.Term{str("external"), ext},
 		[2]*ast.Term{str("version"), ast.InternedTerm(InputVersion)},
 		[2]*ast.Term{str("request"), ast.ObjectTerm(

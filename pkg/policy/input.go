@@ -19,7 +19,21 @@ type Input struct {
 	// External is the external routing service's answer, if one is
 	// configured.
 	External *ExternalInfo
-	Time     time.Time
+	// ClientSession is the client session the statement belongs to, when
+	// session affinity is on (input.clientSession).
+	ClientSession *ClientSessionInfo
+	Time          time.Time
+}
+
+// ClientSessionInfo is a client session as the gateway knows it.
+type ClientSessionInfo struct {
+	ID string
+	// Source: "header" (the client named it), "gateway" (the ID the
+	// gateway handed out) or "new" (its first statement).
+	Source string
+	// Clusters maps a routing group to the cluster the session is pinned
+	// to in it.
+	Clusters map[string]string
 }
 
 // ExternalInfo is what the external routing service said.

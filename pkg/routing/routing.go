@@ -30,8 +30,12 @@ type Request struct {
 	// Group is the routing group (asked for or chosen by policy); empty
 	// means the default group.
 	Group string
-	// Cluster pins one cluster (policy); it must be active and healthy.
+	// Cluster pins one cluster (policy, a client session); it must be
+	// active and healthy.
 	Cluster string
+	// PinFrom says who pinned Cluster, for error messages (default "the
+	// policy").
+	PinFrom string
 	// Eligible, when set, restricts the choice to these clusters (policy).
 	Eligible []string
 	// User drives the affinity strategy.
@@ -134,12 +138,16 @@ func (r *Router) Route(req Request) (Decision, error) {
 			"unknown routing group %q%s; known groups: %s", group, from, strings.Join(f.GroupNames(), ", "))}
 	}
 	if req.Cluster != "" {
+		who := req.PinFrom
+		if who == "" {
+			who = "the policy"
+		}
 		c, ok := f.Cluster(req.Cluster)
 		if !ok {
-			return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("the policy chose cluster %s, which is not in the fleet", req.Cluster)}
+			return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("%s chose cluster %s, which is not in the fleet", who, req.Cluster)}
 		}
 		if c.State != fleet.Active || !r.ClusterUp(c) {
-			return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("the policy chose cluster %s, which is %s and %s", c.Name, c.State, r.upWord(c))}
+			return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("%s chose cluster %s, which is %s and %s", who, c.Name, c.State, r.upWord(c))}
 		}
 		r.bump(c.Name) // it counts toward its group's least-loaded choice
 		return Decision{Group: c.Group, Cluster: c.Name}, nil

@@ -29,7 +29,9 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/resubmit"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
+	"github.com/switchyard-gw/switchyard/pkg/sessions"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/txlog"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
@@ -182,10 +184,18 @@ func (s *Server) buildPipeline() error {
 	s.pipeline = admission.New(admission.Options{
 		Router: s.router, Health: s.poller,
 		Queries: s.pending, QueryTTL: s.cfg.Store.QueryTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
-		// A transaction lookup (store calls included) ends well before
-		// Envoy's ext_proc message timeout would.
-		TransactionWait: min(time.Second, s.cfg.ControlPlane.ExtProcTimeout/2),
-		Replays:         s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
+		// A transaction lookup (store calls and asking the coordinators
+		// included) ends before Envoy's ext_proc message timeout would.
+		TransactionWait: min(2*time.Second, s.cfg.ControlPlane.ExtProcTimeout*3/4),
+		FindTransaction: (&txlog.Finder{
+			Fleet: s.router.Fleet, Queries: s.coord,
+			Down: func(key string) bool { return s.poller.State(key) == health.Unhealthy },
+		}).Find,
+		Replays: s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
+		Sessions: sessions.NewTracker(sessions.Options{
+			Store: s.store.Sessions, IdleTTL: s.cfg.Routing.Sessions.IdleTTL,
+			Timeout: min(s.cfg.Store.Redis.Timeout, s.cfg.ControlPlane.ExtProcTimeout/4),
+		}),
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
 		Cost:    s.costEstimator(),

@@ -18,6 +18,7 @@ func newMemory(now func() time.Time) *Store {
 		Documents: newMemDocuments(),
 		Leases:    newMemLeases(now),
 		Replays:   newMemReplays(now),
+		Sessions:  newMemSessions(now),
 		Kind:      "memory",
 		ping:      func(context.Context) error { return nil },
 		close:     func() error { return nil },

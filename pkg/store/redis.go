@@ -98,6 +98,7 @@ func NewRedis(o RedisOptions) (*Store, error) {
 		Documents: &redisDocuments{c: c, k: k, legacy: !u.IsClusterMode && u.MasterName == ""},
 		Leases:    &redisLeases{c: c, k: k, now: time.Now},
 		Replays:   &redisReplays{c: c, k: k},
+		Sessions:  &redisSessions{c: c, k: k},
 		Kind:      "redis",
 		ping:      func(ctx context.Context) error { return c.Ping(ctx).Err() },
 		close:     c.Close,
@@ -112,6 +113,7 @@ type keys struct{ prefix string }
 func (k keys) query(id string) string       { return k.prefix + "q:" + id }
 func (k keys) transaction(id string) string { return k.prefix + "t:" + id }
 func (k keys) replay(id string) string      { return k.prefix + "r:" + id }
+func (k keys) session(id string) string     { return k.prefix + "s:" + id }
 
 // document returns a document's key and its revision counter's.
 func (k keys) document(name string) []string {

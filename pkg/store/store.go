@@ -2,7 +2,8 @@
 // behind small interfaces: where queries and transactions live (Queries),
 // versioned shared documents such as the fleet and the published policy
 // (Documents), leases that let exactly one replica run a loop (Leases), and
-// how to run a read-only query again when its coordinator dies (Replays).
+// how to run a read-only query again when its coordinator dies (Replays),
+// and which cluster each client session uses (Sessions).
 // Limits, queues and history join as further domains.
 //
 // Every domain has two implementations: Redis, shared by every
@@ -26,6 +27,7 @@ type Store struct {
 	Documents Documents
 	Leases    Leases
 	Replays   Replays
+	Sessions  Sessions
 	// Kind is "redis" or "memory".
 	Kind string
 

@@ -14,3 +14,18 @@ const (
 	// routing group; Switchyard honours it.
 	HeaderRoutingGroup = "x-trino-routing-group"
 )
+
+// Headers of client sessions.
+const (
+	// HeaderPreparedStatement carries a session's prepared statements on
+	// every request: a comma list of name=sql, both URL-encoded.
+	HeaderPreparedStatement = "x-trino-prepared-statement"
+	// HeaderAddedPrepare, on a response, adds one prepared statement to
+	// the client's session (name=sql, URL-encoded).
+	HeaderAddedPrepare = "x-trino-added-prepare"
+	// HeaderClientSession and HeaderExternalSession name a client session
+	// explicitly (a tool's own session ID; the second is the name Trino
+	// Gateway proposes). Not Trino headers: coordinators ignore them.
+	HeaderClientSession   = "x-trino-client-session"
+	HeaderExternalSession = "x-external-session-id"
+)
