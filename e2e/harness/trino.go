@@ -276,6 +276,9 @@ type QueryInfo struct {
 	State   string `json:"state"`
 	Session struct {
 		User string `json:"user"`
+		// PreparedStatements are the prepared statements the query's
+		// request carried (name -> SQL).
+		PreparedStatements map[string]string `json:"preparedStatements"`
 	} `json:"session"`
 	Query     string `json:"query"`
 	ErrorCode *struct {

@@ -34,6 +34,7 @@ func (st balance) Admit(_ context.Context, s *Submission) (Outcome, bool) {
 	}
 	o := routeTo(target)
 	o.Headers = upstreamHeaders(s.Headers)
+	o.AddedPrepare = st.p.addedPrepare(s)
 	return o, true
 }
 

@@ -32,6 +32,9 @@ type Outcome struct {
 	// or the external routing service; the gateway's own headers are never
 	// among them).
 	Headers []Header
+	// AddedPrepare, with Route, is the X-Trino-Added-Prepare value the
+	// answer carries to the client (a new client session's ID).
+	AddedPrepare string
 	// Error is why Reject refuses the request.
 	Error *Rejection
 	// Response is what Respond answers.

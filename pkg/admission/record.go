@@ -12,16 +12,15 @@ import (
 // Submitted reads the coordinator's first answer to a routed submission
 // (the first QueryResults) and records the query's owner in the store, so
 // requests about it that arrive without the gateway's prefix find it, and
-// the client session's cluster. It runs before the client sees the answer
-// and returns headers to add to it (a new session's ID).
-func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) []Header {
+// the client session's cluster. It runs before the client sees the answer.
+func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 	if s == nil || s.Decision.Group == "" || s.Dry {
-		return nil
+		return
 	}
 	r, err := trino.ParseSubmitResponse(body)
 	if err != nil {
 		p.log(s.Req).Warn("submission answered without a query ID", "cluster", s.Decision.Cluster, "error", err)
-		return nil
+		return
 	}
 	route, ok := OwnerFromURIs(r)
 	if !ok {
@@ -29,7 +28,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) []
 		// document): nothing to record.
 		p.log(s.Req).Warn("submission answer carries no gateway prefix; query owner not recorded",
 			"query", r.ID, "cluster", s.Decision.Cluster, "nextUri", r.NextURI)
-		return nil
+		return
 	}
 	route.User = s.Req.Session.User
 	p.keepReplay(ctx, s, r.ID)
@@ -49,7 +48,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) []
 		p.o.Decisions.SetQueryID(s.Entry, r.ID)
 	}
 	p.log(s.Req).Info("query submitted", "query", r.ID, "user", route.User, "group", s.Decision.Group, "owner", route.String())
-	return p.sessionAnswered(ctx, s, route.Cluster)
+	p.sessionAnswered(ctx, s, route.Cluster)
 }
 
 // OwnerFromURIs reads the coordinator that answered a submission from the

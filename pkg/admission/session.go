@@ -102,12 +102,11 @@ func (st affinity) usable(f *fleet.Fleet, g *fleet.Group, name string, eligible 
 }
 
 // sessionAnswered pins the session to the cluster that took its
-// statement, when that changed, and returns the response headers that
-// hand a new session its ID. It runs from Submitted.
-func (p *Pipeline) sessionAnswered(ctx context.Context, s *Submission, cluster string) []Header {
+// statement, when that changed. It runs from Submitted.
+func (p *Pipeline) sessionAnswered(ctx context.Context, s *Submission, cluster string) {
 	cs, t := s.Session, p.o.Sessions
 	if cs == nil || t == nil {
-		return nil
+		return
 	}
 	group := cs.Group
 	if group == "" { // a transaction's statement: decided before the affinity stage
@@ -115,7 +114,7 @@ func (p *Pipeline) sessionAnswered(ctx context.Context, s *Submission, cluster s
 	}
 	f := p.o.Router.Fleet()
 	if g, ok := f.Group(group); !ok || !g.Affinity {
-		return nil
+		return
 	}
 	outcome := "kept"
 	switch {
@@ -135,8 +134,19 @@ func (p *Pipeline) sessionAnswered(ctx context.Context, s *Submission, cluster s
 		outcome = "restarted"
 	}
 	p.o.Metrics.Sessions.WithLabelValues(outcome).Inc()
-	if cs.Identity.Source != sessions.New {
-		return nil
+}
+
+// addedPrepare is the X-Trino-Added-Prepare value that hands a new
+// session its ID with the answer to its first statement, in a group with
+// session affinity ("" otherwise). It is decided with the route, so the
+// answer needs no further trip through ext_proc.
+func (p *Pipeline) addedPrepare(s *Submission) string {
+	cs := s.Session
+	if cs == nil || cs.Identity.Source != sessions.New || cs.Group == "" {
+		return ""
 	}
-	return []Header{{Name: trino.HeaderAddedPrepare, Value: trino.GatewaySessionAdded(cs.Identity.ID)}}
+	if g, ok := p.o.Router.Fleet().Group(cs.Group); !ok || !g.Affinity {
+		return ""
+	}
+	return trino.GatewaySessionAdded(cs.Identity.ID)
 }

@@ -50,7 +50,7 @@ func newSessionEnv(t *testing.T) *sessionEnv {
 }
 
 // run submits one statement with headers and has "its coordinator" answer;
-// it returns the cluster and the response headers.
+// it returns the cluster and the response headers the route adds.
 func (e *sessionEnv) run(headers ...string) (string, []Header, *Submission) {
 	e.t.Helper()
 	s := &Submission{Req: submission("SELECT 1", append([]string{"x-trino-user", "alice"}, headers...)...)}
@@ -61,7 +61,11 @@ func (e *sessionEnv) run(headers ...string) (string, []Header, *Submission) {
 	cluster, _, _ := strings.Cut(o.Target, "/")
 	e.n++
 	id := fmt.Sprintf("q_%d", e.n)
-	hs := e.p.Submitted(context.Background(), s, []byte(`{"id":"`+id+`","nextUri":"http://gw/_sy/`+cluster+`/0/v1/statement/queued/`+id+`/x/1"}`))
+	e.p.Submitted(context.Background(), s, []byte(`{"id":"`+id+`","nextUri":"http://gw/_sy/`+cluster+`/0/v1/statement/queued/`+id+`/x/1"}`))
+	var hs []Header
+	if o.AddedPrepare != "" {
+		hs = append(hs, Header{Name: trino.HeaderAddedPrepare, Value: o.AddedPrepare})
+	}
 	return cluster, hs, s
 }
 

@@ -6,6 +6,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
@@ -44,7 +45,16 @@ func answer(req *admission.Request, o admission.Outcome, remove []string) *extpr
 		}
 		mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.RouteHeader, o.Target))
 		stripGatewaySession(req, mut)
-		return continueHeaders(mut)
+		r := continueHeaders(mut)
+		if o.AddedPrepare != "" {
+			// The route table adds it to the response (X-Trino-Added-Prepare).
+			r.DynamicMetadata = &structpb.Struct{Fields: map[string]*structpb.Value{
+				xds.MetadataNamespace: structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+					xds.MetadataAddedPrepare: structpb.NewStringValue(o.AddedPrepare),
+				}}),
+			}}
+		}
+		return r
 	case admission.Reject:
 		r := o.Error.Render(req)
 		return immediate(r, "switchyard_"+strings.ToLower(o.Error.Code.Name))
@@ -72,21 +82,6 @@ func stripGatewaySession(req *admission.Request, mut *extprocv3.HeaderMutation) 
 		return
 	}
 	mut.SetHeaders = append(mut.SetHeaders, setHeader(trino.HeaderPreparedStatement, strings.Join(req.Session.Prepared, ",")))
-}
-
-// responseHeaders answers a buffered response body with headers added to
-// the response (its headers are held until the body has been processed).
-func responseHeaders(hs []admission.Header) *extprocv3.ProcessingResponse {
-	if len(hs) == 0 {
-		return responseBodyContinue
-	}
-	mut := &extprocv3.HeaderMutation{}
-	for _, h := range hs {
-		mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
-	}
-	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ResponseBody{ResponseBody: &extprocv3.BodyResponse{
-		Response: &extprocv3.CommonResponse{HeaderMutation: mut},
-	}}}
 }
 
 func immediate(r admission.Response, details string) *extprocv3.ProcessingResponse {

@@ -149,7 +149,7 @@ func (p *submitProcessor) decide(ctx context.Context) *extprocv3.ProcessingRespo
 
 func (p *submitProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
 	if p.sub.Req != nil {
-		return one(responseHeaders(p.s.o.Pipeline.Submitted(ctx, &p.sub, b.GetBody())))
+		p.s.o.Pipeline.Submitted(ctx, &p.sub, b.GetBody())
 	}
 	return one(responseBodyContinue)
 }

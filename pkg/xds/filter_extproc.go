@@ -12,6 +12,14 @@ import (
 
 const extProcName = "envoy.filters.http.ext_proc"
 
+// Dynamic metadata ext_proc sets for the route table: under
+// MetadataNamespace, MetadataAddedPrepare is the X-Trino-Added-Prepare
+// value that hands a new client session its ID.
+const (
+	MetadataNamespace    = "switchyard"
+	MetadataAddedPrepare = "added_prepare"
+)
+
 // extProcFilter is the control plane's request processor (ext_proc on the
 // ext_proc cluster): it classifies each request, decides where it goes and
 // writes the decision into the route header. Always on.
@@ -36,6 +44,9 @@ func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 		},
 		MessageTimeout:   durationpb.New(o.ExtProcTimeout),
 		FailureModeAllow: false,
+		MetadataOptions: &extprocv3.MetadataOptions{ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{
+			Untyped: []string{MetadataNamespace},
+		}},
 		// With a STREAMED body (submissions), Envoy sends the body right
 		// behind the headers; ext_proc answers the headers once it has read
 		// the SQL, so a submission costs one round trip, not two.

@@ -97,6 +97,12 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 			Domains:     []string{"*"},
 			Routes:      routes,
 			RetryPolicy: retryPolicy(),
+			// A new client session's ID, when ext_proc handed one out for
+			// this request (dynamic metadata; absent, no header is added).
+			ResponseHeadersToAdd: []*corev3.HeaderValueOption{{
+				Header:       &corev3.HeaderValue{Key: trino.HeaderAddedPrepare, Value: "%DYNAMIC_METADATA(" + MetadataNamespace + ":" + MetadataAddedPrepare + ")%"},
+				AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
+			}},
 		}},
 		// The decision header is for routing only; coordinators never see it.
 		RequestHeadersToRemove: []string{RouteHeader},
