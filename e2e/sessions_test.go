@@ -3,10 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
@@ -142,4 +146,314 @@ func TestClientSessionsStayOnOneCluster(t *testing.T) {
 	})
 }
 
+// ranByText maps each cluster to how many of its queries contain s.
+func ranByText(t *testing.T, s string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for name, tr := range map[string]*harness.Trino{"a": trinoA, "b": trinoB} {
+		qs, err := tr.Queries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if strings.Contains(q.Query, s) {
+				out[name]++
+			}
+			if _, ok := q.Session.PreparedStatements[trino.GatewaySessionName]; ok {
+				t.Errorf("cluster %s received the gateway's session entry with query %s (%q)", name, q.QueryID, q.Query)
+			}
+		}
+	}
+	return out
+}
 
+// TestClientSessionsJavaClients: the trino CLI (one process, several
+// statements) and JDBC (20 connections in parallel) keep each session on
+// one cluster without any client setting.
+func TestClientSessionsJavaClients(t *testing.T) {
+	g := startGateway(t, 1, twoClusters(deadURL(t)))
+	t.Run("jdbc", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		const n = 20
+		stmts := memoryTableSession("jdbc")
+		url := "jdbc:trino://" + strings.TrimPrefix(g.URL(0), "http://")
+		cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", "-cp", env.TrinoJDBCPath(), env.Root+"/e2e/clients/JdbcSessions.java", url, "e2e-jdbc", fmt.Sprint(n))
+		cmd.Stdin = strings.NewReader(strings.Join(stmts, "\n"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("JDBC sessions: %v\n%s", err, stderr.String())
+		}
+		ok := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if f := strings.Split(line, "\t"); len(f) >= 3 && f[2] == "OK" {
+				ok++
+			} else {
+				t.Errorf("JDBC: %s", line)
+			}
+		}
+		if ok != n*len(stmts) {
+			t.Fatalf("%d of %d statements succeeded", ok, n*len(stmts))
+		}
+		used := map[string]int{}
+		for s := range n {
+			on := ranByText(t, fmt.Sprintf("sess_jdbc_%d ", s))
+			if len(on) != 1 {
+				t.Errorf("JDBC session %d ran on %v", s, on)
+			}
+			for c := range on {
+				used[c]++
+			}
+		}
+		if len(used) != 2 {
+			t.Errorf("JDBC sessions per cluster %v, want both clusters used", used)
+		}
+	})
+	t.Run("cli", func(t *testing.T) {
+		used := map[string]int{}
+		for s := range 4 {
+			stmts := memoryTableSession("cli")
+			for i := range stmts {
+				stmts[i] = strings.ReplaceAll(stmts[i], "{s}", fmt.Sprint(s))
+			}
+			out, err := runCLI(t, g.URL(0), "--execute", strings.Join(stmts, "; "))
+			if err != nil {
+				t.Fatalf("CLI session %d: %v\n%s", s, err, out)
+			}
+			if strings.TrimSpace(out) != `"3"` {
+				t.Errorf("CLI session %d printed %q, want the count 3", s, out)
+			}
+			on := ranByText(t, fmt.Sprintf("sess_cli_%d ", s))
+			if len(on) != 1 {
+				t.Errorf("CLI session %d ran on %v", s, on)
+			}
+			for c := range on {
+				used[c]++
+			}
+		}
+		if len(used) != 2 {
+			t.Errorf("CLI sessions per cluster %v, want both clusters used", used)
+		}
+	})
+}
+
+// TestClientSessionMoves: a session whose cluster is drained moves once,
+// with a log line, and stays where it moved when the cluster comes back;
+// a session in an open transaction is never moved.
+func TestClientSessionMoves(t *testing.T) {
+	g := startGateway(t, 1, withAdmin(twoClusters(deadURL(t))))
+	ctx := context.Background()
+	h := map[string]string{"X-Trino-Client-Session": "moving-1"}
+	on := func(id string) string { return whereRan(t)[id] }
+	first := on(runToEnd(t, g.URL(0), "SELECT 1", h))
+	if out, err := cli(ctx, g, "cluster", "drain", first); err != nil {
+		t.Fatalf("drain %s: %v\n%s", first, err, out)
+	}
+	moved := on(runToEnd(t, g.URL(0), "SELECT 2", h))
+	if moved == first || moved == "" {
+		t.Fatalf("after %s was drained the session ran on %q", first, moved)
+	}
+	if out, err := cli(ctx, g, "cluster", "activate", first); err != nil {
+		t.Fatalf("activate %s: %v\n%s", first, err, out)
+	}
+	if err := harness.Poll(ctx, "the fleet to show "+first+" active", 10*time.Second, 50*time.Millisecond, func() error {
+		if st := clusterStates(t, g)[first]; st != "active" {
+			return fmt.Errorf("%s is %s", first, st)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if c := on(runToEnd(t, g.URL(0), fmt.Sprintf("SELECT %d", 10+i), h)); c != moved {
+			t.Fatalf("the session went back to %s after it moved to %s", c, moved)
+		}
+	}
+	if n := logCount(t, g.cps[0].Proc, 0, `msg="client session moves"`); n != 1 {
+		t.Fatalf("%d 'client session moves' lines, want 1", n)
+	}
+
+	t.Run("not in an open transaction", func(t *testing.T) {
+		dir := t.TempDir()
+		pause := filepath.Join(dir, "go")
+		stmts := []string{"SELECT count(*) FROM tpch.tiny.nation WHERE 'txn-not-moved' <> ''", "SELECT 1", "SELECT 2"}
+		spec, _ := json.Marshal(map[string]any{"server": g.URL(0), "user": "e2e", "statements": stmts, "pause_after": 1, "pause_file": pause})
+		cmd := exec.Command(env.PythonPath(), filepath.Join(env.Root, "e2e", "clients", "pytxn.py"))
+		cmd.Stdin = strings.NewReader(string(spec))
+		var stdout strings.Builder
+		cmd.Stdout = &stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		if err := harness.Poll(ctx, "the transaction to pause", time.Minute, 50*time.Millisecond, func() error {
+			_, err := os.Stat(pause + ".ready")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// Drain the cluster the transaction started on, then let it go on.
+		var res struct {
+			QueryIDs []string `json:"query_ids"`
+			Error    *string  `json:"error"`
+		}
+		started := ""
+		for c, n := range ranByText(t, "'txn-not-moved'") {
+			if n > 0 {
+				started = c
+			}
+		}
+		if started == "" {
+			t.Fatal("cannot tell where the transaction started")
+		}
+		if out, err := cli(ctx, g, "cluster", "drain", started); err != nil {
+			t.Fatalf("drain %s: %v\n%s", started, err, out)
+		}
+		if err := os.WriteFile(pause, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("python client: %v", err)
+		}
+		if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+			t.Fatalf("%v: %s", err, stdout.String())
+		}
+		if res.Error != nil {
+			t.Fatalf("the transaction failed after its cluster was drained: %s", *res.Error)
+		}
+		at := whereRan(t)
+		for _, id := range res.QueryIDs {
+			if at[id] != started {
+				t.Fatalf("statement %s of the transaction ran on %s, the transaction started on %s", id, at[id], started)
+			}
+		}
+		if out, err := cli(ctx, g, "cluster", "activate", started); err != nil {
+			t.Fatalf("activate %s: %v\n%s", started, err, out)
+		}
+	})
+}
+
+// TestClientSessionPreparedStatements: a user's own prepared statements
+// (PREPARE, EXECUTE, DEALLOCATE, and the Python client's parameters, which
+// detect and use EXECUTE IMMEDIATE) behave as against one Trino, and no
+// cluster receives the gateway's entry.
+func TestClientSessionPreparedStatements(t *testing.T) {
+	g := startGateway(t, 1, twoClusters(deadURL(t)))
+	res := runPySessions(t, g.URL(0), "dbapi", 4, []string{
+		"PREPARE mine_{s} FROM SELECT count(*) FROM tpch.tiny.nation WHERE regionkey = ?",
+		"EXECUTE mine_{s} USING 1",
+		"DEALLOCATE PREPARE mine_{s}",
+		"EXECUTE mine_{s} USING 1",
+	})
+	for i, steps := range res {
+		if len(steps) != 4 {
+			t.Fatalf("session %d: %+v", i, steps)
+		}
+		for j, st := range steps[:3] {
+			if st.Error != nil {
+				t.Fatalf("session %d statement %d (%s): %s", i, j, st.SQL, *st.Error)
+			}
+		}
+		if st := steps[3]; st.Error == nil || !strings.Contains(*st.Error, "not found") {
+			t.Fatalf("session %d: EXECUTE after DEALLOCATE: %+v; want Trino's 'not found'", i, st)
+		}
+	}
+	whereRan(t) // fails on any query that carried the gateway's entry
+	params := runPyParams(t, g.URL(0))
+	if params != "5" {
+		t.Fatalf("a parametrised query through the gateway answered %q, want 5", params)
+	}
+	whereRan(t)
+}
+
+// runPyParams runs a query with a parameter through the Python DB-API
+// (which first probes EXECUTE IMMEDIATE on the connection).
+func runPyParams(t *testing.T, server string) string {
+	t.Helper()
+	code := `
+import sys, trino
+from urllib.parse import urlparse
+u = urlparse(sys.argv[1])
+conn = trino.dbapi.connect(host=u.hostname, port=u.port, user="e2e", max_attempts=1)
+cur = conn.cursor()
+cur.execute("SELECT count(*) FROM tpch.tiny.nation WHERE regionkey = ?", (1,))
+print(cur.fetchall()[0][0])
+cur.execute("SELECT count(*) FROM tpch.tiny.nation WHERE regionkey = ?", (2,))
+cur.fetchall()
+`
+	out, err := exec.Command(env.PythonPath(), "-c", code, server).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestFleetQueries: the fleet's queries, with the cluster of each, from
+// the admin API and the CLI (what system.runtime.queries shows for one
+// cluster, for both); bad parameters get a JSON 400.
+func TestFleetQueries(t *testing.T) {
+	g := startGateway(t, 1, withAdmin(twoClusters(deadURL(t))))
+	ctx := context.Background()
+	var ids []string
+	for i := range 4 {
+		qr, err := harness.Submit(ctx, g.URL(0), "e2e-fleet", fmt.Sprintf("SELECT %d", i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, qr.ID)
+	}
+	at := whereRan(t)
+	out, err := cli(ctx, g, "queries", "--user", "e2e-fleet", "--json")
+	if err != nil {
+		t.Fatalf("switchyard queries: %v\n%s", err, out)
+	}
+	var v struct {
+		Queries []struct {
+			QueryID, Cluster, User, State string
+		} `json:"queries"`
+		Failed []struct{ Cluster, Error string } `json:"failed"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	listed := map[string]string{}
+	for _, q := range v.Queries {
+		if q.User != "e2e-fleet" {
+			t.Fatalf("user filter let through %+v", q)
+		}
+		listed[q.QueryID] = q.Cluster
+	}
+	clusters := map[string]bool{}
+	for _, id := range ids {
+		if listed[id] == "" || listed[id] != at[id] {
+			t.Fatalf("query %s listed on %q, it ran on %q (listed %v)", id, listed[id], at[id], listed)
+		}
+		clusters[listed[id]] = true
+	}
+	if len(clusters) != 2 {
+		t.Fatalf("queries listed on %v, want both clusters", clusters)
+	}
+	// The dead coordinator of group etl is reported, not hidden.
+	if len(v.Failed) != 1 || v.Failed[0].Cluster != "dead" {
+		t.Fatalf("failed coordinators %+v, want the dead one", v.Failed)
+	}
+	table, err := cli(ctx, g, "queries", "--user", "e2e-fleet")
+	if err != nil || !strings.Contains(table, ids[0]) || !strings.Contains(table, "QUERY ID") {
+		t.Fatalf("table: %v\n%s", err, table)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+g.cps[0].AdminAddr+"/api/v1/queries?limit=0", nil)
+	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct{ Error string }
+	if err := json.NewDecoder(resp.Body).Decode(&e); resp.StatusCode != http.StatusBadRequest || err != nil || !strings.Contains(e.Error, "limit") {
+		t.Fatalf("limit=0: %d %+v %v; want a JSON 400 naming limit", resp.StatusCode, e, err)
+	}
+}

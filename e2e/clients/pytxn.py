@@ -1,9 +1,15 @@
 """Runs statements in one explicit transaction with the Python trino client
 and prints the query IDs as JSON.
 
-stdin: {"server": "http://host:port", "user": "u", "statements": ["...", ...]}
+stdin: {"server": "http://host:port", "user": "u", "statements": ["...", ...],
+        "pause_after": k, "pause_file": path}   (both optional)
 stdout: {"query_ids": [...], "error": null | "..."}
+
+With pause_after, after k statements the client writes path + ".ready"
+and waits (60 s at most) for path to exist before it goes on.
 """
+import os
+import time
 import json
 import sys
 from urllib.parse import urlparse
@@ -22,7 +28,12 @@ def main():
     out = {"query_ids": [], "error": None}
     try:
         cur = conn.cursor()
-        for sql in spec["statements"]:
+        for i, sql in enumerate(spec["statements"]):
+            if spec.get("pause_file") and i == spec.get("pause_after"):
+                open(spec["pause_file"] + ".ready", "w").close()
+                deadline = time.time() + 60
+                while not os.path.exists(spec["pause_file"]) and time.time() < deadline:
+                    time.sleep(0.05)
             cur.execute(sql)
             cur.fetchall()
             out["query_ids"].append(cur.query_id)

@@ -3,6 +3,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 )
 
 // ReadyFunc reports whether the control plane can serve; a non-nil error
@@ -30,7 +32,9 @@ type Options struct {
 	ShutdownWorkers bool
 	// Policy serves /api/v1/policy and /api/v1/decisions (nil: none).
 	Policy Policy
-	Logger *slog.Logger
+	// Queries serves /api/v1/queries, the fleet's queries (nil: none).
+	Queries func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View
+	Logger  *slog.Logger
 }
 
 // Handler returns the admin HTTP handler.
@@ -60,7 +64,7 @@ func Handler(o Options) http.Handler {
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy})
+		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)

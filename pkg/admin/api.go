@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
 )
 
@@ -37,6 +39,7 @@ type api struct {
 	// shutdownWorkers is the configured default for drains.
 	shutdownWorkers bool
 	policy          Policy
+	queries         func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -54,6 +57,9 @@ func registerAPI(mux *http.ServeMux, a *api) {
 	mux.HandleFunc("PUT /api/v1/clusters/{name}/weight", write(a.weight))
 	mux.HandleFunc("POST /api/v1/bluegreen", write(a.blueGreen))
 	mux.HandleFunc("GET /api/v1/groups", read(a.groups))
+	if a.queries != nil {
+		mux.HandleFunc("GET /api/v1/queries", read(a.listQueries))
+	}
 	registerTrinoGatewayCompat(mux, a, read, write)
 	if a.policy != nil {
 		registerPolicyAPI(mux, a, a.policy, read, write)
@@ -263,4 +269,26 @@ func trimName(b []byte) string {
 		return js
 	}
 	return s
+}
+
+// listQueries is the fleet's recent and running queries, newest first,
+// each with its cluster: GET /api/v1/queries?state=RUNNING&user=alice&limit=100.
+func (a *api) listQueries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := fleetqueries.Filter{State: q.Get("state"), User: q.Get("user")}
+	for _, c := range f.State {
+		if c < 'A' || c > 'Z' {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("state %q is not a Trino query state (QUEUED, RUNNING, FINISHED, FAILED, ...)", f.State))
+			return
+		}
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 10000 {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit %q must be a number from 1 to 10000", l))
+			return
+		}
+		f.Limit = n
+	}
+	WriteJSON(w, http.StatusOK, a.queries(r.Context(), f))
 }

@@ -92,7 +92,7 @@ with defaults from SWITCHYARD_ADMIN and SWITCHYARD_TOKEN.`,
 	help := newHelpCmd()
 	root.AddCommand(
 		newServeCmd(), newValidateCmd(), newBootstrapCmd(),
-		newClusterCmd(poll), newBlueGreenCmd(poll), newPolicyCmd(),
+		newClusterCmd(poll), newBlueGreenCmd(poll), newPolicyCmd(), newQueriesCmd(),
 		newVersionCmd(), newCompletionCmd(), help,
 	)
 	root.SetHelpCommand(help)

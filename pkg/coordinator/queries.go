@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
@@ -45,21 +46,22 @@ type ErrorCode struct {
 
 // QueryStats are a query's statistics so far.
 type QueryStats struct {
-	Elapsed              Duration `json:"elapsedTime"`
-	Queued               Duration `json:"queuedTime"`
-	Execution            Duration `json:"executionTime"`
-	CPU                  Duration `json:"totalCpuTime"`
-	UserMemory           DataSize `json:"userMemoryReservation"`
-	PeakUserMemory       DataSize `json:"peakUserMemoryReservation"`
-	PeakTotalMemory      DataSize `json:"peakTotalMemoryReservation"`
-	CumulativeUserMemory Float    `json:"cumulativeUserMemory"` // byte-seconds
-	PhysicalInput        DataSize `json:"physicalInputDataSize"`
-	RawInput             DataSize `json:"rawInputDataSize"`
-	RawInputPositions    int64    `json:"rawInputPositions"`
-	Spilled              DataSize `json:"spilledDataSize"`
-	ProgressPercentage   Float    `json:"progressPercentage"`
-	FullyBlocked         bool     `json:"fullyBlocked"`
-	BlockedReasons       []string `json:"blockedReasons"`
+	Created              time.Time `json:"createTime"`
+	Elapsed              Duration  `json:"elapsedTime"`
+	Queued               Duration  `json:"queuedTime"`
+	Execution            Duration  `json:"executionTime"`
+	CPU                  Duration  `json:"totalCpuTime"`
+	UserMemory           DataSize  `json:"userMemoryReservation"`
+	PeakUserMemory       DataSize  `json:"peakUserMemoryReservation"`
+	PeakTotalMemory      DataSize  `json:"peakTotalMemoryReservation"`
+	CumulativeUserMemory Float     `json:"cumulativeUserMemory"` // byte-seconds
+	PhysicalInput        DataSize  `json:"physicalInputDataSize"`
+	RawInput             DataSize  `json:"rawInputDataSize"`
+	RawInputPositions    int64     `json:"rawInputPositions"`
+	Spilled              DataSize  `json:"spilledDataSize"`
+	ProgressPercentage   Float     `json:"progressPercentage"`
+	FullyBlocked         bool      `json:"fullyBlocked"`
+	BlockedReasons       []string  `json:"blockedReasons"`
 }
 
 func (s *QueryStats) validate() error {

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/admin"
 	"github.com/switchyard-gw/switchyard/pkg/authz"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
+	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 	"github.com/switchyard-gw/switchyard/pkg/txlog"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
@@ -148,6 +149,9 @@ func (s *Server) adminServer() *http.Server {
 	return &http.Server{Handler: admin.Handler(admin.Options{
 		Gatherer: s.reg, Ready: s.readyCheck, Pprof: s.cfg.ControlPlane.Pprof,
 		Fleet: s.fleet, Tokens: s.cfg.Admin.Tokens, ShutdownWorkers: s.cfg.Admin.ShutdownWorkers,
+		Queries: func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View {
+			return fleetqueries.Collect(ctx, s.router.Fleet(), s.coord, f, s.cfg.CoordinatorAPI.Timeout)
+		},
 		Policy: policyAPI{s},
 		Logger: s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second}
