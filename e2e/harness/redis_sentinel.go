@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,6 +217,18 @@ func writable(ctx context.Context, addr string) error {
 		return fmt.Errorf("%s refuses writes: %w", addr, err)
 	}
 	return nil
+}
+
+// Nodes are the data nodes' addresses (primary and replica), sorted.
+func (s *Sentinel) Nodes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.nodes))
+	for a := range s.nodes {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Primary returns the primary's address as the first sentinel that

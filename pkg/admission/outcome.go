@@ -58,6 +58,8 @@ type Response struct {
 	Status      int
 	ContentType string
 	Body        []byte
+	// Headers are further response headers (Location, Set-Cookie).
+	Headers []Header
 }
 
 // Label names the outcome in metrics: passed, routed or rejected (and

@@ -27,6 +27,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/sessions"
 	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/webui"
 )
 
 // Options configure a Pipeline.
@@ -62,6 +63,9 @@ type Options struct {
 	// Sessions keeps client sessions on their clusters (nil: no session
 	// affinity).
 	Sessions *sessions.Tracker
+	// WebUI keeps web UI sessions across the fleet (nil: UI requests are
+	// routed like any other).
+	WebUI *webui.Service
 	// Cost estimates queries for the policy (nil: no estimates).
 	Cost    *cost.Estimator
 	Logger  *slog.Logger

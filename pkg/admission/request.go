@@ -63,6 +63,10 @@ type Session struct {
 	// StripPrepared: the gateway's entry was sent; the request goes on
 	// with Prepared alone, so no coordinator ever sees it.
 	StripPrepared bool
+	// Cookie is the Cookie header (the web UI's session).
+	Cookie string
+	// ContentType is the request's Content-Type.
+	ContentType string
 }
 
 // SetHeader records one request header; name is lower case (HTTP/2 and
@@ -89,6 +93,15 @@ func (s *Session) SetHeader(name, value string) {
 		if s.ClientSession == "" {
 			s.ClientSession = strings.TrimSpace(value)
 		}
+		return
+	case "cookie":
+		if s.Cookie != "" {
+			value = s.Cookie + "; " + value
+		}
+		s.Cookie = value
+		return
+	case "content-type":
+		s.ContentType = value
 		return
 	}
 	if strings.HasPrefix(name, "x-trino-") {

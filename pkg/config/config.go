@@ -125,6 +125,9 @@ type Sessions struct {
 	// IdleTTL: a session with no statement for this long starts afresh on
 	// its next one (default 1h).
 	IdleTTL time.Duration `yaml:"idleTTL"`
+	// WebUIIdleTTL: a web UI login through the gateway unused this long
+	// ends (default 8h).
+	WebUIIdleTTL time.Duration `yaml:"webUIIdleTTL"`
 }
 
 // Resubmission configures transparent resubmission: a SELECT, SHOW,
@@ -290,7 +293,7 @@ func Defaults() Config {
 		Routing: Routing{
 			Cost:         Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000},
 			Resubmission: Resubmission{MaxQueryBytes: 256 << 10, MaxAttempts: 2, ProbeTimeout: 2 * time.Second},
-			Sessions:     Sessions{IdleTTL: time.Hour},
+			Sessions:     Sessions{IdleTTL: time.Hour, WebUIIdleTTL: 8 * time.Hour},
 		},
 
 		CoordinatorAPI: defaultCoordinatorAPI(),

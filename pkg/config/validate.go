@@ -241,6 +241,9 @@ func (c *Config) Validate() error {
 	if ttl := c.Routing.Sessions.IdleTTL; ttl < time.Second || ttl > 30*24*time.Hour {
 		add("routing.sessions.idleTTL", "must be between 1s and 720h, got %v", ttl)
 	}
+	if ttl := c.Routing.Sessions.WebUIIdleTTL; ttl < time.Minute || ttl > 30*24*time.Hour {
+		add("routing.sessions.webUIIdleTTL", "must be between 1m and 720h, got %v", ttl)
+	}
 	if c.Policy.Dir != "" {
 		if st, err := os.Stat(c.Policy.Dir); err != nil || !st.IsDir() {
 			add("policy.dir", "%q is not a readable directory", c.Policy.Dir)

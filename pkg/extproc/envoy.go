@@ -61,8 +61,11 @@ func answer(req *admission.Request, o admission.Outcome, remove []string) *extpr
 	case admission.Respond:
 		return immediate(*o.Response, "switchyard_answered")
 	}
-	if req.Session.StripPrepared {
+	if req.Session.StripPrepared || len(o.Headers) > 0 {
 		mut := &extprocv3.HeaderMutation{}
+		for _, h := range o.Headers {
+			mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
+		}
 		stripGatewaySession(req, mut)
 		return continueHeaders(mut)
 	}
@@ -87,10 +90,18 @@ func stripGatewaySession(req *admission.Request, mut *extprocv3.HeaderMutation) 
 func immediate(r admission.Response, details string) *extprocv3.ProcessingResponse {
 	return &extprocv3.ProcessingResponse{Response: &extprocv3.ProcessingResponse_ImmediateResponse{ImmediateResponse: &extprocv3.ImmediateResponse{
 		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(r.Status)},
-		Headers: &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-type", r.ContentType)}},
+		Headers: immediateHeaders(r),
 		Body:    r.Body,
 		Details: details,
 	}}}
+}
+
+func immediateHeaders(r admission.Response) *extprocv3.HeaderMutation {
+	mut := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-type", r.ContentType)}}
+	for _, h := range r.Headers {
+		mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
+	}
+	return mut
 }
 
 var (

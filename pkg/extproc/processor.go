@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
+	"github.com/switchyard-gw/switchyard/pkg/webui"
 )
 
 // processor handles the messages of one stream after its first request
@@ -38,6 +39,8 @@ func (s *Server) newProcessor(h *extprocv3.HttpHeaders) processor {
 	switch {
 	case info.Kind == trino.PathSubmit && req.Method == "POST":
 		return &submitProcessor{s: s, req: req}
+	case path == webui.LoginPath && req.Method == "POST":
+		return &uiLoginProcessor{s: s, req: req}
 	case info.QueryID != "" || err != nil:
 		return &headersProcessor{s: s, req: req, k: info.Kind, decide: locate}
 	}
@@ -71,6 +74,7 @@ func (p *headersProcessor) requestHeaders(ctx context.Context, _ *extprocv3.Http
 	case anywhere:
 		o = p.s.o.Pipeline.Anywhere(ctx, &p.req)
 	}
+	o = p.s.o.Pipeline.UIRequest(ctx, &p.req, o)
 	p.label = o.Label()
 	return one(answer(&p.req, o, nil))
 }
@@ -151,5 +155,48 @@ func (p *submitProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBod
 	if p.sub.Req != nil {
 		p.s.o.Pipeline.Submitted(ctx, &p.sub, b.GetBody())
 	}
+	return one(responseBodyContinue)
+}
+
+// uiLoginProcessor answers the web UI's login form (POST /ui/login): the
+// route buffers the form, which comes in one body message after the
+// headers.
+type uiLoginProcessor struct {
+	s     *Server
+	req   admission.Request
+	label string
+	done  bool
+}
+
+func (p *uiLoginProcessor) kind() trino.PathKind { return trino.PathOther }
+func (p *uiLoginProcessor) outcome() string      { return p.label }
+
+func (p *uiLoginProcessor) requestHeaders(ctx context.Context, h *extprocv3.HttpHeaders) []*extprocv3.ProcessingResponse {
+	if h.GetEndOfStream() {
+		return one(p.decide(ctx, nil))
+	}
+	return one(continueHeaders(nil))
+}
+
+func (p *uiLoginProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
+	if p.done {
+		return one(bodyContinue)
+	}
+	if limit := p.s.o.MaxBodyBytes; len(b.GetBody()) > limit {
+		p.done = true
+		return one(immediate(admission.Response{Status: 413, ContentType: "application/json", Body: []byte(`{"error":"the login form is too large"}`)}, "switchyard_ui_login_too_large"))
+	}
+	return one(p.decide(ctx, b.GetBody()))
+}
+
+func (p *uiLoginProcessor) decide(ctx context.Context, body []byte) *extprocv3.ProcessingResponse {
+	p.done = true
+	p.req.Body = body
+	o := p.s.o.Pipeline.UILogin(ctx, &p.req)
+	p.label = o.Label()
+	return answer(&p.req, o, nil)
+}
+
+func (p *uiLoginProcessor) responseBody(context.Context, *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
 	return one(responseBodyContinue)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/coordinator"
+	"github.com/switchyard-gw/switchyard/pkg/degraded"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
@@ -32,6 +33,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/sessions"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/txlog"
+	"github.com/switchyard-gw/switchyard/pkg/webui"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
@@ -135,12 +137,16 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 	}
 	r := cfg.Store.Redis
 	addrs := r.Addresses
+	unreplicated := degraded.New(degraded.Options{Logger: log.With("component", "store")})
 	if r.Mode == config.RedisStandalone {
 		addrs = []string{r.Address}
 	}
 	return store.NewRedis(store.RedisOptions{Mode: r.Mode, Addresses: addrs, MasterName: r.MasterName,
 		Username: r.Username, Password: r.Password, SentinelUsername: r.SentinelUsername, SentinelPassword: r.SentinelPassword,
-		DB: r.DB, Timeout: r.Timeout, KeyPrefix: r.KeyPrefix})
+		DB: r.DB, Timeout: r.Timeout, KeyPrefix: r.KeyPrefix,
+		OnUnreplicated: func(txn string) {
+			unreplicated.Fail("store.transaction_unreplicated", "transaction records are written to the Redis primary but no replica acknowledges them: a failover now could lose them (the gateway then asks the coordinators)", "transaction", txn)
+		}})
 }
 
 // buildPolicy loads the policy directory, if any.
@@ -192,6 +198,11 @@ func (s *Server) buildPipeline() error {
 			Down: func(key string) bool { return s.poller.State(key) == health.Unhealthy },
 		}).Find,
 		Replays: s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
+		WebUI: webui.New(webui.Options{
+			Fleet: s.router.Fleet, Logins: s.coord, Store: s.store.Sessions,
+			IdleTTL: s.cfg.Routing.Sessions.WebUIIdleTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
+			LoginTimeout: min(s.cfg.CoordinatorAPI.Timeout, s.cfg.ControlPlane.ExtProcTimeout*3/4),
+		}),
 		Sessions: sessions.NewTracker(sessions.Options{
 			Store: s.store.Sessions, IdleTTL: s.cfg.Routing.Sessions.IdleTTL,
 			Timeout: min(s.cfg.Store.Redis.Timeout, s.cfg.ControlPlane.ExtProcTimeout/4),

@@ -34,6 +34,9 @@ type RedisOptions struct {
 	// Timeout is the dial, read and write timeout of each call.
 	Timeout   time.Duration
 	KeyPrefix string
+	// OnUnreplicated is told of a transaction record that no replica
+	// acknowledged within a second (Sentinel mode; nil: nothing).
+	OnUnreplicated func(transactionID string)
 }
 
 // universalOptions maps the options to go-redis's, choosing the client by
@@ -94,7 +97,7 @@ func NewRedis(o RedisOptions) (*Store, error) {
 	c := redis.NewUniversalClient(u)
 	k := keys{prefix: o.KeyPrefix}
 	return &Store{
-		Queries:   &redisQueries{c: c, k: k},
+		Queries:   &redisQueries{c: c, k: k, replicated: u.MasterName != "", onUnreplicated: o.OnUnreplicated},
 		Documents: &redisDocuments{c: c, k: k, legacy: !u.IsClusterMode && u.MasterName == ""},
 		Leases:    &redisLeases{c: c, k: k, now: time.Now},
 		Replays:   &redisReplays{c: c, k: k},

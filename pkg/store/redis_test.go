@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"syscall"
@@ -242,5 +243,33 @@ func TestRedisCallerDeadlineEndsAStalledCall(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the caller's 100ms deadline did not end a call to a stopped Redis (the store's own timeout is a minute)")
+	}
+}
+
+// Under Sentinel a transaction record is written once a replica has it,
+// so a failover cannot drop it: right after PutTransaction every data
+// node (the primary and its replica) holds it.
+func TestSentinelTransactionRecordsReachAReplica(t *testing.T) {
+	sen := sharedSentinel(t)
+	prefix := fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())
+	s, err := NewRedis(RedisOptions{Mode: RedisSentinel, Addresses: sen.SentinelAddrs, MasterName: sen.MasterName, Timeout: time.Second, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 20 {
+		id := fmt.Sprintf("txn-%d", i)
+		if err := s.Queries.PutTransaction(ctx, id, QueryRoute{Cluster: "a", Coordinator: "0"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for _, addr := range sen.Nodes() {
+			c := redis.NewClient(&redis.Options{Addr: addr})
+			n, err := c.Exists(ctx, prefix+"t:"+id).Result()
+			_ = c.Close()
+			if err != nil || n != 1 {
+				t.Fatalf("node %s does not hold transaction %s right after it was recorded (%d, %v)", addr, id, n, err)
+			}
+		}
 	}
 }

@@ -27,6 +27,9 @@ type ClientSession struct {
 	User string `json:"user"`
 	// Clusters maps a routing group to the cluster it sends the session to.
 	Clusters map[string]string `json:"clusters"`
+	// Tokens, for a web UI session, map a coordinator (cluster/name) to
+	// the UI token it gave the user at login.
+	Tokens map[string]string `json:"tokens,omitempty"`
 }
 
 func encodeSession(id string, s ClientSession) ([]byte, error) {

@@ -19,7 +19,7 @@ func TestSessionsContract(t *testing.T) {
 func sessionsContract(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := b.s.Sessions
-	original := ClientSession{User: "alice", Clusters: map[string]string{"adhoc": "a", "etl": "c"}}
+	original := ClientSession{User: "alice", Clusters: map[string]string{"adhoc": "a", "etl": "c"}, Tokens: map[string]string{"a/0": "eyJ.x.y"}}
 	t.Run("put and get keep every field", func(t *testing.T) {
 		if err := s.PutSession(ctx, "g1", original, time.Hour); err != nil {
 			t.Fatal(err)

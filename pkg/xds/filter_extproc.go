@@ -88,6 +88,18 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 			},
 			FailureModeAllow: wrapperspb.Bool(true),
 		}}})
+	case kindUILogin:
+		// The login form is small: buffered, and answered in one message.
+		setPerFilterConfig(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
+			ProcessingMode: &extprocv3.ProcessingMode{
+				RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
+				ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
+				RequestBodyMode:     extprocv3.ProcessingMode_BUFFERED,
+				ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
+				RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
+				ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
+			},
+		}}})
 	}
 	return nil
 }

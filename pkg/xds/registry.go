@@ -58,6 +58,7 @@ const (
 	kindWeighted                           // x-switchyard-route: group:{group}
 	kindUnknownPrefix                      // anything else under /_sy/: a direct 404
 	kindSubmit                             // POST /v1/statement: a direct response if nothing was decided
+	kindUILogin                            // POST /ui/login: the gateway answers the web UI's login
 	kindFollowUp                           // /v1/statement/... without the prefix: a direct 404 if nothing was decided
 	kindDefault                            // everything else: a direct 404 if nothing was decided
 )
@@ -68,6 +69,7 @@ var routeKindNames = map[routeKind]string{
 	kindDecided:       "decided",
 	kindWeighted:      "weighted",
 	kindUnknownPrefix: "unknown prefix",
+	kindUILogin:       "web UI login",
 	kindSubmit:        "submit",
 	kindFollowUp:      "statement follow-up",
 	kindDefault:       "default",

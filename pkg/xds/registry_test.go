@@ -294,6 +294,7 @@ func kindFromName(name string) routeKind {
 	return map[string]routeKind{
 		"unknown_prefix":      kindUnknownPrefix,
 		"submit":              kindSubmit,
+		"ui_login":            kindUILogin,
 		"statement_followups": kindFollowUp,
 		"default":             kindDefault,
 	}[name]
@@ -325,13 +326,15 @@ func describePerRoute(t *testing.T, a *anypb.Any) string {
 // The route builder gives every route its kind, and ext_proc and ext_authz
 // configure exactly the kinds they own: both off on prefixed polls, the
 // submission's body and response read by ext_proc without ext_authz,
-// unprefixed follow-ups without ext_authz, nothing elsewhere.
+// unprefixed follow-ups without ext_authz, the web UI login's form read by
+// ext_proc without ext_authz, nothing elsewhere.
 func TestPerRouteConfigByKind(t *testing.T) {
 	const submitMode = "request headers SEND, request body STREAMED, response headers SKIP, response body BUFFERED"
 	want := map[routeKind]map[string]string{
 		kindPrefixedPoll: {extProcName: "disabled", extAuthzName: "disabled"},
 		kindSubmit:       {extProcName: submitMode, extAuthzName: "disabled"},
 		kindFollowUp:     {extAuthzName: "disabled"},
+		kindUILogin:      {extProcName: "request headers SEND, request body BUFFERED, response headers SKIP, response body NONE", extAuthzName: "disabled"},
 	}
 	for _, extAuthz := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ExtAuthz=%v", extAuthz), func(t *testing.T) {

@@ -35,6 +35,9 @@ import (
 //     the body and the response (no ext_authz: ext_proc applies the
 //     policy); the direct response is only reached if it decided nothing:
 //     no replica answered (the submission fails open, filter_extproc.go).
+//     kindUILogin: POST /ui/login: ext_proc reads the form and answers it
+//     itself (the gateway logs the user in to every coordinator); the
+//     direct response is only reached if no replica answered.
 //  6. kindFollowUp: /v1/statement/...: follow-ups without the prefix;
 //     ext_proc looks the owner up (no ext_authz: like prefixed polls they
 //     belong to the client that holds the query's URIs).
@@ -83,6 +86,10 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 		PathSpecifier: &routev3.RouteMatch_Path{Path: statementPrefix},
 		Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
 	}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayUnavailable, "no switchyard control-plane replica answered, so the query was not routed; try again")))
+	add(kindUILogin, directRoute("ui_login", &routev3.RouteMatch{
+		PathSpecifier: &routev3.RouteMatch_Path{Path: "/ui/login"},
+		Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
+	}, 503, trino.ErrorDocument(trino.ErrGatewayUnavailable, "the gateway's web UI login did not answer; try again")))
 	add(kindFollowUp, directRoute("statement_followups", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: statementPrefix + "/"}},
 		404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path")))
 	add(kindDefault, directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
