@@ -400,11 +400,8 @@ func TestFleetQueries(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for i := range 4 {
-		qr, err := harness.Submit(ctx, g.URL(0), "e2e-fleet", fmt.Sprintf("SELECT %d", i), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, qr.ID)
+		id, _ := runAs(t, g.URL(0), "e2e-fleet", fmt.Sprintf("SELECT %d", i))
+		ids = append(ids, id)
 	}
 	at := whereRan(t)
 	out, err := cli(ctx, g, "queries", "--user", "e2e-fleet", "--json")
@@ -456,4 +453,26 @@ func TestFleetQueries(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&e); resp.StatusCode != http.StatusBadRequest || err != nil || !strings.Contains(e.Error, "limit") {
 		t.Fatalf("limit=0: %d %+v %v; want a JSON 400 naming limit", resp.StatusCode, e, err)
 	}
+}
+
+// runAs runs a query to its end through the gateway as user and returns
+// its ID and infoUri (a query is only listed by its coordinator once it
+// has been polled).
+func runAs(t *testing.T, server, user, sql string) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	qr, err := harness.Submit(ctx, server, user, sql, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, info := qr.ID, qr.InfoURI
+	for qr.NextURI != "" && qr.Error == nil {
+		if qr, err = harness.Fetch(ctx, http.MethodGet, qr.NextURI); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if qr.Error != nil {
+		t.Fatalf("query %s failed: %s: %s", id, qr.Error.ErrorName, qr.Error.Message)
+	}
+	return id, info
 }

@@ -13,7 +13,7 @@ import (
 // UITokenCookie is the cookie the Trino web UI keeps its login in.
 const UITokenCookie = "Trino-UI-Token"
 
-// ErrUILoginRefused: the coordinator answered the login form without a
+// ErrUILoginRefused means the coordinator answered the login form without a
 // UI token (a wrong password, or a form it does not accept).
 var ErrUILoginRefused = errors.New("the coordinator refused the web UI login")
 

@@ -31,6 +31,9 @@ func (s *Server) newProcessor(h *extprocv3.HttpHeaders) processor {
 	var req admission.Request
 	readHeaders(h, &req)
 	path, _ := req.SplitPath()
+	if req.Method == "POST" && webui.IsLogin(path) {
+		return &uiLoginProcessor{s: s, req: req}
+	}
 	if strings.HasPrefix(path, trino.RoutePrefix) {
 		// The infoUri UI pages of a query: routed by path.
 		return &headersProcessor{s: s, req: req, k: trino.PathOther, decide: passPrefixed}
@@ -39,8 +42,6 @@ func (s *Server) newProcessor(h *extprocv3.HttpHeaders) processor {
 	switch {
 	case info.Kind == trino.PathSubmit && req.Method == "POST":
 		return &submitProcessor{s: s, req: req}
-	case path == webui.LoginPath && req.Method == "POST":
-		return &uiLoginProcessor{s: s, req: req}
 	case info.QueryID != "" || err != nil:
 		return &headersProcessor{s: s, req: req, k: info.Kind, decide: locate}
 	}

@@ -33,6 +33,12 @@ func (f *fakeCoordinators) Queries(_ context.Context, base, _ string) ([]coordin
 	return f.lists[base], nil
 }
 
+func (f *fakeCoordinators) askedURLs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.asked...)
+}
+
 func (f *fakeCoordinators) Query(_ context.Context, _, id string) (*coordinator.QueryDetail, error) {
 	started, ok := f.started[id]
 	if !ok {
@@ -85,7 +91,7 @@ func TestFinder(t *testing.T) {
 		if _, err := (&Finder{Fleet: finderFleet, Queries: fc, Down: func(k string) bool { return k == "a/0" }}).Find(ctx, txn); err != nil {
 			t.Fatal(err)
 		}
-		for _, u := range fc.asked {
+		for _, u := range fc.askedURLs() {
 			if u == "http://a0" {
 				t.Fatalf("asked %s, which is down", u)
 			}
@@ -110,8 +116,8 @@ func TestFinder(t *testing.T) {
 				t.Fatalf("Find(%q) = %v, want ErrNotFound", id, err)
 			}
 		}
-		if len(fc.asked) != 0 {
-			t.Fatalf("asked %v", fc.asked)
+		if asked := fc.askedURLs(); len(asked) != 0 {
+			t.Fatalf("asked %v", asked)
 		}
 	})
 }

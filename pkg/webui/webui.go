@@ -23,13 +23,23 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
 // Cookie is the gateway's UI session cookie.
 const Cookie = "Switchyard-UI"
 
-// LoginPath is where Trino's login form posts.
+// LoginPath is where Trino's login form posts (also under a
+// coordinator's prefix, when the login page was served there).
 const LoginPath = "/ui/login"
+
+// IsLogin reports whether path is the login form's target.
+func IsLogin(path string) bool {
+	if _, _, rest, ok := trino.ParseCoordinatorPrefix(path); ok {
+		path = rest
+	}
+	return path == LoginPath
+}
 
 // Logins logs in to one coordinator's web UI (coordinator.Client).
 type Logins interface {
@@ -118,7 +128,7 @@ type LoginResult struct {
 	Failed map[string]string
 }
 
-// ErrNoLogin: no coordinator logged the user in.
+// ErrNoLogin means that no coordinator logged the user in.
 var ErrNoLogin = errors.New("no cluster logged the user in")
 
 // Login logs username in to every coordinator of the fleet at once and

@@ -86,3 +86,19 @@ func TestRedirectPath(t *testing.T) {
 		}
 	}
 }
+
+// The login's redirect stays a path of the UI on this gateway, and the
+// cookie reader takes only what could be one of its IDs.
+func FuzzRedirectAndCookie(f *testing.F) {
+	f.Add("/ui/query.html?x", Cookie+"=0123456789abcdef0123456789abcdef")
+	f.Add("//evil/ui/", "a=b; "+Cookie+"=\"x\"")
+	f.Fuzz(func(t *testing.T, path, cookie string) {
+		r := RedirectPath(path)
+		if !strings.HasPrefix(r, "/ui/") || strings.HasPrefix(r, "//") || strings.ContainsAny(r, "\\\r\n") {
+			t.Fatalf("RedirectPath(%q) = %q", path, r)
+		}
+		if id := FromCookie(cookie); id != "" && !validID(id) {
+			t.Fatalf("FromCookie(%q) = %q", cookie, id)
+		}
+	})
+}

@@ -290,6 +290,8 @@ func kindFromName(name string) routeKind {
 		return kindDecided
 	case strings.HasPrefix(name, "weighted:"):
 		return kindWeighted
+	case strings.HasPrefix(name, "ui_login:"):
+		return kindUILogin
 	}
 	return map[string]routeKind{
 		"unknown_prefix":      kindUnknownPrefix,

@@ -66,6 +66,7 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 				r.GetRoute().RetryPolicy = pollRetryPolicy()
 				add(kindPrefixedPoll, r)
 			}
+			add(kindUILogin, uiLoginRoute("ui_login:"+target, prefix+"/ui/login"))
 			add(kindPrefixedUI, prefixRoute(prefix, "/ui/", target, o))
 		}
 	}
@@ -86,10 +87,7 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 		PathSpecifier: &routev3.RouteMatch_Path{Path: statementPrefix},
 		Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
 	}, 200, trino.FailedQueryResults("switchyard_gateway_error", "/ui/", trino.ErrGatewayUnavailable, "no switchyard control-plane replica answered, so the query was not routed; try again")))
-	add(kindUILogin, directRoute("ui_login", &routev3.RouteMatch{
-		PathSpecifier: &routev3.RouteMatch_Path{Path: "/ui/login"},
-		Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
-	}, 503, trino.ErrorDocument(trino.ErrGatewayUnavailable, "the gateway's web UI login did not answer; try again")))
+	add(kindUILogin, uiLoginRoute("ui_login", "/ui/login"))
 	add(kindFollowUp, directRoute("statement_followups", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: statementPrefix + "/"}},
 		404, trino.ErrorDocument(trino.ErrNoRoute, "the gateway made no routing decision for this path")))
 	add(kindDefault, directRoute("default", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
@@ -203,6 +201,17 @@ func retryPolicy() *routev3.RetryPolicy {
 		}},
 		HostSelectionRetryMaxAttempts: 3,
 	}
+}
+
+// uiLoginRoute is POST path of the web UI's login form (Trino's login
+// page posts it to "login" next to itself, so under a coordinator's prefix
+// too): ext_proc answers it; the direct response is only reached if no
+// replica did.
+func uiLoginRoute(name, path string) *routev3.Route {
+	return directRoute(name, &routev3.RouteMatch{
+		PathSpecifier: &routev3.RouteMatch_Path{Path: path},
+		Headers:       []*routev3.HeaderMatcher{exactHeader(":method", "POST")},
+	}, 503, trino.ErrorDocument(trino.ErrGatewayUnavailable, "the gateway's web UI login did not answer; try again"))
 }
 
 func directRoute(name string, m *routev3.RouteMatch, status uint32, body []byte) *routev3.Route {
