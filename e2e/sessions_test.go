@@ -400,7 +400,7 @@ func TestFleetQueries(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for i := range 4 {
-		id, _ := runAs(t, g.URL(0), "e2e-fleet", fmt.Sprintf("SELECT %d", i))
+		id, _ := runAs(t, g.URL(0), "e2e-fleet", fmt.Sprintf("SELECT %d", i), nil)
 		ids = append(ids, id)
 	}
 	at := whereRan(t)
@@ -456,12 +456,12 @@ func TestFleetQueries(t *testing.T) {
 }
 
 // runAs runs a query to its end through the gateway as user and returns
-// its ID and infoUri (a query is only listed by its coordinator once it
-// has been polled).
-func runAs(t *testing.T, server, user, sql string) (string, string) {
+// its ID and infoUri (a query is only dispatched, and listed by its
+// coordinator, once it is polled).
+func runAs(t *testing.T, server, user, sql string, headers map[string]string) (string, string) {
 	t.Helper()
 	ctx := context.Background()
-	qr, err := harness.Submit(ctx, server, user, sql, nil)
+	qr, err := harness.Submit(ctx, server, user, sql, headers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestWebUIAcrossClusters(t *testing.T) {
 	byCluster := map[string]string{}
 	infoURIs := map[string]string{}
 	for i := 0; i < 6 && len(byCluster) < 2; i++ {
-		id, info := runAs(t, g.URL(0), "e2e-ui", "SELECT 1")
+		id, info := runAs(t, g.URL(0), "e2e-ui", "SELECT 1", nil)
 		c := whereRan(t)[id]
 		byCluster[c], infoURIs[c] = id, info
 	}
@@ -126,7 +126,7 @@ func TestWebUIInChromium(t *testing.T) {
 	g := startGateway(t, 1, twoClusters(deadURL(t)))
 	byCluster := map[string]string{}
 	for i := 0; i < 6 && len(byCluster) < 2; i++ {
-		id, _ := runAs(t, g.URL(0), "e2e-browser", "SELECT 1")
+		id, _ := runAs(t, g.URL(0), "e2e-browser", "SELECT 1", nil)
 		byCluster[whereRan(t)[id]] = id
 	}
 	if len(byCluster) != 2 {

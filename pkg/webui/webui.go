@@ -204,7 +204,7 @@ func (s *Service) Logout(ctx context.Context, cookieHeader string) error {
 // it carries none that could be one).
 func FromCookie(header string) string {
 	for _, c := range (&http.Request{Header: http.Header{"Cookie": {header}}}).Cookies() {
-		if c.Name == Cookie && validID(c.Value) {
+		if c.Name == Cookie && trino.ValidSessionID(c.Value) {
 			return c.Value
 		}
 	}
@@ -242,16 +242,4 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func validID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

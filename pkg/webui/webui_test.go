@@ -9,6 +9,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
 type fakeLogins map[string]string // URL -> token ("" refuses)
@@ -97,7 +98,7 @@ func FuzzRedirectAndCookie(f *testing.F) {
 		if !strings.HasPrefix(r, "/ui/") || strings.HasPrefix(r, "//") || strings.ContainsAny(r, "\\\r\n") {
 			t.Fatalf("RedirectPath(%q) = %q", path, r)
 		}
-		if id := FromCookie(cookie); id != "" && !validID(id) {
+		if id := FromCookie(cookie); id != "" && !trino.ValidSessionID(id) {
 			t.Fatalf("FromCookie(%q) = %q", cookie, id)
 		}
 	})
