@@ -33,18 +33,15 @@ func readHeaders(h *extprocv3.HttpHeaders, req *admission.Request) {
 }
 
 // answer turns an outcome into the answer to the request headers: the
-// route header (and the policy's headers) for Route, nothing for Pass, an
+// route header (and the policy's headers) for Route, only the outcome's
+// headers for Pass (a web UI token), an
 // immediate response for Reject and Respond. remove lists headers a routed
 // request loses.
 func answer(req *admission.Request, o admission.Outcome, remove []string) *extprocv3.ProcessingResponse {
 	switch o.Action {
 	case admission.Route:
-		mut := &extprocv3.HeaderMutation{RemoveHeaders: remove}
-		for _, h := range o.Headers {
-			mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
-		}
+		mut := requestMutation(req, o, remove)
 		mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.RouteHeader, o.Target))
-		stripGatewaySession(req, mut)
 		r := continueHeaders(mut)
 		if o.AddedPrepare != "" {
 			// The route table adds it to the response (X-Trino-Added-Prepare).
@@ -61,15 +58,21 @@ func answer(req *admission.Request, o admission.Outcome, remove []string) *extpr
 	case admission.Respond:
 		return immediate(*o.Response, "switchyard_answered")
 	}
-	if req.Session.StripPrepared || len(o.Headers) > 0 {
-		mut := &extprocv3.HeaderMutation{}
-		for _, h := range o.Headers {
-			mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
-		}
-		stripGatewaySession(req, mut)
+	if mut := requestMutation(req, o, nil); len(mut.SetHeaders)+len(mut.RemoveHeaders) > 0 {
 		return continueHeaders(mut)
 	}
 	return continueHeaders(nil)
+}
+
+// requestMutation is what a request that goes on carries: the outcome's
+// headers, without remove and without the gateway's session entry.
+func requestMutation(req *admission.Request, o admission.Outcome, remove []string) *extprocv3.HeaderMutation {
+	mut := &extprocv3.HeaderMutation{RemoveHeaders: remove}
+	for _, h := range o.Headers {
+		mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
+	}
+	stripGatewaySession(req, mut)
+	return mut
 }
 
 // stripGatewaySession takes the gateway's session entry out of
