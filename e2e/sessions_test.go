@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,9 +168,9 @@ func ranByText(t *testing.T, s string) map[string]int {
 	return out
 }
 
-// TestClientSessionsJavaClients: the trino CLI (one process, several
-// statements) and JDBC (20 connections in parallel) keep each session on
-// one cluster without any client setting.
+// TestClientSessionsJavaClients: the trino CLI (20 runs at once, each one
+// process of several statements) and JDBC (20 connections in parallel)
+// keep each session on one cluster without any client setting.
 func TestClientSessionsJavaClients(t *testing.T) {
 	g := startGateway(t, 1, twoClusters(deadURL(t)))
 	t.Run("jdbc", func(t *testing.T) {
@@ -212,18 +213,30 @@ func TestClientSessionsJavaClients(t *testing.T) {
 		}
 	})
 	t.Run("cli", func(t *testing.T) {
-		used := map[string]int{}
-		for s := range 4 {
+		// 20 CLI runs at once, each one session of four statements.
+		const n = 20
+		outs, errs := make([]string, n), make([]error, n)
+		var wg sync.WaitGroup
+		for s := range n {
 			stmts := memoryTableSession("cli")
 			for i := range stmts {
 				stmts[i] = strings.ReplaceAll(stmts[i], "{s}", fmt.Sprint(s))
 			}
-			out, err := runCLI(t, g.URL(0), "--execute", strings.Join(stmts, "; "))
-			if err != nil {
-				t.Fatalf("CLI session %d: %v\n%s", s, err, out)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[s], errs[s] = runCLI(t, g.URL(0), "--execute", strings.Join(stmts, "; "))
+			}()
+		}
+		wg.Wait()
+		used := map[string]int{}
+		for s := range n {
+			if errs[s] != nil {
+				t.Errorf("CLI session %d: %v\n%s", s, errs[s], outs[s])
+				continue
 			}
-			if strings.TrimSpace(out) != `"3"` {
-				t.Errorf("CLI session %d printed %q, want the count 3", s, out)
+			if strings.TrimSpace(outs[s]) != `"3"` {
+				t.Errorf("CLI session %d printed %q, want the count 3", s, outs[s])
 			}
 			on := ranByText(t, fmt.Sprintf("sess_cli_%d ", s))
 			if len(on) != 1 {
