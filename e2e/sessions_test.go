@@ -198,19 +198,7 @@ func TestClientSessionsJavaClients(t *testing.T) {
 		if ok != n*len(stmts) {
 			t.Fatalf("%d of %d statements succeeded", ok, n*len(stmts))
 		}
-		used := map[string]int{}
-		for s := range n {
-			on := ranByText(t, fmt.Sprintf("sess_jdbc_%d ", s))
-			if len(on) != 1 {
-				t.Errorf("JDBC session %d ran on %v", s, on)
-			}
-			for c := range on {
-				used[c]++
-			}
-		}
-		if len(used) != 2 {
-			t.Errorf("JDBC sessions per cluster %v, want both clusters used", used)
-		}
+		requireOneClusterEach(t, "jdbc", n)
 	})
 	t.Run("cli", func(t *testing.T) {
 		// 20 CLI runs at once, each one session of four statements.
@@ -229,27 +217,35 @@ func TestClientSessionsJavaClients(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		used := map[string]int{}
 		for s := range n {
 			if errs[s] != nil {
 				t.Errorf("CLI session %d: %v\n%s", s, errs[s], outs[s])
-				continue
-			}
-			if strings.TrimSpace(outs[s]) != `"3"` {
+			} else if strings.TrimSpace(outs[s]) != `"3"` {
 				t.Errorf("CLI session %d printed %q, want the count 3", s, outs[s])
 			}
-			on := ranByText(t, fmt.Sprintf("sess_cli_%d ", s))
-			if len(on) != 1 {
-				t.Errorf("CLI session %d ran on %v", s, on)
-			}
-			for c := range on {
-				used[c]++
-			}
 		}
-		if len(used) != 2 {
-			t.Errorf("CLI sessions per cluster %v, want both clusters used", used)
-		}
+		requireOneClusterEach(t, "cli", n)
 	})
+}
+
+// requireOneClusterEach: each of the n sessions of memoryTableSession(tag)
+// ran all its statements on one cluster (found by its table's name in the
+// clusters' query lists), and the sessions used both clusters.
+func requireOneClusterEach(t *testing.T, tag string, n int) {
+	t.Helper()
+	used := map[string]int{}
+	for s := range n {
+		on := ranByText(t, fmt.Sprintf("sess_%s_%d ", tag, s))
+		if len(on) != 1 {
+			t.Errorf("%s session %d ran on %v", tag, s, on)
+		}
+		for c := range on {
+			used[c]++
+		}
+	}
+	if len(used) != 2 {
+		t.Errorf("%s sessions per cluster %v, want both clusters used", tag, used)
+	}
 }
 
 // TestClientSessionMoves: a session whose cluster is drained moves once,
