@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -437,4 +441,68 @@ func waitConnected(t *testing.T, en *harness.Envoy, want int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestHATransactionRecordedByEveryReplica runs a Python transaction
+// through an Envoy in front of two control-plane replicas: the response
+// that names the new transaction is reported to both replicas (one
+// transaction access log per replica), and each records it. With one log
+// on the shared cluster, only the replica holding the log stream saw it,
+// and a kill of that replica lost the transaction.
+func TestHATransactionRecordedByEveryReplica(t *testing.T) {
+	ha, _ := startHA(t, 2, 1)
+	spec, _ := json.Marshal(map[string]any{"server": ha.URL(), "user": "e2e", "statements": []string{"SELECT 1", "SELECT 2"}})
+	cmd := exec.Command(env.PythonPath(), filepath.Join(env.Root, "e2e", "clients", "pytxn.py"))
+	cmd.Stdin = strings.NewReader(string(spec))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python client: %v", err)
+	}
+	var res struct {
+		Error *string `json:"error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Error != nil {
+		t.Fatalf("transaction failed: %s", *res.Error)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var seen [2]map[string]bool
+		for i, r := range ha.Replicas[:2] {
+			seen[i] = recordedTransactions(t, r.LogPath)
+		}
+		common := 0
+		for id := range seen[0] {
+			if seen[1][id] {
+				common++
+			}
+		}
+		if common > 0 {
+			t.Logf("transactions recorded: replica 1 %v, replica 2 %v", seen[0], seen[1])
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no transaction was recorded by both replicas within 10 s (replica 1 %v, replica 2 %v)", seen[0], seen[1])
+		}
+		time.Sleep(50 * time.Millisecond) // polling the replicas' logs
+	}
+}
+
+var transactionStarted = regexp.MustCompile(`transaction started.*?transaction"?[=:]"?([0-9a-f-]{36})`)
+
+// recordedTransactions are the transaction IDs a replica's log says it
+// recorded from the access log.
+func recordedTransactions(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, m := range transactionStarted.FindAllSubmatch(b, -1) {
+		ids[string(m[1])] = true
+	}
+	return ids
 }

@@ -104,21 +104,31 @@ func (f *Finder) knows(ctx context.Context, url, txn string) (bool, error) {
 			starts = append(starts, q.QueryID)
 		}
 	}
-	// The newest START TRANSACTIONs first: the one that began it is
-	// recent (Trino lists queries oldest first).
-	for i := len(starts) - 1; i >= 0 && i >= len(starts)-maxStarts; i-- {
-		d, err := f.Queries.Query(ctx, url, starts[i])
-		if err != nil {
-			if ctx.Err() != nil {
-				return false, ctx.Err()
-			}
-			continue // it aged out of the coordinator's history
-		}
-		if d.StartedTransactionID == txn {
+	// The newest START TRANSACTIONs (Trino lists queries oldest first),
+	// read at once: one after the other took longer than the lookup's
+	// bound on a loaded coordinator.
+	if len(starts) > maxStarts {
+		starts = starts[len(starts)-maxStarts:]
+	}
+	if len(starts) == 0 {
+		return false, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hits := make(chan bool, len(starts)) // no sender blocks once knows has returned
+	for _, id := range starts {
+		go func() {
+			d, err := f.Queries.Query(ctx, url, id)
+			// An error: it aged out of the coordinator's history, or ctx ended.
+			hits <- err == nil && d.StartedTransactionID == txn
+		}()
+	}
+	for range starts {
+		if <-hits {
 			return true, nil
 		}
 	}
-	return false, nil
+	return false, ctx.Err()
 }
 
 // isStart reports whether sql is a START TRANSACTION statement.

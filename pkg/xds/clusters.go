@@ -3,6 +3,7 @@ package xds
 import (
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -104,6 +105,47 @@ func extProcCluster(o Options) (*clusterv3.Cluster, error) {
 			}),
 		},
 	}, nil
+}
+
+// TxLogClusterName is the cluster of the i-th control-plane replica
+// (controlPlane.extProcTargets[i]) for the transaction access log.
+func TxLogClusterName(i int) string { return "switchyard_txlog_" + strconv.Itoa(i) }
+
+// txLogClusters are one cluster per control-plane replica, each with that
+// replica alone, for the transaction access logs (transactionLogs): a
+// report must reach every replica, not the one a load balancer picks.
+// No health checks: a dead replica's log fails on its own and loses only
+// its copy.
+func txLogClusters(o Options) ([]*clusterv3.Cluster, error) {
+	var out []*clusterv3.Cluster
+	for i, t := range o.ExtProcTargets {
+		h, p, err := splitHostPort(t)
+		if err != nil {
+			return nil, err
+		}
+		name := TxLogClusterName(i)
+		out = append(out, &clusterv3.Cluster{
+			Name:                 name,
+			ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
+			ConnectTimeout:       durationpb.New(extProcConnectTimeout),
+			LoadAssignment: &endpointv3.ClusterLoadAssignment{
+				ClusterName: name,
+				Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{
+					Endpoint: &endpointv3.Endpoint{Address: socketAddress(h, p)},
+				}}}}},
+			},
+			TypedExtensionProtocolOptions: map[string]*anypb.Any{
+				"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
+					UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+						ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+							ConnectionKeepalive: &corev3.KeepaliveSettings{Interval: durationpb.New(10 * time.Second), Timeout: durationpb.New(5 * time.Second)},
+						}},
+					}},
+				}),
+			},
+		})
+	}
+	return out, nil
 }
 
 // ExtProcHealthService is the grpc.health.v1 service name Envoy checks on

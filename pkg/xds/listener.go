@@ -55,7 +55,7 @@ func buildListener(o Options, chain filterChain) (*listenerv3.Listener, error) {
 			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_REJECT_REQUEST,
 		},
 		LocalReplyConfig: localReplies(o),
-		AccessLog:        []*accesslogv3.AccessLog{transactionLog()},
+		AccessLog:        transactionLogs(o),
 	}
 	if err := chain.patchHCM(hcm, o); err != nil {
 		return nil, err
@@ -81,10 +81,23 @@ func buildListener(o Options, chain filterChain) (*listenerv3.Listener, error) {
 
 const bufferHeadroom = 64 << 10
 
-// transactionLog reports to the control plane (gRPC access log, on the
-// ext_proc cluster) only the responses that start a Trino transaction, with
-// the coordinator that answered: see pkg/txlog.
-func transactionLog() *accesslogv3.AccessLog {
+// transactionLogs report to the control plane (gRPC access log) only the
+// responses that start a Trino transaction, with the coordinator that
+// answered: see pkg/txlog. There is one log per control-plane replica, each
+// on its own cluster (TxLogClusterName), so every replica records every
+// transaction: a gRPC access log streams to one host at a time, and a
+// replica killed with the stream open took the only report of a
+// transaction with it. Recording is an idempotent SET, so the copies cost
+// a write each and lose nothing.
+func transactionLogs(o Options) []*accesslogv3.AccessLog {
+	logs := make([]*accesslogv3.AccessLog, 0, len(o.ExtProcTargets))
+	for i := range o.ExtProcTargets {
+		logs = append(logs, transactionLog(TxLogClusterName(i)))
+	}
+	return logs
+}
+
+func transactionLog(cluster string) *accesslogv3.AccessLog {
 	return &accesslogv3.AccessLog{
 		Name: "envoy.access_loggers.http_grpc",
 		Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ExtensionFilter{
@@ -99,7 +112,7 @@ func transactionLog() *accesslogv3.AccessLog {
 			CommonConfig: &grpcalsv3.CommonGrpcAccessLogConfig{
 				LogName: "switchyard-transactions",
 				GrpcService: &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
-					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster},
+					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: cluster},
 				}},
 				TransportApiVersion: corev3.ApiVersion_V3,
 				// Flush at once: the client's next statement needs the record.

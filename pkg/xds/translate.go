@@ -101,6 +101,11 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 		return nil, fmt.Errorf("ext_proc cluster: %w", err)
 	}
 	r.Clusters = append(r.Clusters, ep)
+	tl, err := txLogClusters(o)
+	if err != nil {
+		return nil, fmt.Errorf("transaction log clusters: %w", err)
+	}
+	r.Clusters = append(r.Clusters, tl...)
 	if o.Resubmit {
 		rs, err := resubmitCluster(o)
 		if err != nil {
