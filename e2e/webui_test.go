@@ -99,6 +99,23 @@ func TestWebUIAcrossClusters(t *testing.T) {
 			}
 		}
 	}
+	// The query list is the fleet's: a query of each cluster is in it.
+	status, _, body = uiGet(t, g.URL(0), "/ui/api/query", cookie)
+	var list []struct {
+		QueryID string `json:"queryId"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("/ui/api/query through the gateway: %d %.300s", status, body)
+	}
+	listed := map[string]bool{}
+	for _, q := range list {
+		listed[q.QueryID] = true
+	}
+	for c, id := range byCluster {
+		if !listed[id] {
+			t.Errorf("the web UI's query list through the gateway (%d queries) lacks query %s of cluster %s", len(list), id, c)
+		}
+	}
 	for _, p := range []string{"/ui/api/cluster", "/ui/api/stats", "/ui/api/query", "/ui/"} {
 		if status, _, body := uiGet(t, g.URL(0), p, cookie); status != http.StatusOK {
 			t.Fatalf("%s with the gateway login: %d %.200s", p, status, body)
@@ -116,8 +133,8 @@ func TestWebUIAcrossClusters(t *testing.T) {
 
 // TestWebUIInChromium: a real headless Chromium logs in through the
 // gateway (Trino's own login page, its form posted to the gateway), then
-// opens the page of a query that ran on each cluster and waits for the
-// page to show it.
+// sees a query of each cluster in the query list and opens the page of
+// each, waiting for the page to show it.
 func TestWebUIInChromium(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -163,6 +180,21 @@ func TestWebUIInChromium(t *testing.T) {
 	if err != nil || !strings.HasSuffix(where, "/ui/") {
 		text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
 		t.Fatalf("after the login Chromium is at %q (%v), showing %.300q; want the gateway's /ui/", where, err, text)
+	}
+	// The query list page shows the fleet's queries: with its "Finished"
+	// filter on, a query of each cluster.
+	finished := `[...document.querySelectorAll("button")].find(b => b.innerText.trim() === "Finished")`
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](finished+` !== undefined`, chromedp.WithPollingTimeout(time.Minute)))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = `+finished+`; if (!b.classList.contains("active")) { b.click(); } return true; })()`))
+	}
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.body.innerText.includes("`+byCluster["a"]+`") && document.body.innerText.includes("`+byCluster["b"]+`")`,
+			chromedp.WithPollingTimeout(time.Minute)))
+	}
+	if err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("the query list in Chromium does not show a query of each cluster (%v): %v; the page shows: %.800s", byCluster, err, text)
 	}
 	for c, id := range byCluster {
 		_, err := chromedp.Run(ctx, chromedp.Navigate(g.URL(0)+"/ui/query.html?"+id))

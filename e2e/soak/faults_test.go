@@ -258,7 +258,7 @@ type envoyKill struct {
 func (f *envoyKill) name() string { return "kill -9 an Envoy, restart it" }
 
 func (f *envoyKill) rule() string {
-	return "a query sent through the killed Envoy that failed with a connection error (refused, reset, closed without response) " +
+	return "a query sent through the killed Envoy that failed with a connection error (refused, reset, closed without response or in the middle of one) " +
 		"and was in flight at the kill or started before that Envoy was back: its client's connection was to the dead process, " +
 		"which a client would retry (an L4 load balancer, here the soak's TCP check every 250 ms, takes the Envoy out of rotation; " +
 		"clients pinned to one Envoy, the JDBC loop, cannot avoid it)"

@@ -113,14 +113,17 @@ func (r *recorder) snapshot() []outcome {
 	return out
 }
 
-// connectionError reports whether a client's error is a failed, refused
-// or reset connection (what a killed Envoy causes), by the clients'
+// connectionError reports whether a client's error is a failed, refused,
+// reset or cut-short connection (what a killed Envoy causes), by the clients'
 // messages: Python requests, Java (JDBC and the CLI use OkHttp).
 func connectionError(msg string) bool {
 	for _, s := range []string{
 		"Connection refused", "Connection reset", "Remote end closed connection",
 		"RemoteDisconnected", "ConnectionError", "ConnectException", "Failed to connect",
 		"unexpected end of stream", "Broken pipe", "EOFException", "Connection aborted",
+		// A response the dead process had begun, cut short (requests'
+		// ChunkedEncodingError; urllib3's IncompleteRead).
+		"Response ended prematurely", "IncompleteRead",
 	} {
 		if strings.Contains(msg, s) {
 			return true

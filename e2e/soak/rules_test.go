@@ -85,6 +85,8 @@ func TestEnvoyKillExcuse(t *testing.T) {
 		want bool
 	}{
 		{"in flight through the killed Envoy", outcome{Envoy: 0, Start: at.Add(-time.Second), End: at.Add(time.Millisecond), ErrMsg: refused}, true},
+		{"cut mid-response by the kill", outcome{Envoy: 0, Start: at.Add(-20 * time.Millisecond), End: at.Add(15 * time.Millisecond),
+			ErrMsg: "ChunkedEncodingError: ChunkedEncodingError: Response ended prematurely"}, true},
 		{"sent to it while it was down", outcome{Envoy: 0, Start: at.Add(5 * time.Second), End: at.Add(5 * time.Second), ErrMsg: refused}, true},
 		{"sent after it was back", outcome{Envoy: 0, Start: at.Add(11 * time.Second), End: at.Add(12 * time.Second), ErrMsg: refused}, false},
 		{"through the other Envoy", outcome{Envoy: 1, Start: at.Add(-time.Second), End: at.Add(time.Second), ErrMsg: refused}, false},

@@ -78,6 +78,19 @@ func (p *Pipeline) UIRequest(ctx context.Context, req *Request, decided Outcome)
 	case !ok || decided.Action == Reject || decided.Action == Respond:
 		return decided
 	}
+	up := func(k string) bool { return p.o.Health == nil || p.o.Health.State(k) != health.Unhealthy }
+	if req.Method == "GET" && path == webui.QueryListPath && ui.ServesQueryList() {
+		_, rawQuery := req.SplitPath()
+		if body, failed, ok := ui.QueryList(ctx, sess, rawQuery, up); ok {
+			r := &Response{Status: 200, ContentType: "application/json", Body: body}
+			if len(failed) > 0 { // the page still works; say what it lacks
+				r.Headers = append(r.Headers, Header{Name: "x-switchyard-missing", Value: failedKeys(failed)})
+			}
+			return Outcome{Action: Respond, Response: r}
+		}
+		// No coordinator answered: the home coordinator's own answer (or
+		// error) is as good as any.
+	}
 	key := ""
 	switch decided.Action {
 	case Pass:
@@ -86,7 +99,7 @@ func (p *Pipeline) UIRequest(ctx context.Context, req *Request, decided Outcome)
 	case Route:
 		key = decided.Target
 		if !strings.Contains(key, "/") { // a cluster: the session's home coordinator serves it
-			home, ok := sess.Home(p.o.Router.Fleet(), func(k string) bool { return p.o.Health == nil || p.o.Health.State(k) != health.Unhealthy })
+			home, ok := sess.Home(p.o.Router.Fleet(), up)
 			if ok {
 				key, decided.Target = home, home
 			}
@@ -109,14 +122,21 @@ func uiError(status int, msg string) Outcome {
 	return Outcome{Action: Respond, Response: &Response{Status: status, ContentType: "application/json", Body: b}}
 }
 
-func failures(m map[string]string) string {
+// failedKeys lists the coordinators of m, by name.
+func failedKeys(m map[string]string) string { return strings.Join(sortedKeys(m), ", ") }
+
+func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	return keys
+}
+
+func failures(m map[string]string) string {
 	var parts []string
-	for _, k := range keys {
+	for _, k := range sortedKeys(m) {
 		parts = append(parts, k+": "+m[k])
 	}
 	if len(parts) == 0 {

@@ -2,6 +2,9 @@ package admission
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -17,6 +20,18 @@ func (tokenLogins) UILogin(_ context.Context, base, _, _ string) (string, error)
 	return "tok-" + strings.TrimPrefix(base, "http://"), nil
 }
 
+// tokenLists answers each coordinator's query list with one entry naming
+// the coordinator and the token and query string it was asked with; b1
+// fails.
+type tokenLists struct{}
+
+func (tokenLists) UIQueries(_ context.Context, base, token, rawQuery string) ([]json.RawMessage, error) {
+	if base == "http://b0" && rawQuery == "fail=b" {
+		return nil, errors.New("connection refused")
+	}
+	return []json.RawMessage{json.RawMessage(fmt.Sprintf(`{"queryId":%q,"token":%q,"q":%q}`, base, token, rawQuery))}, nil
+}
+
 func TestWebUI(t *testing.T) {
 	f := twoClusterFleet()
 	for i := range f.Clusters {
@@ -26,7 +41,7 @@ func TestWebUI(t *testing.T) {
 	}
 	r := routing.New(f, healthy{})
 	st := store.NewMemory()
-	ui := webui.New(webui.Options{Fleet: r.Fleet, Logins: tokenLogins{}, Store: st.Sessions})
+	ui := webui.New(webui.Options{Fleet: r.Fleet, Logins: tokenLogins{}, Lists: tokenLists{}, Store: st.Sessions})
 	p, _ := newPipeline(t, st.Queries, func(o *Options) { o.Router, o.WebUI = r, ui })
 	ctx := context.Background()
 	req := func(method, path, cookie string, body string) *Request {
@@ -82,6 +97,33 @@ func TestWebUI(t *testing.T) {
 		o := p.UIRequest(ctx, req("GET", "/ui/api/stats", cookie, ""), routeTo("q"))
 		if o.Target != "a/0" || token(o) != "Trino-UI-Token=tok-a0" {
 			t.Fatalf("%+v", o)
+		}
+	})
+	t.Run("the query list is the fleet's, each read with its own token", func(t *testing.T) {
+		o := p.UIRequest(ctx, req("GET", "/ui/api/query?state=RUNNING", cookie, ""), routeTo("a"))
+		if o.Action != Respond || o.Response.Status != 200 || o.Response.ContentType != "application/json" {
+			t.Fatalf("%+v", o)
+		}
+		var want string
+		for i, c := range []string{"a", "b", "p", "q"} { // the fleet's clusters, in order
+			if i > 0 {
+				want += ","
+			}
+			want += fmt.Sprintf(`{"queryId":"http://%s0","token":"tok-%s0","q":"state=RUNNING"}`, c, c)
+		}
+		want = "[" + want + "]"
+		if string(o.Response.Body) != want || len(o.Response.Headers) != 0 {
+			t.Fatalf("list %s, headers %v; want %s", o.Response.Body, o.Response.Headers, want)
+		}
+		o = p.UIRequest(ctx, req("GET", "/ui/api/query?fail=b", cookie, ""), routeTo("a"))
+		if o.Action != Respond || !strings.Contains(string(o.Response.Body), "http://a0") || strings.Contains(string(o.Response.Body), "http://b0") ||
+			len(o.Response.Headers) != 1 || o.Response.Headers[0] != (Header{Name: "x-switchyard-missing", Value: "b/0"}) {
+			t.Fatalf("with b/0 failing: %+v %s", o, o.Response.Body)
+		}
+		// Under a coordinator's prefix the list is that coordinator's own.
+		o = p.UIRequest(ctx, req("GET", "/_sy/b/0/ui/api/query", cookie, ""), Outcome{Action: Pass})
+		if o.Action != Pass || token(o) != "Trino-UI-Token=tok-b0" {
+			t.Fatalf("prefixed list %+v", o)
 		}
 	})
 	t.Run("other paths are not touched", func(t *testing.T) {

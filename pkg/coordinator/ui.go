@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,4 +55,22 @@ func UILoginError(err error) string {
 		return "the cluster refused the user name or password"
 	}
 	return fmt.Sprintf("the cluster did not answer the login (%v)", err)
+}
+
+// UIQueries reads a coordinator's web UI query list (GET /ui/api/query,
+// with the page's query string, such as state=...) as the user its UI
+// token belongs to. The entries (Trino's trimmed BasicQueryInfo) are kept
+// as they came, for a caller that merges lists.
+func (cl *Client) UIQueries(ctx context.Context, baseURL, token, rawQuery string) ([]json.RawMessage, error) {
+	path := "/ui/api/query"
+	if rawQuery != "" {
+		path += "?" + rawQuery
+	}
+	c := &call{method: http.MethodGet, base: baseURL, path: path,
+		header: http.Header{"Cookie": {(&http.Cookie{Name: UITokenCookie, Value: token}).String()}}}
+	var out []json.RawMessage
+	if err := cl.getJSON(ctx, c, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

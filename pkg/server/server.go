@@ -199,8 +199,9 @@ func (s *Server) buildPipeline() error {
 		}).Find,
 		Replays: s.store.Replays, ReplayMaxBytes: s.replayMaxBytes(),
 		WebUI: webui.New(webui.Options{
-			Fleet: s.router.Fleet, Logins: s.coord, Store: s.store.Sessions,
-			IdleTTL: s.cfg.Routing.Sessions.WebUIIdleTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
+			Fleet: s.router.Fleet, Logins: s.coord, Lists: s.coord, Store: s.store.Sessions,
+			ListTimeout: min(2*time.Second, s.cfg.ControlPlane.ExtProcTimeout/2),
+			IdleTTL:     s.cfg.Routing.Sessions.WebUIIdleTTL, StoreTimeout: s.cfg.Store.Redis.Timeout,
 			LoginTimeout: min(s.cfg.CoordinatorAPI.Timeout, s.cfg.ControlPlane.ExtProcTimeout*3/4),
 		}),
 		Sessions: sessions.NewTracker(sessions.Options{

@@ -6,13 +6,15 @@
 // store under one gateway cookie (Switchyard-UI), and hands each UI request
 // the token of the coordinator it goes to: the owner of the query a page
 // shows, the coordinator an infoUri names, or the session's home
-// coordinator for the rest (the query list, the cluster overview).
+// coordinator for the rest (the cluster overview, assets). The query list
+// is the fleet's: the gateway joins every coordinator's (QueryList).
 package webui
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sort"
@@ -46,16 +48,28 @@ type Logins interface {
 	UILogin(ctx context.Context, baseURL, username, password string) (string, error)
 }
 
+// QueryLists reads one coordinator's web UI query list as a logged-in
+// user (coordinator.Client).
+type QueryLists interface {
+	UIQueries(ctx context.Context, baseURL, token, rawQuery string) ([]json.RawMessage, error)
+}
+
 // Options configure a Service.
 type Options struct {
 	Fleet  func() *fleet.Fleet
 	Logins Logins
-	Store  store.Sessions
+	// Lists, when set, serves the query list page for the whole fleet
+	// (QueryList); without it the home coordinator's list is shown.
+	Lists QueryLists
+	Store store.Sessions
 	// IdleTTL ends a UI session unused this long (default 8h).
 	IdleTTL time.Duration
 	// StoreTimeout bounds each store call (default 200ms); LoginTimeout a
 	// login to one coordinator (default 5s).
 	StoreTimeout, LoginTimeout time.Duration
+	// ListTimeout bounds the whole query list (default 2s): a coordinator
+	// slower than that is left out of it.
+	ListTimeout time.Duration
 }
 
 // Service keeps web UI sessions. It is safe for concurrent use.
@@ -71,6 +85,9 @@ func New(o Options) *Service {
 	}
 	if o.LoginTimeout <= 0 {
 		o.LoginTimeout = 5 * time.Second
+	}
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = 2 * time.Second
 	}
 	return &Service{o: o}
 }
@@ -164,6 +181,64 @@ func (s *Service) Login(ctx context.Context, username, password string) (LoginRe
 	defer cancel()
 	err := s.o.Store.PutSession(sctx, key(res.Session.ID), store.ClientSession{User: username, Tokens: res.Session.Tokens}, s.o.IdleTTL)
 	return res, err
+}
+
+// QueryListPath is the web UI's query list (its main page reads it).
+const QueryListPath = "/ui/api/query"
+
+// ServesQueryList reports whether the Service answers the query list
+// itself.
+func (s *Service) ServesQueryList() bool { return s.o.Lists != nil }
+
+// QueryList is the web UI's query list for the whole fleet: the list of
+// every coordinator the session is logged in to that is still in the fleet
+// and up, read at once as the session's user and joined into one JSON
+// array, so the list page shows every cluster's queries, as one Trino
+// would. A coordinator that fails or does not answer within ListTimeout is
+// left out (failed says which and why); ok is false when none answered.
+func (s *Service) QueryList(ctx context.Context, sess Session, rawQuery string, up func(key string) bool) (body []byte, failed map[string]string, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, s.o.ListTimeout)
+	defer cancel()
+	type list struct {
+		key     string
+		entries []json.RawMessage
+		err     error
+	}
+	f := s.o.Fleet()
+	var lists []chan list
+	for _, c := range f.Clusters {
+		for _, co := range c.Coordinators {
+			tok, has := sess.Tokens[co.Key]
+			if !has || !up(co.Key) {
+				continue
+			}
+			ch := make(chan list, 1)
+			lists = append(lists, ch)
+			go func() {
+				e, err := s.o.Lists.UIQueries(ctx, co.URL, tok, rawQuery)
+				ch <- list{key: co.Key, entries: e, err: err}
+			}()
+		}
+	}
+	failed = map[string]string{}
+	all := []json.RawMessage{}
+	for _, ch := range lists { // fleet order: clusters, then coordinators
+		l := <-ch
+		if l.err != nil {
+			failed[l.key] = l.err.Error()
+			continue
+		}
+		ok = true
+		all = append(all, l.entries...)
+	}
+	if !ok {
+		return nil, failed, false
+	}
+	body, err := json.Marshal(all)
+	if err != nil { // raw messages that decoded as JSON encode again
+		return nil, failed, false
+	}
+	return body, failed, true
 }
 
 // Lookup finds the UI session a request's Cookie header names (restarting

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -62,6 +63,40 @@ func TestLoginLookupLogout(t *testing.T) {
 	}
 	if _, ok, _ := s.Lookup(ctx, Cookie+"=not-an-id"); ok {
 		t.Fatal("a malformed cookie found a session")
+	}
+}
+
+type fakeLists map[string][]json.RawMessage // URL -> list (absent: fails)
+
+func (f fakeLists) UIQueries(_ context.Context, base, _, _ string) ([]json.RawMessage, error) {
+	l, ok := f[base]
+	if !ok {
+		return nil, errors.New("connection refused")
+	}
+	return l, nil
+}
+
+func TestQueryListJoinsTheFleet(t *testing.T) {
+	ctx := context.Background()
+	sess := Session{ID: "x", User: "alice", Tokens: map[string]string{"a/0": "ta", "b/0": "tb", "c/0": "tc"}}
+	lists := fakeLists{"http://a0": {json.RawMessage(`{"queryId":"qa"}`)}, "http://b0": {json.RawMessage(`{"queryId":"qb1"}`), json.RawMessage(`{"queryId":"qb2"}`)}}
+	s := New(Options{Fleet: uiFleet, Logins: fakeLogins{}, Lists: lists, Store: store.NewMemory().Sessions})
+	body, failed, ok := s.QueryList(ctx, sess, "", func(string) bool { return true })
+	if !ok || string(body) != `[{"queryId":"qa"},{"queryId":"qb1"},{"queryId":"qb2"}]` || len(failed) != 1 || failed["c/0"] == "" {
+		t.Fatalf("list %s, failed %v, ok %v", body, failed, ok)
+	}
+	// A coordinator that is down is not asked; one without a token either.
+	body, failed, ok = s.QueryList(ctx, Session{Tokens: map[string]string{"b/0": "tb", "c/0": "tc"}}, "", func(k string) bool { return k != "c/0" })
+	if !ok || string(body) != `[{"queryId":"qb1"},{"queryId":"qb2"}]` || len(failed) != 0 {
+		t.Fatalf("list %s, failed %v, ok %v", body, failed, ok)
+	}
+	if _, failed, ok := s.QueryList(ctx, Session{Tokens: map[string]string{"c/0": "tc"}}, "", func(string) bool { return true }); ok || failed["c/0"] == "" {
+		t.Fatalf("none answered: ok %v, failed %v", ok, failed)
+	}
+	// An empty fleet answer is an empty list, not null.
+	empty := New(Options{Fleet: uiFleet, Lists: fakeLists{"http://a0": nil}, Store: store.NewMemory().Sessions})
+	if body, _, ok := empty.QueryList(ctx, Session{Tokens: map[string]string{"a/0": "ta"}}, "", func(string) bool { return true }); !ok || string(body) != "[]" {
+		t.Fatalf("empty list %s %v", body, ok)
 	}
 }
 
