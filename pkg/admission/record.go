@@ -32,6 +32,16 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 	}
 	route.User = s.Req.Session.User
 	p.keepReplay(ctx, s, r.ID)
+	if s.Session != nil {
+		// A new or moved session's pin is written beside the owner
+		// record, not after it: the answer waits for both, one round trip.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.sessionAnswered(ctx, s, route.Cluster)
+		}()
+		defer func() { <-done }()
+	}
 	sctx, cancel := p.storeCtx(ctx)
 	defer cancel()
 	if err := p.o.Queries.PutQuery(sctx, r.ID, route, p.o.QueryTTL); err != nil {
@@ -48,7 +58,6 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 		p.o.Decisions.SetQueryID(s.Entry, r.ID)
 	}
 	p.log(s.Req).Info("query submitted", "query", r.ID, "user", route.User, "group", s.Decision.Group, "owner", route.String())
-	p.sessionAnswered(ctx, s, route.Cluster)
 }
 
 // OwnerFromURIs reads the coordinator that answered a submission from the
