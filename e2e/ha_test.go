@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -451,22 +449,7 @@ func waitConnected(t *testing.T, en *harness.Envoy, want int64) {
 // and a kill of that replica lost the transaction.
 func TestHATransactionRecordedByEveryReplica(t *testing.T) {
 	ha, _ := startHA(t, 2, 1)
-	spec, _ := json.Marshal(map[string]any{"server": ha.URL(), "user": "e2e", "statements": []string{"SELECT 1", "SELECT 2"}})
-	cmd := exec.Command(env.PythonPath(), filepath.Join(env.Root, "e2e", "clients", "pytxn.py"))
-	cmd.Stdin = strings.NewReader(string(spec))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python client: %v", err)
-	}
-	var res struct {
-		Error *string `json:"error"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if res.Error != nil {
-		t.Fatalf("transaction failed: %s", *res.Error)
-	}
+	pyTransaction(t, ha.URL(), []string{"SELECT 1", "SELECT 2"})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var seen [2]map[string]bool

@@ -240,25 +240,9 @@ func TestTransactionStaysOnOneCluster(t *testing.T) {
 func runTransactionOnOneCluster(t *testing.T, g *gateway) {
 	t.Helper()
 	stmts := []string{"SELECT count(*) FROM tpch.tiny.nation", "SELECT count(*) FROM tpch.tiny.region", "SELECT 1", "SELECT 2", "SELECT 3"}
-	spec, _ := json.Marshal(map[string]any{"server": g.URL(0), "user": "e2e", "statements": stmts})
-	cmd := exec.Command(env.PythonPath(), filepath.Join(env.Root, "e2e", "clients", "pytxn.py"))
-	cmd.Stdin = strings.NewReader(string(spec))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python client: %v", err)
-	}
-	var res struct {
-		QueryIDs []string `json:"query_ids"`
-		Error    *string  `json:"error"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if res.Error != nil {
-		t.Fatalf("transaction failed: %s", *res.Error)
-	}
+	ids := pyTransaction(t, g.URL(0), stmts)
 	owners := map[string]bool{}
-	for _, id := range res.QueryIDs {
+	for _, id := range ids {
 		for name, tr := range map[string]*harness.Trino{"a": trinoA, "b": trinoB} {
 			qs, err := tr.Queries(context.Background())
 			if err != nil {
@@ -271,8 +255,8 @@ func runTransactionOnOneCluster(t *testing.T, g *gateway) {
 			}
 		}
 	}
-	if len(owners) != 1 || len(res.QueryIDs) != len(stmts) {
-		t.Fatalf("transaction statements ran on %v (%d queries)", owners, len(res.QueryIDs))
+	if len(owners) != 1 || len(ids) != len(stmts) {
+		t.Fatalf("transaction statements ran on %v (%d queries)", owners, len(ids))
 	}
 }
 
@@ -379,4 +363,29 @@ func TestCostBasedRouting(t *testing.T) {
 	if err != nil || !strings.Contains(out, "is over 500 MB") {
 		t.Fatalf("decision log: %v\n%s", err, out)
 	}
+}
+
+// pyTransaction runs statements and a commit in one Python DB-API
+// transaction (e2e/clients/pytxn.py) through server and returns their
+// query IDs; a failed transaction fails the test.
+func pyTransaction(t *testing.T, server string, stmts []string) []string {
+	t.Helper()
+	spec, _ := json.Marshal(map[string]any{"server": server, "user": "e2e", "statements": stmts})
+	cmd := exec.Command(env.PythonPath(), filepath.Join(env.Root, "e2e", "clients", "pytxn.py"))
+	cmd.Stdin = strings.NewReader(string(spec))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python client: %v", err)
+	}
+	var res struct {
+		QueryIDs []string `json:"query_ids"`
+		Error    *string  `json:"error"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.Error != nil {
+		t.Fatalf("transaction failed: %s", *res.Error)
+	}
+	return res.QueryIDs
 }

@@ -92,19 +92,24 @@ func extProcCluster(o Options) (*clusterv3.Cluster, error) {
 			// what happens then); the default 10% would eject none of two.
 			MaxEjectionPercent: wrapperspb.UInt32(100),
 		},
-		CommonLbConfig: &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 1}},
-		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
-				UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
-					ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
-						// A replica behind a black-holed connection is
-						// found dead within interval+timeout.
-						ConnectionKeepalive: &corev3.KeepaliveSettings{Interval: durationpb.New(10 * time.Second), Timeout: durationpb.New(5 * time.Second)},
-					}},
-				}},
-			}),
-		},
+		CommonLbConfig:                &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 1}},
+		TypedExtensionProtocolOptions: replicaProtocolOptions(),
 	}, nil
+}
+
+// replicaProtocolOptions: the control plane speaks gRPC (HTTP/2), with
+// keepalives, so a replica behind a black-holed connection is found dead
+// within interval+timeout.
+func replicaProtocolOptions() map[string]*anypb.Any {
+	return map[string]*anypb.Any{
+		"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
+			UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+					ConnectionKeepalive: &corev3.KeepaliveSettings{Interval: durationpb.New(10 * time.Second), Timeout: durationpb.New(5 * time.Second)},
+				}},
+			}},
+		}),
+	}
 }
 
 // TxLogClusterName is the cluster of the i-th control-plane replica
@@ -134,15 +139,7 @@ func txLogClusters(o Options) ([]*clusterv3.Cluster, error) {
 					Endpoint: &endpointv3.Endpoint{Address: socketAddress(h, p)},
 				}}}}},
 			},
-			TypedExtensionProtocolOptions: map[string]*anypb.Any{
-				"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&httpv3.HttpProtocolOptions{
-					UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
-						ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
-							ConnectionKeepalive: &corev3.KeepaliveSettings{Interval: durationpb.New(10 * time.Second), Timeout: durationpb.New(5 * time.Second)},
-						}},
-					}},
-				}),
-			},
+			TypedExtensionProtocolOptions: replicaProtocolOptions(),
 		})
 	}
 	return out, nil
