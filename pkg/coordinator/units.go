@@ -2,12 +2,12 @@ package coordinator
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
 // Duration is a Trino (airlift) duration such as "10.23s", "17.79ms" or
@@ -15,10 +15,6 @@ import (
 // d). It is written back as whole nanoseconds ("10230000000ns"), which
 // Trino's parser accepts too.
 type Duration time.Duration
-
-var durationUnits = map[string]float64{
-	"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9, "d": 86400e9,
-}
 
 // UnmarshalJSON accepts a duration string; anything else is an error.
 func (d *Duration) UnmarshalJSON(b []byte) error {
@@ -29,9 +25,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("a duration must be a string like \"1.5s\", got %.40s", b)
 	}
-	v, err := parseUnit(s, durationUnits)
+	v, err := trino.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("duration %q: %w", clip(s, 40), err)
+		return err
 	}
 	*d = Duration(v)
 	return nil
@@ -50,10 +46,6 @@ func (d Duration) Std() time.Duration { return time.Duration(d) }
 // 1024), in bytes. It is written back in bytes ("156864B").
 type DataSize int64
 
-var sizeUnits = map[string]float64{
-	"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40, "PB": 1 << 50,
-}
-
 // UnmarshalJSON accepts a data size string; anything else is an error.
 func (s *DataSize) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
@@ -63,9 +55,9 @@ func (s *DataSize) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &str); err != nil {
 		return fmt.Errorf("a data size must be a string like \"1.20MB\", got %.40s", b)
 	}
-	v, err := parseUnit(str, sizeUnits)
+	v, err := trino.ParseDataSize(str)
 	if err != nil {
-		return fmt.Errorf("data size %q: %w", clip(str, 40), err)
+		return err
 	}
 	*s = DataSize(v)
 	return nil
@@ -74,35 +66,6 @@ func (s *DataSize) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes bytes.
 func (s DataSize) MarshalJSON() ([]byte, error) {
 	return json.Marshal(strconv.FormatInt(int64(s), 10) + "B")
-}
-
-var errNotNumber = errors.New("want a non-negative decimal number and a unit")
-
-// parseUnit reads "<decimal><unit>" (airlift's grammar, spaces allowed
-// around and between) into a whole number of base units.
-func parseUnit(s string, units map[string]float64) (int64, error) {
-	s = strings.TrimSpace(s)
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
-	}
-	num, unit := s[:i], strings.TrimSpace(s[i:])
-	if num == "" || num[0] == '.' || num[len(num)-1] == '.' || strings.Count(num, ".") > 1 {
-		return 0, errNotNumber
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil {
-		return 0, errNotNumber
-	}
-	mult, ok := units[unit]
-	if !ok {
-		return 0, fmt.Errorf("unknown unit %q", clip(unit, 10))
-	}
-	v := math.Round(f * mult)
-	if v >= math.MaxInt64 {
-		return 0, errors.New("out of range")
-	}
-	return int64(v), nil
 }
 
 // Float is a JSON number that Trino may also write as the strings "NaN",

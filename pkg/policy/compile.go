@@ -10,6 +10,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
+
+	"github.com/switchyard-gw/switchyard/pkg/governance"
 )
 
 // The rules Switchyard evaluates.
@@ -27,6 +29,9 @@ type Compiled struct {
 	// Tables is data.switchyard.tables: metadata of tables by
 	// catalog.schema.table (size class, sensitivity tags, owner).
 	Tables map[string]any
+	// Governance is data.switchyard.governance: the workload classes and
+	// cluster caps (nil: no workload governance).
+	Governance *governance.Config
 
 	routing rego.PreparedEvalQuery
 	authz   *rego.PreparedEvalQuery
@@ -56,6 +61,12 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
+	var gov *governance.Config
+	if err == nil {
+		if gov, err = governanceData(data); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		return nil, &CompileError{Problems: problems}
 	}
@@ -84,7 +95,7 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 		return nil, &CompileError{Problems: report.Failures}
 	}
 
-	c := &Compiled{Version: b.Version(), Loaded: time.Now(), Files: b.Names(), Tests: report}
+	c := &Compiled{Version: b.Version(), Loaded: time.Now(), Files: b.Names(), Tests: report, Governance: gov}
 	if sw, ok := data["switchyard"].(map[string]any); ok {
 		c.Tables, _ = sw["tables"].(map[string]any)
 	}
@@ -103,6 +114,17 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 		c.authz = &q
 	}
 	return c, nil
+}
+
+// governanceData reads and validates data.switchyard.governance, if any
+// (each problem on its own line of the refusal).
+func governanceData(data map[string]any) (*governance.Config, error) {
+	sw, _ := data["switchyard"].(map[string]any)
+	v, ok := sw["governance"]
+	if !ok {
+		return nil, nil
+	}
+	return governance.Parse(v)
 }
 
 // parse reads the bundle's Rego modules (Rego v1 syntax).

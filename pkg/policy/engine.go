@@ -19,14 +19,17 @@ import (
 
 // Decision is what the routing policy decided.
 type Decision struct {
-	Allow        bool              `json:"allow"`
-	Reason       string            `json:"reason,omitempty"`
-	RoutingGroup string            `json:"routingGroup,omitempty"`
-	Cluster      string            `json:"cluster,omitempty"`
-	Clusters     []string          `json:"clusters,omitempty"`
-	Headers      map[string]string `json:"headers,omitempty"`
-	Explanation  []string          `json:"explanation,omitempty"`
-	Policy       string            `json:"policy"`
+	Allow        bool     `json:"allow"`
+	Reason       string   `json:"reason,omitempty"`
+	RoutingGroup string   `json:"routingGroup,omitempty"`
+	Cluster      string   `json:"cluster,omitempty"`
+	Clusters     []string `json:"clusters,omitempty"`
+	// Class is the workload class (data.switchyard.governance.classes);
+	// empty: the default class.
+	Class       string            `json:"class,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Explanation []string          `json:"explanation,omitempty"`
+	Policy      string            `json:"policy"`
 }
 
 // AuthzDecision is what the authorization policy decided.
@@ -112,7 +115,7 @@ func (c *Compiled) Decide(ctx context.Context, in *Input) (*Decision, error) {
 	for _, f := range []struct {
 		key string
 		dst *string
-	}{{"reason", &d.Reason}, {"routingGroup", &d.RoutingGroup}, {"cluster", &d.Cluster}} {
+	}{{"reason", &d.Reason}, {"routingGroup", &d.RoutingGroup}, {"cluster", &d.Cluster}, {"class", &d.Class}} {
 		if *f.dst, err = stringField(obj, f.key); err != nil {
 			return nil, err
 		}
