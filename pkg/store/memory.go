@@ -14,13 +14,15 @@ func NewMemory() *Store {
 // newMemory is NewMemory with a clock (tests move it).
 func newMemory(now func() time.Time) *Store {
 	return &Store{
-		Queries:   newMemQueries(now),
-		Documents: newMemDocuments(),
-		Leases:    newMemLeases(now),
-		Replays:   newMemReplays(now),
-		Sessions:  newMemSessions(now),
-		Kind:      "memory",
-		ping:      func(context.Context) error { return nil },
-		close:     func() error { return nil },
+		Queries:    newMemQueries(now),
+		Documents:  newMemDocuments(),
+		Leases:     newMemLeases(now),
+		Replays:    newMemReplays(now),
+		Sessions:   newMemSessions(now),
+		Governance: newMemGovernance(now),
+		History:    newMemHistory(),
+		Kind:       "memory",
+		ping:       func(context.Context) error { return nil },
+		close:      func() error { return nil },
 	}
 }

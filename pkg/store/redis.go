@@ -97,14 +97,16 @@ func NewRedis(o RedisOptions) (*Store, error) {
 	c := redis.NewUniversalClient(u)
 	k := keys{prefix: o.KeyPrefix}
 	return &Store{
-		Queries:   &redisQueries{c: c, k: k, replicated: u.MasterName != "", onUnreplicated: o.OnUnreplicated},
-		Documents: &redisDocuments{c: c, k: k, legacy: !u.IsClusterMode && u.MasterName == ""},
-		Leases:    &redisLeases{c: c, k: k, now: time.Now},
-		Replays:   &redisReplays{c: c, k: k},
-		Sessions:  &redisSessions{c: c, k: k},
-		Kind:      "redis",
-		ping:      func(ctx context.Context) error { return c.Ping(ctx).Err() },
-		close:     c.Close,
+		Queries:    &redisQueries{c: c, k: k, replicated: u.MasterName != "", onUnreplicated: o.OnUnreplicated},
+		Documents:  &redisDocuments{c: c, k: k, legacy: !u.IsClusterMode && u.MasterName == ""},
+		Leases:     &redisLeases{c: c, k: k, now: time.Now},
+		Replays:    &redisReplays{c: c, k: k},
+		Sessions:   &redisSessions{c: c, k: k},
+		Governance: newRedisGovernance(c, k, time.Now),
+		History:    newRedisHistory(c, k),
+		Kind:       "redis",
+		ping:       func(ctx context.Context) error { return c.Ping(ctx).Err() },
+		close:      c.Close,
 	}, nil
 }
 

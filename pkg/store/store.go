@@ -4,7 +4,8 @@
 // (Documents), leases that let exactly one replica run a loop (Leases), and
 // how to run a read-only query again when its coordinator dies (Replays),
 // and which cluster each client session uses (Sessions).
-// Limits, queues and history join as further domains.
+// Workload governance (Governance: running slots, the queue, rates and
+// quotas) and the recent query history (History) are domains too.
 //
 // Every domain has two implementations: Redis, shared by every
 // control-plane replica so any Envoy and any replica can serve any request,
@@ -28,6 +29,11 @@ type Store struct {
 	Leases    Leases
 	Replays   Replays
 	Sessions  Sessions
+	// Governance counts running queries, queues the rest, and keeps
+	// rates and quotas (workload governance).
+	Governance Governance
+	// History keeps the recent queries (from Trino's event listener).
+	History History
 	// Kind is "redis" or "memory".
 	Kind string
 
