@@ -90,7 +90,8 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/coordinator:FuzzParseQueryDetail ./pkg/cost:FuzzParseIOPlan \
 	./pkg/store:FuzzParseQueryRoute ./pkg/admission:FuzzSessionHeaders ./pkg/extproc:FuzzMessageSequence \
 	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer \
-	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie
+	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie \
+	./pkg/events:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

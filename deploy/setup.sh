@@ -7,7 +7,8 @@
 #   Redis            Debian redis-server and redis-sentinel (apt-get, needs root or sudo)
 #   Chromium         Debian chromium (apt-get): the web UI test's headless browser
 #   SQLAlchemy       PyPI (pinned), in .cache/venv: the trino dialect's tests
-#   Trino server     Maven Central trino-server-core + tpch and memory plugins
+#   Trino server     Maven Central trino-server-core + tpch and memory plugins,
+#                    and the HTTP event listener plugin from the full trino-server
 #   Trino CLI, JDBC  Maven Central executable jar / driver jar
 #   Java 24+         an installed JDK (Temurin 25 under /usr/lib/jvm); Trino needs it
 #   Trino Gateway    Maven Central gateway-ha (benchmark peer) and Debian PostgreSQL
@@ -119,9 +120,43 @@ if [ ! -f "$server/.complete" ]; then
   touch "$server.tmp/.complete"
   mv "$server.tmp" "$server"
 fi
+# The HTTP event listener plugin (Trino's query events to the control plane)
+# is published only inside the full server tarball (821 MB). Its folder is
+# taken out once into dl/ (then the tarball is deleted; the folder's marker
+# keeps it from being fetched again) and copied into the server's plugins.
+# The marker sits beside the plugin, not in it: Trino puts every file of a
+# plugin folder on the plugin's class path.
+evl="$cache/dl/trino-http-event-listener-$t"
+if [ ! -f "$server/.http-event-listener.complete" ]; then
+  if [ ! -f "$evl.complete" ]; then
+    full="$cache/dl/trino-server-$t.tar.gz"
+    fetch "$maven/io/trino/trino-server/$t/trino-server-$t.tar.gz" "$full"
+    say "extracting the HTTP event listener plugin from trino-server-$t.tar.gz"
+    rm -rf "$evl" "$evl.tmp"
+    mkdir -p "$evl.tmp"
+    # Most of its jars are hard links to lib/ in the tarball: extract their
+    # targets too (tar takes the members in archive order, targets first).
+    d="trino-server-$t/plugin/http-event-listener/"
+    tar tvzf "$full" | awk -v d="$d" 'index($6, d) == 1 && $6 != d { print $6; if ($7 == "link") print $9 }' \
+      > "$evl.tmp/members" || die "cannot list $full"
+    tar xzf "$full" -C "$evl.tmp" -T "$evl.tmp/members" || die "cannot extract ${d}from $full"
+    [ -f "$evl.tmp/${d}io.trino_trino-http-event-listener-$t.jar" ] \
+      || die "$full has no ${d}io.trino_trino-http-event-listener-$t.jar"
+    mv "$evl.tmp/$d" "$evl"
+    rm -rf "$evl.tmp"
+    touch "$evl.complete"
+    rm -f "$full"
+  fi
+  rm -rf "$server/plugin/http-event-listener" "$server.http-event-listener.tmp"
+  cp -R "$evl" "$server.http-event-listener.tmp"
+  mv "$server.http-event-listener.tmp" "$server/plugin/http-event-listener"
+  touch "$server/.http-event-listener.complete"
+fi
+[ -f "$server/plugin/http-event-listener/io.trino_trino-http-event-listener-$t.jar" ] \
+  || die "the HTTP event listener plugin is missing from $server/plugin: remove $server/.http-event-listener.complete and run again"
 fetch "$maven/io/trino/trino-cli/$t/trino-cli-$t-executable.jar" "$cache/trino-cli-$t.jar"
 fetch "$maven/io/trino/trino-jdbc/$t/trino-jdbc-$t.jar" "$cache/trino-jdbc-$t.jar"
-say "trino: server, CLI and JDBC $t in $cache"
+say "trino: server (with the HTTP event listener plugin), CLI and JDBC $t in $cache"
 
 # --- Benchmark peer: Trino Gateway and its PostgreSQL ----------------------
 "$root/deploy/setup-trino-gateway.sh"

@@ -30,8 +30,9 @@ type Env struct {
 	Bin      string            // the switchyard binary
 	Dir      string            // working directory for this run
 
-	mu    sync.Mutex
-	procs []*Proc
+	mu     sync.Mutex
+	procs  []*Proc
+	events *EventRelay // started by Events, stopped by StopAll
 }
 
 // NewEnv finds the repository and its installed components, and builds the
@@ -96,14 +97,18 @@ func (e *Env) TrinoJDBCPath() string {
 	return filepath.Join(e.Cache, "trino-jdbc-"+e.Versions["TRINO_VERSION"]+".jar")
 }
 
-// StopAll stops every process this Env started, newest first.
+// StopAll stops every process this Env started, newest first, then the
+// event relay.
 func (e *Env) StopAll() {
 	e.mu.Lock()
-	procs := e.procs
-	e.procs = nil
+	procs, events := e.procs, e.events
+	e.procs, e.events = nil, nil
 	e.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].Stop()
+	}
+	if events != nil {
+		events.Stop()
 	}
 }
 

@@ -23,8 +23,12 @@ type Trino struct {
 	Name string
 	Port int
 	URL  string
-	env  *Env
-	opts TrinoOptions
+	// EventSecret is the secret this cluster's HTTP event listener sends
+	// in the X-Switchyard-Event-Secret header with every query event
+	// ("events-" + Name): a control plane maps it to the cluster.
+	EventSecret string
+	env         *Env
+	opts        TrinoOptions
 }
 
 // TrinoOptions tune a Trino process.
@@ -39,8 +43,15 @@ type TrinoOptions struct {
 }
 
 // StartTrino renders deploy/trino/* into a fresh etc directory and starts
-// the server. Call WaitReady before sending queries.
+// the server. Call WaitReady before sending queries. Its HTTP event
+// listener posts every query's created and completed events, with
+// EventSecret, to the Env's event relay (Events), which it starts if
+// needed. A file http-event-listener.properties in o.Files replaces the
+// listener's configuration.
 func (e *Env) StartTrino(name string, o TrinoOptions) (*Trino, error) {
+	if strings.ContainsAny(name, ",:") {
+		return nil, fmt.Errorf("trino name %q: ',' and ':' cannot be in its event secret (a header of http-event-listener.connect-http-headers)", name)
+	}
 	if o.Heap == "" {
 		o.Heap = "1G"
 	}
@@ -51,7 +62,7 @@ func (e *Env) StartTrino(name string, o TrinoOptions) (*Trino, error) {
 		}
 		o.Port = p
 	}
-	t := &Trino{Name: name, Port: o.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), env: e, opts: o}
+	t := &Trino{Name: name, Port: o.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), EventSecret: "events-" + name, env: e, opts: o}
 	if err := t.start(); err != nil {
 		return nil, err
 	}
@@ -68,12 +79,21 @@ func (t *Trino) start() error {
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return err
 	}
+	plugin := filepath.Join(e.TrinoServerDir(), "plugin", "http-event-listener")
+	if _, err := os.Stat(plugin); err != nil {
+		return fmt.Errorf("missing component %s (Trino's HTTP event listener): run `make setup`", plugin)
+	}
+	relay, err := e.Events()
+	if err != nil {
+		return err
+	}
 	vars := map[string]any{
 		"Port": t.Port, "Heap": t.opts.Heap, "Extra": t.opts.Extra,
 		"Environment": "switchyard", "NodeID": t.Name, "DataDir": data, "Etc": etc,
+		"EventsURL": relay.IngestURL(), "EventSecret": t.EventSecret,
 	}
 	src := filepath.Join(e.Root, "deploy", "trino")
-	for _, f := range []string{"config.properties", "jvm.config", "node.properties", "catalog/tpch.properties", "catalog/memory.properties"} {
+	for _, f := range []string{"config.properties", "jvm.config", "node.properties", "http-event-listener.properties", "catalog/tpch.properties", "catalog/memory.properties"} {
 		if err := renderFile(filepath.Join(src, f), filepath.Join(etc, f), vars); err != nil {
 			return err
 		}
