@@ -92,6 +92,7 @@ with defaults from SWITCHYARD_ADMIN and SWITCHYARD_TOKEN.`,
 	help := newHelpCmd()
 	root.AddCommand(
 		newServeCmd(), newValidateCmd(), newBootstrapCmd(),
+		newTrinoCmd(),
 		newClusterCmd(poll), newBlueGreenCmd(poll), newPolicyCmd(), newQueriesCmd(),
 		newVersionCmd(), newCompletionCmd(), help,
 	)

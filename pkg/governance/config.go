@@ -294,6 +294,13 @@ func (c *Config) Validate() error {
 	if err := c.Trino.validate(DataPath + ".trino"); err != nil {
 		errs = append(errs, err)
 	}
+	if len(errs) == 0 {
+		// What needs the classes and the trino blocks together (the
+		// catch-all group's name, the root queue's size).
+		if err := c.validateResourceGroups(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
