@@ -18,6 +18,20 @@ type balance struct{ p *Pipeline }
 func (balance) Name() string { return "balance" }
 
 func (st balance) Admit(_ context.Context, s *Submission) (Outcome, bool) {
+	if s.Transaction {
+		// Only the transaction's coordinator knows it, whatever its
+		// cluster's state.
+		c, _ := st.p.o.Router.Fleet().Cluster(s.Route.Cluster)
+		target := c.Name
+		if s.Coordinator != "" {
+			target = fleet.Key(c.Name, s.Coordinator)
+		}
+		s.Decision = routing.Decision{Group: c.Group, Cluster: c.Name}
+		s.Entry.Group, s.Entry.Cluster = c.Group, target
+		o := routeTo(target)
+		o.Headers = upstreamHeaders(s.Headers)
+		return o, true
+	}
 	d, err := st.p.o.Router.Route(s.Route)
 	if err != nil {
 		o := routingError(err)

@@ -5,8 +5,9 @@
 // A query submission runs through an ordered list of small stages, each
 // free to end the decision: classify the SQL, ask the external routing
 // service, estimate the cost, evaluate the routing policy, pin statements
-// of an open transaction, and route within the chosen group. Governance
-// and protection join as further stages. A request about a known query
+// of an open transaction and client sessions, apply workload governance
+// (a running slot, the queue, or a refusal), and route within the chosen
+// group. Query protection joins as a further stage. A request about a known query
 // goes to the coordinator that owns it (Locate), anything else to a
 // healthy cluster of the default group (Anywhere). The ext_proc service
 // adapts Envoy's messages to these calls; the dry run calls them directly.
@@ -28,6 +29,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/webui"
+	"github.com/switchyard-gw/switchyard/pkg/workload"
 )
 
 // Options configure a Pipeline.
@@ -67,9 +69,12 @@ type Options struct {
 	// routed like any other).
 	WebUI *webui.Service
 	// Cost estimates queries for the policy (nil: no estimates).
-	Cost    *cost.Estimator
-	Logger  *slog.Logger
-	Metrics *Metrics
+	Cost *cost.Estimator
+	// Governor applies workload governance with the policy's classes
+	// (nil, or a policy without data.switchyard.governance: none).
+	Governor *workload.Governor
+	Logger   *slog.Logger
+	Metrics  *Metrics
 	// Degraded logs the degraded decisions (store lookups that failed, the
 	// external routing service down) once per interval, not per request
 	// (default: one on Logger).
@@ -109,6 +114,7 @@ func New(o Options) *Pipeline {
 		routingPolicy{p},
 		transaction{p},
 		affinity{p},
+		governanceStage{p},
 		balance{p},
 	}
 	return p
@@ -139,6 +145,13 @@ type Submission struct {
 	Headers map[string]string
 	// Session is the statement's client session (with session affinity).
 	Session *ClientSession
+	// Transaction: a statement of an open transaction, pinned to its
+	// cluster (Route.Cluster) and, while it is in the fleet, its
+	// coordinator (Coordinator).
+	Transaction bool
+	Coordinator string
+	// Workload is what workload governance did (nil: not governed).
+	Workload *Workload
 	// Decision is where the query went (set when routed).
 	Decision routing.Decision
 	// Entry is the submission's decision log entry.
@@ -150,6 +163,8 @@ type Submission struct {
 	// (a policy swapped in mid-decision applies to the next submission).
 	policy *policy.Compiled
 	sql    string // Req.Body as text, made on first use
+	// workloadClass is the class the policy chose ("": the default).
+	workloadClass string
 }
 
 // SQL is the submission's SQL text.
@@ -179,6 +194,7 @@ func (p *Pipeline) Submit(ctx context.Context, s *Submission) Outcome {
 	}
 	if out.Action == Reject {
 		p.rejected(s, out.Error)
+		p.releaseSlot(ctx, s) // a stage after governance refused it
 	}
 	p.record(s, start)
 	return out

@@ -45,6 +45,7 @@ func (st routingPolicy) Admit(ctx context.Context, s *Submission) (Outcome, bool
 	}
 	s.Route.Cluster, s.Route.Eligible = d.Cluster, d.Clusters
 	s.Headers = mergeHeaders(s.Headers, d.Headers)
+	s.workloadClass = d.Class
 	return Outcome{}, false
 }
 

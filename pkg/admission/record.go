@@ -20,6 +20,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 	r, err := trino.ParseSubmitResponse(body)
 	if err != nil {
 		p.log(s.Req).Warn("submission answered without a query ID", "cluster", s.Decision.Cluster, "error", err)
+		p.releaseSlot(ctx, s)
 		return
 	}
 	route, ok := OwnerFromURIs(r)
@@ -28,6 +29,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 		// document): nothing to record.
 		p.log(s.Req).Warn("submission answer carries no gateway prefix; query owner not recorded",
 			"query", r.ID, "cluster", s.Decision.Cluster, "nextUri", r.NextURI)
+		p.releaseSlot(ctx, s)
 		return
 	}
 	route.User = s.Req.Session.User
@@ -39,6 +41,16 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 		go func() {
 			defer close(done)
 			p.sessionAnswered(ctx, s, route.Cluster)
+		}()
+		defer func() { <-done }()
+	}
+	if s.Workload != nil && s.Workload.Slot != "" {
+		// The running slot is tied to the query beside the owner record
+		// too (a completion finds the slot by the query's ID).
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.bindSlot(ctx, s, r.ID, route)
 		}()
 		defer func() { <-done }()
 	}
@@ -54,7 +66,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 	} else {
 		p.o.Degraded.Recover("store.put_query", "recording query owners works again")
 	}
-	if p.o.Decisions != nil {
+	if p.o.Decisions != nil && s.Entry != nil {
 		p.o.Decisions.SetQueryID(s.Entry, r.ID)
 	}
 	p.log(s.Req).Info("query submitted", "query", r.ID, "user", route.User, "group", s.Decision.Group, "owner", route.String())

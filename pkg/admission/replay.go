@@ -2,9 +2,6 @@ package admission
 
 import (
 	"context"
-	"slices"
-	"sort"
-	"strings"
 
 	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
 	"github.com/switchyard-gw/switchyard/pkg/store"
@@ -35,22 +32,7 @@ func (p *Pipeline) replay(s *Submission) (store.Replay, bool) {
 	if !replayable(typ) {
 		return store.Replay{}, false
 	}
-	// The coordinator got the client's headers, then the ones the gateway
-	// set (which replace the client's of the same name).
-	set := make([]string, 0, len(s.Headers))
-	for n := range s.Headers {
-		set = append(set, n)
-	}
-	sort.Strings(set)
-	headers := make([]store.Header, 0, len(s.Req.Session.Sent)+len(set))
-	for _, h := range s.Req.Session.Sent {
-		if !slices.ContainsFunc(set, func(n string) bool { return strings.EqualFold(n, h.Name) }) {
-			headers = append(headers, h)
-		}
-	}
-	for _, n := range set {
-		headers = append(headers, store.Header{Name: strings.ToLower(n), Value: s.Headers[n]})
-	}
+	headers := upstreamHeaderList(s)
 	return store.Replay{SQL: s.SQL(), Headers: headers, Group: s.Decision.Group, User: s.Req.Session.User}, true
 }
 

@@ -56,15 +56,15 @@ func (cs *ClientSession) info() *policy.ClientSessionInfo {
 // the statement's routing group, while that cluster is healthy and active
 // in the group and the policy allows it; otherwise routing chooses and the
 // session moves there (Submitted records it). A cluster the policy pinned
-// wins. Statements of an open transaction never get here: the transaction
-// stage pins them to their coordinator.
+// wins. Statements of an open transaction keep their coordinator (the
+// transaction stage pinned it).
 type affinity struct{ p *Pipeline }
 
 func (affinity) Name() string { return "affinity" }
 
 func (st affinity) Admit(_ context.Context, s *Submission) (Outcome, bool) {
 	cs := s.Session
-	if cs == nil {
+	if cs == nil || s.Transaction {
 		return Outcome{}, false
 	}
 	f := st.p.o.Router.Fleet()

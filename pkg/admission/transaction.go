@@ -5,14 +5,14 @@ import (
 	"errors"
 	"time"
 
-	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 )
 
 // transaction pins a statement of an open transaction to the coordinator
 // that started it, whatever the routing group: only that coordinator
-// knows the transaction.
+// knows the transaction. Later stages see the pin (Submission.Coordinator)
+// and keep it.
 type transaction struct{ p *Pipeline }
 
 func (transaction) Name() string { return "transaction" }
@@ -36,12 +36,15 @@ func (st transaction) Admit(ctx context.Context, s *Submission) (Outcome, bool) 
 		o := reject(trino.ErrUnknownTransaction, "transaction "+txn+" lives on cluster "+r.Cluster+", which is no longer in the fleet", "")
 		return o, true
 	}
-	s.Decision = routing.Decision{Group: c.Group, Cluster: c.Name}
-	s.Entry.Group, s.Entry.Cluster = c.Group, target
+	// Pinned to the coordinator: governance counts the statement there,
+	// and balance routes it there.
+	s.Route.Cluster, s.Route.PinFrom, s.Coordinator = c.Name, "transaction "+txn, ""
+	if target != c.Name { // the coordinator is still in the fleet
+		s.Coordinator = r.Coordinator
+	}
+	s.Transaction = true
 	s.Entry.Explanation = append(s.Entry.Explanation, "statement of transaction "+txn+": pinned to "+target)
-	o := routeTo(target)
-	o.Headers = upstreamHeaders(s.Headers)
-	return o, true
+	return Outcome{}, false
 }
 
 // lookup finds the coordinator of a transaction. The mapping is recorded

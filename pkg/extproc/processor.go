@@ -99,8 +99,9 @@ type submitProcessor struct {
 	sub    admission.Submission // decided when sub.Req is set
 	label  string
 	sql    []byte
-	chunks int  // body chunks received, each owed an answer
-	body   bool // the body is still arriving
+	chunks   int  // body chunks received, each owed an answer
+	body     bool // the body is still arriving
+	answered bool // the coordinator's answer came through
 }
 
 func (p *submitProcessor) kind() trino.PathKind { return trino.PathSubmit }
@@ -153,10 +154,19 @@ func (p *submitProcessor) decide(ctx context.Context) *extprocv3.ProcessingRespo
 }
 
 func (p *submitProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
-	if p.sub.Req != nil {
+	if p.sub.Req != nil && !p.answered {
+		p.answered = true
 		p.s.o.Pipeline.Submitted(ctx, &p.sub, b.GetBody())
 	}
 	return one(responseBodyContinue)
+}
+
+// end frees what a routed submission held when its answer never came
+// (the coordinator failed, the client went away).
+func (p *submitProcessor) end(ctx context.Context) {
+	if p.sub.Req != nil && !p.answered {
+		p.s.o.Pipeline.Abandoned(ctx, &p.sub)
+	}
 }
 
 // uiLoginProcessor answers the web UI's login form (POST /ui/login): the

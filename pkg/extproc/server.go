@@ -66,6 +66,7 @@ var errSecondHeaders = status.Error(codes.InvalidArgument, "ext_proc: request he
 func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
 	ctx := stream.Context()
 	var st streamState
+	defer st.end(ctx)
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
@@ -92,6 +93,17 @@ type streamState struct {
 	spent    time.Duration // in this service, not waiting for Envoy
 	observed bool
 }
+
+// end tells the processor its stream is over (a submission whose answer
+// never came frees what it held).
+func (st *streamState) end(ctx context.Context) {
+	if e, ok := st.p.(ender); ok {
+		e.end(ctx)
+	}
+}
+
+// ender is a processor that acts when its stream ends.
+type ender interface{ end(ctx context.Context) }
 
 // step answers one message of a stream. The first must be the request
 // headers: they choose the processor. The decision is counted once, with

@@ -7,21 +7,23 @@ import (
 
 // LogEntry is one routing decision in the decision log.
 type LogEntry struct {
-	ID          string    `json:"id"`
-	Time        time.Time `json:"time"`
-	QueryID     string    `json:"queryId,omitempty"`
-	User        string    `json:"user"`
-	Source      string    `json:"source,omitempty"`
-	Type        string    `json:"type"`
-	Tables      []string  `json:"tables,omitempty"`
-	Group       string    `json:"group,omitempty"`
-	Cluster     string    `json:"cluster,omitempty"`
-	Allow       bool      `json:"allow"`
-	Error       string    `json:"error,omitempty"` // the error the client got, if any
-	Reason      string    `json:"reason,omitempty"`
-	Explanation []string  `json:"explanation,omitempty"`
-	Policy      string    `json:"policy,omitempty"`
-	Micros      int64     `json:"micros"` // time to decide
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	QueryID string    `json:"queryId,omitempty"`
+	User    string    `json:"user"`
+	Source  string    `json:"source,omitempty"`
+	Type    string    `json:"type"`
+	Tables  []string  `json:"tables,omitempty"`
+	Group   string    `json:"group,omitempty"`
+	Cluster string    `json:"cluster,omitempty"`
+	// Class is the workload class (workload governance).
+	Class       string   `json:"class,omitempty"`
+	Allow       bool     `json:"allow"`
+	Error       string   `json:"error,omitempty"` // the error the client got, if any
+	Reason      string   `json:"reason,omitempty"`
+	Explanation []string `json:"explanation,omitempty"`
+	Policy      string   `json:"policy,omitempty"`
+	Micros      int64    `json:"micros"` // time to decide
 }
 
 // DecisionLog keeps the most recent decisions in memory for the admin API

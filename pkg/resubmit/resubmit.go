@@ -326,7 +326,7 @@ func (h *Handler) target(rp store.Replay, p poll) (target, error) {
 		if c.State != fleet.Active {
 			continue
 		}
-		if co := h.usableCoordinator(c, p.key()); co != nil {
+		if co := h.o.Router.Coordinator(c, p.key()); co != nil {
 			usable[c.Name] = co
 			eligible = append(eligible, c.Name)
 		}
@@ -343,25 +343,6 @@ func (h *Handler) target(rp store.Replay, p poll) (target, error) {
 		return target{}, fmt.Errorf("no other healthy cluster in group %s", group)
 	}
 	return target{cluster: d.Cluster, coordinator: co}, nil
-}
-
-// usableCoordinator is a healthy coordinator of c other than the failed
-// one, active before standby.
-func (h *Handler) usableCoordinator(c *fleet.Cluster, failed string) *fleet.Coordinator {
-	var standby *fleet.Coordinator
-	for i := range c.Coordinators {
-		co := &c.Coordinators[i]
-		if c.CoordinatorKey(i) == failed || h.o.Health.State(c.CoordinatorKey(i)) != health.Healthy {
-			continue
-		}
-		if !c.IsStandby(*co) {
-			return co
-		}
-		if standby == nil {
-			standby = co
-		}
-	}
-	return standby
 }
 
 // submit sends the statement to the target with the original session, as

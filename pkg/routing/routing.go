@@ -177,6 +177,25 @@ func (r *Router) upWord(c *fleet.Cluster) string {
 
 // pick chooses within one group.
 func (r *Router) pick(f *fleet.Fleet, g *fleet.Group, req Request) (Decision, error) {
+	up, err := r.usable(f, g, req)
+	if err != nil {
+		return Decision{}, err
+	}
+	if g.Strategy == config.StrategyWeighted && req.Eligible == nil && weighted(up) {
+		// Envoy applies the weights it was given (only active clusters
+		// with weight > 0; an unhealthy one's share fails over).
+		return Decision{Group: g.Name, Weighted: true}, nil
+	}
+	c := r.choose(g, up, req)
+	if c == nil {
+		return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (every healthy cluster has weight 0)", g.Name)}
+	}
+	return Decision{Group: g.Name, Cluster: c.Name}, nil
+}
+
+// usable lists the group's active clusters the request may use that are
+// up (or, when none is, those not checked yet).
+func (r *Router) usable(f *fleet.Fleet, g *fleet.Group, req Request) ([]*fleet.Cluster, error) {
 	all := f.ClustersIn(g.Name)
 	var up, unknown []*fleet.Cluster
 	active := 0
@@ -206,33 +225,80 @@ func (r *Router) pick(f *fleet.Fleet, g *fleet.Group, req Request) (Decision, er
 		if req.Eligible != nil {
 			why = fmt.Sprintf("%d clusters, %d active; none of those the policy allows (%s) is healthy", len(all), active, strings.Join(req.Eligible, ", "))
 		}
-		return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (%s)", g.Name, why)}
+		return nil, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (%s)", g.Name, why)}
 	}
+	return up, nil
+}
+
+// choose applies the group's strategy to the usable clusters (nil: every
+// one has weight 0 in a weighted group).
+func (r *Router) choose(g *fleet.Group, up []*fleet.Cluster, req Request) *fleet.Cluster {
 	var c *fleet.Cluster
 	switch g.Strategy {
 	case config.StrategyLeastLoaded:
 		c = r.leastLoaded(up)
 	case config.StrategyWeighted:
-		if req.Eligible == nil {
-			// Envoy applies the weights it was given (only active clusters
-			// with weight > 0; an unhealthy one's share fails over).
-			if weighted(up) {
-				return Decision{Group: g.Name, Weighted: true}, nil
-			}
-		}
 		c = r.smoothWeighted(g.Name, up)
 	case config.StrategyAffinity:
 		c = affinity(req.User, up)
 	default:
 		c = r.roundRobin(g.Name, up)
 	}
-	if c == nil {
-		return Decision{}, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (every healthy cluster has weight 0)", g.Name)}
-	}
-	if g.Strategy == config.StrategyLeastLoaded {
+	if c != nil && g.Strategy == config.StrategyLeastLoaded {
 		r.bump(c.Name)
 	}
-	return Decision{Group: g.Name, Cluster: c.Name}, nil
+	return c
+}
+
+// Candidates lists the clusters a new query may go to, in the order the
+// routing group prefers them: the cluster Route would choose first, then
+// the group's other usable clusters (for a caller that skips clusters at
+// a cap). A pinned cluster is the only candidate. Like Route, it falls
+// back to the fallback group when no cluster of the group is usable.
+func (r *Router) Candidates(req Request) (string, []string, error) {
+	f := r.fleet.Load()
+	if req.Cluster != "" {
+		d, err := r.Route(req)
+		if err != nil {
+			return "", nil, err
+		}
+		return d.Group, []string{d.Cluster}, nil
+	}
+	group := req.Group
+	if group == "" {
+		group = f.DefaultGroup
+	}
+	g, ok := f.Group(group)
+	if !ok {
+		_, err := r.Route(req) // the unknown group's error
+		return "", nil, err
+	}
+	up, err := r.usable(f, g, req)
+	if err != nil && g.Fallback != "" {
+		if fb, ok := f.Group(g.Fallback); ok {
+			var ferr error
+			if up, ferr = r.usable(f, fb, req); ferr == nil {
+				g, err = fb, nil
+			}
+		}
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	first := r.choose(g, up, req)
+	out := make([]string, 0, len(up))
+	if first != nil {
+		out = append(out, first.Name)
+	}
+	for _, c := range up {
+		if c != first && (g.Strategy != config.StrategyWeighted || c.Weight > 0) {
+			out = append(out, c.Name)
+		}
+	}
+	if len(out) == 0 {
+		return "", nil, &Error{trino.ErrNoClusterAvailable, fmt.Sprintf("no cluster available in group %s (every healthy cluster has weight 0)", g.Name)}
+	}
+	return g.Name, out, nil
 }
 
 func weighted(cs []*fleet.Cluster) bool {
@@ -352,4 +418,24 @@ func (r *Router) bump(cluster string) {
 		r.bumps[cluster] = b
 	}
 	b.n++
+}
+
+// Coordinator is the coordinator of c a request should go to: a healthy
+// active one, else a healthy standby, other than except ("cluster/name";
+// nil when none qualifies).
+func (r *Router) Coordinator(c *fleet.Cluster, except string) *fleet.Coordinator {
+	var standby *fleet.Coordinator
+	for i := range c.Coordinators {
+		co := &c.Coordinators[i]
+		if c.CoordinatorKey(i) == except || r.health.State(c.CoordinatorKey(i)) != health.Healthy {
+			continue
+		}
+		if !c.IsStandby(*co) {
+			return co
+		}
+		if standby == nil {
+			standby = co
+		}
+	}
+	return standby
 }

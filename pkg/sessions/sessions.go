@@ -158,3 +158,14 @@ func (t *Tracker) Pin(ctx context.Context, id Identity, user string, pins Pins, 
 	t.o.Degraded.Recover("store.put_session", "recording client sessions works again")
 	return nil
 }
+
+// Restore is the Identity that Identify gave a request, from its source
+// and ID (kept with a queued query, say).
+func Restore(user string, source Source, id string) Identity {
+	if source == FromHeader {
+		return Identify(user, id, "")
+	}
+	i := Identify(user, "", id)
+	i.Source = source
+	return i
+}

@@ -107,3 +107,23 @@ func ErrorDocument(code ErrorCode, message string) []byte {
 	}
 	return b
 }
+
+// The errors of workload governance.
+var (
+	ErrQueryQueueFull = ErrorCode{0x5359000e, "QUERY_QUEUE_FULL", InsufficientResources}
+	ErrQuotaExceeded  = ErrorCode{0x5359000f, "QUOTA_EXCEEDED", InsufficientResources}
+	ErrUserCanceled   = ErrorCode{0x53590010, "USER_CANCELED", UserError}
+	ErrAbandonedQuery = ErrorCode{0x53590011, "ABANDONED_QUERY", UserError}
+)
+
+// ErrorCodeByName finds a gateway error by its name (ok false: unknown).
+func ErrorCodeByName(name string) (ErrorCode, bool) {
+	for _, c := range []ErrorCode{ErrNoClusterAvailable, ErrUnknownRoutingGroup, ErrQueryTextTooLarge, ErrQueryNotFound,
+		ErrMalformedQueryID, ErrGatewayInternal, ErrNoRoute, ErrCoordinatorGone, ErrGatewayUnavailable, ErrBadRequest,
+		ErrPolicyDenied, ErrPolicyError, ErrUnknownTransaction, ErrQueryQueueFull, ErrQuotaExceeded, ErrUserCanceled, ErrAbandonedQuery} {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return ErrorCode{}, false
+}
