@@ -94,11 +94,11 @@ func (p *headersProcessor) responseBody(context.Context, *extprocv3.HttpBody) []
 // answer per body chunk. The response body (the first QueryResults) tells
 // the query ID, recorded before the client sees it.
 type submitProcessor struct {
-	s      *Server
-	req    admission.Request
-	sub    admission.Submission // decided when sub.Req is set
-	label  string
-	sql    []byte
+	s        *Server
+	req      admission.Request
+	sub      admission.Submission // decided when sub.Req is set
+	label    string
+	sql      []byte
 	chunks   int  // body chunks received, each owed an answer
 	body     bool // the body is still arriving
 	answered bool // the coordinator's answer came through
