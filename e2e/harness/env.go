@@ -33,6 +33,9 @@ type Env struct {
 	mu     sync.Mutex
 	procs  []*Proc
 	events *EventRelay // started by Events, stopped by StopAll
+	// trinos are the Trinos started, by URL (a control plane's
+	// configuration gets their event listener secrets).
+	trinos map[string]*Trino
 }
 
 // NewEnv finds the repository and its installed components, and builds the

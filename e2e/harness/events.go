@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -192,6 +193,11 @@ func (r *EventRelay) serve(w http.ResponseWriter, req *http.Request) {
 			continue
 		}
 		r.failed.Add(1)
+		if code == 0 {
+			// Nothing listens there (a control plane a test stopped or
+			// killed): a load balancer skips a dead backend.
+			continue
+		}
 		if status == http.StatusOK {
 			status, msg = code, err.Error()
 		}
@@ -204,7 +210,8 @@ func (r *EventRelay) serve(w http.ResponseWriter, req *http.Request) {
 }
 
 // forward posts one event to target with the event's headers. It returns
-// the status to pass back to Trino when the target does not accept it.
+// the status to pass back to Trino when the target does not accept it (0
+// when nothing listens at the target).
 func (r *EventRelay) forward(ctx context.Context, target string, h http.Header, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
@@ -217,6 +224,10 @@ func (r *EventRelay) forward(ctx context.Context, target string, h http.Header, 
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return 0, fmt.Errorf("target %s: %w", target, err)
+		}
 		return http.StatusBadGateway, fmt.Errorf("target %s: %w", target, err)
 	}
 	defer resp.Body.Close()

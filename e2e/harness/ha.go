@@ -43,8 +43,9 @@ func (h *HA) Procs() []*Proc {
 // redisAddr and `envoys` Envoys (hot-restartable), named name-cpN and
 // name-envoyN. Every port is allocated up front, so each replica's
 // configuration lists every replica's ext_proc address
-// (controlPlane.extProcTargets) and resubmission address
-// (controlPlane.resubmitTargets), and each Envoy's bootstrap every xDS
+// (controlPlane.extProcTargets), resubmission address
+// (controlPlane.resubmitTargets) and queue address
+// (controlPlane.queueTargets), and each Envoy's bootstrap every xDS
 // address. It returns once every replica is ready and every Envoy is live
 // with the listener.
 func (e *Env) StartGatewayHA(ctx context.Context, name string, cfg GatewayConfig, replicas, envoys int, redisAddr string) (*HA, error) {
@@ -61,22 +62,23 @@ func (e *Env) StartGatewayHA(ctx context.Context, name string, cfg GatewayConfig
 			return nil, err
 		}
 	}
-	type addrs struct{ admin, xds, extProc, resubmit string }
+	type addrs struct{ admin, xds, extProc, resubmit, queue string }
 	planned := make([]addrs, replicas)
-	var targets, resubmits []string
+	var targets, resubmits, queues []string
 	for i := range planned {
-		for _, a := range []*string{&planned[i].admin, &planned[i].xds, &planned[i].extProc, &planned[i].resubmit} {
+		for _, a := range []*string{&planned[i].admin, &planned[i].xds, &planned[i].extProc, &planned[i].resubmit, &planned[i].queue} {
 			if *a, err = FreeAddr(); err != nil {
 				return nil, err
 			}
 		}
 		targets = append(targets, planned[i].extProc)
 		resubmits = append(resubmits, planned[i].resubmit)
+		queues = append(queues, planned[i].queue)
 	}
-	cfg.ListenerAddr, cfg.RedisAddr, cfg.ExtProcTargets, cfg.ResubmitTargets = h.ListenerAddr, redisAddr, targets, resubmits
+	cfg.ListenerAddr, cfg.RedisAddr, cfg.ExtProcTargets, cfg.ResubmitTargets, cfg.QueueTargets = h.ListenerAddr, redisAddr, targets, resubmits, queues
 	for i, a := range planned {
 		c := cfg
-		c.AdminAddr, c.XDSAddr, c.ExtProcAddr, c.ResubmitAddr = a.admin, a.xds, a.extProc, a.resubmit
+		c.AdminAddr, c.XDSAddr, c.ExtProcAddr, c.ResubmitAddr, c.QueueAddr = a.admin, a.xds, a.extProc, a.resubmit, a.queue
 		s, err := e.StartSwitchyard(ctx, fmt.Sprintf("%s-cp%d", name, i+1), c)
 		if err != nil {
 			return h, err

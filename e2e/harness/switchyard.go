@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchyard-gw/switchyard/pkg/events"
 )
 
 // GatewayConfig is the part of a switchyard configuration tests vary; the
@@ -20,6 +23,7 @@ type GatewayConfig struct {
 	XDSAddr      string
 	ExtProcAddr  string
 	ResubmitAddr string // transparent resubmission (HTTP)
+	QueueAddr    string // the gateway's queue (HTTP)
 	RedisAddr    string // empty: in-memory store
 	DefaultGroup string
 	Groups       []string
@@ -35,7 +39,16 @@ type GatewayConfig struct {
 	ExtProcTargets []string
 	// ResubmitTargets lists every replica's resubmission address, likewise.
 	ResubmitTargets []string
+	// QueueTargets lists every replica's queue address, likewise.
+	QueueTargets []string
+	// EventSecrets are the events.secrets entries (cluster -> secret);
+	// StartSwitchyard adds those of the Trinos the Env started that the
+	// clusters use, unless Extra sets "events".
+	EventSecrets []EventSecretSpec
 }
+
+// EventSecretSpec is one cluster's event listener secret.
+type EventSecretSpec struct{ Cluster, Secret string }
 
 // ClusterSpec is one cluster of a GatewayConfig.
 type ClusterSpec struct {
@@ -64,7 +77,9 @@ type Switchyard struct {
 	XDSAddr      string
 	ExtProcAddr  string
 	ResubmitAddr string
+	QueueAddr    string
 	level        string
+	relayed      string // the ingest URL registered with the Env's event relay
 }
 
 // YAML renders the configuration with the given control-plane addresses.
@@ -78,6 +93,12 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 	}
 	if len(c.ResubmitTargets) > 0 {
 		cp["resubmitTargets"] = c.ResubmitTargets
+	}
+	if c.QueueAddr != "" {
+		cp["queueAddress"] = c.QueueAddr
+	}
+	if len(c.QueueTargets) > 0 {
+		cp["queueTargets"] = c.QueueTargets
 	}
 	doc := map[string]any{
 		"listener":     map[string]any{"address": c.ListenerAddr},
@@ -122,6 +143,13 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 		clusters = append(clusters, m)
 	}
 	doc["clusters"] = clusters
+	if len(c.EventSecrets) > 0 {
+		var secrets []map[string]any
+		for _, es := range c.EventSecrets {
+			secrets = append(secrets, map[string]any{"cluster": es.Cluster, "secret": es.Secret})
+		}
+		doc["events"] = map[string]any{"secrets": secrets}
+	}
 	for k, v := range c.Extra {
 		doc[k] = v
 	}
@@ -137,8 +165,8 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 			return nil, err
 		}
 	}
-	s := &Switchyard{ListenerAddr: c.ListenerAddr, AdminAddr: c.AdminAddr, XDSAddr: c.XDSAddr, ExtProcAddr: c.ExtProcAddr, ResubmitAddr: c.ResubmitAddr}
-	for _, a := range []*string{&s.AdminAddr, &s.XDSAddr, &s.ExtProcAddr, &s.ResubmitAddr} {
+	s := &Switchyard{ListenerAddr: c.ListenerAddr, AdminAddr: c.AdminAddr, XDSAddr: c.XDSAddr, ExtProcAddr: c.ExtProcAddr, ResubmitAddr: c.ResubmitAddr, QueueAddr: c.QueueAddr}
+	for _, a := range []*string{&s.AdminAddr, &s.XDSAddr, &s.ExtProcAddr, &s.ResubmitAddr, &s.QueueAddr} {
 		if *a != "" {
 			continue
 		}
@@ -146,7 +174,10 @@ func (e *Env) StartSwitchyard(ctx context.Context, name string, c GatewayConfig)
 			return nil, err
 		}
 	}
-	c.ResubmitAddr = s.ResubmitAddr
+	c.ResubmitAddr, c.QueueAddr = s.ResubmitAddr, s.QueueAddr
+	if _, set := c.Extra["events"]; !set {
+		c.EventSecrets = append(c.EventSecrets, e.eventSecrets(c.Clusters, c.EventSecrets)...)
+	}
 	b, err := c.YAML(s.AdminAddr, s.XDSAddr, s.ExtProcAddr)
 	if err != nil {
 		return nil, err
@@ -170,7 +201,39 @@ func (e *Env) runSwitchyard(ctx context.Context, name string, s *Switchyard) err
 		s.Stop()
 		return err
 	}
+	// Trino's event listener reaches the control plane through the Env's
+	// relay (a dead control plane is skipped there).
+	relay, err := e.Events()
+	if err != nil {
+		return err
+	}
+	s.relayed = "http://" + s.AdminAddr + events.Path
+	relay.Add(s.relayed)
 	return nil
+}
+
+// eventSecrets are the secrets of the Trinos the Env started that serve
+// as coordinators of the clusters (each secret once, for the first
+// cluster that uses its Trino), skipping those already given.
+func (e *Env) eventSecrets(clusters []ClusterSpec, given []EventSecretSpec) []EventSecretSpec {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[string]bool{}
+	for _, g := range given {
+		seen[g.Secret] = true
+	}
+	var out []EventSecretSpec
+	for _, c := range clusters {
+		for _, co := range c.Coordinators {
+			t, ok := e.trinos[strings.TrimSuffix(co.URL, "/")]
+			if !ok || seen[t.EventSecret] {
+				continue
+			}
+			seen[t.EventSecret] = true
+			out = append(out, EventSecretSpec{Cluster: c.Name, Secret: t.EventSecret})
+		}
+	}
+	return out
 }
 
 func (e *Env) launchSwitchyard(name string, s *Switchyard) error {

@@ -25,7 +25,7 @@ type Trino struct {
 	URL  string
 	// EventSecret is the secret this cluster's HTTP event listener sends
 	// in the X-Switchyard-Event-Secret header with every query event
-	// ("events-" + Name): a control plane maps it to the cluster.
+	// ("events-secret-" + Name): a control plane maps it to the cluster.
 	EventSecret string
 	env         *Env
 	opts        TrinoOptions
@@ -62,10 +62,16 @@ func (e *Env) StartTrino(name string, o TrinoOptions) (*Trino, error) {
 		}
 		o.Port = p
 	}
-	t := &Trino{Name: name, Port: o.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), EventSecret: "events-" + name, env: e, opts: o}
+	t := &Trino{Name: name, Port: o.Port, URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), EventSecret: "events-secret-" + name, env: e, opts: o}
 	if err := t.start(); err != nil {
 		return nil, err
 	}
+	e.mu.Lock()
+	if e.trinos == nil {
+		e.trinos = map[string]*Trino{}
+	}
+	e.trinos[t.URL] = t
+	e.mu.Unlock()
 	return t, nil
 }
 

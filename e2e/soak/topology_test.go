@@ -123,11 +123,11 @@ func buildTopology(t testing.TB, ctx context.Context, env *harness.Env) *topolog
 
 	// Every address is chosen before the first replica starts: each
 	// replica's configuration lists both ext_proc addresses.
-	type addrs struct{ listener, admin, xds, extProc, resubmit string }
+	type addrs struct{ listener, admin, xds, extProc, resubmit, queue string }
 	var as []addrs
 	for range 2 {
 		var a addrs
-		for _, p := range []*string{&a.listener, &a.admin, &a.xds, &a.extProc, &a.resubmit} {
+		for _, p := range []*string{&a.listener, &a.admin, &a.xds, &a.extProc, &a.resubmit, &a.queue} {
 			if *p, err = harness.FreeAddr(); err != nil {
 				t.Fatal(err)
 			}
@@ -136,10 +136,11 @@ func buildTopology(t testing.TB, ctx context.Context, env *harness.Env) *topolog
 	}
 	targets := []string{as[0].extProc, as[1].extProc}
 	resubmits := []string{as[0].resubmit, as[1].resubmit}
+	queues := []string{as[0].queue, as[1].queue}
 	for i, a := range as {
 		cfg := harness.GatewayConfig{
 			ListenerAddr: a.listener, AdminAddr: a.admin, XDSAddr: a.xds, ExtProcAddr: a.extProc, ResubmitAddr: a.resubmit,
-			ExtProcTargets: targets, ResubmitTargets: resubmits,
+			QueueAddr: a.queue, ExtProcTargets: targets, ResubmitTargets: resubmits, QueueTargets: queues,
 			DefaultGroup: soakGroup, Groups: []string{soakGroup},
 			LogLevel: "info",
 			Extra: map[string]any{

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/events"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 )
 
@@ -34,7 +35,13 @@ type Options struct {
 	Policy Policy
 	// Queries serves /api/v1/queries, the fleet's queries (nil: none).
 	Queries func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View
-	Logger  *slog.Logger
+	// Governance serves /api/v1/governance and /api/v1/history (nil:
+	// none).
+	Governance Governance
+	// Events is the ingest endpoint of Trino's event listener, served at
+	// events.Path; it authenticates its senders itself (nil: none).
+	Events http.Handler
+	Logger *slog.Logger
 }
 
 // Handler returns the admin HTTP handler.
@@ -64,7 +71,10 @@ func Handler(o Options) http.Handler {
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries})
+		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance})
+	}
+	if o.Events != nil {
+		mux.Handle(events.Path, o.Events)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)

@@ -40,6 +40,7 @@ type api struct {
 	shutdownWorkers bool
 	policy          Policy
 	queries         func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View
+	governance      Governance
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -63,6 +64,9 @@ func registerAPI(mux *http.ServeMux, a *api) {
 	registerTrinoGatewayCompat(mux, a, read, write)
 	if a.policy != nil {
 		registerPolicyAPI(mux, a, a.policy, read, write)
+	}
+	if a.governance != nil {
+		registerGovernanceAPI(mux, a.governance, read, write)
 	}
 }
 

@@ -25,6 +25,8 @@ type Config struct {
 	Health       Health       `yaml:"health"`
 	Admin        Admin        `yaml:"admin"`
 	Policy       Policy       `yaml:"policy"`
+	Governance   Governance   `yaml:"governance"`
+	Events       Events       `yaml:"events"`
 	Groups       []Group      `yaml:"groups"`
 	Clusters     []Cluster    `yaml:"clusters"`
 
@@ -59,6 +61,12 @@ type ControlPlane struct {
 	// ResubmitTargets are the host:port addresses Envoys use to reach it;
 	// default is ResubmitAddress. List every replica, like ExtProcTargets.
 	ResubmitTargets []string `yaml:"resubmitTargets"`
+	// QueueAddress serves the polls of queries waiting in the gateway's
+	// queue (workload governance; HTTP; default 127.0.0.1:18003).
+	QueueAddress string `yaml:"queueAddress"`
+	// QueueTargets are the host:port addresses Envoys use to reach it;
+	// default is QueueAddress. List every replica, like ExtProcTargets.
+	QueueTargets []string `yaml:"queueTargets"`
 	// ExtProcTimeout bounds each ext_proc message exchange (default 1s).
 	ExtProcTimeout time.Duration `yaml:"extProcTimeout"`
 	// Pprof serves Go profiles under /debug/pprof/ on the admin address.
@@ -283,13 +291,16 @@ func Defaults() Config {
 			XDSAddress:      "127.0.0.1:18000",
 			ExtProcAddress:  "127.0.0.1:18001",
 			ResubmitAddress: "127.0.0.1:18002",
+			QueueAddress:    "127.0.0.1:18003",
 			ExtProcTimeout:  time.Second,
 			LeaseTTL:        10 * time.Second,
 		},
-		Store:  Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Mode: RedisStandalone, Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
-		Health: Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
-		Admin:  Admin{DrainTimeout: time.Hour},
-		Policy: Policy{DecisionLogSize: 1000},
+		Store:      Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Mode: RedisStandalone, Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
+		Health:     Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
+		Admin:      Admin{DrainTimeout: time.Hour},
+		Policy:     Policy{DecisionLogSize: 1000},
+		Governance: defaultGovernance(),
+		Events:     Events{MaxBytes: 16 << 20},
 		Routing: Routing{
 			Cost:         Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000},
 			Resubmission: Resubmission{MaxQueryBytes: 256 << 10, MaxAttempts: 2, ProbeTimeout: 2 * time.Second},
@@ -341,6 +352,10 @@ func (c *Config) applyDerivedDefaults() {
 	if len(c.ControlPlane.ResubmitTargets) == 0 {
 		c.ControlPlane.ResubmitTargets = []string{c.ControlPlane.ResubmitAddress}
 	}
+	if len(c.ControlPlane.QueueTargets) == 0 {
+		c.ControlPlane.QueueTargets = []string{c.ControlPlane.QueueAddress}
+	}
+	c.Events.applyDefaults()
 	for i := range c.Groups {
 		if c.Groups[i].Strategy == "" {
 			c.Groups[i].Strategy = StrategyRoundRobin

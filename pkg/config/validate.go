@@ -96,6 +96,10 @@ func (c *Config) Validate() error {
 	for i, t := range c.ControlPlane.ResubmitTargets {
 		checkAddr(fmt.Sprintf("controlPlane.resubmitTargets[%d]", i), t)
 	}
+	checkAddr("controlPlane.queueAddress", c.ControlPlane.QueueAddress)
+	for i, t := range c.ControlPlane.QueueTargets {
+		checkAddr(fmt.Sprintf("controlPlane.queueTargets[%d]", i), t)
+	}
 	if c.ControlPlane.ExtProcTimeout <= 0 {
 		add("controlPlane.extProcTimeout", "must be positive, got %v", c.ControlPlane.ExtProcTimeout)
 	}
@@ -166,6 +170,8 @@ func (c *Config) Validate() error {
 	}
 
 	c.CoordinatorAPI.validate(add)
+	c.Governance.validate(c.Listener.RequestTimeout, add)
+	c.Events.validate(add)
 
 	groups := map[string]bool{}
 	if len(c.Groups) == 0 {

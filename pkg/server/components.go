@@ -16,9 +16,11 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/admin"
 	"github.com/switchyard-gw/switchyard/pkg/authz"
+	"github.com/switchyard-gw/switchyard/pkg/events"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 	"github.com/switchyard-gw/switchyard/pkg/txlog"
+	"github.com/switchyard-gw/switchyard/pkg/workload"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
@@ -41,6 +43,13 @@ func (s *Server) components() []component {
 		{"publisher", loop(s.publishChanges)},
 		{"policy-sync", loop(func(ctx context.Context) { s.policy.Sync(ctx, s.store.Documents, time.Second) })},
 		{"query-records", loop(s.pending.Run)},
+		{"governance", loop(s.governor.Run)},
+		{"governance-reconciler", loop(func(ctx context.Context) {
+			r := &workload.Reconciler{Governor: s.governor, Fleet: s.router.Fleet, Queries: s.coord,
+				Interval: s.cfg.Governance.ReconcileInterval, UnboundGrace: s.cfg.Governance.UnboundGrace}
+			s.govReconcile.Run(ctx, func(ctx context.Context, _ int64) { r.Run(ctx) })
+		})},
+		{"queue", serveHTTP(&http.Server{Handler: s.queue, ReadHeaderTimeout: 10 * time.Second}, s.listeners.queue, 5*time.Second)},
 		{"readiness", loop(s.waitReady)},
 	}
 	if s.resubmit != nil {
@@ -152,7 +161,12 @@ func (s *Server) adminServer() *http.Server {
 		Queries: func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View {
 			return fleetqueries.Collect(ctx, s.router.Fleet(), s.coord, f, s.cfg.CoordinatorAPI.Timeout)
 		},
-		Policy: policyAPI{s},
+		Policy:     policyAPI{s},
+		Governance: s.governor,
+		Events: events.Handler(events.Options{
+			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.governor,
+			Logger: s.log.With("component", "events"), Registerer: s.reg,
+		}),
 		Logger: s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second}
 }

@@ -50,6 +50,7 @@ func (s *Server) xdsOptions() xds.Options {
 		ExtAuthz:        c.Policy.Dir != "",
 		Resubmit:        c.Routing.Resubmission.On(),
 		ResubmitTargets: c.ControlPlane.ResubmitTargets,
+		QueueTargets:    c.ControlPlane.QueueTargets,
 		Health: xds.HealthCheck{
 			Interval: c.Health.Interval, Timeout: c.Health.Timeout,
 			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold),

@@ -24,16 +24,19 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/governance"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/lease"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/queue"
 	"github.com/switchyard-gw/switchyard/pkg/resubmit"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/sessions"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/txlog"
 	"github.com/switchyard-gw/switchyard/pkg/webui"
+	"github.com/switchyard-gw/switchyard/pkg/workload"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
@@ -56,10 +59,13 @@ type Server struct {
 	extProcMetrics *extproc.Metrics
 	extRouter      extrouter.Client
 	resubmit       *resubmit.Handler // nil: resubmission is off
-	changes        *debouncer        // the fleet changed: publish a new snapshot
+	governor       *workload.Governor
+	govReconcile   *lease.Elector // reconciliation of running slots, once per fleet
+	queue          *queue.Handler
+	changes        *debouncer // the fleet changed: publish a new snapshot
 
 	// Addresses actually bound (useful when the config asks for port 0).
-	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr string
+	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr, QueueAddr string
 
 	listeners listeners
 	ready     chan struct{}
@@ -74,7 +80,7 @@ type Server struct {
 // so every Envoy has stopped opening streams here before the port closes.
 const stopNotice = 2 * xds.ExtProcHealthInterval
 
-type listeners struct{ admin, xds, extProc, resubmit net.Listener }
+type listeners struct{ admin, xds, extProc, resubmit, queue net.Listener }
 
 // component is one part of the running control plane: run serves until
 // ctx ends, stops what it started, and returns nil after a clean stop or
@@ -119,6 +125,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		s.store.Close()
 		return nil, err
 	}
+	s.buildGovernance()
 	if err := s.buildPipeline(); err != nil {
 		s.store.Close()
 		return nil, err
@@ -210,9 +217,18 @@ func (s *Server) buildPipeline() error {
 		}),
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
-		Cost:    s.costEstimator(),
-		Logger:  s.log.With("component", "admission"),
-		Metrics: admission.NewMetrics(s.reg),
+		Cost:     s.costEstimator(),
+		Governor: s.governor,
+		Logger:   s.log.With("component", "admission"),
+		Metrics:  admission.NewMetrics(s.reg),
+	})
+	g := s.cfg.Governance
+	s.queue = queue.New(queue.Options{
+		Governor: s.governor, Router: s.router, Recorder: s.pipeline, Wait: g.PollWait,
+		// The submission rides on a held poll: Envoy's route timeout must
+		// not cut it.
+		SubmitTimeout: min(g.ClaimTimeout, s.cfg.Listener.RequestTimeout-g.PollWait),
+		Logger:        s.log.With("component", "queue"),
 	})
 	s.extProcMetrics = extproc.NewMetrics(s.reg)
 	if rs := s.cfg.Routing.Resubmission; rs.On() {
@@ -224,6 +240,30 @@ func (s *Server) buildPipeline() error {
 		})
 	}
 	return nil
+}
+
+// buildGovernance builds workload governance: the replica's governor
+// (the classes come from the policy in use) and the once-per-fleet
+// reconciliation of running slots.
+func (s *Server) buildGovernance() {
+	g := s.cfg.Governance
+	s.governor = workload.New(workload.Options{
+		Store: s.store.Governance, History: s.store.History, HistorySize: g.HistorySize,
+		Policy: func() *governance.Config {
+			if c := s.policy.Current(); c != nil {
+				return c.Governance
+			}
+			return nil
+		},
+		Owner:   lease.DefaultHolder(),
+		SlotTTL: g.SlotTTL, ClaimTimeout: g.ClaimTimeout, ClientTimeout: g.ClientTimeout, Keep: g.Keep,
+		TickInterval: g.TickInterval, MaxQueued: g.MaxQueued, StoreTimeout: max(s.cfg.Store.Redis.Timeout, time.Second),
+		Logger: s.log.With("component", "governance"), Metrics: workload.NewMetrics(s.reg),
+	})
+	s.govReconcile = lease.New(lease.Options{
+		Leases: s.store.Leases, Name: "governance", TTL: s.cfg.ControlPlane.LeaseTTL,
+		Logger: s.log.With("component", "governance"),
+	})
 }
 
 // replayMaxBytes is how long a statement kept for resubmission may be (0:
@@ -242,7 +282,7 @@ func (s *Server) listen() error {
 		l    *net.Listener
 		out  *string
 	}{{cp.AdminAddress, &s.listeners.admin, &s.AdminAddr}, {cp.XDSAddress, &s.listeners.xds, &s.XDSAddr}, {cp.ExtProcAddress, &s.listeners.extProc, &s.ExtProcAddr},
-		{cp.ResubmitAddress, &s.listeners.resubmit, &s.ResubmitAddr}} {
+		{cp.ResubmitAddress, &s.listeners.resubmit, &s.ResubmitAddr}, {cp.QueueAddress, &s.listeners.queue, &s.QueueAddr}} {
 		if a.l == &s.listeners.resubmit && s.resubmit == nil {
 			continue
 		}
@@ -257,7 +297,7 @@ func (s *Server) listen() error {
 }
 
 func (s *Server) closeListeners() {
-	for _, l := range []net.Listener{s.listeners.admin, s.listeners.xds, s.listeners.extProc, s.listeners.resubmit} {
+	for _, l := range []net.Listener{s.listeners.admin, s.listeners.xds, s.listeners.extProc, s.listeners.resubmit, s.listeners.queue} {
 		if l != nil {
 			_ = l.Close()
 		}

@@ -37,7 +37,7 @@ func (extAuthzFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) erro
 // decided by ext_proc, policy included.
 func (extAuthzFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
 	switch kind {
-	case kindPrefixedPoll, kindSubmit, kindFollowUp, kindUILogin:
+	case kindPrefixedPoll, kindSubmit, kindFollowUp, kindUILogin, kindQueue:
 		setPerFilterConfig(r, extAuthzName, &extauthzv3.ExtAuthzPerRoute{
 			Override: &extauthzv3.ExtAuthzPerRoute_Disabled{Disabled: true},
 		})

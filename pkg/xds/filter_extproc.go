@@ -72,7 +72,7 @@ func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 // the coordinator has registered.
 func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
 	switch kind {
-	case kindPrefixedPoll:
+	case kindPrefixedPoll, kindQueue:
 		setPerFilterConfig(r, extProcName, &extprocv3.ExtProcPerRoute{
 			Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true},
 		})

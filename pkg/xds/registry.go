@@ -56,6 +56,7 @@ const (
 	kindPrefixedUI                         // /_sy/{cluster}/{coordinator}/ui/...
 	kindDecided                            // x-switchyard-route: {cluster} or {cluster}/{coordinator}
 	kindWeighted                           // x-switchyard-route: group:{group}
+	kindQueue                              // /_sy/_queue/...: the gateway's queue service
 	kindUnknownPrefix                      // anything else under /_sy/: a direct 404
 	kindSubmit                             // POST /v1/statement: a direct response if nothing was decided
 	kindUILogin                            // POST /ui/login: the gateway answers the web UI's login
@@ -68,6 +69,7 @@ var routeKindNames = map[routeKind]string{
 	kindPrefixedUI:    "prefixed UI page",
 	kindDecided:       "decided",
 	kindWeighted:      "weighted",
+	kindQueue:         "queue",
 	kindUnknownPrefix: "unknown prefix",
 	kindUILogin:       "web UI login",
 	kindSubmit:        "submit",

@@ -294,6 +294,7 @@ func kindFromName(name string) routeKind {
 		return kindUILogin
 	}
 	return map[string]routeKind{
+		"queue":               kindQueue,
 		"unknown_prefix":      kindUnknownPrefix,
 		"submit":              kindSubmit,
 		"ui_login":            kindUILogin,
@@ -326,7 +327,8 @@ func describePerRoute(t *testing.T, a *anypb.Any) string {
 }
 
 // The route builder gives every route its kind, and ext_proc and ext_authz
-// configure exactly the kinds they own: both off on prefixed polls, the
+// configure exactly the kinds they own: both off on prefixed polls and the
+// queue's URIs, the
 // submission's body and response read by ext_proc without ext_authz,
 // unprefixed follow-ups without ext_authz, the web UI login's form read by
 // ext_proc without ext_authz, nothing elsewhere.
@@ -334,6 +336,7 @@ func TestPerRouteConfigByKind(t *testing.T) {
 	const submitMode = "request headers SEND, request body STREAMED, response headers SKIP, response body BUFFERED"
 	want := map[routeKind]map[string]string{
 		kindPrefixedPoll: {extProcName: "disabled", extAuthzName: "disabled"},
+		kindQueue:        {extProcName: "disabled", extAuthzName: "disabled"},
 		kindSubmit:       {extProcName: submitMode, extAuthzName: "disabled"},
 		kindFollowUp:     {extAuthzName: "disabled"},
 		kindUILogin:      {extProcName: "request headers SEND, request body BUFFERED, response headers SKIP, response body NONE", extAuthzName: "disabled"},

@@ -30,8 +30,14 @@ func PollClusterName(cluster, coordinator string) string {
 
 // resubmitCluster lists every replica's resubmission service.
 func resubmitCluster(o Options) (*clusterv3.Cluster, error) {
+	return serviceCluster(ResubmitCluster, o.ResubmitTargets)
+}
+
+// serviceCluster is an HTTP service of the control plane that Envoy
+// forwards requests to, on every replica listed.
+func serviceCluster(name string, targets []string) (*clusterv3.Cluster, error) {
 	var lbs []*endpointv3.LbEndpoint
-	for _, t := range o.ResubmitTargets {
+	for _, t := range targets {
 		h, p, err := splitHostPort(t)
 		if err != nil {
 			return nil, err
@@ -41,11 +47,11 @@ func resubmitCluster(o Options) (*clusterv3.Cluster, error) {
 		}})
 	}
 	return &clusterv3.Cluster{
-		Name:                 ResubmitCluster,
+		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
 		ConnectTimeout:       durationpb.New(time.Second),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
-			ClusterName: ResubmitCluster,
+			ClusterName: name,
 			Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
 		},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{

@@ -30,7 +30,11 @@ import (
 //     lookups) or {cluster} (submissions: the cluster, failing over to the
 //     rest of its group on connection failures): the decision ext_proc wrote.
 //     kindWeighted: x-switchyard-route: group:{group}, for a weighted group.
-//  4. kindUnknownPrefix: anything else under /_sy/: a JSON 404.
+//  4. kindQueue: /_sy/_queue/...: the nextUris of queries waiting in the
+//     gateway's queue, to the queue service of any replica (ext_proc and
+//     ext_authz off: the URI's slug is the client's credential, as a
+//     nextUri is in Trino).
+//     kindUnknownPrefix: anything else under /_sy/: a JSON 404.
 //  5. kindSubmit: POST /v1/statement with no decision yet: ext_proc reads
 //     the body and the response (no ext_authz: ext_proc applies the
 //     policy); the direct response is only reached if it decided nothing:
@@ -80,6 +84,9 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 	}
 	for _, r := range weightedRoutes(f, clusters, o) {
 		add(kindWeighted, r)
+	}
+	if len(o.QueueTargets) > 0 {
+		add(kindQueue, queueRoute(o))
 	}
 	add(kindUnknownPrefix, directRoute("unknown_prefix", &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: trino.RoutePrefix}},
 		404, trino.ErrorDocument(trino.ErrNoRoute, "unknown or closed gateway path: only the statement follow-ups and UI pages of a query live under "+trino.RoutePrefix)))

@@ -48,6 +48,10 @@ type Options struct {
 	// resubmission service at ResubmitTargets (host:port of each replica).
 	Resubmit        bool
 	ResubmitTargets []string
+	// QueueTargets are the queue service of every replica (host:port):
+	// the polls of queries in the gateway's queue go there. Empty: no
+	// queue route.
+	QueueTargets []string
 }
 
 // HealthCheck configures Envoy's active health checks of coordinators.
@@ -112,6 +116,14 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 			return nil, fmt.Errorf("resubmission cluster: %w", err)
 		}
 		r.Clusters = append(r.Clusters, rs)
+	}
+
+	if len(o.QueueTargets) > 0 {
+		qc, err := serviceCluster(QueueCluster, o.QueueTargets)
+		if err != nil {
+			return nil, fmt.Errorf("queue cluster: %w", err)
+		}
+		r.Clusters = append(r.Clusters, qc)
 	}
 
 	var good []fleet.Cluster

@@ -28,6 +28,7 @@ func optionsFor(c *config.Config) Options {
 		ExtAuthz:        c.Policy.Dir != "", // as pkg/server sets it
 		Resubmit:        c.Routing.Resubmission.On(),
 		ResubmitTargets: c.ControlPlane.ResubmitTargets,
+		QueueTargets:    c.ControlPlane.QueueTargets,
 		Health: HealthCheck{Interval: c.Health.Interval, Timeout: c.Health.Timeout,
 			Rise: uint32(c.Health.RiseThreshold), Fall: uint32(c.Health.FallThreshold)},
 	}
