@@ -1,0 +1,13 @@
+package switchyard.routing_test
+
+import rego.v1
+
+import data.switchyard.routing
+
+test_class_by_source if {
+	routing.decision.class == "limited" with input as {"request": {"source": "limited"}}
+}
+
+test_no_class if {
+	not routing.decision.class with input as {"request": {"source": "nothing-like-it"}}
+}
