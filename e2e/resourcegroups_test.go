@@ -151,6 +151,40 @@ func TestResourceGroups(t *testing.T) {
 			t.Errorf("the blocker ended with %v, want USER_CANCELED", err)
 		}
 	})
+
+	// One definition, both layers: a query the gateway governs carries
+	// its class's client tag, so the cluster runs it in the class's
+	// resource group (the user's own subgroup for analysts). (Not a
+	// subtest: the gateway's files are named after the test.)
+	{
+		cfg := harness.GatewayConfig{
+			DefaultGroup: "adhoc", Groups: []string{"adhoc"},
+			Clusters: []harness.ClusterSpec{{Name: "rg", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: tr.URL}}}},
+			Extra:    map[string]any{"policy": map[string]any{"dir": filepath.Join(env.Root, "e2e", "testdata", "resource-groups")}},
+		}
+		g := startGatewayWithClusters(t, cfg, "trino_rg")
+		for _, tt := range []struct {
+			user, source string
+			want         []string
+		}{
+			{"alice", "analyst", []string{"switchyard", "analyst", "alice"}},
+			{"carol", "etl", []string{"switchyard", "etl"}},
+			{"dave", "trino-cli", []string{"switchyard", "unclassified"}},
+		} {
+			qr, err := harness.Submit(ctx, g.URL(0), tt.user, "SELECT count(*) FROM tpch.tiny.nation", map[string]string{"X-Trino-Source": tt.source})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := &clientQuery{id: qr.ID, done: make(chan struct{})}
+			go q.follow(ctx, qr)
+			if err := q.wait(ctx); err != nil {
+				t.Fatalf("%s's query through the gateway: %v", tt.user, err)
+			}
+			if got := queryInfo(ctx, t, tr, q.id).ResourceGroupID; !slices.Equal(got, tt.want) {
+				t.Errorf("%s's %s query through the gateway ran in resource group %v, want %v", tt.user, tt.source, got, tt.want)
+			}
+		}
+	}
 }
 
 // clientQuery is a query a client follows (GET nextUri) to the end in the
@@ -173,19 +207,25 @@ func startQuery(ctx context.Context, t *testing.T, tr *harness.Trino, user, tags
 		t.Fatal(err)
 	}
 	q := &clientQuery{id: qr.ID, done: make(chan struct{})}
-	go func() {
-		defer close(q.done)
-		for qr.Error == nil && qr.NextURI != "" {
-			if qr, err = harness.Fetch(ctx, http.MethodGet, qr.NextURI); err != nil {
-				q.err = err
-				return
-			}
-		}
-		if qr.Error != nil {
-			q.err = fmt.Errorf("query %s failed: %s: %s", q.id, qr.Error.ErrorName, qr.Error.Message)
-		}
-	}()
+	go q.follow(ctx, qr)
 	return q
+}
+
+// follow polls the query to its end; q.id is then the last ID the query
+// had (a query the gateway queued starts with the gateway's ID).
+func (q *clientQuery) follow(ctx context.Context, qr *harness.QueryResults) {
+	defer close(q.done)
+	var err error
+	for qr.Error == nil && qr.NextURI != "" {
+		if qr, err = harness.Fetch(ctx, http.MethodGet, qr.NextURI); err != nil {
+			q.err = err
+			return
+		}
+	}
+	q.id = qr.ID // read by others only once done is closed
+	if qr.Error != nil {
+		q.err = fmt.Errorf("query %s failed: %s: %s", q.id, qr.Error.ErrorName, qr.Error.Message)
+	}
 }
 
 // wait waits for the query's end (bounded by ctx) and returns its error.
