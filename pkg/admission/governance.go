@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/governance"
+	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 	"github.com/switchyard-gw/switchyard/pkg/workload"
@@ -139,6 +141,12 @@ func (st governanceStage) candidates(s *Submission, cfg *governance.Config) ([]s
 	if s.Transaction {
 		return []string{s.Route.Cluster}, nil
 	}
+	if !mayRunCapped(st.p.o.Router.Fleet(), s.Route, cfg) {
+		// Asking routing for candidates takes a turn of the group's
+		// strategy (round robin, ...), and balancing takes another: ask
+		// only when a cap can apply.
+		return nil, nil
+	}
 	_, cands, err := st.p.o.Router.Candidates(s.Route)
 	if err != nil {
 		return nil, err
@@ -149,6 +157,31 @@ func (st governanceStage) candidates(s *Submission, cfg *governance.Config) ([]s
 		}
 	}
 	return nil, nil
+}
+
+// mayRunCapped reports whether a cluster the route may lead to is capped:
+// its pinned cluster, or a cluster of its group or the group's fallback
+// (an unknown group too: routing names the error).
+func mayRunCapped(f *fleet.Fleet, r routing.Request, cfg *governance.Config) bool {
+	if r.Cluster != "" {
+		return cfg.ClusterCap(r.Cluster) > 0
+	}
+	group := r.Group
+	if group == "" {
+		group = f.DefaultGroup
+	}
+	g, ok := f.Group(group)
+	if !ok {
+		return true
+	}
+	for _, name := range []string{g.Name, g.Fallback} {
+		for _, c := range f.ClustersIn(name) {
+			if cfg.ClusterCap(c.Name) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func anyCap(cfg *governance.Config) bool {

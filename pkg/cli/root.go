@@ -94,6 +94,7 @@ with defaults from SWITCHYARD_ADMIN and SWITCHYARD_TOKEN.`,
 		newServeCmd(), newValidateCmd(), newBootstrapCmd(),
 		newTrinoCmd(),
 		newClusterCmd(poll), newBlueGreenCmd(poll), newPolicyCmd(), newQueriesCmd(),
+		newGovernanceCmd(),
 		newVersionCmd(), newCompletionCmd(), help,
 	)
 	root.SetHelpCommand(help)

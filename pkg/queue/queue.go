@@ -378,10 +378,8 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, id, slug string
 		// The client cancels before it saw the answer: cancel the query
 		// that runs now.
 		if res, err := trino.ParseSubmitResponse(p.Answer); err == nil {
-			if c, ok := h.o.Router.Fleet().Cluster(p.Entry.Cluster); ok {
-				if co := h.o.Router.Coordinator(c, ""); co != nil {
-					h.cancelNew(ctx, target{cluster: c.Name, coordinator: co}, res.NextURI)
-				}
+			if tg, ok := h.runningOn(res, p.Entry); ok {
+				h.cancelNew(ctx, tg, res.NextURI)
 			}
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -393,6 +391,27 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request, id, slug string
 	}
 	h.o.Logger.Info("queued query canceled by its client", "query", id, "class", p.Entry.Class, "user", p.Entry.User)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// runningOn is the coordinator a submitted entry's query runs on: the one
+// its answer's URIs name (the entry's cluster is only set when a cluster
+// cap admitted it), else a coordinator of the entry's cluster.
+func (h *Handler) runningOn(res trino.SubmitResponse, e store.QueueEntry) (target, bool) {
+	cluster, name := e.Cluster, ""
+	if o, ok := admission.OwnerFromURIs(res); ok {
+		cluster, name = o.Cluster, o.Coordinator
+	}
+	c, ok := h.o.Router.Fleet().Cluster(cluster)
+	if !ok {
+		return target{}, false
+	}
+	co, ok := c.Coordinator(name)
+	if !ok {
+		if co = h.o.Router.Coordinator(c, ""); co == nil {
+			return target{}, false
+		}
+	}
+	return target{group: c.Group, cluster: c.Name, coordinator: co}, true
 }
 
 // queued answers QUEUED again: the next token, the place and the reason.

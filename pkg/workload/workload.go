@@ -69,11 +69,9 @@ type Governor struct {
 	mu    sync.Mutex
 	owned map[string]struct{} // slots this replica holds the leases of
 
-	lmu    sync.Mutex
-	cfg    *governance.Config // the definitions lim was made from
-	lim    *store.Limits
-	caps   bool // some cluster is capped
-	hasAny bool
+	lmu sync.Mutex
+	cfg *governance.Config // the definitions lim was made from
+	lim *store.Limits
 }
 
 // New returns a governor.
