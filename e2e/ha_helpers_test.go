@@ -263,6 +263,13 @@ func waitHealthyReplicas(t *testing.T, en *harness.Envoy, want int) {
 // clusters a and b and for every replica.
 func startHA(t *testing.T, replicas, envoys int) (*harness.HA, *harness.Redis) {
 	t.Helper()
+	return startHAWith(t, twoClusters(deadURL(t)), replicas, envoys)
+}
+
+// startHAWith is startHA with a configuration of one's own (clusters a and
+// b among its clusters).
+func startHAWith(t *testing.T, cfg harness.GatewayConfig, replicas, envoys int) (*harness.HA, *harness.Redis) {
+	t.Helper()
 	ctx := context.Background()
 	name := procName(t)
 	t.Cleanup(func() {
@@ -279,7 +286,7 @@ func startHA(t *testing.T, replicas, envoys int) (*harness.HA, *harness.Redis) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ha, err := env.StartGatewayHA(ctx, name, twoClusters(deadURL(t)), replicas, envoys, redis.Addr)
+	ha, err := env.StartGatewayHA(ctx, name, cfg, replicas, envoys, redis.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

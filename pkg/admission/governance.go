@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/governance"
@@ -105,10 +104,10 @@ func (st governanceStage) Admit(ctx context.Context, s *Submission) (Outcome, bo
 		return st.queued(s, a), true
 	case store.QuotaExceeded:
 		m.Rejected.WithLabelValues(classLabel(w.Class), workload.RejectReason(a)).Inc()
-		return reject(trino.ErrQuotaExceeded, QuotaMessage(w.Class, s.Req.Session.User, a.Quota), ""), true
+		return reject(trino.ErrQuotaExceeded, workload.QuotaMessage(w.Class, s.Req.Session.User, a.Quota), ""), true
 	case store.QueueFull:
 		m.Rejected.WithLabelValues(classLabel(w.Class), workload.RejectReason(a)).Inc()
-		return reject(trino.ErrQueryQueueFull, QueueFullMessage(w.Class, s.Req.Session.User, a.Full), ""), true
+		return reject(trino.ErrQueryQueueFull, workload.QueueFullMessage(w.Class, s.Req.Session.User, a.Full), ""), true
 	}
 	return reject(trino.ErrGatewayInternal, fmt.Sprintf("workload governance answered %q", a.Outcome), ""), true
 }
@@ -209,9 +208,9 @@ func (st governanceStage) enqueue(ctx context.Context, s *Submission, req store.
 // QueryResults whose nextUri is the gateway's queue.
 func (st governanceStage) queued(s *Submission, a store.Admission) Outcome {
 	req := s.Req
-	why := WaitMessage(s.Workload.Class, req.Session.User, a.Position, a.Waiting)
+	why := workload.WaitMessage(s.Workload.Class, req.Session.User, a.Position, a.Waiting)
 	s.Entry.Explanation = append(s.Entry.Explanation, "queued: "+why)
-	body := trino.QueuedQueryResults(req.ID(), req.baseURL()+"/ui/", trino.QueueURI(req.baseURL(), req.ID(), s.Workload.slug, 1), 0, why)
+	body := trino.QueuedQueryResults(req.ID(), req.baseURL()+"/ui/", trino.QueueURI(req.baseURL(), req.ID(), s.Workload.slug, 1), 0, a.Position, why)
 	resp := &Response{Status: 200, ContentType: "application/json", Body: body}
 	if ap := st.p.addedPrepare(s); ap != "" {
 		resp.Headers = append(resp.Headers, Header{Name: trino.HeaderAddedPrepare, Value: ap})
@@ -220,64 +219,6 @@ func (st governanceStage) queued(s *Submission, a store.Admission) Outcome {
 		st.p.log(req).Info("query queued", "user", req.Session.User, "class", s.Workload.Class, "position", a.Position, "reason", why)
 	}
 	return Outcome{Action: Respond, Response: resp}
-}
-
-// QuotaMessage says which rate or quota a submission ran into and when it
-// resets.
-func QuotaMessage(class, user string, q *store.QuotaHit) string {
-	if q == nil {
-		return "a quota of workload class " + class + " is used up"
-	}
-	who := "workload class " + class
-	if q.Scope == "user" {
-		who = "user " + user + " in workload class " + class
-	}
-	var what string
-	switch q.Kind {
-	case "rate":
-		what = fmt.Sprintf("the rate of %s is %g queries per minute and %g were submitted this minute", who, q.Limit, q.Used)
-	case "cpu":
-		what = fmt.Sprintf("the CPU quota of %s is %g CPU seconds per hour and %.1f are used", who, q.Limit, q.Used)
-	case "bytes":
-		what = fmt.Sprintf("the scan quota of %s is %s per hour and %s were read", who, trino.FormatDataSize(int64(q.Limit)), trino.FormatDataSize(int64(q.Used)))
-	default:
-		what = "a quota of " + who + " is used up"
-	}
-	return fmt.Sprintf("%s; it resets at %s (in %s)", what, q.Resets.UTC().Format("15:04:05 MST"), time.Until(q.Resets).Round(time.Second))
-}
-
-// QueueFullMessage names the queue limit a submission ran into.
-func QueueFullMessage(class, user string, l *store.LimitHit) string {
-	if l == nil {
-		return "the gateway's queue is full"
-	}
-	switch l.Scope {
-	case "user":
-		return fmt.Sprintf("too many queued queries for user %s in workload class %s (perUser.maxQueued %d)", user, class, l.Limit)
-	case "class":
-		return fmt.Sprintf("too many queued queries for workload class %s (maxQueued %d)", class, l.Limit)
-	}
-	return fmt.Sprintf("the gateway's queue is full (%d queries wait; governance.maxQueued)", l.Limit)
-}
-
-// WaitMessage says where a queued query is and why it waits.
-func WaitMessage(class, user string, position int, l *store.LimitHit) string {
-	msg := fmt.Sprintf("queued by the gateway at position %d", position)
-	if class != "" {
-		msg += " in workload class " + class
-	}
-	if l == nil {
-		return msg
-	}
-	switch l.Scope {
-	case "user":
-		return fmt.Sprintf("%s: user %s has %d running queries, the most the class allows per user", msg, user, l.Limit)
-	case "class":
-		return fmt.Sprintf("%s: the class has %d running queries, its limit", msg, l.Limit)
-	case "cluster":
-		return msg + ": the clusters it may run on are at their caps of running queries"
-	}
-	return msg + ": queries queued before it go first"
 }
 
 // releaseSlot frees the slot of a submission that will not run (a later

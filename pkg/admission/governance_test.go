@@ -286,10 +286,12 @@ func TestGovernanceQueuesOverTheUserLimit(t *testing.T) {
 		InfoURI string `json:"infoUri"`
 		NextURI string `json:"nextUri"`
 		Stats   struct {
-			State  string `json:"state"`
-			Queued bool   `json:"queued"`
+			State         string `json:"state"`
+			Queued        bool   `json:"queued"`
+			QueuePosition int    `json:"queuePosition"`
+			QueueReason   string `json:"queueReason"`
 		} `json:"stats"`
-		Warnings []trino.Warning `json:"warnings"`
+		Warnings []any `json:"warnings"`
 	}
 	if err := json.Unmarshal(o.Response.Body, &doc); err != nil {
 		t.Fatalf("answer %s: %v", o.Response.Body, err)
@@ -306,10 +308,10 @@ func TestGovernanceQueuesOverTheUserLimit(t *testing.T) {
 	if !ok || qid != id || slug == "" || slug != s.Workload.slug || token != 1 {
 		t.Errorf("nextUri %q: id %q, slug %q, token %d, ok %v; want %s, the entry's slug, 1", doc.NextURI, qid, slug, token, ok, id)
 	}
-	if len(doc.Warnings) != 1 || doc.Warnings[0].Code != trino.QueuedWarning ||
-		!strings.Contains(doc.Warnings[0].Message, "position 1 in workload class etl") ||
-		!strings.Contains(doc.Warnings[0].Message, "user alice has 1 running queries") {
-		t.Errorf("warnings %+v; want one saying position 1 and the user's running limit", doc.Warnings)
+	if doc.Stats.QueuePosition != 1 || len(doc.Warnings) != 0 ||
+		!strings.Contains(doc.Stats.QueueReason, "position 1 in workload class etl") ||
+		!strings.Contains(doc.Stats.QueueReason, "user alice has 1 running queries") {
+		t.Errorf("stats %+v, warnings %v; want position 1, the user's running limit as the reason, no warning", doc.Stats, doc.Warnings)
 	}
 	if s.Workload.Slot != "" {
 		t.Errorf("a queued submission holds slot %q", s.Workload.Slot)

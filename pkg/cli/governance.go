@@ -494,6 +494,15 @@ func fmtBytes(v float64) string {
 	return neg + strconv.FormatFloat(math.Round(v), 'f', -1, 64) + "B"
 }
 
+// reasonOf is the part of a wait reason after its position (the table
+// shows the position already).
+func reasonOf(r string) string {
+	if _, why, ok := strings.Cut(r, ": "); ok {
+		return why
+	}
+	return ""
+}
+
 // printQueue writes the queue as a table.
 func printQueue(w io.Writer, q []workload.QueueItem) error {
 	if len(q) == 0 {
@@ -501,7 +510,7 @@ func printQueue(w io.Writer, q []workload.QueueItem) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POSITION\tID\tCLASS\tUSER\tSTATE\tWAITED")
+	fmt.Fprintln(tw, "POSITION\tID\tCLASS\tUSER\tSTATE\tWAITED\tREASON")
 	for _, it := range q {
 		pos := "-"
 		if it.Position > 0 {
@@ -514,7 +523,7 @@ func printQueue(w io.Writer, q []workload.QueueItem) error {
 		if it.Error != "" {
 			state += " (" + oneLine(it.Error, 60) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", pos, it.ID, orDash(it.Class), it.User, state, it.Waited)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pos, it.ID, orDash(it.Class), it.User, state, it.Waited, orDash(reasonOf(it.Reason)))
 	}
 	return tw.Flush()
 }

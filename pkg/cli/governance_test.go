@@ -77,7 +77,8 @@ etl           10        2/4      3/50    3/60         120.5/3600     1.2GB/1TB
 func govQueue() []workload.QueueItem {
 	at := func(s int) time.Time { return govNow.Add(-time.Duration(s) * time.Second) }
 	return []workload.QueueItem{
-		{Position: 1, ID: "20250601_100400_00001_abcde", State: "queued", Class: "etl", User: "alice", Priority: 10, Enqueued: at(18), Waited: "18s"},
+		{Position: 1, ID: "20250601_100400_00001_abcde", State: "queued", Class: "etl", User: "alice", Priority: 10, Enqueued: at(18), Waited: "18s",
+			Reason: "queued by the gateway at position 1 in workload class etl: the class has 4 running queries, its limit"},
 		{Position: 2, ID: "20250601_100405_00002_abcde", State: "queued", Class: "etl", User: "bob", Priority: 10, Enqueued: at(13), Waited: "13s"},
 		{ID: "20250601_100301_00003_abcde", State: "submitted", Class: "etl", User: "alice", Priority: 10, Enqueued: at(77), Waited: "1m17s",
 			Cluster: "blue", QueryID: "20250601_100302_00042_zzzzz"},
@@ -86,11 +87,11 @@ func govQueue() []workload.QueueItem {
 	}
 }
 
-const govQueueTable = `POSITION  ID                           CLASS  USER   STATE                                                                    WAITED
-1         20250601_100400_00001_abcde  etl    alice  queued                                                                   18s
-2         20250601_100405_00002_abcde  etl    bob    queued                                                                   13s
--         20250601_100301_00003_abcde  etl    alice  submitted (blue)                                                         1m17s
--         20250601_100201_00004_abcde  adhoc  carol  finished (USER_CANCELED: an administrator canceled the query while it…)  2m17s
+const govQueueTable = `POSITION  ID                           CLASS  USER   STATE                                                                    WAITED  REASON
+1         20250601_100400_00001_abcde  etl    alice  queued                                                                   18s     the class has 4 running queries, its limit
+2         20250601_100405_00002_abcde  etl    bob    queued                                                                   13s     -
+-         20250601_100301_00003_abcde  etl    alice  submitted (blue)                                                         1m17s   -
+-         20250601_100201_00004_abcde  adhoc  carol  finished (USER_CANCELED: an administrator canceled the query while it…)  2m17s   -
 `
 
 func govHistory() []store.QueryRecord {

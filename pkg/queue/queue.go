@@ -425,40 +425,13 @@ func (h *Handler) queued(w http.ResponseWriter, r *http.Request, id, slug string
 	if p.Entry.EnqueuedMs > 0 {
 		elapsed = int(time.Since(p.Entry.Enqueued()).Milliseconds())
 	}
-	writeDoc(w, http.StatusOK, trino.QueuedQueryResults(id, base+"/ui/", trino.QueueURI(base, id, slug, token+1), elapsed, why))
+	writeDoc(w, http.StatusOK, trino.QueuedQueryResults(id, base+"/ui/", trino.QueueURI(base, id, slug, token+1), elapsed, p.Position, why))
 }
 
 // reason says why a queued entry waits, from the counts its poll read.
 func (h *Handler) reason(p store.QueuePoll) string {
-	e := p.Entry
-	if e.State != store.EntryQueued {
-		return fmt.Sprintf("admitted by the gateway; being submitted to its cluster (in workload class %s)", classLabel(e.Class))
-	}
 	cfg, l := h.o.Governor.Config()
-	var hit *store.LimitHit
-	if cl, ok := l.Classes[e.Class]; ok {
-		switch {
-		case cl.MaxRunning > 0 && p.ClassRunning >= cl.MaxRunning:
-			hit = &store.LimitHit{Scope: "class", Limit: cl.MaxRunning}
-		case cl.UserRunning > 0 && p.UserRunning >= cl.UserRunning:
-			hit = &store.LimitHit{Scope: "user", Limit: cl.UserRunning}
-		}
-	}
-	if hit == nil && len(p.Clusters) > 0 {
-		full := true
-		for k, n := range p.Clusters {
-			if c := cfg.ClusterCap(k); c <= 0 || n < c {
-				full = false
-			}
-		}
-		if full {
-			hit = &store.LimitHit{Scope: "cluster"}
-		}
-	}
-	if hit == nil {
-		hit = &store.LimitHit{Scope: "queue"}
-	}
-	return admission.WaitMessage(e.Class, e.User, p.Position, hit)
+	return workload.WaitReason(cfg, l, p.Entry, p.Position, p.ClassRunning, p.UserRunning, p.Clusters)
 }
 
 // failed answers the poll with a FAILED QueryResults: every client prints

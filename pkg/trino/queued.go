@@ -51,42 +51,38 @@ func validSlug(s string) bool {
 	return true
 }
 
-// Warning is one entry of QueryResults' warnings.
-type Warning struct {
-	Code    WarningCode `json:"warningCode"`
-	Message string      `json:"message"`
+// queuedStats are the stats of a query in the gateway's queue: Trino's
+// fields (state QUEUED) and two of the gateway's, which say where it is
+// and why it waits (clients keep fields they do not know, or ignore them;
+// the Python client's cursor.stats shows them).
+type queuedStats struct {
+	failedStats
+	QueuePosition int    `json:"queuePosition"`
+	QueueReason   string `json:"queueReason"`
 }
-
-// WarningCode names a warning.
-type WarningCode struct {
-	Code int    `json:"code"`
-	Name string `json:"name"`
-}
-
-// QueuedWarning is the code of the warning that says why a query waits
-// in the gateway's queue.
-var QueuedWarning = WarningCode{Code: 0x53590001, Name: "SWITCHYARD_QUEUED"}
 
 type queuedResults struct {
 	ID       string      `json:"id"`
 	InfoURI  string      `json:"infoUri"`
 	NextURI  string      `json:"nextUri"`
-	Stats    failedStats `json:"stats"`
-	Warnings []Warning   `json:"warnings"`
+	Stats    queuedStats `json:"stats"`
+	Warnings []struct{}  `json:"warnings"`
 }
 
 // QueuedQueryResults renders a QueryResults document in the QUEUED state
 // for a query that waits in the gateway: every client keeps polling its
-// nextUri, as it does for a query queued in Trino. The warning says why
-// it waits (clients show warnings; the CLI prints them with the results).
-func QueuedQueryResults(queryID, infoURI, nextURI string, elapsedMillis int, warning string) []byte {
+// nextUri, as it does for a query queued in Trino. Its place and why it
+// waits are in the stats, not in a warning: the trino CLI expects a
+// query's warnings only to grow from one answer to the next, and the
+// coordinator's first answer, which follows, has none.
+func QueuedQueryResults(queryID, infoURI, nextURI string, elapsedMillis, position int, reason string) []byte {
 	r := queuedResults{
 		ID: queryID, InfoURI: infoURI, NextURI: nextURI,
-		Stats:    failedStats{State: "QUEUED", Queued: true, QueuedTimeMillis: elapsedMillis, ElapsedTimeMillis: elapsedMillis},
-		Warnings: []Warning{},
-	}
-	if warning != "" {
-		r.Warnings = append(r.Warnings, Warning{Code: QueuedWarning, Message: warning})
+		Stats: queuedStats{
+			failedStats:   failedStats{State: "QUEUED", Queued: true, QueuedTimeMillis: elapsedMillis, ElapsedTimeMillis: elapsedMillis},
+			QueuePosition: position, QueueReason: reason,
+		},
+		Warnings: []struct{}{},
 	}
 	b, err := json.Marshal(r)
 	if err != nil { // only strings and ints

@@ -82,6 +82,8 @@ type QueueItem struct {
 	Cluster  string    `json:"cluster,omitempty"`
 	QueryID  string    `json:"queryId,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	// Reason says why a queued entry waits.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Usage reads the fleet's governance state.
@@ -200,6 +202,7 @@ func (g *Governor) Queue(ctx context.Context) ([]QueueItem, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, l := g.Config()
 	out := []QueueItem{}
 	pos := 0
 	for _, e := range s.Queue {
@@ -208,6 +211,11 @@ func (g *Governor) Queue(ctx context.Context) ([]QueueItem, error) {
 		if e.State == store.EntryQueued {
 			pos++
 			it.Position = pos
+			clusters := map[string]int{}
+			for _, k := range e.Candidates {
+				clusters[k] = s.RunningByCluster[k]
+			}
+			it.Reason = WaitReason(cfg, l, e, pos, s.RunningByClass[e.Class], s.RunningByUser[e.Class+"|"+e.User], clusters)
 		}
 		if e.Error != nil {
 			it.Error = e.Error.Name + ": " + e.Error.Message
