@@ -75,6 +75,12 @@ func run(ctx context.Context, listen, admin string, once bool) error {
 			{Name: "blue", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: clusters[0].URL}}},
 			{Name: "green", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: clusters[1].URL}}},
 		},
+		// The shipped policy: routing rules and workload classes (each
+		// query is governed; Trino's event listener reports completions).
+		Extra: map[string]any{
+			"policy": map[string]any{"dir": filepath.Join(env.Root, "policies")},
+			"admin":  map[string]any{"tokens": []map[string]any{{"name": "demo", "token": demoToken, "role": "admin"}}},
+		},
 	}
 	step("starting the switchyard control plane (admin http://%s)", admin)
 	cp, err := env.StartSwitchyard(ctx, "switchyard", cfg)
@@ -101,6 +107,7 @@ func run(ctx context.Context, listen, admin string, once bool) error {
 	if err != nil {
 		return fmt.Errorf("query through the gateway failed: %v", err)
 	}
+	step("governance (workload classes from policies/data.json): %s governance usage --admin http://%s --token %s", env.Bin, admin, demoToken)
 	step("logs: %s", dir)
 	if once {
 		return nil
@@ -109,6 +116,10 @@ func run(ctx context.Context, listen, admin string, once bool) error {
 	<-ctx.Done()
 	return nil
 }
+
+// demoToken is the demo's admin API token (an admin role, for trying the
+// API and the CLI; a real deployment takes tokens from the environment).
+const demoToken = "demo-admin-token"
 
 // filterCLI drops the JLine warning the CLI prints without a terminal.
 func filterCLI(s string) string {
