@@ -2,6 +2,8 @@ package workload
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/governance"
@@ -22,9 +24,9 @@ func QuotaMessage(class, user string, q *store.QuotaHit) string {
 	var what string
 	switch q.Kind {
 	case "rate":
-		what = fmt.Sprintf("the rate of %s is %g queries per minute and %g were submitted this minute", who, q.Limit, q.Used)
+		what = fmt.Sprintf("the rate of %s is %s queries per minute and %s were submitted this minute", who, number(q.Limit), number(q.Used))
 	case "cpu":
-		what = fmt.Sprintf("the CPU quota of %s is %g CPU seconds per hour and %.3g are used", who, q.Limit, q.Used)
+		what = fmt.Sprintf("the CPU quota of %s is %s CPU seconds per hour and %s are used", who, number(q.Limit), number(q.Used))
 	case "bytes":
 		what = fmt.Sprintf("the scan quota of %s is %s per hour and %s were read", who, trino.FormatDataSize(int64(q.Limit)), trino.FormatDataSize(int64(q.Used)))
 	default:
@@ -97,4 +99,10 @@ func WaitReason(cfg *governance.Config, l *store.Limits, e store.QueueEntry, pos
 		hit = &store.LimitHit{Scope: "queue"}
 	}
 	return WaitMessage(e.Class, e.User, position, hit)
+}
+
+// number writes a count or an amount of seconds plainly (at most three
+// decimals, never an exponent).
+func number(f float64) string {
+	return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64)
 }
