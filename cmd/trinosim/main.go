@@ -37,6 +37,11 @@ func run(args []string) error {
 	fs.DurationVar(&o.Retention, "retention", trinosim.DefaultRetention, "how long finished queries are kept")
 	fs.IntVar(&o.MaxHistory, "max-history", trinosim.DefaultMaxHistory, "finished queries kept at most")
 	fs.StringVar(&o.Name, "name", "", "name sent in the X-Trinosim-Name response header")
+	fs.StringVar(&o.EventsURL, "events-url", "", "post Trino HTTP event listener events (query completed) to this URL, e.g. http://gateway-admin/events/trino")
+	fs.StringVar(&o.EventSecret, "event-secret", "", "value of the "+trinosim.EventSecretHeader+" header sent with every event")
+	fs.BoolVar(&o.EventsCreated, "events-created", false, "also post a query created event per submission")
+	fs.IntVar(&o.EventQueue, "event-queue", trinosim.DefaultEventQueue, "events waiting to be posted at most (more are dropped and counted)")
+	fs.IntVar(&o.EventWorkers, "event-workers", trinosim.DefaultEventWorkers, "events posted at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,10 +55,14 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
-	srv := &http.Server{Handler: trinosim.New(o), ReadHeaderTimeout: 10 * time.Second}
+	sim := trinosim.New(o)
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Printf("trinosim listening on %s\n", ln.Addr())
+	if o.EventsURL != "" {
+		fmt.Printf("trinosim posting query events to %s\n", o.EventsURL)
+	}
 
 	select {
 	case err := <-served:
@@ -64,6 +73,11 @@ func run(args []string) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutting down: %w", err)
+	}
+	if o.EventsURL != "" {
+		_ = sim.Close(shutdownCtx) // what is still queued when the time is up is dropped (counted)
+		st := sim.EventStats()
+		fmt.Printf("trinosim query events: %d posted, %d failed, %d dropped\n", st.Posted, st.Failed, st.Dropped)
 	}
 	return nil
 }

@@ -126,7 +126,12 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 	rep := &Report{Start: time.Now(), Plan: p, Machine: ReadMachine(), Versions: r.versions()}
 	defer r.Env.StopAll()
 
-	sim, err := r.Env.StartSim(ctx, "bench-sim", p.Sim)
+	// The simulator posts a completion event per query, as Trino's HTTP
+	// event listener does: the shipped policy governs the switchyard
+	// target's queries, and a running slot is freed by the event.
+	simOpts := p.Sim
+	simOpts.Events = true
+	sim, err := r.Env.StartSim(ctx, "bench-sim", simOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -226,12 +231,28 @@ func saturated(res *loadgen.Results, rate float64) bool {
 
 func (r *Runner) load(ctx context.Context, t *target, cfg loadgen.Config) (*loadgen.Results, error) {
 	cfg.URL, cfg.SQL = t.url, r.Plan.SQL
+	if err := r.routeEvents(t); err != nil {
+		return nil, err
+	}
 	cfg.PIDs = t.pids()
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.name, err)
 	}
 	return res, nil
+}
+
+// routeEvents lets the backend's completion events reach the control
+// plane only while t is the switchyard target: the queries of the other
+// targets are none of its business, and ingesting them would take CPU
+// from the target being measured.
+func (r *Runner) routeEvents(t *target) error {
+	relay, err := r.Env.Events()
+	if err != nil {
+		return err
+	}
+	relay.SetDrop(t.name != Switchyard)
+	return nil
 }
 
 // profile fetches a CPU profile of the control plane and returns the top

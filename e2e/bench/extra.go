@@ -112,6 +112,9 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 	var out []Run
 	for _, t := range targets {
 		r.logf("real Trino: %s with %d clients", t.name, p.RealConcurrency)
+		if err := r.routeEvents(t); err != nil {
+			return nil, err
+		}
 		cfg := loadgen.Config{URL: t.url, SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWindow, Warmup: 2 * time.Second, PIDs: t.pids()}
 		res, err := loadgen.Run(ctx, cfg)
 		if err != nil {

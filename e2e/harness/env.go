@@ -33,9 +33,10 @@ type Env struct {
 	mu     sync.Mutex
 	procs  []*Proc
 	events *EventRelay // started by Events, stopped by StopAll
-	// trinos are the Trinos started, by URL (a control plane's
-	// configuration gets their event listener secrets).
-	trinos map[string]*Trino
+	// secretsByURL are the event listener secrets of the Trinos (and
+	// simulators posting events) started, by URL: a control plane's
+	// configuration gets them.
+	secretsByURL map[string]string
 }
 
 // NewEnv finds the repository and its installed components, and builds the
@@ -227,4 +228,14 @@ func readEnvFile(path string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, sc.Err()
+}
+
+// addEventSecret records the event secret of the coordinator at url.
+func (e *Env) addEventSecret(url, secret string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.secretsByURL == nil {
+		e.secretsByURL = map[string]string{}
+	}
+	e.secretsByURL[url] = secret
 }

@@ -55,8 +55,8 @@ func TestTrinoQueryEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.EventSecret != "events-trino-events" {
-		t.Fatalf("EventSecret = %q, want events-trino-events", tr.EventSecret)
+	if tr.EventSecret != "events-secret-trino-events" {
+		t.Fatalf("EventSecret = %q, want events-secret-trino-events", tr.EventSecret)
 	}
 	rec := &recordingSink{}
 	srv := httptest.NewServer(rec.capture(events.Handler(events.Options{

@@ -212,7 +212,7 @@ func (e *Env) runSwitchyard(ctx context.Context, name string, s *Switchyard) err
 	return nil
 }
 
-// eventSecrets are the secrets of the Trinos the Env started that serve
+// eventSecrets are the secrets of the Trinos (and simulators) the Env started that serve
 // as coordinators of the clusters (each secret once, for the first
 // cluster that uses its Trino), skipping those already given.
 func (e *Env) eventSecrets(clusters []ClusterSpec, given []EventSecretSpec) []EventSecretSpec {
@@ -225,12 +225,12 @@ func (e *Env) eventSecrets(clusters []ClusterSpec, given []EventSecretSpec) []Ev
 	var out []EventSecretSpec
 	for _, c := range clusters {
 		for _, co := range c.Coordinators {
-			t, ok := e.trinos[strings.TrimSuffix(co.URL, "/")]
-			if !ok || seen[t.EventSecret] {
+			secret, ok := e.secretsByURL[strings.TrimSuffix(co.URL, "/")]
+			if !ok || seen[secret] {
 				continue
 			}
-			seen[t.EventSecret] = true
-			out = append(out, EventSecretSpec{Cluster: c.Name, Secret: t.EventSecret})
+			seen[secret] = true
+			out = append(out, EventSecretSpec{Cluster: c.Name, Secret: secret})
 		}
 	}
 	return out

@@ -66,12 +66,7 @@ func (e *Env) StartTrino(name string, o TrinoOptions) (*Trino, error) {
 	if err := t.start(); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	if e.trinos == nil {
-		e.trinos = map[string]*Trino{}
-	}
-	e.trinos[t.URL] = t
-	e.mu.Unlock()
+	e.addEventSecret(t.URL, t.EventSecret)
 	return t, nil
 }
 

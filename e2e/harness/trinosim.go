@@ -15,6 +15,11 @@ type SimOptions struct {
 	Rows    int           // rows per page
 	Columns int           // columns per row
 	Delay   time.Duration // added to every request
+	// Events makes the simulator post a completion event per query, like
+	// Trino's HTTP event listener, to the Env's event relay (Events) with
+	// the secret "events-secret-<name>"; a control plane started after it
+	// with it as a coordinator gets that secret, as for a Trino.
+	Events bool
 }
 
 // Sim is a running trinosim process (cmd/trinosim).
@@ -46,6 +51,15 @@ func (e *Env) StartSim(ctx context.Context, name string, o SimOptions) (*Sim, er
 	if o.Delay > 0 {
 		args = append(args, "--delay", o.Delay.String())
 	}
+	secret := ""
+	if o.Events {
+		relay, err := e.Events()
+		if err != nil {
+			return nil, err
+		}
+		secret = "events-secret-" + name
+		args = append(args, "--events-url", relay.IngestURL(), "--event-secret", secret)
+	}
 	p, err := e.Start(name, exec.Command(bin, args...))
 	if err != nil {
 		return nil, err
@@ -68,6 +82,9 @@ func (e *Env) StartSim(ctx context.Context, name string, o SimOptions) (*Sim, er
 	if err != nil {
 		p.Stop()
 		return nil, err
+	}
+	if secret != "" {
+		e.addEventSecret(s.URL, secret)
 	}
 	return s, nil
 }

@@ -25,7 +25,7 @@ func expectedResults(ctx context.Context, l *load) (map[string]string, error) {
 	defer p.stop()
 	for i, q := range py {
 		for _, c := range l.topo.clusters {
-			req, _ := json.Marshal(pyRequest{ID: i, Server: c.trino.URL, User: "soak", Txn: q.txn, Statements: q.statements, Timeout: pyRequestTimeout})
+			req, _ := json.Marshal(pyRequest{ID: i, Server: c.trino.URL, User: soakUser, Txn: q.txn, Statements: q.statements, Timeout: pyRequestTimeout})
 			ln, err := ask(ctx, p, string(req))
 			if err != nil {
 				return nil, fmt.Errorf("python %s on %s: %w", q.key, c.name, err)

@@ -166,7 +166,7 @@ func (l *load) pythonLoop(stopNew, hard context.Context, lp loop) {
 		q := lp.mix[i%len(lp.mix)]
 		slot := l.topo.pickEnvoy(int(l.rr.Add(1)))
 		o := l.rec.begin("python", q.kind, q.key, slot.index)
-		req, _ := json.Marshal(pyRequest{ID: o.ID, Server: slot.URL(), User: "soak", Txn: q.txn, Statements: q.statements, Timeout: pyRequestTimeout})
+		req, _ := json.Marshal(pyRequest{ID: o.ID, Server: slot.URL(), User: soakUser, Txn: q.txn, Statements: q.statements, Timeout: pyRequestTimeout})
 		if !l.await(hard, p, o, q, string(req), l.pyResult) {
 			p.stop()
 			p = nil
@@ -272,7 +272,7 @@ var jvmFlags = []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx256m
 func (l *load) startJDBC(name, server string) (*clientProc, error) {
 	args := append(append([]string{}, jvmFlags...), "-cp", l.env.TrinoJDBCPath(),
 		filepath.Join(l.env.Root, "e2e", "soak", "clients", "SoakJdbc.java"),
-		"jdbc:trino://"+strings.TrimPrefix(server, "http://"), "soak")
+		"jdbc:trino://"+strings.TrimPrefix(server, "http://"), soakUser)
 	cmd := exec.Command(filepath.Join(l.env.JavaHome, "bin", "java"), args...)
 	return startClientProc(name, filepath.Join(l.logDir, name+".log"), cmd)
 }
@@ -579,7 +579,7 @@ func parseCLILine(s, tag string) cliLine {
 
 func (l *load) startCLI(name, server, file string) (*clientProc, error) {
 	args := append(append([]string{}, jvmFlags...), "--enable-native-access=ALL-UNNAMED", "-jar", l.env.TrinoCLIPath(),
-		"--server", server, "--user", "soak", "--output-format", "TSV", "--ignore-errors", "-f", file)
+		"--server", server, "--user", soakUser, "--output-format", "TSV", "--ignore-errors", "-f", file)
 	cmd := exec.Command(filepath.Join(l.env.JavaHome, "bin", "java"), args...)
 	// One stream for both, so a query's error line and the next query's
 	// result line arrive in order.

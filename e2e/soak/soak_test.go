@@ -167,6 +167,7 @@ func TestSoak(tt *testing.T) {
 		"2 control-plane replicas; " + topo.xdsDesc,
 		"2 Envoys " + env.Versions["ENVOY_VERSION"] + "; clients choose one per query (Python) or per batch (CLI) by a TCP health check, JDBC is pinned to envoy2",
 		"store: " + topo.storeDesc,
+		"policy: the shipped policies, with the soak user (`" + soakUser + "`) among the service users: workload governance admits and releases every query (completions from Trino's HTTP event listener) in the `default` class, whose limits the load stays under",
 	}
 	md := rep.markdown(env.Root)
 	path := *flagReport

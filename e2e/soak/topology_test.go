@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,7 +384,7 @@ func (topo *topology) clusterOfQuery(ctx context.Context, id string) (cluster st
 		if err != nil {
 			return "", ""
 		}
-		req.Header.Set("X-Trino-User", "soak")
+		req.Header.Set("X-Trino-User", soakUser)
 		resp, err := adminClient.Do(req)
 		if err != nil {
 			unreachable = append(unreachable, c.name)
@@ -408,11 +410,22 @@ func (topo *topology) clusterOfQuery(ctx context.Context, id string) (cluster st
 	return "", ""
 }
 
+// soakUser is the user every soak client runs as.
+const soakUser = "soak"
+
 // copyPolicies copies the shipped policies into dir, with
-// data.switchyard.settings changes.
+// data.switchyard.settings changes. The soak user is always added to the
+// service users: its load (several hundred queries a minute from one
+// user) runs in the default workload class, so governance admits and
+// releases every query through the faults while the analyst class's
+// per-user rate, sized for a person, does not refuse it.
 func copyPolicies(env *harness.Env, dir string, settings map[string]any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	settings = maps.Clone(settings)
+	if settings == nil {
+		settings = map[string]any{}
 	}
 	src := filepath.Join(env.Root, "policies")
 	entries, err := os.ReadDir(src)
@@ -424,11 +437,13 @@ func copyPolicies(env *harness.Env, dir string, settings map[string]any) error {
 		if err != nil {
 			return err
 		}
-		if e.Name() == "data.json" && len(settings) > 0 {
+		if e.Name() == "data.json" {
 			var doc map[string]map[string]map[string]any
 			if err := json.Unmarshal(b, &doc); err != nil {
 				return err
 			}
+			users, _ := doc["switchyard"]["settings"]["service_users"].([]any)
+			settings["service_users"] = append(slices.Clone(users), soakUser)
 			for k, v := range settings {
 				doc["switchyard"]["settings"][k] = v
 			}

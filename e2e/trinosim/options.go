@@ -1,6 +1,9 @@
 package trinosim
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // Options configures a Server. Zero or negative values select the defaults.
 type Options struct {
@@ -35,6 +38,28 @@ type Options struct {
 	FailQuery func(sql string) bool
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
+
+	// EventsURL, when set, is where the server posts query events the way
+	// Trino's HTTP event listener does (http-event-listener.connect-ingest-uri,
+	// the JSON of Trino 476): a QueryCompletedEvent when a query finishes,
+	// fails, is canceled or is abandoned, and with EventsCreated a
+	// QueryCreatedEvent when it is submitted. Events are posted from a
+	// bounded queue by EventWorkers workers, never on the protocol path;
+	// an event that finds the queue full is dropped and counted
+	// (EventStats). Call Close to send what is queued and stop the workers.
+	EventsURL string
+	// EventSecret is sent in the EventSecretHeader of every event: the
+	// cluster's secret in the gateway's events.secrets.
+	EventSecret string
+	// EventsCreated also posts a QueryCreatedEvent per submission.
+	EventsCreated bool
+	// EventQueue bounds the events waiting to be posted (default 10000).
+	EventQueue int
+	// EventWorkers is the number of events posted at once (default 4).
+	EventWorkers int
+	// EventClient posts the events (default: keep-alive connections, a
+	// 10 s timeout per event).
+	EventClient *http.Client
 }
 
 // The defaults of Options.
@@ -71,6 +96,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.EventQueue <= 0 {
+		o.EventQueue = DefaultEventQueue
+	}
+	if o.EventWorkers <= 0 {
+		o.EventWorkers = DefaultEventWorkers
 	}
 	return o
 }

@@ -37,6 +37,8 @@ type queryError struct {
 var (
 	errCanceled = queryError{"Query was canceled", 3, "USER_CANCELED", "USER_ERROR"}
 	errSyntax   = queryError{"line 1:1: simulated failure (trinosim FailQuery)", 1, "SYNTAX_ERROR", "USER_ERROR"}
+	// errAbandoned is only reported by events: the query is gone.
+	errAbandoned = queryError{"Query was abandoned by the client, as it may have exited or stopped checking for query results", 2, "ABANDONED_QUERY", "USER_ERROR"}
 )
 
 func (e queryError) appendJSON(b []byte) []byte {

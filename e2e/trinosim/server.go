@@ -31,6 +31,7 @@ type Server struct {
 	scanned atomic.Int64 // UnixNano of the last full sweep
 	table   *table
 	bufs    sync.Pool
+	events  *emitter // nil: no events
 
 	columns                                               []byte
 	dataPages                                             [][]byte
@@ -54,6 +55,10 @@ func New(opts Options) *Server {
 	}
 	if o.Name != "" {
 		s.nameHdr = []string{o.Name}
+	}
+	if o.EventsURL != "" {
+		s.events = newEmitter(o)
+		s.table.abandoned = s.abandoned
 	}
 	s.scanned.Store(s.started.UnixNano())
 	n := min(o.Pages, maxDataPages)
@@ -165,7 +170,13 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		user:       user,
 		state:      stateQueued,
 		lastAccess: now,
+		created:    now,
 		fail:       s.opts.FailQuery != nil && s.opts.FailQuery(sql),
+	}
+	if s.events != nil {
+		h := r.Header
+		q.source, q.tags, q.host = h.Get("X-Trino-Source"), h.Get("X-Trino-Client-Tags"), r.Host
+		q.catalog, q.schema = h.Get("X-Trino-Catalog"), h.Get("X-Trino-Schema")
 	}
 	inserted := false
 	for range 16 { // the five-digit counter wraps; skip IDs still in use
@@ -179,6 +190,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		text(w, http.StatusServiceUnavailable, "too many queries this second")
 		return
 	}
+	s.created(q)
 	s.writePage(w, r, q.id, q.slug, 0, nil)
 }
 
@@ -241,7 +253,7 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, queued bool, res
 	now := s.opts.Now()
 	sh := s.table.shardFor(id)
 	sh.mu.Lock()
-	q := sh.liveLocked(id, now, s.opts.Retention)
+	q := s.table.liveLocked(sh, id, now, s.opts.Retention)
 	if q == nil || q.slug != slug {
 		sh.mu.Unlock()
 		text(w, http.StatusNotFound, "Query not found")
@@ -256,6 +268,7 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, queued bool, res
 		}
 		sh.mu.Unlock()
 		if finished {
+			s.completed(q)
 			s.table.finished(q, now, now, s.opts.Retention, s.opts.MaxHistory)
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -265,6 +278,7 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, queued bool, res
 	qerr := q.err
 	sh.mu.Unlock()
 	if finished {
+		s.completed(q)
 		s.table.finished(q, now, now, s.opts.Retention, s.opts.MaxHistory)
 	}
 	if status != http.StatusOK {
@@ -299,10 +313,10 @@ func (s *Server) advanceLocked(q *query, queued bool, token int64, now time.Time
 	q.served = token
 	switch {
 	case token == qp && q.fail:
-		q.state, q.err, q.doneAt = stateFailed, &errSyntax, now
+		q.state, q.err, q.started, q.doneAt = stateFailed, &errSyntax, now, now
 		return http.StatusOK, true
 	case token == qp:
-		q.state = stateRunning
+		q.state, q.started = stateRunning, now
 	case token == last:
 		q.state, q.doneAt = stateFinished, now
 		return http.StatusOK, true
@@ -443,7 +457,7 @@ func (s *Server) queryOne(w http.ResponseWriter, r *http.Request, id string) {
 	now := s.opts.Now()
 	sh := s.table.shardFor(id)
 	sh.mu.Lock()
-	q := sh.liveLocked(id, now, s.opts.Retention)
+	q := s.table.liveLocked(sh, id, now, s.opts.Retention)
 	if q == nil {
 		sh.mu.Unlock()
 		text(w, http.StatusGone, "Query not found")
@@ -457,6 +471,7 @@ func (s *Server) queryOne(w http.ResponseWriter, r *http.Request, id string) {
 		}
 		sh.mu.Unlock()
 		if finished {
+			s.completed(q)
 			s.table.finished(q, now, now, s.opts.Retention, s.opts.MaxHistory)
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -13,12 +13,18 @@ const numShards = 64
 // immutable id, slug, sql and user are guarded by the lock of its shard.
 type query struct {
 	id, slug, sql, user string
+	// What its events report (set only when the server posts events):
+	// the raw X-Trino-Source, -Client-Tags, -Catalog and -Schema headers
+	// and the address it was submitted to.
+	source, tags, catalog, schema, host string
+	created                             time.Time
 
 	state      string
 	err        *queryError // set when state is FAILED
 	fail       bool        // fails on dispatch (Options.FailQuery)
 	served     int64       // token of the last page served by a GET; 0 after the POST
 	lastAccess time.Time
+	started    time.Time // when it was dispatched (RUNNING); zero before
 	doneAt     time.Time // zero until FINISHED or FAILED
 }
 
@@ -98,6 +104,10 @@ func (h *history) expireLocked(now time.Time, retention time.Duration, max int) 
 type table struct {
 	shards  [numShards]shard
 	history history
+	// abandoned, when set, is called (under the query's shard lock) for
+	// an active query dropped because no client polled it for the
+	// retention.
+	abandoned func(q *query, now time.Time)
 }
 
 func newTable() *table {
@@ -132,16 +142,24 @@ func (t *table) insert(q *query) bool {
 
 // liveLocked returns the query id of sh unless it is missing or expired at
 // now (expired queries are removed). The caller holds sh.mu.
-func (sh *shard) liveLocked(id string, now time.Time, retention time.Duration) *query {
+func (t *table) liveLocked(sh *shard, id string, now time.Time, retention time.Duration) *query {
 	q := sh.m[id]
 	if q == nil {
 		return nil
 	}
 	if q.expired(now, retention) {
-		delete(sh.m, id)
+		t.expireLocked(sh, q, now)
 		return nil
 	}
 	return q
+}
+
+// expireLocked removes an expired query; an active one was abandoned.
+func (t *table) expireLocked(sh *shard, q *query, now time.Time) {
+	delete(sh.m, q.id)
+	if !q.done() && t.abandoned != nil {
+		t.abandoned(q, now)
+	}
 }
 
 // drop removes the history entries from the table (unless the ID has been
@@ -171,9 +189,9 @@ func (t *table) sweep(now time.Time, retention time.Duration, max int) int {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for id, q := range sh.m {
+		for _, q := range sh.m {
 			if q.expired(now, retention) {
-				delete(sh.m, id)
+				t.expireLocked(sh, q, now)
 			}
 		}
 		n += len(sh.m)

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 
 // sharedRedis is the package's redis-server; a missing redis-server fails
 // the test with the reason (make setup installs it), it never skips.
-func sharedRedis(t *testing.T) *harness.Redis {
+func sharedRedis(t testing.TB) *harness.Redis {
 	t.Helper()
 	redisOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "switchyard-store-")
