@@ -67,7 +67,7 @@ func BenchmarkGovernanceQueueDispatch(b *testing.B) {
 				id := fmt.Sprintf("e%d", n)
 				a, err := g.Enqueue(ctx, EnqueueRequest{
 					AdmitRequest: AdmitRequest{ID: id, Class: "q", User: "u0", Owner: owner, SlotTTL: time.Minute, Limits: l},
-					Slug: "s", Payload: []byte(`{"sql":"SELECT 1"}`), Dispatch: o})
+					Slug:         "s", Payload: []byte(`{"sql":"SELECT 1"}`), Dispatch: o})
 				if err != nil || a.Outcome != Queued {
 					b.Fatalf("enqueue %s: %+v %v", id, a, err)
 				}
