@@ -95,6 +95,14 @@ type Run struct {
 	Concurrency int              `json:"concurrency,omitempty"`
 	Clusters    int              `json:"clusters,omitempty"`
 	Results     *loadgen.Results `json:"results"`
+	// RedisPerQuery is the Redis round trips of a Switchyard control plane
+	// (switchyard_store_round_trips_total) per query of the run, its
+	// warm-up included; background work (lease renewal, the governance
+	// tick, health state) counts too. Fixed-rate runs only.
+	RedisPerQuery float64 `json:"redis_per_query,omitempty"`
+	// RedisRoundTrip is the median PING round trip to the target's Redis
+	// from the bench process right after the run (µs), in fixed-rate runs.
+	RedisRoundTrip float64 `json:"redis_round_trip_us,omitempty"`
 }
 
 // Report is everything a benchmark run measured.
@@ -188,15 +196,35 @@ func (r *Runner) measureTarget(ctx context.Context, t *target, repeat int, profi
 	p := r.Plan
 	var out []Run
 	r.logf("repeat %d: %s at %.0f queries/s", repeat, t.name, p.FixedRate)
+	var before float64
+	if t.admin != "" {
+		var err error
+		if before, err = storeRoundTrips(ctx, t.admin); err != nil {
+			return nil, err
+		}
+	}
 	res, err := r.load(ctx, t, loadgen.Config{Rate: p.FixedRate, Duration: p.Window, Warmup: p.Warmup})
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, Run{Target: t.name, Phase: "fixed", Repeat: repeat, Rate: p.FixedRate, Results: res})
+	fixed := Run{Target: t.name, Phase: "fixed", Repeat: repeat, Rate: p.FixedRate, Results: res}
+	if t.admin != "" {
+		after, err := storeRoundTrips(ctx, t.admin)
+		if err != nil {
+			return nil, err
+		}
+		if n := res.Queries + res.WarmupQueries; n > 0 {
+			fixed.RedisPerQuery = (after - before) / float64(n)
+		}
+		if fixed.RedisRoundTrip, err = redisRoundTrip(ctx, t.redis, 500); err != nil {
+			return nil, err
+		}
+	}
+	out = append(out, fixed)
 
 	r.logf("repeat %d: %s saturated with %d clients", repeat, t.name, p.Saturation)
 	var prof chan string
-	if profile && t.admin != "" {
+	if profile && t.name == Switchyard {
 		prof = make(chan string, 1)
 		go func() { prof <- r.profile(ctx, t.admin, p.Warmup+p.Window-500*time.Millisecond) }()
 	}

@@ -132,3 +132,19 @@ func TestDecisionGoal(t *testing.T) {
 		t.Fatalf("medians from no benchmark lines: %v", m)
 	}
 }
+
+// TestMetricMedians reads a custom metric of sub-benchmarks.
+func TestMetricMedians(t *testing.T) {
+	micro := strings.Join([]string{
+		"pkg: github.com/switchyard-gw/switchyard/pkg/store",
+		"BenchmarkGovernanceQueueDispatch/memory-2 \t 1000\t 1186158 ns/op\t 843.0 admissions/s\t 100 B/op",
+		"BenchmarkGovernanceQueueDispatch/memory-2 \t 1000\t 1186158 ns/op\t 900.0 admissions/s",
+		"BenchmarkGovernanceQueueDispatch/memory-2 \t 1000\t 1186158 ns/op\t 700.0 admissions/s",
+		"BenchmarkGovernanceQueueDispatch/redis-2  \t 1000\t 3732297 ns/op\t 267.9 admissions/s",
+		"BenchmarkGovernanceRunning/redis-2        \t 1000\t 558404 ns/op",
+	}, "\n")
+	got := metricMedians(micro, "admissions/s")
+	if len(got) != 2 || got["memory"] != 843 || got["redis"] != 267.9 {
+		t.Fatalf("medians %v", got)
+	}
+}

@@ -125,10 +125,13 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 	return out, nil
 }
 
-// micro runs the Go benchmarks of the routing decision.
+// microPackages hold the Go benchmarks make bench runs.
+var microPackages = []string{"./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass", "./pkg/store"}
+
+// micro runs the Go benchmarks of the routing decision and of the
+// governance store.
 func (r *Runner) micro(ctx context.Context) string {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "5",
-		"./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass")
+	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "5"}, microPackages...)...)
 	cmd.Dir = r.Env.Root
 	out, err := cmd.CombinedOutput()
 	if err != nil {

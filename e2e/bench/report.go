@@ -179,7 +179,7 @@ func (rep *Report) Markdown(plotFile string) string {
 	w("- Backend: the Trino protocol simulator (`cmd/trinosim`): %d result pages of %d rows × %d columns after one queued poll, no added delay, honouring X-Forwarded-* and X-Forwarded-Prefix like Trino. A query is 1 submission + %d polls.\n",
 		p.Sim.Pages, p.Sim.Rows, p.Sim.Columns, p.Sim.Pages+1)
 	w("- Added latency: open loop at %.0f queries/s for %v after %v warm-up, minus direct's figure in the same repeat.\n", p.FixedRate, p.Window, p.Warmup)
-	w("- Switchyard runs with the shipped policy (`policies/`): every submission is classified and decided by OPA before it is routed.\n")
+	w("- Switchyard runs with the shipped policy (`policies/`): every submission is classified and decided by OPA before it is routed; `switchyard` with its workload classes (governed), `switchyard-ungoverned` without them.\n")
 	w("- Saturation: closed loop, %d concurrent clients, %v. CPU counts every process of the target (Switchyard: Envoy, control plane, Redis; Trino Gateway: its JVM and PostgreSQL with its backends; plain Envoy: Envoy), read from /proc; peak memory sums their peak RSS.\n", p.Saturation, p.Window)
 	w("- Latency against offered load: open loop at %v queries/s, %v each, until a target saturates (under 90%% of the offered rate, over 1%% errors or drops, or p99 over 2 s).\n\n", p.Rates, p.Window)
 
@@ -215,6 +215,7 @@ func (rep *Report) Markdown(plotFile string) string {
 	w("| goal | measured | met |\n|---|---|---|\n")
 	rep.goals(w)
 	w("\n")
+	rep.governance(w)
 
 	if runs := rep.phaseRuns("scale"); len(runs) > 0 {
 		w("## Scale: clusters in the fleet and live sticky entries\n\n")
@@ -254,8 +255,8 @@ func (rep *Report) Markdown(plotFile string) string {
 		w("`go tool pprof -top` of a CPU profile of `switchyard serve` taken during its first saturation run:\n\n```\n%s\n```\n\n", rep.Profile)
 	}
 	if rep.Micro != "" {
-		w("## Routing decision micro-benchmarks\n\n")
-		w("`go test -bench . ./pkg/extproc ./pkg/routing ./pkg/policy ./pkg/sqlclass` on the same machine (in-process: no gRPC, no network; the memory store; 5 runs each, the goal above takes the median). `BenchmarkPolicyDecision` is the whole decision of a submission with the shipped policy on a 4 KB SQL text: classification, OPA evaluation and cluster pick; `BenchmarkPolicySubmission` adds what follows the answer (the first QueryResults read, the query recorded in the store and the decision log):\n\n```\n%s\n```\n\n", rep.Micro)
+		w("## Routing decision and governance micro-benchmarks\n\n")
+		w("`go test -bench . %s` on the same machine (in-process: no gRPC; the memory store, and for `pkg/store` also a redis-server on loopback; 5 runs each, the goals above take the median). `BenchmarkGovernanceRunning` is what governance asks of the store for a query that runs at once (Admit, Bind, Complete); `BenchmarkGovernanceQueueDispatch` drains a queue kept 1,000 deep into one running slot (Complete, Claim, Submitted and an Enqueue per admission). `BenchmarkPolicyDecision` is the whole decision of a submission with the shipped policy on a 4 KB SQL text: classification, OPA evaluation and cluster pick; `BenchmarkPolicySubmission` adds what follows the answer (the first QueryResults read, the query recorded in the store and the decision log):\n\n```\n%s\n```\n\n", strings.Join(microPackages, " "), rep.Micro)
 	}
 	return b.String()
 }
@@ -337,6 +338,9 @@ func (rep *Report) goals(w func(string, ...any)) {
 		tc := rep.perRepeat(TrinoGateway, "saturation", cpuPer1000)
 		w("| CPU per 1,000 queries lower than Trino Gateway's | %.2f s vs %.2f s | %s |\n", sc.med, tc.med, yes(sc.med < tc.med))
 	}
+	if has(Switchyard) && has(SwitchyardUngoverned) && has(Direct) {
+		rep.governanceGoal(w, yes)
+	}
 	if d := decisionMedians(rep.Micro); len(d) > 0 {
 		var parts []string
 		worst := 0.0
@@ -347,6 +351,103 @@ func (rep *Report) goals(w func(string, ...any)) {
 		w("| whole routing decision (classification, shipped policy, pick) on a 4 KB SQL text well under 100 µs at the median (read here as ≤ %.0f µs) | %s | %s |\n",
 			wellUnder, strings.Join(parts, "; "), yes(worst <= wellUnder))
 	}
+}
+
+// governance renders the side-by-side figures of workload governance:
+// the switchyard target (the shipped policy, governed) against the same
+// policy without its workload classes, and the queue's dispatch rate.
+func (rep *Report) governance(w func(string, ...any)) {
+	if !slices.Contains(rep.Plan.Targets, Switchyard) || !slices.Contains(rep.Plan.Targets, SwitchyardUngoverned) {
+		return
+	}
+	p := rep.Plan
+	w("## Workload governance\n\n")
+	w("`%s` runs the shipped policy with its workload classes (the load's user is made a service user, so its queries are the `default` class: at most 200 running and 50 per user, no rate; nothing waits at the fixed rate, while near saturation the per-user limit can queue): every submission takes a running slot in Redis before it is routed (one `EVALSHA`), the slot is bound to the query ID after the coordinator's answer, and the simulator's completion event (as Trino's HTTP event listener sends it, through the harness's relay) frees it. `%s` is the same policy without `switchyard.governance` and `governance.rego`: no class, the stage does nothing. Redis round trips per query are the control plane's (`switchyard_store_round_trips_total`: a command, a script or a pipeline is one) during the fixed-rate run, warm-up included, over its queries: the query's own and the background (leases, the governance tick every %s by default, reconciliation).\n\n",
+		Switchyard, SwitchyardUngoverned, "second")
+	w("| figure (median over repeats) | governance on (`%s`) | governance off (`%s`) |\n|---|---|---|\n", Switchyard, SwitchyardUngoverned)
+	row := func(name string, f func(t string) string) {
+		w("| %s | %s | %s |\n", name, f(Switchyard), f(SwitchyardUngoverned))
+	}
+	row("added submit p50 / p99 (ms)", func(t string) string {
+		return scale(rep.added(t, loadgen.KindSubmit, p50), 1e-3).format("", 3) + " / " + scale(rep.added(t, loadgen.KindSubmit, p99), 1e-3).format("", 3)
+	})
+	row("added poll p50 / p99 (ms)", func(t string) string {
+		return scale(rep.added(t, loadgen.KindPoll, p50), 1e-3).format("", 3) + " / " + scale(rep.added(t, loadgen.KindPoll, p99), 1e-3).format("", 3)
+	})
+	row(fmt.Sprintf("Redis round trips per query (at %.0f queries/s)", p.FixedRate), func(t string) string {
+		return rep.fixedStat(t, func(r Run) float64 { return r.RedisPerQuery }).format("", 2)
+	})
+	row("Redis round trip, PING from the bench process (µs)", func(t string) string {
+		return rep.fixedStat(t, func(r Run) float64 { return r.RedisRoundTrip }).format("", 0)
+	})
+	row("queries/s at saturation", func(t string) string {
+		return rep.perRepeat(t, "saturation", func(r *loadgen.Results) float64 { return r.QueriesPerSecond }).format("", 0)
+	})
+	row("CPU s per 1,000 queries", func(t string) string { return rep.perRepeat(t, "saturation", cpuPer1000).format("", 2) })
+	w("\n")
+	if d := metricMedians(rep.Micro, "admissions/s"); len(d) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(d)) {
+			parts = append(parts, fmt.Sprintf("%s store %.0f", k, d[k]))
+		}
+		w("Admissions per second from a full queue (`BenchmarkGovernanceQueueDispatch`, one replica in-process, a queue kept 1,000 deep, one slot): %s.\n\n", strings.Join(parts, ", "))
+	}
+}
+
+// fixedStat summarizes a figure of a target's fixed-rate runs.
+func (rep *Report) fixedStat(target string, f func(Run) float64) stat {
+	var xs []float64
+	for _, r := range rep.runs(target, "fixed") {
+		xs = append(xs, f(r))
+	}
+	return summarize(xs)
+}
+
+// governanceGoal: governance adds at most one Redis round trip to a
+// submission, read as the added submit p50 with governance on minus off,
+// against the median PING round trip measured in the same repeats.
+func (rep *Report) governanceGoal(w func(string, ...any), yes func(bool) string) {
+	on := rep.added(Switchyard, loadgen.KindSubmit, p50)
+	off := rep.added(SwitchyardUngoverned, loadgen.KindSubmit, p50)
+	rtt := rep.fixedStat(Switchyard, func(r Run) float64 { return r.RedisRoundTrip })
+	if math.IsNaN(on.med) || math.IsNaN(off.med) || math.IsNaN(rtt.med) || rtt.med <= 0 {
+		return
+	}
+	d := on.med - off.med
+	w("| governance adds at most one Redis round trip to a submission (added submit p50, on minus off, against a PING round trip) | %.0f µs − %.0f µs = %.0f µs; a round trip %.0f µs: %.1f | %s |\n",
+		on.med, off.med, d, rtt.med, d/rtt.med, yes(d <= rtt.med))
+}
+
+// metricMedians reads the median of a custom benchmark metric (e.g.
+// "admissions/s") per sub-benchmark name from the micro output.
+func metricMedians(micro, unit string) map[string]float64 {
+	runs := map[string][]float64{}
+	for _, l := range strings.Split(micro, "\n") {
+		for _, f := range strings.Split(l, "\t") {
+			f = strings.TrimSpace(f)
+			v, u, ok := strings.Cut(f, " ")
+			if !ok || u != unit {
+				continue
+			}
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				continue
+			}
+			name := strings.Fields(l)[0]
+			if i := strings.IndexByte(name, '/'); i >= 0 {
+				name = name[i+1:]
+			}
+			if i := strings.LastIndexByte(name, '-'); i > 0 {
+				name = name[:i]
+			}
+			runs[name] = append(runs[name], x)
+		}
+	}
+	out := map[string]float64{}
+	for k, v := range runs {
+		out[k] = summarize(v).med
+	}
+	return out
 }
 
 // wellUnder is how the issue's "well under 100 µs" is read: a quarter

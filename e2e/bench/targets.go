@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,18 +10,28 @@ import (
 	"strings"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
+	"github.com/switchyard-gw/switchyard/e2e/loadgen"
 )
 
 // Target names, in report order.
 const (
-	Direct       = "direct"
-	PlainEnvoy   = "envoy"
-	Switchyard   = "switchyard"
-	TrinoGateway = "trino-gateway"
+	Direct     = "direct"
+	PlainEnvoy = "envoy"
+	// Switchyard runs the shipped policy with its workload classes: every
+	// submission is governed (a running slot in Redis; freed by the
+	// simulator's completion event).
+	Switchyard = "switchyard"
+	// SwitchyardUngoverned is the same with the workload classes taken
+	// out of the policy: governance off, for the side-by-side figures.
+	SwitchyardUngoverned = "switchyard-ungoverned"
+	TrinoGateway         = "trino-gateway"
 )
 
 // AllTargets lists every target in report order.
-var AllTargets = []string{Direct, PlainEnvoy, Switchyard, TrinoGateway}
+var AllTargets = []string{Direct, PlainEnvoy, Switchyard, SwitchyardUngoverned, TrinoGateway}
+
+// isSwitchyard: the target is a Switchyard (with or without governance).
+func isSwitchyard(name string) bool { return name == Switchyard || name == SwitchyardUngoverned }
 
 // target is one way of reaching the backend, with the processes whose CPU
 // and memory count as its cost.
@@ -76,17 +87,21 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 		t.procs = append(t.procs, en.Proc)
 		t.roots["envoy"] = en.Proc
 		t.url = url
-	case Switchyard:
+	case Switchyard, SwitchyardUngoverned:
 		redis, err := env.StartRedis(ctx, pname("redis"))
 		if err != nil {
 			return fail(err)
 		}
 		t.procs = append(t.procs, redis.Proc)
+		// The shipped policy decides every submission.
+		policyDir, err := benchPolicies(env, pname(name+"-policies"), name == Switchyard)
+		if err != nil {
+			return fail(err)
+		}
 		cfg := harness.GatewayConfig{
 			RedisAddr: redis.Addr, DefaultGroup: "adhoc", Groups: []string{"adhoc"},
 			LogLevel: "info", Pprof: true,
-			// The shipped policy decides every submission.
-			Extra: map[string]any{"policy": map[string]any{"dir": filepath.Join(env.Root, "policies")}},
+			Extra: map[string]any{"policy": map[string]any{"dir": policyDir}},
 		}
 		for i := range max(clusters, 1) {
 			cfg.Clusters = append(cfg.Clusters, harness.ClusterSpec{
@@ -99,6 +114,9 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 			return fail(err)
 		}
 		t.procs = append(t.procs, cp.Proc)
+		if name == SwitchyardUngoverned {
+			env.DetachEvents(cp) // nothing to release, nothing to record
+		}
 		en, err := env.StartEnvoy(ctx, pname("switchyard-envoy"), cp.XDSAddr, cp.ListenerAddr)
 		if err != nil {
 			return fail(err)
@@ -126,6 +144,59 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 		return nil, fmt.Errorf("unknown target %q", name)
 	}
 	return t, nil
+}
+
+// benchPolicies writes the shipped policies into a directory of the Env.
+// Governed, the load's user is one of the service users: its thousands
+// of queries a minute run in the default class (at most 200 running, 50
+// per user, no rate), so every submission takes a running slot and none
+// is refused or queued by the analyst class's per-user rate, sized for a
+// person. Not governed, data.json loses switchyard.governance and
+// governance.rego goes with its tests: no class is named, and the
+// governance stage does nothing.
+func benchPolicies(env *harness.Env, name string, governed bool) (string, error) {
+	dst := filepath.Join(env.Dir, name)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return "", err
+	}
+	src := filepath.Join(env.Root, "policies")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if !governed && strings.HasPrefix(e.Name(), "governance") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		if e.Name() == "data.json" {
+			var doc map[string]map[string]any
+			if err := json.Unmarshal(b, &doc); err != nil {
+				return "", fmt.Errorf("policies/data.json: %w", err)
+			}
+			sy := doc["switchyard"]
+			settings, _ := sy["settings"].(map[string]any)
+			if _, ok := sy["governance"]; !ok || settings == nil {
+				return "", fmt.Errorf("policies/data.json has no switchyard.governance or switchyard.settings")
+			}
+			if governed {
+				users, _ := settings["service_users"].([]any)
+				settings["service_users"] = append(users, loadgen.DefaultUser)
+			} else {
+				delete(sy, "governance")
+			}
+			if b, err = json.Marshal(doc); err != nil {
+				return "", err
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dst, nil
 }
 
 // descendants lists the PIDs whose parent chain leads to pid.

@@ -212,6 +212,15 @@ func (e *Env) runSwitchyard(ctx context.Context, name string, s *Switchyard) err
 	return nil
 }
 
+// DetachEvents stops relaying Trino's events to s (a control plane that
+// must not see the fleet's queries, e.g. one measured without governance
+// beside one with it).
+func (e *Env) DetachEvents(s *Switchyard) {
+	if relay, err := e.Events(); err == nil && s.relayed != "" {
+		relay.Remove(s.relayed)
+	}
+}
+
 // eventSecrets are the secrets of the Trinos (and simulators) the Env started that serve
 // as coordinators of the clusters (each secret once, for the first
 // cluster that uses its Trino), skipping those already given.

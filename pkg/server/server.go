@@ -101,6 +101,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if s.store, err = openStore(cfg, log); err != nil {
 		return nil, err
 	}
+	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchyard_store_round_trips_total",
+		Help: "Requests this replica sent to Redis (a command, a script or a pipeline is one); 0 with the memory store."},
+		func() float64 { return float64(s.store.RoundTrips()) }))
 	api := cfg.CoordinatorAPI
 	s.coord = coordinator.New(coordinator.Options{User: api.User, Source: api.Source, Timeout: api.Timeout})
 	s.poller = health.NewPoller(health.Options{

@@ -95,6 +95,8 @@ func NewRedis(o RedisOptions) (*Store, error) {
 		return nil, err
 	}
 	c := redis.NewUniversalClient(u)
+	trips := &roundTrips{}
+	c.AddHook(trips)
 	k := keys{prefix: o.KeyPrefix}
 	return &Store{
 		Queries:    &redisQueries{c: c, k: k, replicated: u.MasterName != "", onUnreplicated: o.OnUnreplicated},
@@ -107,6 +109,7 @@ func NewRedis(o RedisOptions) (*Store, error) {
 		Kind:       "redis",
 		ping:       func(ctx context.Context) error { return c.Ping(ctx).Err() },
 		close:      c.Close,
+		trips:      trips,
 	}, nil
 }
 

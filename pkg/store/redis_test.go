@@ -273,3 +273,48 @@ func TestSentinelTransactionRecordsReachAReplica(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundTrips: a command, a pipeline and a script each count one round
+// trip; the memory store counts none.
+func TestRoundTrips(t *testing.T) {
+	rs, err := NewRedis(RedisOptions{Mode: RedisStandalone, Addresses: []string{sharedRedis(t).Addr}, Timeout: time.Second,
+		KeyPrefix: fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	ctx := context.Background()
+	step := func(what string, want int64, f func() error) {
+		t.Helper()
+		before := rs.RoundTrips()
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := rs.RoundTrips() - before; got != want {
+			t.Fatalf("%s: %d round trips, want %d", what, got, want)
+		}
+	}
+	if err := rs.Ping(ctx); err != nil { // a new connection's handshake (HELLO, CLIENT SETINFO) counts too
+		t.Fatal(err)
+	}
+	step("PING", 1, func() error { return rs.Ping(ctx) })
+	step("a pipelined put (owner record and session pin at once)", 1, func() error {
+		return rs.Queries.PutQuery(ctx, "20261204_100000_00001_aaaaa", QueryRoute{Cluster: "a", Coordinator: "0"}, time.Minute)
+	})
+	l := &Limits{Classes: map[string]ClassLimits{"c": {MaxRunning: 5}}}
+	admit := func(id string) func() error {
+		return func() error {
+			_, err := rs.Governance.Admit(ctx, AdmitRequest{ID: id, Class: "c", User: "u", Owner: "r1", SlotTTL: time.Minute, Limits: l})
+			return err
+		}
+	}
+	// A script Redis has not seen yet takes EVALSHA, NOSCRIPT and EVAL
+	// (it loads); the shared redis-server may have it already.
+	if err := admit("s1")(); err != nil {
+		t.Fatal(err)
+	}
+	step("an admission (one script)", 1, admit("s2"))
+	if n := NewMemory().RoundTrips(); n != 0 {
+		t.Fatalf("the memory store counts %d round trips", n)
+	}
+}

@@ -39,6 +39,17 @@ type Store struct {
 
 	ping  func(context.Context) error
 	close func() error
+	trips *roundTrips // nil for the memory store
+}
+
+// RoundTrips is the number of requests sent to Redis and answered or
+// failed since the store opened (a command, a script or a pipeline is
+// one); 0 for the memory store.
+func (s *Store) RoundTrips() int64 {
+	if s.trips == nil {
+		return 0
+	}
+	return s.trips.n.Load()
 }
 
 // Ping checks that the backend answers.
