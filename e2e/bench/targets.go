@@ -30,8 +30,6 @@ const (
 // AllTargets lists every target in report order.
 var AllTargets = []string{Direct, PlainEnvoy, Switchyard, SwitchyardUngoverned, TrinoGateway}
 
-// isSwitchyard: the target is a Switchyard (with or without governance).
-func isSwitchyard(name string) bool { return name == Switchyard || name == SwitchyardUngoverned }
 
 // target is one way of reaching the backend, with the processes whose CPU
 // and memory count as its cost.

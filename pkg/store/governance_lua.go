@@ -217,7 +217,23 @@ end
 -- dispatch admits, in queue order, every entry whose class, user and a
 -- candidate cluster have room (a class at its limit holds back only its
 -- own entries).
+-- all_blocked: every queued entry's class is at its running limit, so
+-- there is nothing to scan (the common case of a long queue).
+local function all_blocked(L)
+  local covered = 0
+  for c, cl in pairs(L.classes or {}) do
+    local n = num(hget(K.qn, 'c|' .. c))
+    if n > 0 then
+      local r = num(cl.r)
+      if r <= 0 or num(hget(K.run, 'c|' .. c)) < r then return false end
+      covered = covered + n
+    end
+  end
+  return covered >= num(hget(K.qn, 'all'))
+end
+
 local function dispatch(L, D)
+  if all_blocked(L) then return 0 end
   local admitted = 0
   local blocked = {}
   local scan = num(D.scan)
@@ -230,6 +246,7 @@ local function dispatch(L, D)
       local why = room(L.classes[e.c], e.c, e.u)
       if why and why.scope == 'class' then
         blocked[e.c] = true
+        if all_blocked(L) then break end
       elseif not why then
         local k = pick(L, e.k)
         if k then
@@ -242,6 +259,7 @@ local function dispatch(L, D)
           e.cl = k
           put_entry(id, e)
           admitted = admitted + 1
+          if all_blocked(L) then break end
         end
       end
     end

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -250,6 +251,28 @@ func (g *memGovernance) queueEntry(id string, e *QueueEntry) {
 	g.entries[id] = e
 }
 
+// queueHeap orders queued IDs as order does.
+type queueHeap struct {
+	g   *memGovernance
+	ids []string
+}
+
+func (h *queueHeap) Len() int { return len(h.ids) }
+func (h *queueHeap) Less(i, j int) bool {
+	a, b := h.g.queue[h.ids[i]], h.g.queue[h.ids[j]]
+	if a != b {
+		return a < b
+	}
+	return h.ids[i] < h.ids[j]
+}
+func (h *queueHeap) Swap(i, j int) { h.ids[i], h.ids[j] = h.ids[j], h.ids[i] }
+func (h *queueHeap) Push(x any)    { h.ids = append(h.ids, x.(string)) }
+func (h *queueHeap) Pop() any {
+	x := h.ids[len(h.ids)-1]
+	h.ids = h.ids[:len(h.ids)-1]
+	return x
+}
+
 // order is the queue in admission order (ties by ID, as Redis sorts
 // members with equal scores).
 func (g *memGovernance) order() []string {
@@ -267,14 +290,42 @@ func (g *memGovernance) order() []string {
 	return ids
 }
 
+// allBlocked: every queued entry's class is at its running limit, so
+// there is nothing to scan (the common case of a long queue).
+func (g *memGovernance) allBlocked(l *Limits) bool {
+	if l == nil {
+		return false
+	}
+	covered := 0
+	for c, cl := range l.Classes {
+		n := g.queued["c|"+c]
+		if n <= 0 {
+			continue
+		}
+		if cl.MaxRunning <= 0 || g.run["c|"+c] < cl.MaxRunning {
+			return false
+		}
+		covered += n
+	}
+	return covered >= g.queued["all"]
+}
+
 func (g *memGovernance) dispatch(l *Limits, o DispatchOptions) int {
+	if g.allBlocked(l) {
+		return 0
+	}
 	admitted := 0
 	blocked := map[string]bool{}
-	ids := g.order()
-	if len(ids) > o.scan() {
-		ids = ids[:o.scan()]
+	// The queue in admission order, taken from a heap one at a time: a
+	// dispatch that stops after the first few entries does not sort them
+	// all.
+	h := &queueHeap{g: g, ids: make([]string, 0, len(g.queue))}
+	for id := range g.queue {
+		h.ids = append(h.ids, id)
 	}
-	for _, id := range ids {
+	heap.Init(h)
+	for n := 0; h.Len() > 0 && n < o.scan(); n++ {
+		id := heap.Pop(h).(string)
 		e, ok := g.entries[id]
 		if !ok {
 			delete(g.queue, id)
@@ -288,6 +339,9 @@ func (g *memGovernance) dispatch(l *Limits, o DispatchOptions) int {
 		if why != nil {
 			if why.Scope == "class" {
 				blocked[e.Class] = true
+				if g.allBlocked(l) {
+					break
+				}
 			}
 			continue
 		}
@@ -302,6 +356,9 @@ func (g *memGovernance) dispatch(l *Limits, o DispatchOptions) int {
 		g.newSlot(id, e.Class, e.User, k, o.Owner, o.SlotTTL.Milliseconds())
 		e.State, e.Cluster = EntryAdmitted, k
 		admitted++
+		if g.allBlocked(l) {
+			break
+		}
 	}
 	return admitted
 }
@@ -389,12 +446,17 @@ func (g *memGovernance) Enqueue(_ context.Context, r EnqueueRequest) (Admission,
 }
 
 func (g *memGovernance) position(id string) int {
-	for i, x := range g.order() {
-		if x == id {
-			return i + 1
+	score, ok := g.queue[id]
+	if !ok {
+		return 0
+	}
+	pos := 1 // entries ahead of it in admission order (order's ties by ID)
+	for x, sc := range g.queue {
+		if sc < score || sc == score && x < id {
+			pos++
 		}
 	}
-	return 0
+	return pos
 }
 
 func (g *memGovernance) Poll(_ context.Context, id, slug string, _ *Limits) (QueuePoll, error) {
