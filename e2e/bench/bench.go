@@ -103,6 +103,13 @@ type Run struct {
 	// RedisRoundTrip is the median PING round trip to the target's Redis
 	// from the bench process right after the run (µs), in fixed-rate runs.
 	RedisRoundTrip float64 `json:"redis_round_trip_us,omitempty"`
+	// DecisionMean is the control plane's mean ext_proc decision time of a
+	// submission (switchyard_extproc_decision_seconds{kind="submit"}, µs)
+	// and AdmitMean its mean governance Admit call, one Redis script
+	// (switchyard_governance_store_seconds{op="admit"}; NaN when
+	// ungoverned), over fixed-rate runs.
+	DecisionMean float64 `json:"decision_mean_us,omitempty"`
+	AdmitMean    float64 `json:"admit_mean_us,omitempty"`
 }
 
 // Report is everything a benchmark run measured.
@@ -196,10 +203,10 @@ func (r *Runner) measureTarget(ctx context.Context, t *target, repeat int, profi
 	p := r.Plan
 	var out []Run
 	r.logf("repeat %d: %s at %.0f queries/s", repeat, t.name, p.FixedRate)
-	var before float64
+	var before map[string]float64
 	if t.admin != "" {
 		var err error
-		if before, err = storeRoundTrips(ctx, t.admin); err != nil {
+		if before, err = scrape(ctx, t.admin); err != nil {
 			return nil, err
 		}
 	}
@@ -209,13 +216,18 @@ func (r *Runner) measureTarget(ctx context.Context, t *target, repeat int, profi
 	}
 	fixed := Run{Target: t.name, Phase: "fixed", Repeat: repeat, Rate: p.FixedRate, Results: res}
 	if t.admin != "" {
-		after, err := storeRoundTrips(ctx, t.admin)
+		after, err := scrape(ctx, t.admin)
 		if err != nil {
 			return nil, err
 		}
-		if n := res.Queries + res.WarmupQueries; n > 0 {
-			fixed.RedisPerQuery = (after - before) / float64(n)
+		if _, ok := after[seriesRoundTrips]; !ok {
+			return nil, fmt.Errorf("%s: /metrics has no %s", t.name, seriesRoundTrips)
 		}
+		if n := res.Queries + res.WarmupQueries; n > 0 {
+			fixed.RedisPerQuery = (after[seriesRoundTrips] - before[seriesRoundTrips]) / float64(n)
+		}
+		fixed.DecisionMean = meanDelta(before, after, seriesDecisionSum, seriesDecisionCount)
+		fixed.AdmitMean = meanDelta(before, after, seriesAdmitSum, seriesAdmitCount)
 		if fixed.RedisRoundTrip, err = redisRoundTrip(ctx, t.redis, 500); err != nil {
 			return nil, err
 		}

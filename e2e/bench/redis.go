@@ -13,33 +13,57 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// storeRoundTrips reads switchyard_store_round_trips_total from the
-// control plane's /metrics: the requests it has sent to Redis (a command,
-// a script or a pipeline is one).
-func storeRoundTrips(ctx context.Context, admin string) (float64, error) {
+// scrape reads the control plane's /metrics into series -> value
+// (series as written, labels included: `name{k="v"}`).
+func scrape(ctx context.Context, admin string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("reading %s/metrics: %w", admin, err)
+		return nil, fmt.Errorf("reading %s/metrics: %w", admin, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("reading %s/metrics: HTTP %d", admin, resp.StatusCode)
+		return nil, fmt.Errorf("reading %s/metrics: HTTP %d", admin, resp.StatusCode)
 	}
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "switchyard_store_round_trips_total "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		l := sc.Text()
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(l, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(l[i+1:], 64); err == nil {
+			out[l[:i]] = v
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return 0, err
+	return out, sc.Err()
+}
+
+// The series the bench reads from a Switchyard control plane.
+const (
+	seriesRoundTrips    = "switchyard_store_round_trips_total"
+	seriesDecisionSum   = `switchyard_extproc_decision_seconds_sum{kind="submit"}`
+	seriesDecisionCount = `switchyard_extproc_decision_seconds_count{kind="submit"}`
+	seriesAdmitSum      = `switchyard_governance_store_seconds_sum{op="admit"}`
+	seriesAdmitCount    = `switchyard_governance_store_seconds_count{op="admit"}`
+)
+
+// meanDelta is the mean of a histogram over the interval between two
+// scrapes, in µs (0 when nothing was observed).
+func meanDelta(before, after map[string]float64, sum, count string) float64 {
+	n := after[count] - before[count]
+	if n <= 0 {
+		return 0
 	}
-	return 0, fmt.Errorf("%s/metrics has no switchyard_store_round_trips_total", admin)
+	return (after[sum] - before[sum]) / n * 1e6
 }
 
 // redisRoundTrip is the median time of n PINGs to the Redis at addr, one

@@ -30,7 +30,6 @@ const (
 // AllTargets lists every target in report order.
 var AllTargets = []string{Direct, PlainEnvoy, Switchyard, SwitchyardUngoverned, TrinoGateway}
 
-
 // target is one way of reaching the backend, with the processes whose CPU
 // and memory count as its cost.
 type target struct {
