@@ -76,8 +76,9 @@ func newRootCmd(poll time.Duration) *cobra.Command {
 		Long: `switchyard: one address for a fleet of Trino clusters (Envoy data path, Go control plane).
 
 The commands that call the control plane's admin API (cluster, bluegreen,
-policy upload, decisions and eval) take --admin URL and --token TOKEN,
-with defaults from SWITCHYARD_ADMIN and SWITCHYARD_TOKEN.`,
+policy upload, decisions and eval, queries, governance) take --admin URL
+and --token TOKEN, with defaults from SWITCHYARD_ADMIN and
+SWITCHYARD_TOKEN.`,
 		Args:                       unknownCommand,
 		RunE:                       missingCommand,
 		SuggestionsMinimumDistance: 2,

@@ -8,17 +8,23 @@ import (
 )
 
 // govBenchBackends are the Governance implementations the benchmarks
-// measure: memory and a standalone redis-server on loopback (each
-// benchmark with its own key prefix).
-func govBenchBackends(b *testing.B) map[string]Governance {
-	b.Helper()
-	rs, err := NewRedis(RedisOptions{Mode: RedisStandalone, Addresses: []string{sharedRedis(b).Addr}, Timeout: time.Second,
-		KeyPrefix: fmt.Sprintf("bench:%s:%d:", b.Name(), time.Now().UnixNano())})
-	if err != nil {
-		b.Fatal(err)
+// measure: memory and a standalone redis-server on loopback. Each returns
+// a fresh, empty store (Redis: its own key prefix), so that every run of a
+// sub-benchmark (-count) starts from the same state.
+func govBenchBackends() map[string]func(*testing.B) Governance {
+	return map[string]func(*testing.B) Governance{
+		"memory": func(*testing.B) Governance { return newMemory(time.Now).Governance },
+		"redis": func(b *testing.B) Governance {
+			b.Helper()
+			rs, err := NewRedis(RedisOptions{Mode: RedisStandalone, Addresses: []string{sharedRedis(b).Addr}, Timeout: time.Second,
+				KeyPrefix: fmt.Sprintf("bench:%s:%d:", b.Name(), time.Now().UnixNano())})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = rs.Close() })
+			return rs.Governance
+		},
 	}
-	b.Cleanup(func() { _ = rs.Close() })
-	return map[string]Governance{"memory": newMemory(time.Now).Governance, "redis": rs.Governance}
 }
 
 func benchQueryID(i int) string { return fmt.Sprintf("20261204_100000_%08d_bench", i) }
@@ -29,8 +35,9 @@ func benchQueryID(i int) string { return fmt.Sprintf("20261204_100000_%08d_bench
 // slot back, the usage charged). One op is one query.
 func BenchmarkGovernanceRunning(b *testing.B) {
 	l := &Limits{Classes: map[string]ClassLimits{"analyst": {MaxRunning: 1000, UserRunning: 100, UserCPU: 1e12, UserBytes: 1e15}}}
-	for name, g := range govBenchBackends(b) {
+	for name, open := range govBenchBackends() {
 		b.Run(name, func(b *testing.B) {
+			g := open(b)
 			ctx := context.Background()
 			o := DispatchOptions{Owner: owner, SlotTTL: time.Minute, ClientTimeout: time.Minute, Keep: time.Minute}
 			i := 0
@@ -59,8 +66,9 @@ func BenchmarkGovernanceRunning(b *testing.B) {
 func BenchmarkGovernanceQueueDispatch(b *testing.B) {
 	const depth = 1000
 	l := &Limits{Classes: map[string]ClassLimits{"q": {MaxRunning: 1, MaxQueued: 10 * depth}}}
-	for name, g := range govBenchBackends(b) {
+	for name, open := range govBenchBackends() {
 		b.Run(name, func(b *testing.B) {
+			g := open(b)
 			ctx := context.Background()
 			o := DispatchOptions{Owner: owner, SlotTTL: time.Minute, ClientTimeout: time.Hour, Keep: time.Minute}
 			enqueue := func(n int) {

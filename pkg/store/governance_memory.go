@@ -29,9 +29,17 @@ type memGovernance struct {
 	polled  map[string]int64
 	forget  map[string]int64
 	charged map[string]int64
+	// chargedOrder is charged's keys in the order they were charged (so
+	// by time): forgetting old charges takes them from the front.
+	chargedOrder []chargedAt
 	payload map[string][]byte
 	answer  map[string][]byte
 	ms      int64 // the time of the call under way
+}
+
+type chargedAt struct {
+	id string
+	ms int64
 }
 
 type memSlot struct {
@@ -596,13 +604,14 @@ func (g *memGovernance) Complete(_ context.Context, c Completion, l *Limits, o D
 			out.Released, out.Class, out.User = true, s.Class, s.User
 		}
 	}
-	for q, at := range g.charged {
-		if at <= g.ms-2*govHour {
-			delete(g.charged, q)
-		}
+	n := 0
+	for ; n < len(g.chargedOrder) && g.chargedOrder[n].ms <= g.ms-2*govHour; n++ {
+		delete(g.charged, g.chargedOrder[n].id)
 	}
+	g.chargedOrder = g.chargedOrder[n:]
 	if _, done := g.charged[c.QueryID]; out.Class != "" && !done {
 		g.charged[c.QueryID] = g.ms
+		g.chargedOrder = append(g.chargedOrder, chargedAt{c.QueryID, g.ms})
 		for _, sc := range []string{"c|" + out.Class, "u|" + out.Class + "|" + out.User} {
 			g.charge("cpu", govHour, sc, c.CPUSeconds)
 			g.charge("bytes", govHour, sc, c.Bytes)
