@@ -32,9 +32,9 @@ type memGovernance struct {
 	// chargedOrder is charged's keys in the order they were charged (so
 	// by time): forgetting old charges takes them from the front.
 	chargedOrder []chargedAt
-	payload map[string][]byte
-	answer  map[string][]byte
-	ms      int64 // the time of the call under way
+	payload      map[string][]byte
+	answer       map[string][]byte
+	ms           int64 // the time of the call under way
 }
 
 type chargedAt struct {
