@@ -43,6 +43,7 @@ type Plan struct {
 	RealTrino       bool
 	RealConcurrency int
 	RealWindow      time.Duration
+	RealWarm        time.Duration // each target's unmeasured load before the first repeat
 	RealSQL         string
 	// Scale runs Switchyard with this many clusters each, with
 	// StickyEntries live query-ID entries in Redis.
@@ -65,7 +66,7 @@ func DefaultPlan() Plan {
 		Rates:    []float64{50, 100, 200, 400, 800, 1200, 1600, 2400, 3200},
 		P99Bound: 50 * time.Millisecond,
 		Window:   6 * time.Second, Warmup: time.Second,
-		RealTrino: true, RealConcurrency: 4, RealWindow: 15 * time.Second,
+		RealTrino: true, RealConcurrency: 4, RealWindow: 10 * time.Second, RealWarm: 10 * time.Second,
 		RealSQL: "SELECT count(*) FROM tpch.tiny.nation",
 		Scale:   []int{1, 10, 100}, StickyEntries: 10000,
 		Profile: true, Micro: true,

@@ -96,7 +96,7 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 	if err := tr.WaitReady(ctx, 4*time.Minute); err != nil {
 		return nil, err
 	}
-	var targets []*target
+	targets := map[string]*target{}
 	defer func() {
 		for _, t := range targets {
 			t.stop()
@@ -107,20 +107,37 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, t)
+		targets[name] = t
 	}
-	var out []Run
-	for _, t := range targets {
-		r.logf("real Trino: %s with %d clients", t.name, p.RealConcurrency)
-		if err := r.routeEvents(t); err != nil {
+	// Trino keeps warming up (JIT, caches) for minutes: one pass in a
+	// fixed order would favour the targets measured last. Every target
+	// gets a warming window first, then the targets are interleaved like
+	// the simulator's runs (the order rotates and reverses each repeat).
+	for _, name := range p.Targets {
+		r.logf("real Trino: warming %s", name)
+		if err := r.routeEvents(targets[name]); err != nil {
 			return nil, err
 		}
-		cfg := loadgen.Config{URL: t.url, SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWindow, Warmup: 2 * time.Second, PIDs: t.pids()}
-		res, err := loadgen.Run(ctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("real Trino, %s: %w", t.name, err)
+		cfg := loadgen.Config{URL: targets[name].url, SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWarm}
+		if _, err := loadgen.Run(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("real Trino, warming %s: %w", name, err)
 		}
-		out = append(out, Run{Target: t.name, Phase: "real", Concurrency: p.RealConcurrency, Results: res})
+	}
+	var out []Run
+	for rep := 1; rep <= p.Repeats; rep++ {
+		for _, name := range rotate(p.Targets, rep-1) {
+			t := targets[name]
+			r.logf("real Trino: repeat %d: %s with %d clients", rep, t.name, p.RealConcurrency)
+			if err := r.routeEvents(t); err != nil {
+				return nil, err
+			}
+			cfg := loadgen.Config{URL: t.url, SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWindow, Warmup: time.Second, PIDs: t.pids()}
+			res, err := loadgen.Run(ctx, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("real Trino, %s: %w", t.name, err)
+			}
+			out = append(out, Run{Target: t.name, Phase: "real", Repeat: rep, Concurrency: p.RealConcurrency, Results: res})
+		}
 	}
 	return out, nil
 }

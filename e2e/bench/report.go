@@ -239,14 +239,25 @@ func (rep *Report) Markdown(plotFile string) string {
 	}
 	if runs := rep.phaseRuns("real"); len(runs) > 0 {
 		w("## Real Trino backend\n\n")
-		w("A single-node Trino %s, `%s`, closed loop with %d clients, %v per target.\n\n", rep.Versions["Trino"], p.RealSQL, p.RealConcurrency, p.RealWindow)
+		w("A single-node Trino %s, `%s`, closed loop with %d clients; every target warmed for %v, then %v per target and repeat, interleaved like the simulator's runs; a cell shows the median and, in brackets, the range over repeats.\n\n",
+			rep.Versions["Trino"], p.RealSQL, p.RealConcurrency, p.RealWarm, p.RealWindow)
 		w("| target | submit p50 / p99 (ms) | poll p50 / p99 (ms) | query p50 / p99 (ms) | queries/s | errors |\n|---|---|---|---|---|---|\n")
-		for _, r := range runs {
-			res := r.Results
-			w("| %s | %.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %.1f | %d |\n", r.Target,
-				ms(res.Latency[loadgen.KindSubmit].P50), ms(res.Latency[loadgen.KindSubmit].P99),
-				ms(res.Latency[loadgen.KindPoll].P50), ms(res.Latency[loadgen.KindPoll].P99),
-				ms(res.Latency[loadgen.KindQuery].P50), ms(res.Latency[loadgen.KindQuery].P99), res.QueriesPerSecond, res.Failed)
+		for _, t := range p.Targets {
+			if len(rep.runs(t, "real")) == 0 {
+				continue
+			}
+			lat := func(kind string, q func(loadgen.LatencyStats) float64) string {
+				return scale(rep.perRepeat(t, "real", func(res *loadgen.Results) float64 { return q(res.Latency[kind]) }), 1e-3).format("", 2)
+			}
+			qps := rep.perRepeat(t, "real", func(res *loadgen.Results) float64 { return res.QueriesPerSecond })
+			var failed int64
+			for _, r := range rep.runs(t, "real") {
+				failed += r.Results.Failed
+			}
+			w("| %s | %s / %s | %s / %s | %s / %s | %s | %d |\n", t,
+				lat(loadgen.KindSubmit, p50), lat(loadgen.KindSubmit, p99),
+				lat(loadgen.KindPoll, p50), lat(loadgen.KindPoll, p99),
+				lat(loadgen.KindQuery, p50), lat(loadgen.KindQuery, p99), qps.format("", 1), failed)
 		}
 		w("\n")
 	}
