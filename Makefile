@@ -91,7 +91,8 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/store:FuzzParseQueryRoute ./pkg/admission:FuzzSessionHeaders ./pkg/extproc:FuzzMessageSequence \
 	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer \
 	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie \
-	./pkg/events:FuzzParse ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI
+	./pkg/events:FuzzParse ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI \
+	./pkg/passwordfile:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \
