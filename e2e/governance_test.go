@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
+	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 )
 
@@ -57,7 +58,7 @@ func governedConfig(t *testing.T, gov map[string]any, knobs map[string]any) harn
 	cfg := twoClusters(deadURL(t))
 	cfg.Extra = map[string]any{
 		"policy": map[string]any{"dir": governancePolicy(t, gov)},
-		"admin":  map[string]any{"tokens": []map[string]any{{"name": "e2e", "token": govToken, "role": "admin"}}},
+		"admin":  map[string]any{"tokens": []map[string]any{{"name": "e2e", "tokenHash": config.HashToken(govToken), "role": "admin"}}},
 	}
 	if knobs != nil {
 		cfg.Extra["governance"] = knobs

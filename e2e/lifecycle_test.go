@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
+	"github.com/switchyard-gw/switchyard/pkg/config"
 )
 
 const e2eAdminToken = "e2e-admin-token-0123456789"
@@ -22,7 +23,7 @@ func withAdmin(cfg harness.GatewayConfig) harness.GatewayConfig {
 	if cfg.Extra == nil {
 		cfg.Extra = map[string]any{}
 	}
-	cfg.Extra["admin"] = map[string]any{"tokens": []map[string]any{{"name": "e2e", "token": e2eAdminToken, "role": "admin"}}}
+	cfg.Extra["admin"] = map[string]any{"tokens": []map[string]any{{"name": "e2e", "tokenHash": config.HashToken(e2eAdminToken), "role": "admin"}}}
 	return cfg
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
+	"github.com/switchyard-gw/switchyard/pkg/config"
 )
 
 func main() {
@@ -79,7 +80,7 @@ func run(ctx context.Context, listen, admin string, once bool) error {
 		// query is governed; Trino's event listener reports completions).
 		Extra: map[string]any{
 			"policy": map[string]any{"dir": filepath.Join(env.Root, "policies")},
-			"admin":  map[string]any{"tokens": []map[string]any{{"name": "demo", "token": demoToken, "role": "admin"}}},
+			"admin":  map[string]any{"tokens": []map[string]any{{"name": "demo", "tokenHash": config.HashToken(demoToken), "role": "admin"}}},
 		},
 	}
 	step("starting the switchyard control plane (admin http://%s)", admin)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
+	"github.com/switchyard-gw/switchyard/pkg/config"
 )
 
 const (
@@ -148,7 +149,7 @@ func buildTopology(t testing.TB, ctx context.Context, env *harness.Env) *topolog
 			Extra: map[string]any{
 				"store": map[string]any{"type": "redis", "redis": map[string]any{
 					"mode": "sentinel", "addresses": redis.SentinelAddrs, "masterName": redis.MasterName}},
-				"admin":  map[string]any{"tokens": []map[string]any{{"name": "soak", "token": adminToken, "role": "admin"}}},
+				"admin":  map[string]any{"tokens": []map[string]any{{"name": "soak", "tokenHash": config.HashToken(adminToken), "role": "admin"}}},
 				"policy": map[string]any{"dir": topo.policyDir},
 			},
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/events"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
+	"github.com/switchyard-gw/switchyard/pkg/store"
 )
 
 // ReadyFunc reports whether the control plane can serve; a non-nil error
@@ -41,7 +42,12 @@ type Options struct {
 	// Events is the ingest endpoint of Trino's event listener, served at
 	// events.Path; it authenticates its senders itself (nil: none).
 	Events http.Handler
-	Logger *slog.Logger
+	// Audit keeps every change made through the API, served at
+	// /api/v1/audit (nil: changes are only logged). Replica names this
+	// control plane in its entries.
+	Audit   store.Audit
+	Replica string
+	Logger  *slog.Logger
 }
 
 // Handler returns the admin HTTP handler.
@@ -71,7 +77,8 @@ func Handler(o Options) http.Handler {
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
 		}
-		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance})
+		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance,
+			auditLog: o.Audit, replica: o.Replica})
 	}
 	if o.Events != nil {
 		mux.Handle(events.Path, o.Events)

@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
+	"github.com/switchyard-gw/switchyard/pkg/store"
 )
 
 // Fleet is the part of the lifecycle manager the API drives.
@@ -41,41 +42,39 @@ type api struct {
 	policy          Policy
 	queries         func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View
 	governance      Governance
+	// auditLog keeps the changes (nil: they are only logged); replica
+	// names this control plane in its entries.
+	auditLog store.Audit
+	replica  string
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
 func registerAPI(mux *http.ServeMux, a *api) {
-	read, write := func(h http.HandlerFunc) http.HandlerFunc { return a.auth.require(RoleViewer, h) },
-		func(h http.HandlerFunc) http.HandlerFunc { return a.auth.require(RoleAdmin, a.audit(h)) }
+	g := guard{a}
+	read, operate, write := g.viewer, g.operator, g.admin
 	mux.HandleFunc("GET /api/v1/clusters", read(a.listClusters))
 	mux.HandleFunc("GET /api/v1/clusters/{name}", read(a.getCluster))
 	mux.HandleFunc("POST /api/v1/clusters", write(a.addCluster))
 	mux.HandleFunc("PUT /api/v1/clusters/{name}", write(a.updateCluster))
 	mux.HandleFunc("DELETE /api/v1/clusters/{name}", write(a.removeCluster))
-	mux.HandleFunc("POST /api/v1/clusters/{name}/activate", write(a.setState(fleet.Active)))
-	mux.HandleFunc("POST /api/v1/clusters/{name}/deactivate", write(a.setState(fleet.Inactive)))
-	mux.HandleFunc("POST /api/v1/clusters/{name}/drain", write(a.drain))
-	mux.HandleFunc("PUT /api/v1/clusters/{name}/weight", write(a.weight))
-	mux.HandleFunc("POST /api/v1/bluegreen", write(a.blueGreen))
+	mux.HandleFunc("POST /api/v1/clusters/{name}/activate", operate(a.setState(fleet.Active)))
+	mux.HandleFunc("POST /api/v1/clusters/{name}/deactivate", operate(a.setState(fleet.Inactive)))
+	mux.HandleFunc("POST /api/v1/clusters/{name}/drain", operate(a.drain))
+	mux.HandleFunc("PUT /api/v1/clusters/{name}/weight", operate(a.weight))
+	mux.HandleFunc("POST /api/v1/bluegreen", operate(a.blueGreen))
 	mux.HandleFunc("GET /api/v1/groups", read(a.groups))
 	if a.queries != nil {
 		mux.HandleFunc("GET /api/v1/queries", read(a.listQueries))
 	}
-	registerTrinoGatewayCompat(mux, a, read, write)
+	registerTrinoGatewayCompat(mux, a, g)
 	if a.policy != nil {
-		registerPolicyAPI(mux, a, a.policy, read, write)
+		registerPolicyAPI(mux, a.policy, g)
 	}
 	if a.governance != nil {
-		registerGovernanceAPI(mux, a.governance, read, write)
+		registerGovernanceAPI(mux, a.governance, g)
 	}
-}
-
-// audit logs every change with the token holder.
-func (a *api) audit(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		_, who := a.auth.identify(r)
-		a.log.Info("admin API change", "method", r.Method, "path", r.URL.Path, "token", who)
-		h(w, r)
+	if a.auditLog != nil {
+		registerAuditAPI(mux, a)
 	}
 }
 

@@ -20,6 +20,9 @@ import (
 const (
 	adminToken  = "admin-token-0123456789"
 	viewerToken = "viewer-token-0123456789"
+	// operatorToken operates the fleet (states, drains, weights, blue/green,
+	// the queue) but does not define it.
+	operatorToken = "operator-token-0123456789"
 )
 
 type allHealthy struct{}
@@ -51,8 +54,9 @@ func newAPIWithPolicy(t *testing.T, tokens []config.Token, p Policy) http.Handle
 }
 
 var tokens = []config.Token{
-	{Name: "ops", Token: adminToken, Role: config.RoleAdmin},
-	{Name: "dash", Token: viewerToken, Role: config.RoleViewer},
+	{Name: "ops", TokenHash: config.HashToken(adminToken), Role: config.RoleAdmin},
+	{Name: "oncall", TokenHash: config.HashToken(operatorToken), Role: config.RoleOperator},
+	{Name: "dash", TokenHash: config.HashToken(viewerToken), Role: config.RoleViewer},
 }
 
 func call(t *testing.T, h http.Handler, method, path, token, body string) (int, string) {
@@ -82,7 +86,7 @@ func TestAuth(t *testing.T) {
 		{"no token read", "GET", "/api/v1/clusters", "", 401, "missing or unknown bearer token"},
 		{"bad token", "GET", "/api/v1/clusters", "nope-nope-nope-nope", 401, "missing or unknown bearer token"},
 		{"viewer reads", "GET", "/api/v1/clusters", viewerToken, 200, `"name":"blue"`},
-		{"viewer cannot write", "POST", "/api/v1/clusters/blue/deactivate", viewerToken, 403, "this needs the admin role"},
+		{"viewer cannot write", "POST", "/api/v1/clusters/blue/deactivate", viewerToken, 403, "token dash has the viewer role; this needs the operator role"},
 		{"no anonymous write", "POST", "/api/v1/clusters/blue/deactivate", "", 401, "bearer token"},
 		{"admin writes", "POST", "/api/v1/clusters/blue/deactivate", adminToken, 200, `"state":"inactive"`},
 		{"tg compat needs a token", "GET", "/gateway/backend/all", "", 401, "bearer token"},

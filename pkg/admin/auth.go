@@ -3,6 +3,8 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -16,11 +18,38 @@ type Role int
 const (
 	RoleNone Role = iota
 	RoleViewer
+	RoleOperator
 	RoleAdmin
 )
 
-// authenticator checks bearer tokens. Tokens are compared as SHA-256
-// digests in constant time.
+// String is the role's name in the configuration.
+func (r Role) String() string {
+	switch r {
+	case RoleViewer:
+		return config.RoleViewer
+	case RoleOperator:
+		return config.RoleOperator
+	case RoleAdmin:
+		return config.RoleAdmin
+	}
+	return "none"
+}
+
+func parseRole(s string) Role {
+	switch s {
+	case config.RoleAdmin:
+		return RoleAdmin
+	case config.RoleOperator:
+		return RoleOperator
+	case config.RoleViewer:
+		return RoleViewer
+	}
+	return RoleNone
+}
+
+// authenticator checks bearer tokens against the SHA-256 digests of the
+// configuration (tokenHash, or tokenEnv hashed when read), in constant
+// time.
 type authenticator struct {
 	tokens []tokenEntry
 }
@@ -34,11 +63,13 @@ type tokenEntry struct {
 func newAuthenticator(tokens []config.Token) *authenticator {
 	a := &authenticator{}
 	for _, t := range tokens {
-		r := RoleViewer
-		if t.Role == config.RoleAdmin {
-			r = RoleAdmin
+		var d [32]byte
+		x, err := hex.DecodeString(strings.TrimPrefix(t.TokenHash, config.TokenHashPrefix))
+		if err != nil || len(x) != len(d) {
+			continue // refused by config validation
 		}
-		a.tokens = append(a.tokens, tokenEntry{name: t.Name, digest: sha256.Sum256([]byte(t.Token)), role: r})
+		copy(d[:], x)
+		a.tokens = append(a.tokens, tokenEntry{name: t.Name, digest: d, role: parseRole(t.Role)})
 	}
 	return a
 }
@@ -73,7 +104,7 @@ func (a *authenticator) require(need Role, h http.HandlerFunc) http.HandlerFunc 
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchyard"`)
 			WriteError(w, http.StatusUnauthorized, "missing or unknown bearer token (Authorization: Bearer <token>)")
 		case role < need:
-			WriteError(w, http.StatusForbidden, "token "+name+" has the viewer role; this needs the admin role")
+			WriteError(w, http.StatusForbidden, fmt.Sprintf("token %s has the %s role; this needs the %s role", name, role, need))
 		default:
 			h(w, r)
 		}

@@ -26,10 +26,11 @@ type Governance interface {
 //
 //	GET    /api/v1/governance          usage per class, user and cluster; quota balances
 //	GET    /api/v1/governance/queue    the queue, with positions
-//	DELETE /api/v1/governance/queue/{id}  cancel a queued query (admin)
+//	DELETE /api/v1/governance/queue/{id}  cancel a queued query (operator)
 //	POST   /api/v1/governance/usage    adjust or reset a class's or user's usage (admin)
 //	GET    /api/v1/history?limit=N     the recent queries (from Trino's event listener)
-func registerGovernanceAPI(mux *http.ServeMux, g Governance, read, write func(http.HandlerFunc) http.HandlerFunc) {
+func registerGovernanceAPI(mux *http.ServeMux, g Governance, gd guard) {
+	read, operate, write := gd.viewer, gd.operator, gd.admin
 	mux.HandleFunc("GET /api/v1/governance", read(func(w http.ResponseWriter, r *http.Request) {
 		u, err := g.Usage(r.Context())
 		if err != nil {
@@ -46,7 +47,7 @@ func registerGovernanceAPI(mux *http.ServeMux, g Governance, read, write func(ht
 		}
 		WriteJSON(w, http.StatusOK, q)
 	}))
-	mux.HandleFunc("DELETE /api/v1/governance/queue/{id}", write(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("DELETE /api/v1/governance/queue/{id}", operate(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if !trino.ValidQueryID(id) {
 			WriteError(w, http.StatusBadRequest, fmt.Sprintf("%q is not a queued query's ID", id))

@@ -33,7 +33,8 @@ func policyInfo(c *policy.Compiled) PolicyInfo {
 	return PolicyInfo{Version: c.Version, Loaded: c.Loaded, Files: c.Files, Tests: c.Tests}
 }
 
-func registerPolicyAPI(mux *http.ServeMux, a *api, p Policy, read, write func(http.HandlerFunc) http.HandlerFunc) {
+func registerPolicyAPI(mux *http.ServeMux, p Policy, g guard) {
+	read, write := g.viewer, g.admin
 	mux.HandleFunc("GET /api/v1/policy", read(func(w http.ResponseWriter, _ *http.Request) {
 		c := p.Current()
 		if c == nil {

@@ -41,7 +41,8 @@ func fromTGBackend(b tgBackend) config.Cluster {
 // registerTrinoGatewayCompat serves the subset of Trino Gateway's backend
 // API that operators' scripts use, mapped onto clusters. Requests need the
 // same bearer tokens as the rest of the API.
-func registerTrinoGatewayCompat(mux *http.ServeMux, a *api, read, write func(http.HandlerFunc) http.HandlerFunc) {
+func registerTrinoGatewayCompat(mux *http.ServeMux, a *api, g guard) {
+	read, operate, write := g.viewer, g.operator, g.admin
 	list := func(activeOnly bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {
 			out := []tgBackend{}
@@ -92,8 +93,8 @@ func registerTrinoGatewayCompat(mux *http.ServeMux, a *api, read, write func(htt
 			w.WriteHeader(http.StatusOK)
 		}
 	}
-	mux.HandleFunc("POST /gateway/backend/activate/{name}", write(state(fleet.Active)))
-	mux.HandleFunc("POST /gateway/backend/deactivate/{name}", write(state(fleet.Inactive)))
+	mux.HandleFunc("POST /gateway/backend/activate/{name}", operate(state(fleet.Active)))
+	mux.HandleFunc("POST /gateway/backend/deactivate/{name}", operate(state(fleet.Inactive)))
 	mux.HandleFunc("POST /gateway/backend/modify/add", write(func(w http.ResponseWriter, r *http.Request) {
 		var b tgBackend
 		if !decode(w, r, &b) {

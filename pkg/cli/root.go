@@ -93,7 +93,7 @@ SWITCHYARD_TOKEN.`,
 	help := newHelpCmd()
 	root.AddCommand(
 		newServeCmd(), newValidateCmd(), newBootstrapCmd(),
-		newTrinoCmd(),
+		newTrinoCmd(), newTokenCmd(),
 		newClusterCmd(poll), newBlueGreenCmd(poll), newPolicyCmd(), newQueriesCmd(),
 		newGovernanceCmd(),
 		newVersionCmd(), newCompletionCmd(), help,

@@ -6,6 +6,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -270,17 +272,40 @@ type Policy struct {
 	DecisionLogSize int `yaml:"decisionLogSize"`
 }
 
-// Token is one admin API credential.
+// Token is one admin API credential. The file never holds the token
+// itself: either its SHA-256 (TokenHash) or the name of an environment
+// variable that holds it (TokenEnv).
 type Token struct {
-	// Name identifies the holder in logs (the token itself is never logged).
+	// Name identifies the holder in logs and the audit log (the token
+	// itself is never logged).
 	Name string `yaml:"name"`
-	// Token is the secret; TokenEnv names an environment variable that
-	// holds it instead (keep secrets out of the file).
-	Token    string `yaml:"token"`
+	// TokenHash is "sha256:" and the token's SHA-256 in hex (`switchyard
+	// token new` makes a token and its hash, `switchyard token hash`
+	// hashes one).
+	TokenHash string `yaml:"tokenHash"`
+	// TokenEnv names an environment variable holding the token; its
+	// hash is computed when the configuration is read.
 	TokenEnv string `yaml:"tokenEnv"`
-	// Role is admin (read and change) or viewer (read only).
+	// Token is refused: a token in the clear does not belong in a file.
+	// It is read only to say so.
+	Token string `yaml:"token"`
+	// Role is viewer (read), operator (read and operate the fleet:
+	// states, drains, weights, blue/green, the queue) or admin
+	// (everything, including the fleet's definition, the policy and
+	// usage).
 	Role string `yaml:"role"`
+
+	envLen int // the length of TokenEnv's value, for validation
 }
+
+// HashToken is the TokenHash of a token.
+func HashToken(token string) string {
+	d := sha256.Sum256([]byte(token))
+	return TokenHashPrefix + hex.EncodeToString(d[:])
+}
+
+// TokenHashPrefix starts every TokenHash.
+const TokenHashPrefix = "sha256:"
 
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
@@ -366,8 +391,10 @@ func (c *Config) applyDerivedDefaults() {
 	}
 	for i := range c.Admin.Tokens {
 		t := &c.Admin.Tokens[i]
-		if t.Token == "" && t.TokenEnv != "" {
-			t.Token = os.Getenv(t.TokenEnv)
+		if t.TokenEnv != "" && t.TokenHash == "" {
+			if v := os.Getenv(t.TokenEnv); v != "" {
+				t.TokenHash, t.envLen = HashToken(v), len(v)
+			}
 		}
 	}
 }

@@ -20,7 +20,7 @@ func TestExampleConfiguration(t *testing.T) {
 		t.Errorf("store %+v, ext_proc targets %v", c.Store, c.ControlPlane.ExtProcTargets)
 	}
 	if len(c.Groups) != 2 || c.Groups[0].Fallback != "etl" || len(c.Clusters) != 3 || c.Clusters[1].State != StateInactive ||
-		c.Clusters[0].Coordinators[1].Role != RoleStandby || c.Admin.Tokens[0].Token != "an-example-token-0123456789" {
+		c.Clusters[0].Coordinators[1].Role != RoleStandby || c.Admin.Tokens[0].TokenHash != HashToken("an-example-token-0123456789") {
 		t.Errorf("groups %+v, clusters %+v, tokens %+v", c.Groups, c.Clusters, c.Admin.Tokens)
 	}
 	if len(c.ControlPlane.QueueTargets) != 2 || c.Events.SecretsByValue()["events-secret-of-GREEN"] != "green" || c.Governance.SlotTTL.Seconds() != 30 {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -41,8 +42,9 @@ const DefaultWeight = 100
 
 // Admin API roles.
 const (
-	RoleAdmin  = "admin"
-	RoleViewer = "viewer"
+	RoleAdmin    = "admin"
+	RoleOperator = "operator"
+	RoleViewer   = "viewer"
 )
 
 // Store types.
@@ -268,21 +270,36 @@ func (c *Config) Validate() error {
 			add(f+".name", "is required")
 		}
 		switch {
-		case t.Token == "" && t.TokenEnv != "":
+		case t.Token != "":
+			add(f+".token", "a token in the clear is not accepted in the file: put its hash in tokenHash (switchyard token hash) or name an environment variable holding it in tokenEnv")
+		case t.TokenEnv != "" && t.envLen == 0 && t.TokenHash != "":
+			add(f, "set one of tokenHash and tokenEnv, not both")
+		case t.TokenEnv != "" && t.envLen == 0:
 			add(f+".tokenEnv", "environment variable %s is empty or unset", t.TokenEnv)
-		case t.Token == "":
-			add(f+".token", "is required (or tokenEnv)")
-		case len(t.Token) < 16:
-			add(f+".token", "must be at least 16 characters")
-		case tokens[t.Token]:
-			add(f+".token", "is the same as another token's")
+		case t.TokenEnv != "" && t.envLen < 16:
+			add(f+".tokenEnv", "environment variable %s must hold at least 16 characters, it holds %d", t.TokenEnv, t.envLen)
+		case t.TokenHash == "":
+			add(f+".tokenHash", "is required (or tokenEnv)")
+		case !validTokenHash(t.TokenHash):
+			add(f+".tokenHash", "must be %q followed by 64 lower-case hex digits (switchyard token hash)", TokenHashPrefix)
+		case tokens[t.TokenHash]:
+			add(f+".tokenHash", "is the same as another token's")
 		}
-		tokens[t.Token] = true
-		if t.Role != RoleAdmin && t.Role != RoleViewer {
-			add(f+".role", "must be %q or %q, got %q", RoleAdmin, RoleViewer, t.Role)
+		tokens[t.TokenHash] = true
+		if t.Role != RoleAdmin && t.Role != RoleOperator && t.Role != RoleViewer {
+			add(f+".role", "must be %q, %q or %q, got %q", RoleViewer, RoleOperator, RoleAdmin, t.Role)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func validTokenHash(h string) bool {
+	x, ok := strings.CutPrefix(h, TokenHashPrefix)
+	if !ok || len(x) != 64 || strings.ToLower(x) != x {
+		return false
+	}
+	_, err := hex.DecodeString(x)
+	return err == nil
 }
 
 // ValidateCluster checks one cluster definition (with defaults applied);

@@ -19,6 +19,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/events"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
+	"github.com/switchyard-gw/switchyard/pkg/lease"
 	"github.com/switchyard-gw/switchyard/pkg/txlog"
 	"github.com/switchyard-gw/switchyard/pkg/workload"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
@@ -167,7 +168,9 @@ func (s *Server) adminServer() *http.Server {
 			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.governor,
 			Logger: s.log.With("component", "events"), Registerer: s.reg,
 		}),
-		Logger: s.log.With("component", "admin"),
+		Audit:   s.store.Audit,
+		Replica: lease.DefaultHolder(),
+		Logger:  s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second}
 }
 

@@ -62,11 +62,11 @@ func testConfig(t *testing.T, coordinatorURL string) *config.Config {
 listener: {address: 127.0.0.1:18080}
 controlPlane: {adminAddress: 127.0.0.1:0, xdsAddress: 127.0.0.1:0, extProcAddress: 127.0.0.1:0}
 health: {interval: 50ms, timeout: 5s}
-admin: {tokens: [{name: t, token: %s, role: admin}]}
+admin: {tokens: [{name: t, tokenHash: %q, role: admin}]}
 routing: {defaultGroup: adhoc}
 groups: [{name: adhoc}]
 clusters: [{name: c, group: adhoc, coordinators: [{url: %q}]}]
-`, testToken, coordinatorURL)))
+`, config.HashToken(testToken), coordinatorURL)))
 	if err != nil {
 		t.Fatal(err)
 	}

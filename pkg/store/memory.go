@@ -21,6 +21,7 @@ func newMemory(now func() time.Time) *Store {
 		Sessions:   newMemSessions(now),
 		Governance: newMemGovernance(now),
 		History:    newMemHistory(),
+		Audit:      &memAudit{},
 		Kind:       "memory",
 		ping:       func(context.Context) error { return nil },
 		close:      func() error { return nil },

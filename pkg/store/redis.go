@@ -106,6 +106,7 @@ func NewRedis(o RedisOptions) (*Store, error) {
 		Sessions:   &redisSessions{c: c, k: k},
 		Governance: newRedisGovernance(c, k, time.Now),
 		History:    newRedisHistory(c, k),
+		Audit:      newRedisAudit(c, k),
 		Kind:       "redis",
 		ping:       func(ctx context.Context) error { return c.Ping(ctx).Err() },
 		close:      c.Close,

@@ -5,7 +5,8 @@
 // how to run a read-only query again when its coordinator dies (Replays),
 // and which cluster each client session uses (Sessions).
 // Workload governance (Governance: running slots, the queue, rates and
-// quotas) and the recent query history (History) are domains too.
+// quotas), the recent query history (History) and the admin API's audit
+// log (Audit) are domains too.
 //
 // Every domain has two implementations: Redis, shared by every
 // control-plane replica so any Envoy and any replica can serve any request,
@@ -34,6 +35,8 @@ type Store struct {
 	Governance Governance
 	// History keeps the recent queries (from Trino's event listener).
 	History History
+	// Audit records the changes made through the admin API.
+	Audit Audit
 	// Kind is "redis" or "memory".
 	Kind string
 
