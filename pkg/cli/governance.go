@@ -43,7 +43,8 @@ func newGovernanceCmd() *cobra.Command {
 	c.Long = `Workload governance: what each workload class (and each user within it) runs,
 queues and uses of its rates and quotas, what each cluster runs against its
 cap, the gateway's queue, and the recent queries. usage, queue and history
-need a viewer token; cancel, adjust and reset need the admin role.`
+need a viewer token; cancel needs an operator token, adjust and reset the
+admin role.`
 	c.GroupID = groupFleet
 	admin.addFlags(c.PersistentFlags())
 	c.AddCommand(

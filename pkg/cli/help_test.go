@@ -152,7 +152,7 @@ func TestUsageMistakes(t *testing.T) {
 		want string // in the message
 		help string // the --help it points at
 	}{
-		{nil, `"switchyard" needs a command: bluegreen, bootstrap, cluster`, "switchyard"},
+		{nil, `"switchyard" needs a command: audit, bluegreen, bootstrap, cluster`, "switchyard"},
 		{[]string{"nope"}, `unknown command "nope" for "switchyard"`, "switchyard"},
 		{[]string{"clustr"}, "did you mean cluster?", "switchyard"},
 		{[]string{"cluster"}, `"switchyard cluster" needs a command: activate, add`, "switchyard cluster"},

@@ -76,7 +76,7 @@ func newRootCmd(poll time.Duration) *cobra.Command {
 		Long: `switchyard: one address for a fleet of Trino clusters (Envoy data path, Go control plane).
 
 The commands that call the control plane's admin API (cluster, bluegreen,
-policy upload, decisions and eval, queries, governance) take --admin URL
+policy upload, decisions and eval, queries, governance, audit) take --admin URL
 and --token TOKEN, with defaults from SWITCHYARD_ADMIN and
 SWITCHYARD_TOKEN.`,
 		Args:                       unknownCommand,
@@ -95,7 +95,7 @@ SWITCHYARD_TOKEN.`,
 		newServeCmd(), newValidateCmd(), newBootstrapCmd(),
 		newTrinoCmd(), newTokenCmd(),
 		newClusterCmd(poll), newBlueGreenCmd(poll), newPolicyCmd(), newQueriesCmd(),
-		newGovernanceCmd(),
+		newGovernanceCmd(), newAuditCmd(),
 		newVersionCmd(), newCompletionCmd(), help,
 	)
 	root.SetHelpCommand(help)
