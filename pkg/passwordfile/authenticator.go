@@ -3,9 +3,11 @@ package passwordfile
 import (
 	"context"
 	"crypto/sha256"
-	"os"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/filewatch"
 )
 
 // DefaultCacheSize is how many answers an Authenticator keeps (Trino's
@@ -20,6 +22,8 @@ type Authenticator struct {
 	file  *File
 	cache map[[sha256.Size]byte]bool
 	max   int
+	// path and stamp are the file Open read, for Watch.
+	path, stamp string
 }
 
 // NewAuthenticator checks against f, keeping at most cacheSize answers
@@ -79,65 +83,34 @@ func cacheKey(user, password string) [sha256.Size]byte {
 	return k
 }
 
-// Watch loads the password file at path and, until ctx ends, checks it
-// every interval (Trino's file.refresh-period; 5s when not positive). A
-// file whose size or modification time changed is read again once it has
-// stayed unchanged for one more interval, so a file caught half-written
-// is not taken (a change is in force within two intervals). A file that
-// fails to read or parse keeps the previous one in force and is reported
-// to onError (its message names the line, never a hash).
-func Watch(ctx context.Context, path string, interval time.Duration, cacheSize int, onError func(error)) (*Authenticator, error) {
+// Open loads the password file at path (an error names the line at
+// fault); Watch keeps it current.
+func Open(path string, cacheSize int) (*Authenticator, error) {
+	st, err := filewatch.Stamp(path)
+	if err != nil {
+		return nil, fmt.Errorf("password file: %w", err)
+	}
 	f, err := Load(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
 	a := NewAuthenticator(f, cacheSize)
-	if interval <= 0 {
-		interval = 5 * time.Second
-	}
-	report := func(err error) {
-		if onError != nil {
-			onError(err)
-		}
-	}
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		loaded, pending := st, os.FileInfo(nil)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			st, err := os.Stat(path)
-			switch {
-			case err != nil:
-				report(err)
-				continue
-			case same(st, loaded):
-				pending = nil
-				continue
-			case pending == nil || !same(st, pending):
-				pending = st // changed: wait for it to settle
-				continue
-			}
-			loaded, pending = st, nil
-			f, err := Load(path)
-			if err != nil {
-				report(err)
-				continue
-			}
-			a.Replace(f)
-		}
-	}()
+	a.path, a.stamp = path, st
 	return a, nil
 }
 
-func same(a, b os.FileInfo) bool {
-	return a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+// Watch checks the file Open read every interval (Trino's
+// file.refresh-period; 5s when not positive) until ctx ends, and reads it
+// again once a change has settled (filewatch). A file that fails to read
+// or parse keeps the previous one in force and is reported to onError
+// (its message names the line, never a hash).
+func (a *Authenticator) Watch(ctx context.Context, interval time.Duration, onError func(error)) {
+	filewatch.Poll(ctx, interval, []string{a.path}, a.stamp, func() error {
+		f, err := Load(a.path)
+		if err != nil {
+			return err
+		}
+		a.Replace(f)
+		return nil
+	}, onError)
 }

@@ -163,10 +163,16 @@ func TestWatchReloads(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	var errs []error
-	a, err := Watch(ctx, path, 20*time.Millisecond, 0, func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() })
+	a, err := Open(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Watch(ctx, 20*time.Millisecond, func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() })
+	}()
+	defer func() { cancel(); <-done }()
 	if !a.Check("alice", "user123") {
 		t.Fatal("alice must log in with the first file")
 	}
@@ -203,15 +209,15 @@ func TestWatchReloads(t *testing.T) {
 	}
 }
 
-func TestWatchRefusesInvalidStart(t *testing.T) {
+func TestOpenRefusesInvalidFiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "password.db")
-	if _, err := Watch(context.Background(), path, time.Second, 0, nil); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, err := Open(path, 0); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: error %v, want not-exist", err)
 	}
 	if err := os.WriteFile(path, []byte("x:x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Watch(context.Background(), path, time.Second, 0, nil); err == nil || !strings.Contains(err.Error(), "line 1") {
+	if _, err := Open(path, 0); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("invalid file: error %v, want line 1", err)
 	}
 }
