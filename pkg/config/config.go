@@ -50,6 +50,9 @@ type Listener struct {
 // ControlPlane holds the addresses the switchyard process listens on.
 type ControlPlane struct {
 	AdminAddress   string `yaml:"adminAddress"`   // HTTP admin, metrics, health (default 127.0.0.1:9080)
+	// AdminTLS serves the admin address over HTTPS from these files,
+	// reloaded when they change (nil: plain HTTP, for a loopback address).
+	AdminTLS *TLSFiles `yaml:"adminTLS"`
 	XDSAddress     string `yaml:"xdsAddress"`     // ADS gRPC (default 127.0.0.1:18000)
 	ExtProcAddress string `yaml:"extProcAddress"` // ext_proc gRPC (default 127.0.0.1:18001)
 	// ExtProcTargets are the host:port addresses Envoys use to reach ext_proc
@@ -245,6 +248,19 @@ type Coordinator struct {
 	URL  string `yaml:"url" json:"url"`
 	// Role is active (default) or standby.
 	Role string `yaml:"role" json:"role,omitempty"`
+}
+
+// TLSFiles names the PEM files of an endpoint. They are read when the
+// control plane starts and again whenever they change (a rotation that
+// does not load keeps the previous files in force).
+type TLSFiles struct {
+	// CertFile and KeyFile are the endpoint's certificate (with its
+	// chain) and private key.
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+	// ClientCAFile, when set, is the CA bundle a client's certificate
+	// must chain to (mutual TLS): a client without one gets nothing.
+	ClientCAFile string `yaml:"clientCAFile"`
 }
 
 // Admin configures the admin API.

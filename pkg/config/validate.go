@@ -263,6 +263,9 @@ func (c *Config) Validate() error {
 	if c.Admin.DrainTimeout <= 0 {
 		add("admin.drainTimeout", "must be positive, got %v", c.Admin.DrainTimeout)
 	}
+	if t := c.ControlPlane.AdminTLS; t != nil {
+		validateTLSFiles(add, "controlPlane.adminTLS", *t)
+	}
 	tokens := map[string]bool{}
 	for i, t := range c.Admin.Tokens {
 		f := fmt.Sprintf("admin.tokens[%d]", i)
@@ -291,6 +294,24 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateTLSFiles checks that an endpoint's PEM files are named and
+// readable (their contents are checked when the control plane loads them).
+func validateTLSFiles(add func(field, format string, args ...any), field string, t TLSFiles) {
+	for _, f := range []struct {
+		name, path string
+		required   bool
+	}{{"certFile", t.CertFile, true}, {"keyFile", t.KeyFile, true}, {"clientCAFile", t.ClientCAFile, false}} {
+		switch {
+		case f.path == "" && f.required:
+			add(field+"."+f.name, "is required")
+		case f.path != "":
+			if _, err := os.Stat(f.path); err != nil {
+				add(field+"."+f.name, "%q is not readable: %v", f.path, errors.Unwrap(err))
+			}
+		}
+	}
 }
 
 func validTokenHash(h string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -52,6 +53,13 @@ func (s *Server) components() []component {
 		})},
 		{"queue", serveHTTP(&http.Server{Handler: s.queue, ReadHeaderTimeout: 10 * time.Second}, s.listeners.queue, 5*time.Second)},
 		{"readiness", loop(s.waitReady)},
+	}
+	if s.adminTLS != nil {
+		cs = append(cs, component{"admin-tls", loop(func(ctx context.Context) {
+			s.adminTLS.Watch(ctx, 0, func(err error) {
+				s.log.Error("admin TLS: the changed files do not load; the previous certificate stays in force", "err", err)
+			})
+		})})
 	}
 	if s.resubmit != nil {
 		cs = append(cs, component{"resubmit", serveHTTP(&http.Server{Handler: s.resubmit, ReadHeaderTimeout: 10 * time.Second}, s.listeners.resubmit, 5*time.Second)})
@@ -171,7 +179,9 @@ func (s *Server) adminServer() *http.Server {
 		Audit:   s.store.Audit,
 		Replica: lease.DefaultHolder(),
 		Logger:  s.log.With("component", "admin"),
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}), ReadHeaderTimeout: 10 * time.Second,
+		// Refused handshakes and malformed requests, in the structured log.
+		ErrorLog: slog.NewLogLogger(s.log.With("component", "admin").Handler(), slog.LevelWarn)}
 }
 
 // waitReady closes Ready once every coordinator has been checked once and

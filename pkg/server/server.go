@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -34,6 +35,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/sessions"
 	"github.com/switchyard-gw/switchyard/pkg/store"
+	"github.com/switchyard-gw/switchyard/pkg/tlsfiles"
 	"github.com/switchyard-gw/switchyard/pkg/txlog"
 	"github.com/switchyard-gw/switchyard/pkg/webui"
 	"github.com/switchyard-gw/switchyard/pkg/workload"
@@ -58,7 +60,8 @@ type Server struct {
 	pending        *admission.PendingRecords // query owners waiting for the store
 	extProcMetrics *extproc.Metrics
 	extRouter      extrouter.Client
-	resubmit       *resubmit.Handler // nil: resubmission is off
+	resubmit       *resubmit.Handler  // nil: resubmission is off
+	adminTLS       *tlsfiles.Reloader // nil: the admin API is plain HTTP
 	governor       *workload.Governor
 	govReconcile   *lease.Elector // reconciliation of running slots, once per fleet
 	queue          *queue.Handler
@@ -295,6 +298,14 @@ func (s *Server) listen() error {
 			return fmt.Errorf("listening on %s: %w", a.addr, err)
 		}
 		*a.l, *a.out = l, l.Addr().String()
+	}
+	if t := cp.AdminTLS; t != nil {
+		r, err := tlsfiles.New(tlsfiles.Files{Cert: t.CertFile, Key: t.KeyFile, ClientCA: t.ClientCAFile})
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("controlPlane.adminTLS: %w", err)
+		}
+		s.adminTLS, s.listeners.admin = r, tls.NewListener(s.listeners.admin, r.ServerConfig())
 	}
 	return nil
 }
