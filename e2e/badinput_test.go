@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -74,6 +75,58 @@ func TestBadInputs(t *testing.T) {
 			}
 		})
 	}
+
+	// The edge settings of docs/configuration.md, through the real Envoy.
+	t.Run("edge: a header with underscores is refused", func(t *testing.T) {
+		req, err := http.NewRequest("POST", g.URL(0)+"/v1/statement", strings.NewReader("SELECT 1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Trino-User", "e2e")
+		req.Header["X_Trino_User"] = []string{"admin"}
+		if status, doc := send(t, req); status != 400 || doc.Error.Message == "" {
+			t.Fatalf("status %d %+v, want 400 with a JSON error", status, doc)
+		}
+	})
+	t.Run("edge: too many headers are refused", func(t *testing.T) {
+		req, err := http.NewRequest("POST", g.URL(0)+"/v1/statement", strings.NewReader("SELECT 1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Trino-User", "e2e")
+		for i := range 120 {
+			req.Header.Set("X-Extra-"+strconv.Itoa(i), "x")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("status %d, want 431", resp.StatusCode)
+		}
+	})
+	t.Run("edge: paths are normalised before routing", func(t *testing.T) {
+		// Merged slashes: the same submission as /v1/statement.
+		qr, err := harness.Submit(context.Background(), g.URL(0)+"/", "e2e", "SELECT 1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qr.Error != nil || qr.NextURI == "" {
+			t.Fatalf("a submission to //v1/statement: %+v", qr)
+		}
+		// An escaped slash is unescaped and the client redirected, never
+		// routed as another path.
+		nc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := nc.Get(g.URL(0) + "/v1/query%2F20200101_000000_00000_zzzzz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || !strings.HasSuffix(loc, "/v1/query/20200101_000000_00000_zzzzz") {
+			t.Fatalf("status %d Location %q, want a redirect to the unescaped path", resp.StatusCode, loc)
+		}
+	})
 
 	t.Run("client cannot choose the cluster", func(t *testing.T) {
 		// The gateway-owned headers are stripped before routing: asking for

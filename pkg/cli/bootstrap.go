@@ -27,6 +27,7 @@ Its --admin is the Envoy admin address, not the control plane's admin API.`,
 	c.Flags().StringVar(&xdsAddrs, "xds", "127.0.0.1:18000", "control-plane xDS address(es), comma separated")
 	c.Flags().StringVar(&o.AdminAddress, "admin", "127.0.0.1:9901", "Envoy admin address")
 	c.Flags().IntVar(&o.MaxConnections, "max-connections", 50000, "global downstream connection limit")
+	c.Flags().Int64Var(&o.MaxHeapBytes, "max-heap-bytes", xds.DefaultMaxHeapBytes, "Envoy heap the overload manager protects: it sheds memory from 95% and stops accepting new requests at 98%")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		// Every replica's address: the ADS stream goes to one that is up
 		// and moves to another when it dies.

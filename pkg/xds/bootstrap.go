@@ -15,7 +15,13 @@ type BootstrapOptions struct {
 	XDSAddresses   []string // host:port of control-plane replicas
 	AdminAddress   string   // host:port
 	MaxConnections int      // global downstream connection limit
+	// MaxHeapBytes is the heap the overload manager protects: Envoy sheds
+	// memory from 95% of it and stops accepting new requests at 98%.
+	MaxHeapBytes int64
 }
+
+// DefaultMaxHeapBytes is the overload manager's heap when none is given.
+const DefaultMaxHeapBytes = 1 << 30
 
 var bootstrapTmpl = template.Must(template.New("bootstrap").Parse(`# Envoy bootstrap for Switchyard: node identity, the ADS cluster and the
 # admin interface. Listeners, routes, clusters and endpoints come over xDS.
@@ -74,12 +80,40 @@ static_resources:
         - endpoint:
             address:
               socket_address: {address: {{.Host}}, port_value: {{.Port}}}{{end}}
+# Edge protection (Envoy's edge guidance): under memory pressure Envoy
+# frees heap, then shortens idle connections' timeouts, then stops
+# accepting new requests instead of crashing; new connections beyond the
+# global limit are refused. Streams (long polls, result downloads) are
+# never cut.
 overload_manager:
+  refresh_interval: 0.25s
   resource_monitors:
+  - name: envoy.resource_monitors.fixed_heap
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig
+      max_heap_size_bytes: {{.MaxHeapBytes}}
   - name: envoy.resource_monitors.global_downstream_max_connections
     typed_config:
       "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig
       max_active_downstream_connections: {{.MaxConnections}}
+  actions:
+  - name: envoy.overload_actions.shrink_heap
+    triggers:
+    - name: envoy.resource_monitors.fixed_heap
+      threshold: {value: 0.95}
+  - name: envoy.overload_actions.reduce_timeouts
+    triggers:
+    - name: envoy.resource_monitors.fixed_heap
+      scaled: {scaling_threshold: 0.85, saturation_threshold: 0.95}
+    typed_config:
+      "@type": type.googleapis.com/envoy.config.overload.v3.ScaleTimersOverloadActionConfig
+      timer_scale_factors:
+      - timer: HTTP_DOWNSTREAM_CONNECTION_IDLE
+        min_timeout: 2s
+  - name: envoy.overload_actions.stop_accepting_requests
+    triggers:
+    - name: envoy.resource_monitors.fixed_heap
+      threshold: {value: 0.98}
 `))
 
 // XDSHealthService is the grpc.health.v1 service name Envoy checks on the
@@ -101,6 +135,9 @@ func Bootstrap(o BootstrapOptions) (string, error) {
 	}
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = 50000
+	}
+	if o.MaxHeapBytes <= 0 {
+		o.MaxHeapBytes = DefaultMaxHeapBytes
 	}
 	var xdsAddrs []hostPort
 	seen := map[string]bool{}
@@ -125,7 +162,7 @@ func Bootstrap(o BootstrapOptions) (string, error) {
 	var b bytes.Buffer
 	err = bootstrapTmpl.Execute(&b, map[string]any{
 		"NodeID": o.NodeID, "XDSList": strings.Join(o.XDSAddresses, ","), "XDS": xdsAddrs,
-		"AdminAddress": o.AdminAddress, "AdminHost": ah, "HealthService": XDSHealthService, "AdminPort": ap, "MaxConnections": o.MaxConnections,
+		"AdminAddress": o.AdminAddress, "AdminHost": ah, "HealthService": XDSHealthService, "AdminPort": ap, "MaxConnections": o.MaxConnections, "MaxHeapBytes": o.MaxHeapBytes,
 	})
 	return b.String(), err
 }

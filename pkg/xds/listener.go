@@ -45,14 +45,32 @@ func buildListener(o Options, chain filterChain) (*listenerv3.Listener, error) {
 				{Action: &mutationv3.HeaderMutation_Remove{Remove: ForwardedPrefix}},
 			}}),
 		}},
-		// Edge settings: trust no client-supplied X-Forwarded-For, bound idle
-		// streams and slow request headers.
-		UseRemoteAddress:      wrapperspb.Bool(true),
-		StreamIdleTimeout:     durationpb.New(o.RequestTimeout),
-		RequestHeadersTimeout: durationpb.New(o.RequestTimeout),
+		// Edge settings (Envoy's edge-proxy guidance, where they fit Trino
+		// traffic; docs/configuration.md gives each one's reason):
+		// trust no client-supplied X-Forwarded-For; bound idle streams and
+		// slow request headers, but never a whole request (no
+		// request_timeout: a Trino poll or a result download may take as
+		// long as the query); one canonical path, so a policy or route on a
+		// path cannot be dodged by spelling it differently.
+		UseRemoteAddress:             wrapperspb.Bool(true),
+		StreamIdleTimeout:            durationpb.New(o.RequestTimeout),
+		RequestHeadersTimeout:        durationpb.New(o.RequestTimeout),
+		NormalizePath:                wrapperspb.Bool(true),
+		MergeSlashes:                 true,
+		PathWithEscapedSlashesAction: hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT,
+		MaxRequestHeadersKb:          wrapperspb.UInt32(MaxRequestHeadersKB),
 		CommonHttpProtocolOptions: &corev3.HttpProtocolOptions{
 			IdleTimeout:                  durationpb.New(upstreamIdleTime * 5),
 			HeadersWithUnderscoresAction: corev3.HttpProtocolOptions_REJECT_REQUEST,
+			MaxHeadersCount:              wrapperspb.UInt32(MaxHeadersCount),
+		},
+		// HTTP/2 limits set explicitly (Envoy 1.40's defaults are far
+		// larger): a client multiplexes at most this many streams, and
+		// cannot make Envoy buffer more than the windows.
+		Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+			MaxConcurrentStreams:        wrapperspb.UInt32(100),
+			InitialStreamWindowSize:     wrapperspb.UInt32(64 << 10),
+			InitialConnectionWindowSize: wrapperspb.UInt32(1 << 20),
 		},
 		LocalReplyConfig: localReplies(o),
 		AccessLog:        transactionLogs(o),
@@ -80,6 +98,15 @@ func buildListener(o Options, chain filterChain) (*listenerv3.Listener, error) {
 }
 
 const bufferHeadroom = 64 << 10
+
+// Header limits of the client listener: Envoy's defaults, set explicitly
+// so they are part of the configuration's contract (a Trino client sends
+// a few dozen headers; X-Trino-Session and X-Trino-Prepared-Statement are
+// the large ones).
+const (
+	MaxRequestHeadersKB = 60
+	MaxHeadersCount     = 100
+)
 
 // transactionLogs report to the control plane (gRPC access log) only the
 // responses that start a Trino transaction, with the coordinator that
