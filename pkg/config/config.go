@@ -49,12 +49,12 @@ type Listener struct {
 
 // ControlPlane holds the addresses the switchyard process listens on.
 type ControlPlane struct {
-	AdminAddress   string `yaml:"adminAddress"`   // HTTP admin, metrics, health (default 127.0.0.1:9080)
+	AdminAddress string `yaml:"adminAddress"` // HTTP admin, metrics, health (default 127.0.0.1:9080)
 	// AdminTLS serves the admin address over HTTPS from these files,
 	// reloaded when they change (nil: plain HTTP, for a loopback address).
-	AdminTLS *TLSFiles `yaml:"adminTLS"`
-	XDSAddress     string `yaml:"xdsAddress"`     // ADS gRPC (default 127.0.0.1:18000)
-	ExtProcAddress string `yaml:"extProcAddress"` // ext_proc gRPC (default 127.0.0.1:18001)
+	AdminTLS       *TLSFiles `yaml:"adminTLS"`
+	XDSAddress     string    `yaml:"xdsAddress"`     // ADS gRPC (default 127.0.0.1:18000)
+	ExtProcAddress string    `yaml:"extProcAddress"` // ext_proc gRPC (default 127.0.0.1:18001)
 	// ExtProcTargets are the host:port addresses Envoys use to reach ext_proc
 	// services; default is ExtProcAddress. List every replica to let each
 	// Envoy use all of them.
