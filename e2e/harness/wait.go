@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,3 +26,16 @@ func Poll(ctx context.Context, what string, timeout, interval time.Duration, che
 		}
 	}
 }
+
+// Until is Poll for a condition: it checks cond every 10 ms for at most
+// timeout.
+func Until(what string, timeout time.Duration, cond func() bool) error {
+	return Poll(context.Background(), what, timeout, 10*time.Millisecond, func() error {
+		if cond() {
+			return nil
+		}
+		return errNotYet
+	})
+}
+
+var errNotYet = errors.New("not yet")

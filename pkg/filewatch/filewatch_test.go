@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
 )
 
 func TestPoll(t *testing.T) {
@@ -39,18 +41,9 @@ func TestPoll(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			mu.Lock()
-			ok := cond()
-			mu.Unlock()
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
+		locked := func() bool { mu.Lock(); defer mu.Unlock(); return cond() }
+		if err := harness.Until(what, 5*time.Second, locked); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if err := os.WriteFile(path, []byte("22"), 0o600); err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/switchyard-gw/switchyard/e2e/harness"
 )
 
 // Hashes from Trino's own password store tests (TestPasswordStore): the
@@ -178,12 +180,8 @@ func TestWatchReloads(t *testing.T) {
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if err := harness.Until(what, 5*time.Second, cond); err != nil {
+			t.Fatal(err)
 		}
 	}
 	// A new file with bob replaces alice.

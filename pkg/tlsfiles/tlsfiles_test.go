@@ -69,12 +69,8 @@ func dial(addr string, ca *harness.CA, client *harness.Pair) (string, error) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := harness.Until(what, 5*time.Second, cond); err != nil {
+		t.Fatal(err)
 	}
 }
 
