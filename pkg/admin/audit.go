@@ -19,16 +19,18 @@ type guard struct{ a *api }
 func (g guard) viewer(h http.HandlerFunc) http.HandlerFunc { return g.a.auth.require(RoleViewer, h) }
 
 func (g guard) operator(h http.HandlerFunc) http.HandlerFunc {
-	return g.a.auth.require(RoleOperator, g.a.audit(h))
+	return g.a.audit(g.a.auth.require(RoleOperator, h))
 }
 
 func (g guard) admin(h http.HandlerFunc) http.HandlerFunc {
-	return g.a.auth.require(RoleAdmin, g.a.audit(h))
+	return g.a.audit(g.a.auth.require(RoleAdmin, h))
 }
 
-// audit records a change, with who made it and how it ended, in the log
-// and in the shared audit log (when the API has one). Neither holds the
-// token or the request's body.
+// audit records an attempted change, with who tried it and how it ended
+// (a token whose role is too weak included), in the log and in the shared
+// audit log (when the API has one). A caller without a valid token is
+// only logged: it cannot flood the shared log. Neither holds the token or
+// the request's body.
 func (a *api) audit(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		role, who := a.auth.identify(r)
@@ -38,6 +40,10 @@ func (a *api) audit(h http.HandlerFunc) http.HandlerFunc {
 			Status: sw.status, Remote: r.RemoteAddr, Replica: a.replica}
 		if r.ContentLength > 0 {
 			e.Detail = "body " + strconv.FormatInt(r.ContentLength, 10) + " bytes"
+		}
+		if role == RoleNone {
+			a.log.Warn("admin API change refused: no valid token", "method", e.Method, "path", e.Path, "status", e.Status, "remote", e.Remote)
+			return
 		}
 		a.log.Info("admin API change", "method", e.Method, "path", e.Path, "token", who, "role", e.Role, "status", e.Status, "remote", e.Remote)
 		if a.auditLog == nil {

@@ -22,8 +22,8 @@ func newAuditCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "audit [--limit N] [-o table|json]",
 		Short: "Changes made through the admin API: who, what, when, and how each ended",
-		Long: `The audit log of the admin API, newest first: every call to an operator or
-admin endpoint (refused ones too), with the token's holder and role, the
+		Long: `The audit log of the admin API, newest first: every call a token holder made
+to an operator or admin endpoint (refused ones too), with its role, the
 method and path, the answer's status, the caller's address and the replica
 that served it. Needs an operator or admin token.`,
 		Example:           "  switchyard audit --limit 50",
