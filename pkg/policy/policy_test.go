@@ -420,3 +420,24 @@ func TestDecisionLog(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// A policy published after a replica read the store at its start, but
+// before its sync loop began, is still applied (the loop's first poll
+// does not take it for the one in use).
+func TestSyncAppliesAPolicyPublishedBeforeItStarted(t *testing.T) {
+	st := store.NewMemory().Documents
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := NewEngine(nil, nil), NewEngine(nil, nil)
+	if _, err := a.Publish(ctx, st, bundle(map[string]string{"r.rego": simple, "d.json": `{"switchyard":{"settings":{"group":"g1"}}}`})); err != nil {
+		t.Fatal(err)
+	}
+	go b.Sync(ctx, st, 10*time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Current() == nil || b.Current().Version != a.Current().Version {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not apply the policy published before its sync loop began")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -75,9 +75,14 @@ type syncer struct {
 
 func (e *Engine) newSyncer(ctx context.Context, st store.Documents) *syncer {
 	s := &syncer{e: e, st: st, deg: degraded.New(degraded.Options{Logger: e.log})}
-	// What was published before this replica started is applied by Load.
+	// What was published before this replica started was applied when it
+	// started: counted as seen only if it is the policy in use, so one
+	// published in between (after the start read it, before this poll
+	// began) is still applied by the first step.
 	if raw, rev, err := st.GetDocument(ctx, store.PolicyDoc); err == nil {
-		s.seen, s.raw = rev, raw
+		if b, err := decodeBundle(raw); err == nil && e.Current() != nil && b.Version() == e.Current().Version {
+			s.seen, s.raw = rev, raw
+		}
 	}
 	return s
 }
