@@ -62,7 +62,7 @@ func (st routingPolicy) input(s *Submission) *policy.Input {
 	ss, c := &s.Req.Session, &s.Class
 	return &policy.Input{
 		Request: policy.RequestInfo{
-			User: ss.User, Source: ss.Source, ClientTags: ss.ClientTags, ClientInfo: ss.ClientInfo,
+			User: ss.User, Principal: s.Req.Principal, Source: ss.Source, ClientTags: ss.ClientTags, ClientInfo: ss.ClientInfo,
 			Catalog: ss.Catalog, Schema: ss.Schema, Session: ss.Properties, RoutingGroup: ss.RoutingGroup,
 			TransactionID: ss.Transaction, RemoteAddress: ss.RemoteAddress, Method: s.Req.Method, Path: s.Req.Path,
 		},

@@ -24,6 +24,12 @@ type Request struct {
 	Session Session
 	// Body is a submission's SQL text.
 	Body []byte
+	// Principal is the identity the gateway verified (empty: none; see
+	// pkg/identity). When set, Session.User is the verified user the
+	// request runs as: the principal, or the user it may impersonate.
+	Principal string
+	// AuthMethod is how the principal was verified ("password", "jwt").
+	AuthMethod string
 
 	id     string
 	parsed bool // path and err hold the parsed Path
@@ -202,4 +208,22 @@ func newDecisionID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "sy_" + time.Now().UTC().Format("20060102_150405") + "_" + hex.EncodeToString(b[:])
+}
+
+// SetVerified records the identity the gateway verified: the request runs
+// as user, and what is sent again on its behalf (a queued submission, a
+// resubmission) carries that user, not the header the client sent.
+func (r *Request) SetVerified(principal, user, method string) {
+	r.Principal, r.AuthMethod = principal, method
+	r.Session.User = user
+	if principal == "" {
+		return
+	}
+	sent := r.Session.Sent[:0]
+	for _, h := range r.Session.Sent {
+		if h.Name != trino.HeaderUser {
+			sent = append(sent, h)
+		}
+	}
+	r.Session.Sent = append(sent, store.Header{Name: trino.HeaderUser, Value: user})
 }

@@ -6,7 +6,10 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -16,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/switchyard-gw/switchyard/pkg/identity"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
@@ -27,7 +31,9 @@ type Server struct {
 	Policy       *policy.Engine
 	Store        store.Queries
 	StoreTimeout time.Duration
-	Logger       *slog.Logger
+	// Identity verifies who asks (nil: X-Trino-User is trusted as sent).
+	Identity *identity.Verifier
+	Logger   *slog.Logger
 }
 
 // Register adds the service to a gRPC server.
@@ -43,6 +49,18 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		Path:   path,
 		Time:   time.Now(),
 	}
+	if s.Identity != nil {
+		var jwt map[string]any
+		if ns := req.GetAttributes().GetMetadataContext().GetFilterMetadata()[identity.JWTNamespace]; ns != nil {
+			jwt = ns.AsMap()
+		}
+		id, f := s.Identity.Verify(ctx, identity.Read(mapPairs(h.GetHeaders()), jwt))
+		if f != nil {
+			s.Logger.Info("request refused by authentication", "method", in.Method, "path", path, "status", f.Status, "reason", f.Message)
+			return refuse(f), nil
+		}
+		in.User, in.Principal = id.User, id.Principal
+	}
 	if sa := req.GetAttributes().GetSource().GetAddress().GetSocketAddress(); sa != nil {
 		in.RemoteAddress = sa.GetAddress()
 	}
@@ -56,6 +74,12 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		}
 	}
 	d, err := s.Policy.Authorize(ctx, in)
+	if err == nil && d.Unset && s.Identity.Verifies() {
+		// Users are verified but no policy says who may do what: the
+		// gateway's own rules (those of policies/authz.rego without
+		// administrators).
+		d = closedByDefault(in)
+	}
 	if err != nil {
 		s.Logger.Error("authorization policy failed; denying", "path", path, "user", in.User, "error", err)
 		return deny(trino.ErrPolicyError, "the authorization policy failed, so the request is refused: "+err.Error()), nil
@@ -72,15 +96,73 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 }
 
 func deny(code trino.ErrorCode, msg string) *authv3.CheckResponse {
+	return refuse(&identity.Failure{Status: http.StatusForbidden, Code: code, Message: msg})
+}
+
+// refuse is a denial with the failure's status, JSON error and (for a
+// 401) challenges.
+func refuse(f *identity.Failure) *authv3.CheckResponse {
+	headers := []*corev3.HeaderValueOption{{
+		Header:       &corev3.HeaderValue{Key: "content-type", Value: "application/json"},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}}
+	for _, c := range f.Challenges {
+		headers = append(headers, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: "www-authenticate", Value: c},
+			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
+		})
+	}
+	code := codes.PermissionDenied
+	if f.Status == http.StatusUnauthorized {
+		code = codes.Unauthenticated
+	}
 	return &authv3.CheckResponse{
-		Status: &status.Status{Code: int32(codes.PermissionDenied), Message: msg},
+		Status: &status.Status{Code: int32(code), Message: f.Message},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status: &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden},
-			Headers: []*corev3.HeaderValueOption{{
-				Header:       &corev3.HeaderValue{Key: "content-type", Value: "application/json"},
-				AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-			}},
-			Body: string(trino.ErrorDocument(code, msg)),
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(f.Status)},
+			Headers: headers,
+			Body:    string(trino.ErrorDocument(f.Code, f.Message)),
 		}},
 	}
+}
+
+// mapPairs iterates over ext_authz's header map.
+func mapPairs(m map[string]string) func(yield func(k, v string) bool) {
+	return func(yield func(k, v string) bool) {
+		for k, v := range m {
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
+}
+
+// closedByDefault is the decision without an authorization policy when
+// clients are verified: server information, the web UI's pages and the
+// query list (answered with the caller's own queries) are open; a
+// query's details and killing it are its owner's; everything else (the
+// cluster's management and listing endpoints) is closed.
+func closedByDefault(in *policy.AuthzInput) *policy.AuthzDecision {
+	path := in.Path
+	if rest, ok := strings.CutPrefix(path, trino.RoutePrefix); ok {
+		// /_sy/{cluster}/{coordinator}/ui/...: the UI pages of a query.
+		if parts := strings.SplitN(rest, "/", 3); len(parts) == 3 {
+			path = "/" + parts[2]
+		}
+	}
+	read := in.Method == "GET" || in.Method == "HEAD"
+	queryPath := strings.HasPrefix(path, "/v1/query/") || strings.HasPrefix(path, "/ui/api/query/")
+	kill := (in.Method == "PUT" && strings.HasSuffix(path, "/killed")) || (in.Method == "DELETE" && strings.HasPrefix(path, "/v1/query/"))
+	owner := in.QueryOwner != "" && in.QueryOwner == in.User
+	switch {
+	case read && (path == "/v1/info" || path == "/v1/info/state" || path == "/v1/query" ||
+		(strings.HasPrefix(path, "/ui/") && !strings.HasPrefix(path, "/ui/api/")) || path == "/ui/api/stats" || path == "/ui/api/cluster"):
+		return &policy.AuthzDecision{Allow: true, Reason: "open to every verified user"}
+	case (read && queryPath) || kill:
+		if owner {
+			return &policy.AuthzDecision{Allow: true, Reason: "the query's owner"}
+		}
+		return &policy.AuthzDecision{Reason: fmt.Sprintf("user %s may not %s %s: only the query's owner may", in.User, in.Method, path)}
+	}
+	return &policy.AuthzDecision{Reason: fmt.Sprintf("user %s may not %s %s: it is closed on the client listener unless an authorization policy opens it", in.User, in.Method, path)}
 }

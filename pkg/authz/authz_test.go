@@ -87,7 +87,11 @@ func TestShippedAuthzPolicy(t *testing.T) {
 		ok                 bool
 		msg                string
 	}{
-		{"bob", "GET", "/v1/query/q1", true, ""},
+		{"alice", "GET", "/v1/query/q1", true, ""},
+		{"bob", "GET", "/v1/query/q1", false, "user bob may not read query q1: only its owner (alice) or an administrator may"},
+		{"bob", "GET", "/v1/query", true, ""},
+		{"bob", "GET", "/v1/node", false, "user bob may not GET /v1/node: it is closed on the client listener"},
+		{"bob", "PUT", "/v1/info/state", false, "user bob may not PUT /v1/info/state: it is closed on the client listener"},
 		{"alice", "PUT", "/v1/query/q1/killed", true, ""},
 		{"bob", "PUT", "/v1/query/q1/killed", false, "user bob may not kill query q1: only its owner (alice) or an administrator may"},
 		{"admin", "DELETE", "/v1/query/q1", true, ""},

@@ -45,6 +45,88 @@ type Listener struct {
 	// RequestTimeout bounds one upstream request of the Trino protocol
 	// (default 60s); Trino answers every request within seconds.
 	RequestTimeout time.Duration `yaml:"requestTimeout"`
+	// TLS serves clients over HTTPS too (nil: HTTP only). The plain HTTP
+	// address stays open for local use; credentials sent over it are
+	// refused, as Trino refuses them.
+	TLS *ListenerTLS `yaml:"tls"`
+	// Authentication verifies who sends each request (nil: the gateway
+	// trusts X-Trino-User as sent).
+	Authentication *Authentication `yaml:"authentication"`
+	// RefreshPeriod is how often the files of TLS and authentication are
+	// checked for changes (default 5s, Trino's file.refresh-period).
+	RefreshPeriod time.Duration `yaml:"refreshPeriod"`
+}
+
+// ListenerTLS is the HTTPS side of the client listener.
+type ListenerTLS struct {
+	// Address is host:port of the HTTPS listener (must differ from
+	// listener.address).
+	Address string `yaml:"address"`
+	// CertFile and KeyFile are the PEM certificate (with its chain) and
+	// private key. The control plane reads them and hands them to every
+	// Envoy (SDS), again whenever they change.
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+}
+
+// Authentication of clients on the data path. Password and JWT may be
+// combined (a request carries one or the other); either makes
+// credentials required on every request the gateway decides.
+type Authentication struct {
+	// Password checks HTTP Basic credentials against a password file in
+	// the format of Trino's file authenticator.
+	Password *PasswordAuthentication `yaml:"password"`
+	// JWT verifies bearer tokens in Envoy (jwt_authn).
+	JWT *JWTAuthentication `yaml:"jwt"`
+	// AllowInsecureHTTP accepts requests without credentials on the plain
+	// HTTP address, trusting X-Trino-User there (Trino's insecure
+	// authenticator; for local use: policy and governance see the header).
+	// Credentials over plain HTTP are refused either way.
+	AllowInsecureHTTP bool `yaml:"allowInsecureHTTP"`
+	// PassThrough forwards the client's credentials untouched and lets the
+	// clusters authenticate them. Alone, the gateway does not know who
+	// asks: policy and governance see X-Trino-User as sent.
+	PassThrough bool `yaml:"passThrough"`
+	// Forward is what a cluster receives: "user" (default without
+	// passThrough: X-Trino-User is the verified user and the credentials
+	// are removed, for clusters that trust the gateway) or "credentials"
+	// (the client's Authorization header as sent; the default with
+	// passThrough).
+	Forward string `yaml:"forward"`
+}
+
+// Values of Authentication.Forward.
+const (
+	ForwardUser        = "user"
+	ForwardCredentials = "credentials"
+)
+
+// PasswordAuthentication is a Trino-format password file.
+type PasswordAuthentication struct {
+	// File is the password file (user:bcrypt-or-PBKDF2-hash lines), read
+	// again when it changes.
+	File string `yaml:"file"`
+	// CacheSize bounds the cache of checked credentials (default 1000;
+	// bcrypt is slow on purpose, and every Trino request carries them).
+	CacheSize int `yaml:"cacheSize"`
+}
+
+// JWTAuthentication configures bearer tokens.
+type JWTAuthentication struct {
+	// Issuer is the required iss claim.
+	Issuer string `yaml:"issuer"`
+	// Audiences: the aud claim must name one of them (empty: not checked).
+	Audiences []string `yaml:"audiences"`
+	// JWKSFile is a JSON Web Key Set file, read again when it changes; or
+	// JWKSURL, an https:// URL Envoy fetches the keys from (with
+	// JWKSCAFile the CA bundle its certificate must chain to, default the
+	// system's).
+	JWKSFile   string        `yaml:"jwksFile"`
+	JWKSURL    string        `yaml:"jwksURL"`
+	JWKSCAFile string        `yaml:"jwksCAFile"`
+	JWKSCache  time.Duration `yaml:"jwksCache"` // how long fetched keys are kept (default 10m)
+	// PrincipalClaim names the claim holding the user (default "sub").
+	PrincipalClaim string `yaml:"principalClaim"`
 }
 
 // ControlPlane holds the addresses the switchyard process listens on.
@@ -326,7 +408,7 @@ const TokenHashPrefix = "sha256:"
 // Defaults returns a configuration with every default filled in.
 func Defaults() Config {
 	return Config{
-		Listener: Listener{Address: "0.0.0.0:8080", MaxBodyBytes: 1 << 20, RequestTimeout: 60 * time.Second},
+		Listener: Listener{Address: "0.0.0.0:8080", MaxBodyBytes: 1 << 20, RequestTimeout: 60 * time.Second, RefreshPeriod: 5 * time.Second},
 		ControlPlane: ControlPlane{
 			AdminAddress:    "127.0.0.1:9080",
 			XDSAddress:      "127.0.0.1:18000",
@@ -397,6 +479,7 @@ func (c *Config) applyDerivedDefaults() {
 		c.ControlPlane.QueueTargets = []string{c.ControlPlane.QueueAddress}
 	}
 	c.Events.applyDefaults()
+	c.Listener.Authentication.applyDefaults()
 	for i := range c.Groups {
 		if c.Groups[i].Strategy == "" {
 			c.Groups[i].Strategy = StrategyRoundRobin

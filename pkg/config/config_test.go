@@ -109,6 +109,13 @@ func TestBadConfigs(t *testing.T) {
 			"events.secrets[1].secret: is the same as events.secrets[0]'s",
 			`events.secrets[2].cluster: "B" is not a valid cluster name`, "events.secrets[2].secret: must be at least 16 characters",
 			"events.secrets[3].secretEnv: environment variable SWITCHYARD_TEST_UNSET_SECRET_VARIABLE is empty or unset"},
+		"authentication": {"listener.tls.address: must differ from listener.address (127.0.0.1:8080)", "listener.tls.certFile: is required",
+			`listener.tls.keyFile: "/nonexistent/key.pem" is not readable`, `listener.authentication.forward: must be "user" or "credentials", got "cluster"`,
+			"listener.authentication.password.file: is required", "listener.authentication.password.cacheSize: must be between 1 and 1000000, got -1",
+			"listener.authentication.jwt.issuer: is required", "listener.authentication.jwt: set one of jwksFile and jwksURL, not both",
+			"listener.authentication.jwt.jwksCache: must be at least 1s, got 1ms"},
+		"authentication-http": {"listener.authentication: passwords and tokens are only accepted over HTTPS: set listener.tls",
+			`listener.authentication.forward: must be "credentials" with passThrough`, `listener.authentication.jwt.jwksCAFile: "/nonexistent/ca.pem" is not readable`},
 		"coordinator-api": {`coordinatorAPI.user: must be a name without spaces or control characters, got "two words"`,
 			`coordinatorAPI.source: must be a name of 1-256 bytes of UTF-8, got ""`, "coordinatorAPI.timeout: must be positive, got -1s"},
 	}

@@ -88,6 +88,7 @@ func (c *Config) Validate() error {
 	if c.Listener.RequestTimeout <= 0 {
 		add("listener.requestTimeout", "must be positive, got %v", c.Listener.RequestTimeout)
 	}
+	c.Listener.validateSecurity(add, checkAddr)
 	checkAddr("controlPlane.adminAddress", c.ControlPlane.AdminAddress)
 	checkAddr("controlPlane.xdsAddress", c.ControlPlane.XDSAddress)
 	checkAddr("controlPlane.extProcAddress", c.ControlPlane.ExtProcAddress)

@@ -101,8 +101,14 @@ func immediate(r admission.Response, details string) *extprocv3.ProcessingRespon
 
 func immediateHeaders(r admission.Response) *extprocv3.HeaderMutation {
 	mut := &extprocv3.HeaderMutation{SetHeaders: []*corev3.HeaderValueOption{setHeader("content-type", r.ContentType)}}
+	seen := map[string]bool{}
 	for _, h := range r.Headers {
-		mut.SetHeaders = append(mut.SetHeaders, setHeader(h.Name, h.Value))
+		hv := setHeader(h.Name, h.Value)
+		if seen[h.Name] { // a repeated header (WWW-Authenticate) keeps every value
+			hv.AppendAction = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
+		}
+		seen[h.Name] = true
+		mut.SetHeaders = append(mut.SetHeaders, hv)
 	}
 	return mut
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
@@ -27,9 +28,12 @@ type processor interface {
 // for its kind: a submission (decided once its SQL has arrived), a request
 // under the gateway's own prefix (routed by path already), or a request
 // decided from its headers alone (a query's owner, or any cluster).
-func (s *Server) newProcessor(h *extprocv3.HttpHeaders) processor {
+func (s *Server) newProcessor(ctx context.Context, h *extprocv3.HttpHeaders, md *corev3.Metadata) processor {
 	var req admission.Request
 	readHeaders(h, &req)
+	if refused := s.authenticate(ctx, h, md, &req); refused != nil {
+		return refused
+	}
 	path, _ := req.SplitPath()
 	if req.Method == "POST" && webui.IsLogin(path) {
 		return &uiLoginProcessor{s: s, req: req}
@@ -37,6 +41,9 @@ func (s *Server) newProcessor(h *extprocv3.HttpHeaders) processor {
 	if strings.HasPrefix(path, trino.RoutePrefix) {
 		// The infoUri UI pages of a query: routed by path.
 		return &headersProcessor{s: s, req: req, k: trino.PathOther, decide: passPrefixed}
+	}
+	if req.Method == "GET" && path == QueryListPath && s.o.Queries != nil {
+		return &listProcessor{s: s, req: req}
 	}
 	info, err := req.PathInfo()
 	switch {
@@ -77,7 +84,7 @@ func (p *headersProcessor) requestHeaders(ctx context.Context, _ *extprocv3.Http
 	}
 	o = p.s.o.Pipeline.UIRequest(ctx, &p.req, o)
 	p.label = o.Label()
-	return one(answer(&p.req, o, nil))
+	return one(p.s.forwardIdentity(&p.req, answer(&p.req, o, nil)))
 }
 
 func (p *headersProcessor) requestBody(context.Context, *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
@@ -150,7 +157,7 @@ func (p *submitProcessor) decide(ctx context.Context) *extprocv3.ProcessingRespo
 	p.sub.Req = &p.req
 	o := p.s.o.Pipeline.Submit(ctx, &p.sub)
 	p.label = o.Label()
-	return answer(&p.req, o, []string{"accept-encoding"})
+	return p.s.forwardIdentity(&p.req, answer(&p.req, o, []string{"accept-encoding"}))
 }
 
 func (p *submitProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {

@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
+	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
+	"github.com/switchyard-gw/switchyard/pkg/identity"
 )
 
 // Options configure the service.
@@ -31,8 +33,17 @@ type Options struct {
 	Pipeline *admission.Pipeline
 	// MaxBodyBytes bounds a submission's SQL text.
 	MaxBodyBytes int
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	// Identity verifies who sends each request (nil: X-Trino-User is
+	// trusted as sent).
+	Identity *identity.Verifier
+	// Queries lists the fleet's queries: GET /v1/query is answered with
+	// the caller's own (nil: the request goes to a cluster, as any other).
+	Queries func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View
+	// ForwardUser: a cluster receives the verified user in X-Trino-User
+	// and not the client's credentials.
+	ForwardUser bool
+	Logger      *slog.Logger
+	Metrics     *Metrics
 }
 
 // Server implements envoy.service.ext_proc.v3.ExternalProcessor.
@@ -115,7 +126,7 @@ func (s *Server) step(ctx context.Context, st *streamState, req *extprocv3.Proce
 	case h != nil && st.p != nil:
 		return nil, errSecondHeaders
 	case h != nil:
-		st.p = s.newProcessor(h)
+		st.p = s.newProcessor(ctx, h, req.GetMetadataContext())
 		out = st.p.requestHeaders(ctx, h)
 	case st.p == nil:
 		return nil, errFirstMessage

@@ -25,7 +25,7 @@ var keyTerms = func() map[string]*ast.Term {
 		"type", "tables", "tableInfo", "crossJoin", "hasWhere", "hasLimit", "explain", "innerType", "unresolved", "length", "cost",
 		"external", "routingGroup", "headers", "errors", "version", "request", "user", "source", "clientTags", "clientInfo",
 		"catalog", "schema", "session", "transactionId", "remoteAddress", "method", "path", "query", "fleet", "time",
-		"unix", "rfc3339", "weekday", "hour", "clientSession", "id",
+		"unix", "rfc3339", "weekday", "hour", "clientSession", "id", "principal",
 		"SELECT", "POST", "/v1/statement", "",
 	} {
 		m[k] = ast.StringTerm(k)
@@ -136,6 +136,7 @@ func (in *Input) astValue(fleet *FleetValue) ast.Value {
 		[2]*ast.Term{str("version"), ast.InternedTerm(InputVersion)},
 		[2]*ast.Term{str("request"), ast.ObjectTerm(
 			ast.Item(str("user"), str(r.User)),
+			ast.Item(str("principal"), str(r.Principal)),
 			ast.Item(str("source"), str(r.Source)),
 			ast.Item(str("clientTags"), strList(r.ClientTags)),
 			ast.Item(str("clientInfo"), str(r.ClientInfo)),

@@ -18,6 +18,9 @@ import (
 const (
 	RoutingQuery = "data.switchyard.routing.decision"
 	AuthzQuery   = "data.switchyard.authz.decision"
+	// IdentityQuery decides whether a verified principal may run as the
+	// user its X-Trino-User names (impersonation).
+	IdentityQuery = "data.switchyard.identity.decision"
 )
 
 // Compiled is a policy ready to evaluate.
@@ -33,8 +36,9 @@ type Compiled struct {
 	// cluster caps (nil: no workload governance).
 	Governance *governance.Config
 
-	routing rego.PreparedEvalQuery
-	authz   *rego.PreparedEvalQuery
+	routing  rego.PreparedEvalQuery
+	authz    *rego.PreparedEvalQuery
+	identity *rego.PreparedEvalQuery
 }
 
 // TestReport summarises the policy's own Rego tests.
@@ -112,6 +116,13 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 			return nil, &CompileError{Problems: []string{"preparing " + AuthzQuery + ": " + err.Error()}}
 		}
 		c.authz = &q
+	}
+	if definesRule(compiler, IdentityQuery) {
+		q, err := rego.New(rego.Query(IdentityQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, &CompileError{Problems: []string{"preparing " + IdentityQuery + ": " + err.Error()}}
+		}
+		c.identity = &q
 	}
 	return c, nil
 }

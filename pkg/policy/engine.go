@@ -38,6 +38,8 @@ type AuthzDecision struct {
 	Reason      string   `json:"reason,omitempty"`
 	Explanation []string `json:"explanation,omitempty"`
 	Policy      string   `json:"policy"`
+	// Unset: no policy (or no rule for this question) decided.
+	Unset bool `json:"-"`
 }
 
 // Engine holds the current policy and swaps it atomically.
@@ -137,10 +139,10 @@ func (c *Compiled) Decide(ctx context.Context, in *Input) (*Decision, error) {
 func (e *Engine) Authorize(ctx context.Context, in *AuthzInput) (*AuthzDecision, error) {
 	c := e.cur.Load()
 	if c == nil {
-		return &AuthzDecision{Allow: true, Reason: "no policy"}, nil
+		return &AuthzDecision{Allow: true, Reason: "no policy", Unset: true}, nil
 	}
 	if c.authz == nil {
-		return &AuthzDecision{Allow: true, Reason: "no authorization policy", Policy: c.Version}, nil
+		return &AuthzDecision{Allow: true, Reason: "no authorization policy", Policy: c.Version, Unset: true}, nil
 	}
 	obj, err := evalObject(ctx, *c.authz, AuthzQuery, rego.EvalInput(in.value()))
 	if err != nil {
@@ -154,6 +156,32 @@ func (e *Engine) Authorize(ctx context.Context, in *AuthzInput) (*AuthzDecision,
 		return nil, err
 	}
 	if d.Explanation, err = stringsField(obj, "explanation"); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Impersonate decides whether a verified principal may run queries as
+// another user. Without a policy, or without
+// data.switchyard.identity.decision, nobody may (Trino's default).
+func (e *Engine) Impersonate(ctx context.Context, in *ImpersonationInput) (*AuthzDecision, error) {
+	c := e.cur.Load()
+	if c == nil || c.identity == nil {
+		d := &AuthzDecision{Reason: "no impersonation rules"}
+		if c != nil {
+			d.Policy = c.Version
+		}
+		return d, nil
+	}
+	obj, err := evalObject(ctx, *c.identity, IdentityQuery, rego.EvalInput(in.value()))
+	if err != nil {
+		return nil, err
+	}
+	d := &AuthzDecision{Policy: c.Version}
+	if d.Allow, err = boolField(obj, "allow", false); err != nil {
+		return nil, err
+	}
+	if d.Reason, err = stringField(obj, "reason"); err != nil {
 		return nil, err
 	}
 	return d, nil

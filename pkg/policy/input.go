@@ -45,7 +45,11 @@ type ExternalInfo struct {
 
 // RequestInfo is the identity and the session of the request.
 type RequestInfo struct {
+	// User is the user the query runs as; Principal is the identity the
+	// gateway verified (empty without authentication). They differ only
+	// where data.switchyard.identity allowed the principal to impersonate.
 	User          string
+	Principal     string
 	Source        string
 	ClientTags    []string
 	ClientInfo    string
@@ -100,7 +104,10 @@ type ClusterInfo struct {
 // AuthzInput is what the authorization policy sees about a request that is
 // not a query submission (UI, /v1/query, kill, server info).
 type AuthzInput struct {
+	// User is the user the request runs as; Principal the identity the
+	// gateway verified (empty without authentication).
 	User          string
+	Principal     string
 	Method, Path  string
 	QueryID       string // of the query the path names, if any
 	QueryOwner    string // the user who submitted it, when known
@@ -111,8 +118,28 @@ type AuthzInput struct {
 func (in *AuthzInput) value() map[string]any {
 	return map[string]any{
 		"version": InputVersion,
-		"request": map[string]any{"user": in.User, "method": in.Method, "path": in.Path, "remoteAddress": in.RemoteAddress},
+		"request": map[string]any{"user": in.User, "principal": in.Principal, "method": in.Method, "path": in.Path, "remoteAddress": in.RemoteAddress},
 		"query":   map[string]any{"id": in.QueryID, "owner": in.QueryOwner},
 		"time":    map[string]any{"unix": in.Time.Unix(), "rfc3339": in.Time.UTC().Format(time.RFC3339)},
+	}
+}
+
+// ImpersonationInput asks whether Principal may run as User
+// (data.switchyard.identity.decision).
+type ImpersonationInput struct {
+	Principal string
+	User      string
+	// Method is how the principal was verified: "password" or "jwt".
+	Method string
+	Time   time.Time
+}
+
+func (in *ImpersonationInput) value() map[string]any {
+	return map[string]any{
+		"version":   InputVersion,
+		"principal": in.Principal,
+		"user":      in.User,
+		"method":    in.Method,
+		"time":      map[string]any{"unix": in.Time.Unix(), "rfc3339": in.Time.UTC().Format(time.RFC3339)},
 	}
 }

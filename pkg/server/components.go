@@ -61,6 +61,16 @@ func (s *Server) components() []component {
 			})
 		})})
 	}
+	if len(s.edge.path) > 0 {
+		cs = append(cs, component{"listener-files", loop(s.watchEdgeFiles)})
+	}
+	if s.passwords != nil {
+		cs = append(cs, component{"password-file", loop(func(ctx context.Context) {
+			s.passwords.Watch(ctx, s.cfg.Listener.FileRefresh(), func(err error) {
+				s.log.Error("password file: the changed file does not load; the previous one stays in force", "error", err)
+			})
+		})})
+	}
 	if s.resubmit != nil {
 		cs = append(cs, component{"resubmit", serveHTTP(&http.Server{Handler: s.resubmit, ReadHeaderTimeout: 10 * time.Second}, s.listeners.resubmit, 5*time.Second)})
 	}
@@ -146,11 +156,20 @@ func (s *Server) extProcServer() *grpc.Server {
 	extproc.New(extproc.Options{
 		Pipeline:     s.pipeline,
 		MaxBodyBytes: s.cfg.Listener.MaxBodyBytes,
-		Logger:       s.log.With("component", "extproc"),
-		Metrics:      s.extProcMetrics,
+		Identity:     s.identity,
+		ForwardUser:  s.forwardUser(),
+		Queries: func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View {
+			// Answered within Envoy's ext_proc message timeout.
+			ctx, cancel := context.WithTimeout(ctx, s.cfg.ControlPlane.ExtProcTimeout*3/4)
+			defer cancel()
+			return s.fleetQueries(ctx, f)
+		},
+		Logger:  s.log.With("component", "extproc"),
+		Metrics: s.extProcMetrics,
 	}).Register(g)
 	(&authz.Server{
 		Policy: s.policy, Store: s.store.Queries, StoreTimeout: s.cfg.Store.Redis.Timeout, Logger: s.log.With("component", "authz"),
+		Identity: s.identity,
 	}).Register(g)
 	(&txlog.Service{
 		Store: s.store.Queries, TTL: s.cfg.Store.QueryTTL, Logger: s.log.With("component", "txlog"),
@@ -167,9 +186,7 @@ func (s *Server) adminServer() *http.Server {
 	return &http.Server{Handler: admin.Handler(admin.Options{
 		Gatherer: s.reg, Ready: s.readyCheck, Pprof: s.cfg.ControlPlane.Pprof,
 		Fleet: s.fleet, Tokens: s.cfg.Admin.Tokens, ShutdownWorkers: s.cfg.Admin.ShutdownWorkers,
-		Queries: func(ctx context.Context, f fleetqueries.Filter) fleetqueries.View {
-			return fleetqueries.Collect(ctx, s.router.Fleet(), s.coord, f, s.cfg.CoordinatorAPI.Timeout)
-		},
+		Queries:    s.fleetQueries,
 		Policy:     policyAPI{s},
 		Governance: s.governor,
 		Events: events.Handler(events.Options{
@@ -218,4 +235,9 @@ func (s *Server) readyCheck(r *http.Request) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
+}
+
+// fleetQueries reads the queries of every coordinator of the fleet.
+func (s *Server) fleetQueries(ctx context.Context, f fleetqueries.Filter) fleetqueries.View {
+	return fleetqueries.Collect(ctx, s.router.Fleet(), s.coord, f, s.cfg.CoordinatorAPI.Timeout)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
@@ -41,13 +42,15 @@ func (s *Server) publish(f *fleet.Fleet) error {
 
 func (s *Server) xdsOptions() xds.Options {
 	c := s.cfg
+	tlsOpts, jwt := s.edge.options()
 	return xds.Options{
+		TLS: tlsOpts, JWT: jwt, StripCredentials: s.forwardUser(),
 		ListenerAddress: c.Listener.Address,
 		MaxBodyBytes:    uint32(c.Listener.MaxBodyBytes),
 		RequestTimeout:  c.Listener.RequestTimeout,
 		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
 		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
-		ExtAuthz:        c.Policy.Dir != "",
+		ExtAuthz:        c.Policy.Dir != "" || s.identity.Verifies(),
 		Resubmit:        c.Routing.Resubmission.On(),
 		ResubmitTargets: c.ControlPlane.ResubmitTargets,
 		QueueTargets:    c.ControlPlane.QueueTargets,
@@ -69,4 +72,11 @@ func healthTargets(f *fleet.Fleet) []health.Target {
 		}
 	}
 	return out
+}
+
+// forwardUser: clusters get the verified user in X-Trino-User and never
+// the client's credentials.
+func (s *Server) forwardUser() bool {
+	a := s.cfg.Listener.Authentication
+	return a.Verifies() && a.Forward == config.ForwardUser
 }

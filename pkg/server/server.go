@@ -27,8 +27,10 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/governance"
 	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/identity"
 	"github.com/switchyard-gw/switchyard/pkg/lease"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
+	"github.com/switchyard-gw/switchyard/pkg/passwordfile"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/queue"
 	"github.com/switchyard-gw/switchyard/pkg/resubmit"
@@ -66,6 +68,9 @@ type Server struct {
 	govReconcile   *lease.Elector // reconciliation of running slots, once per fleet
 	queue          *queue.Handler
 	changes        *debouncer // the fleet changed: publish a new snapshot
+	edge           *edgeFiles // the client listener's certificate and key set
+	identity       *identity.Verifier
+	passwords      *passwordfile.Authenticator // nil: no password file
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr, QueueAddr string
@@ -128,6 +133,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		Logger: log.With("component", "lifecycle"),
 	})
 	if err := s.buildPolicy(); err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	if s.edge, err = newEdgeFiles(cfg.Listener); err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	if err := s.buildIdentity(); err != nil {
 		s.store.Close()
 		return nil, err
 	}

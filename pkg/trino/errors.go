@@ -116,11 +116,20 @@ var (
 	ErrAbandonedQuery = ErrorCode{0x53590011, "ABANDONED_QUERY", UserError}
 )
 
+// The errors of authentication. PERMISSION_DENIED is Trino's own code (a
+// principal that may not impersonate the user it names).
+var (
+	ErrAuthenticationFailed = ErrorCode{0x53590012, "AUTHENTICATION_FAILED", UserError}
+	ErrInsecureCredentials  = ErrorCode{0x53590013, "INSECURE_CREDENTIALS", UserError}
+	ErrPermissionDenied     = ErrorCode{4, "PERMISSION_DENIED", UserError}
+)
+
 // ErrorCodeByName finds a gateway error by its name (ok false: unknown).
 func ErrorCodeByName(name string) (ErrorCode, bool) {
 	for _, c := range []ErrorCode{ErrNoClusterAvailable, ErrUnknownRoutingGroup, ErrQueryTextTooLarge, ErrQueryNotFound,
 		ErrMalformedQueryID, ErrGatewayInternal, ErrNoRoute, ErrCoordinatorGone, ErrGatewayUnavailable, ErrBadRequest,
-		ErrPolicyDenied, ErrPolicyError, ErrUnknownTransaction, ErrQueryQueueFull, ErrQuotaExceeded, ErrUserCanceled, ErrAbandonedQuery} {
+		ErrPolicyDenied, ErrPolicyError, ErrUnknownTransaction, ErrQueryQueueFull, ErrQuotaExceeded, ErrUserCanceled, ErrAbandonedQuery,
+		ErrAuthenticationFailed, ErrInsecureCredentials, ErrPermissionDenied} {
 		if c.Name == name {
 			return c, true
 		}

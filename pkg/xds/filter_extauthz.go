@@ -28,6 +28,8 @@ func (extAuthzFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) erro
 		// A failed check is a gateway failure (500, rewritten into a JSON
 		// error by the local replies), never an allow.
 		StatusOnError: &typev3.HttpStatus{Code: typev3.StatusCode_InternalServerError},
+		// jwt_authn's verdict on a bearer token, for pkg/identity.
+		MetadataContextNamespaces: forwardedMetadata(o).GetUntyped(),
 	}))
 	return nil
 }

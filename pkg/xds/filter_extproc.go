@@ -44,9 +44,11 @@ func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 		},
 		MessageTimeout:   durationpb.New(o.ExtProcTimeout),
 		FailureModeAllow: false,
-		MetadataOptions: &extprocv3.MetadataOptions{ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{
-			Untyped: []string{MetadataNamespace},
-		}},
+		MetadataOptions: &extprocv3.MetadataOptions{
+			ReceivingNamespaces: &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{MetadataNamespace}},
+			// jwt_authn's verdict on a bearer token, for pkg/identity.
+			ForwardingNamespaces: forwardedMetadata(o),
+		},
 		// With a STREAMED body (submissions), Envoy sends the body right
 		// behind the headers; ext_proc answers the headers once it has read
 		// the SQL, so a submission costs one round trip, not two.
@@ -119,4 +121,13 @@ func controlPlaneService(o Options) *corev3.GrpcService {
 		Timeout:         durationpb.New(o.ExtProcTimeout),
 		RetryPolicy:     extProcRetryPolicy(),
 	}
+}
+
+// forwardedMetadata is the dynamic metadata the control plane reads:
+// jwt_authn's, when bearer tokens are verified.
+func forwardedMetadata(o Options) *extprocv3.MetadataOptions_MetadataNamespaces {
+	if o.JWT == nil {
+		return nil
+	}
+	return &extprocv3.MetadataOptions_MetadataNamespaces{Untyped: []string{jwtAuthnName}}
 }

@@ -117,7 +117,7 @@ func buildRoutes(f *fleet.Fleet, clusters []fleet.Cluster, o Options, chain filt
 			}},
 		}},
 		// The decision header is for routing only; coordinators never see it.
-		RequestHeadersToRemove: []string{RouteHeader},
+		RequestHeadersToRemove: removedRequestHeaders(o),
 	}, nil
 }
 
@@ -250,4 +250,16 @@ func exactHeader(name, value string) *routev3.HeaderMatcher {
 			MatchPattern: &matcherv3.StringMatcher_Exact{Exact: value},
 		}},
 	}
+}
+
+// removedRequestHeaders are taken off every request to a cluster: the
+// decision header, and the client's credentials when the gateway verified
+// them (a coordinator that trusts the gateway would refuse a password
+// over its plain HTTP; prefixed polls never pass ext_proc, which removes
+// them from the rest).
+func removedRequestHeaders(o Options) []string {
+	if o.StripCredentials {
+		return []string{RouteHeader, "authorization"}
+	}
+	return []string{RouteHeader}
 }

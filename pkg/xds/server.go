@@ -59,6 +59,7 @@ func (s *Server) Update(ctx context.Context, r *Resources) (string, error) {
 		resource.RouteType:    toResources(r.Routes),
 		resource.ClusterType:  toResources(r.Clusters),
 		resource.EndpointType: toResources(r.Endpoints),
+		resource.SecretType:   toResources(r.Secrets),
 	})
 	if err != nil {
 		return "", err
@@ -93,6 +94,9 @@ func contentVersion(r *Resources) (string, error) {
 		all = append(all, x)
 	}
 	for _, x := range r.Endpoints {
+		all = append(all, x)
+	}
+	for _, x := range r.Secrets {
 		all = append(all, x)
 	}
 	for _, m := range all {

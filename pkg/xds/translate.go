@@ -14,6 +14,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -52,6 +53,14 @@ type Options struct {
 	// the polls of queries in the gateway's queue go there. Empty: no
 	// queue route.
 	QueueTargets []string
+	// TLS opens the HTTPS listener too (nil: HTTP only).
+	TLS *ListenerTLS
+	// JWT verifies bearer tokens in Envoy (jwt_authn; nil: none).
+	JWT *JWTProvider
+	// StripCredentials removes the client's Authorization header from
+	// every request to a cluster: the gateway verified it, and the
+	// cluster gets the verified user in X-Trino-User.
+	StripCredentials bool
 }
 
 // HealthCheck configures Envoy's active health checks of coordinators.
@@ -66,6 +75,7 @@ type Resources struct {
 	Routes    []*routev3.RouteConfiguration
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
+	Secrets   []*tlsv3.Secret
 }
 
 // SubmitClusterName is the Envoy cluster that takes new queries for a Trino
@@ -99,6 +109,14 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 		return nil, fmt.Errorf("listener: %w", err)
 	}
 	r.Listeners = append(r.Listeners, l)
+	if o.TLS != nil {
+		tl, sec, err := tlsListener(l, o)
+		if err != nil {
+			return nil, fmt.Errorf("TLS listener: %w", err)
+		}
+		r.Listeners = append(r.Listeners, tl)
+		r.Secrets = append(r.Secrets, sec)
+	}
 
 	ep, err := extProcCluster(o)
 	if err != nil {
