@@ -142,14 +142,19 @@ func runCLI(t *testing.T, server string, args ...string) (string, error) {
 // and returns, per tag, its rows (columns joined by tabs) or its error.
 func runJDBC(t *testing.T, server string, qs []taggedQuery) (rows map[string][]string, errs map[string]string) {
 	t.Helper()
+	return runJDBCURL(t, "jdbc:trino://"+strings.TrimPrefix(server, "http://"), "e2e", qs)
+}
+
+// runJDBCURL runs queries with the JDBC driver at a full URL as user.
+func runJDBCURL(t *testing.T, url, user string, qs []taggedQuery) (rows map[string][]string, errs map[string]string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var in strings.Builder
 	for _, q := range qs {
 		fmt.Fprintf(&in, "%s\t%s\n", q.Tag, q.SQL)
 	}
-	url := "jdbc:trino://" + strings.TrimPrefix(server, "http://")
-	cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", "-cp", env.TrinoJDBCPath(), env.Root+"/e2e/clients/JdbcClient.java", url, "e2e")
+	cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", "-cp", env.TrinoJDBCPath(), env.Root+"/e2e/clients/JdbcClient.java", url, user)
 	cmd.Stdin = strings.NewReader(in.String())
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -30,6 +30,9 @@ type GatewayConfig struct {
 	Clusters     []ClusterSpec
 	// Extra is merged into the top level of the YAML (e.g. "health").
 	Extra map[string]any
+	// ListenerExtra is merged into the listener section (tls,
+	// authentication).
+	ListenerExtra map[string]any
 	// LogLevel of the control plane (default debug).
 	LogLevel string
 	// Pprof serves /debug/pprof/ on the admin address.
@@ -100,8 +103,12 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 	if len(c.QueueTargets) > 0 {
 		cp["queueTargets"] = c.QueueTargets
 	}
+	listener := map[string]any{"address": c.ListenerAddr}
+	for k, v := range c.ListenerExtra {
+		listener[k] = v
+	}
 	doc := map[string]any{
-		"listener":     map[string]any{"address": c.ListenerAddr},
+		"listener":     listener,
 		"controlPlane": cp,
 		"routing":      map[string]any{"defaultGroup": c.DefaultGroup},
 		"health":       map[string]any{"interval": "1s", "timeout": "1s", "fallThreshold": 2, "riseThreshold": 2},

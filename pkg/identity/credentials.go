@@ -38,6 +38,9 @@ func ReadJWT(ns map[string]any) *JWTResult {
 		return nil
 	}
 	if p, ok := ns[JWTPayloadKey].(map[string]any); ok {
+		if p == nil {
+			p = map[string]any{}
+		}
 		return &JWTResult{Claims: p}
 	}
 	if f, ok := ns[JWTFailureKey].(map[string]any); ok {

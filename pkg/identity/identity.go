@@ -182,18 +182,11 @@ func (v *Verifier) insecure(c Credentials) (Identity, *Failure) {
 	return Identity{User: c.User, Method: MethodInsecure}, nil
 }
 
-// principal verifies the credentials of a request over TLS.
+// principal verifies the credentials of a request over TLS: a Basic
+// password against the password file, a bearer token by jwt_authn's
+// verdict (which Envoy writes for every request, "Jwt is missing" when
+// there is no token, so it is read only for a Bearer header).
 func (v *Verifier) principal(c Credentials) (string, string, *Failure) {
-	if j := c.JWT; j != nil && v.o.JWT {
-		if j.Failure != "" {
-			return "", "", v.unauthorized("Invalid token: " + j.Failure)
-		}
-		p, ok := j.Claims[v.o.PrincipalClaim].(string)
-		if !ok || p == "" {
-			return "", "", v.unauthorized(fmt.Sprintf("Invalid token: it has no %q claim naming the user", v.o.PrincipalClaim))
-		}
-		return p, MethodJWT, nil
-	}
 	scheme, value, _ := strings.Cut(c.Authorization, " ")
 	switch {
 	case c.Authorization == "":
@@ -208,8 +201,18 @@ func (v *Verifier) principal(c Credentials) (string, string, *Failure) {
 		}
 		return user, MethodPassword, nil
 	case strings.EqualFold(scheme, "Bearer") && v.o.JWT:
-		// jwt_authn saw no token it could read (a malformed header).
-		return "", "", v.unauthorized("Invalid token: the bearer token could not be read")
+		j := c.JWT
+		switch {
+		case j == nil:
+			return "", "", v.unauthorized("Invalid token: the bearer token could not be read")
+		case j.Claims == nil:
+			return "", "", v.unauthorized("Invalid token: " + j.Failure)
+		}
+		p, ok := j.Claims[v.o.PrincipalClaim].(string)
+		if !ok || p == "" {
+			return "", "", v.unauthorized(fmt.Sprintf("Invalid token: it has no %q claim naming the user", v.o.PrincipalClaim))
+		}
+		return p, MethodJWT, nil
 	}
 	return "", "", v.unauthorized(fmt.Sprintf("Unsupported authentication scheme %q: %s", scheme, v.wanted()))
 }

@@ -62,7 +62,10 @@ func (jwtAuthnFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) erro
 		Issuer:    j.Issuer,
 		Audiences: j.Audiences,
 		// Kept for ext_proc and for clusters that get the credentials.
-		Forward:                true,
+		Forward: true,
+		// Only the Authorization header (not Envoy's default access_token
+		// query parameter, which would end up in logs).
+		FromHeaders:            []*jwtv3.JwtHeader{{Name: "Authorization", ValuePrefix: "Bearer "}},
 		PayloadInMetadata:      identity.JWTPayloadKey,
 		FailedStatusInMetadata: identity.JWTFailureKey,
 	}
