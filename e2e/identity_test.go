@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,8 @@ type authFixture struct {
 	keyFile   string
 	key       *rsa.PrivateKey
 	dir       string
+	tokens    []string // every token signed, for the log check
+	keyLine   string   // a line of the TLS private key, for the log check
 }
 
 const (
@@ -60,6 +63,7 @@ func startAuthGateway(t *testing.T) *authFixture {
 		t.Fatal(err)
 	}
 	f.certFile, f.keyFile = pair.CertFile, pair.KeyFile
+	f.keyLine = strings.Split(string(pair.KeyPEM), "\n")[1]
 	f.passwords = filepath.Join(f.dir, "password.db")
 	writePasswords(t, f.passwords, map[string]string{"alice": "alice-pw-1", "bob": "bob-pw-2", "svc": "svc-pw-3", "admin": "admin-pw-4"})
 	if f.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
@@ -128,6 +132,13 @@ func writeJWKS(t *testing.T, path string, pub *rsa.PublicKey) {
 	if err := os.WriteFile(path, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// token signs a JWT (RS256) with key and remembers it.
+func (f *authFixture) token(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
+	tok := token(t, key, claims)
+	f.tokens = append(f.tokens, tok)
+	return tok
 }
 
 // token signs a JWT (RS256) with key.
@@ -262,12 +273,12 @@ func TestClientAuthentication(t *testing.T) {
 		}
 	})
 	t.Run("python jwt", func(t *testing.T) {
-		res := f.pyAuth(t, map[string]any{"jwt": token(t, f.key, f.claims("dora", time.Hour)), "queries": []string{"SELECT current_user"}})
+		res := f.pyAuth(t, map[string]any{"jwt": f.token(t, f.key, f.claims("dora", time.Hour)), "queries": []string{"SELECT current_user"}})
 		if got := onlyRow(t, "jwt dora", res[0]); got != "dora" {
 			t.Fatalf("current_user %q, want dora (the principal claim)", got)
 		}
 		expired := f.claims("dora", -time.Hour)
-		res = f.pyAuth(t, map[string]any{"jwt": token(t, f.key, expired), "queries": []string{"SELECT 1"}})
+		res = f.pyAuth(t, map[string]any{"jwt": f.token(t, f.key, expired), "queries": []string{"SELECT 1"}})
 		if !strings.Contains(res[0].Error, "401") || !strings.Contains(res[0].Error, "Invalid token") {
 			t.Fatalf("expired token: %q", res[0].Error)
 		}
@@ -275,13 +286,13 @@ func TestClientAuthentication(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res = f.pyAuth(t, map[string]any{"jwt": token(t, other, f.claims("dora", time.Hour)), "queries": []string{"SELECT 1"}})
+		res = f.pyAuth(t, map[string]any{"jwt": f.token(t, other, f.claims("dora", time.Hour)), "queries": []string{"SELECT 1"}})
 		if !strings.Contains(res[0].Error, "401") || !strings.Contains(res[0].Error, "Invalid token") {
 			t.Fatalf("forged token: %q", res[0].Error)
 		}
 		wrongAud := f.claims("dora", time.Hour)
 		wrongAud["aud"] = "someone-else"
-		res = f.pyAuth(t, map[string]any{"jwt": token(t, f.key, wrongAud), "queries": []string{"SELECT 1"}})
+		res = f.pyAuth(t, map[string]any{"jwt": f.token(t, f.key, wrongAud), "queries": []string{"SELECT 1"}})
 		if !strings.Contains(res[0].Error, "401") {
 			t.Fatalf("token for another audience: %q", res[0].Error)
 		}
@@ -387,6 +398,31 @@ func TestClientAuthentication(t *testing.T) {
 		}
 		if r := f.do(t, "GET", f.httpsURL+"/v1/node", "admin", "admin-pw-4", "", ""); r.status != 200 {
 			t.Fatalf("admin GET /v1/node: %d %.300s", r.status, r.body)
+		}
+	})
+	t.Run("no credential in the logs", func(t *testing.T) {
+		secrets := append([]string{f.keyLine}, f.tokens...)
+		for _, up := range [][2]string{{"alice", "alice-pw-1"}, {"bob", "bob-pw-2"}, {"svc", "svc-pw-3"}, {"admin", "admin-pw-4"}, {"alice", "wrong"}, {"bob", "nope"}} {
+			secrets = append(secrets, up[1], base64.StdEncoding.EncodeToString([]byte(up[0]+":"+up[1])))
+		}
+		secrets = slices.DeleteFunc(secrets, func(s string) bool { return s == "wrong" || s == "nope" }) // too common to grep
+		checked := 0
+		for _, p := range f.g.procs {
+			b, err := os.ReadFile(p.LogPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked += len(b)
+			for i, line := range strings.Split(string(b), "\n") {
+				for _, sec := range secrets {
+					if strings.Contains(line, sec) {
+						t.Errorf("%s line %d holds a credential (%.8s...): %.300s", p.Name, i+1, sec, line)
+					}
+				}
+			}
+		}
+		if checked == 0 || len(f.tokens) < 4 {
+			t.Fatalf("%d bytes of logs, %d tokens", checked, len(f.tokens))
 		}
 	})
 	t.Run("reload", func(t *testing.T) {

@@ -226,6 +226,7 @@ func TestClosedByDefault(t *testing.T) {
 		{"alice", "DELETE", "/v1/query/q1", true, ""},
 		{"bob", "GET", "/v1/query/q1", false, "user bob may not GET /v1/query/q1: only the query's owner may"},
 		{"bob", "GET", "/ui/api/query/q1", false, "user bob may not GET /ui/api/query/q1: only the query's owner may"},
+		{"bob", "GET", "/_sy/a/0/ui/api/query/q1", false, "user bob may not GET /ui/api/query/q1: only the query's owner may"},
 		{"svc", "GET", "/v1/query/q1", false, "user svc may not GET /v1/query/q1: only the query's owner may"},
 		{"jwt:carol", "GET", "/v1/query/q1", false, "user carol may not GET /v1/query/q1"},
 		{"bob", "PUT", "/v1/query/q1/killed", false, "user bob may not PUT /v1/query/q1/killed: only the query's owner may"},
@@ -323,5 +324,25 @@ decision := {"allow": false, "reason": sprintf("user=%s principal=%s", [input.re
 	// /v1/info would be open by default: the policy closes it.
 	if msg := denial(t, checkHeaders(t, s, "GET", "/v1/info", as("bob", "bob-pw"), nil), trino.ErrPolicyDenied.Name); msg != "user=bob principal=bob" {
 		t.Fatalf("denial %q", msg)
+	}
+}
+
+// Envoy's jwt_authn writes a verdict for every request ("Jwt is missing"
+// without a token); a password still verifies, and only a Bearer header
+// reads the verdict.
+func TestJWTVerdictOnlyForBearer(t *testing.T) {
+	s := newServer(t, policy.NewEngine(nil, nil), map[string]store.QueryRoute{"q1": {Cluster: "a", Coordinator: "0", User: "bob"}})
+	s.Identity = testVerifier()
+	missing := map[string]any{identity.JWTFailureKey: map[string]any{"code": 16, "message": "Jwt is missing"}}
+	allowed(t, checkHeaders(t, s, "GET", "/v1/query/q1", as("bob", "bob-pw"), missing))
+	// A verdict naming alice does not make a Basic request alice's.
+	aliceToken := map[string]any{identity.JWTPayloadKey: map[string]any{"sub": "alice"}}
+	allowed(t, checkHeaders(t, s, "GET", "/v1/query/q1", as("bob", "bob-pw"), aliceToken))
+	if msg := denial(t, checkHeaders(t, s, "GET", "/v1/query/q1", map[string]string{"x-forwarded-proto": "https", "authorization": "Bearer t"}, aliceToken), trino.ErrPolicyDenied.Name); !strings.Contains(msg, "user alice may not GET /v1/query/q1") {
+		t.Fatalf("denial %q", msg)
+	}
+	rf := refused(t, checkHeaders(t, s, "GET", "/v1/query/q1", map[string]string{"x-forwarded-proto": "https", "x-trino-user": "bob"}, missing))
+	if rf.status != 401 || rf.message != "Authentication required: send a user name and password (Basic) or a bearer token" {
+		t.Fatalf("%+v", rf)
 	}
 }

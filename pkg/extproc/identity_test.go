@@ -330,6 +330,10 @@ func TestForwardUser(t *testing.T) {
 		{"password, the same user sent", true, "GET", "/v1/info", append([]string{"authorization", basicAuth("bob", "bob-pw"), "x-trino-user", "bob"}, https...), nil, "bob", true},
 		{"impersonation allowed", true, "GET", "/v1/info", append([]string{"authorization", basicAuth("svc", "svc-pw"), "x-trino-user", "alice"}, https...), nil, "alice", true},
 		{"token", true, "GET", "/v1/info", append([]string{"authorization", "Bearer t"}, https...), carol, "carol", true},
+		// jwt_authn writes "Jwt is missing" for every request without a
+		// token: a password still verifies.
+		{"password with jwt_authn's missing-token verdict", true, "GET", "/v1/info", append([]string{"authorization", basicAuth("bob", "bob-pw")}, https...),
+			map[string]any{identity.JWTFailureKey: map[string]any{"code": 16, "message": "Jwt is missing"}}, "bob", true},
 		{"prefixed UI page", true, "GET", "/_sy/a/0/ui/query.html?x", append([]string{"authorization", basicAuth("alice", "alice-pw")}, https...), nil, "alice", false},
 		{"without forwarding", false, "GET", "/v1/info", append([]string{"authorization", basicAuth("alice", "alice-pw")}, https...), nil, "", true},
 		{"without forwarding, impersonation", false, "GET", "/v1/info", append([]string{"authorization", basicAuth("svc", "svc-pw"), "x-trino-user", "alice"}, https...), nil, "", true},

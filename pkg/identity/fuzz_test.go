@@ -49,6 +49,10 @@ func FuzzVerify(f *testing.F) {
 		{"Bearer x", "", true, 7, "alice"},
 		{"Bearer x", "ok-x", true, 8, "alice"},
 		{"Bearer x", "", true, 9, ""},
+		{"Basic " + b64("bob:hunter2"), "", true, 64 | 8, "alice"},
+		{"Basic " + b64("bob:hunter2"), "", true, 128 | 8, "Jwt is missing"},
+		{"", "alice", true, 128 | 8, "Jwt is missing"},
+		{"Bearer x", "", true, 128 | 8, ""},
 		{"Negotiate abc", "bob", true, 10, ""},
 		{" ", "\x00", true, 11, "\xff"},
 	} {
@@ -130,14 +134,18 @@ func FuzzVerify(f *testing.F) {
 		}
 		switch id.Method {
 		case MethodPassword:
-			if o.Passwords == nil || !strings.HasPrefix(strings.ToLower(auth), "basic") {
+			if scheme, _, _ := strings.Cut(auth, " "); o.Passwords == nil || !strings.EqualFold(scheme, "Basic") {
 				t.Fatalf("password identity %+v without Basic credentials %q", id, auth)
 			}
 			if _, ok := testPasswords[id.Principal]; !ok || id.Principal == "" {
 				t.Fatalf("principal %q is not a user of the password file", id.Principal)
 			}
 		case MethodJWT:
-			if !o.JWT || c.JWT == nil || c.JWT.Failure != "" || id.Principal != claim || claim == "" {
+			scheme, _, _ := strings.Cut(auth, " ")
+			if !strings.EqualFold(scheme, "Bearer") {
+				t.Fatalf("token identity %+v without a Bearer header %q", id, auth)
+			}
+			if !o.JWT || c.JWT == nil || c.JWT.Claims == nil || id.Principal != claim || claim == "" {
 				t.Fatalf("token identity %+v from %+v (options %+v)", id, c.JWT, o)
 			}
 		default:

@@ -162,7 +162,14 @@ func TestVerifyFailures(t *testing.T) {
 		{"lower-case bearer that jwt_authn could not read", both, Credentials{Secure: true, Authorization: "bearer x"}, 401, ErrAuthenticationFailed, "Invalid token: the bearer token could not be read", bb},
 		{"token failed verification", jwt, Credentials{Secure: true, Authorization: "Bearer x", JWT: &JWTResult{Failure: "Jwt is expired"}}, 401, ErrAuthenticationFailed, "Invalid token: Jwt is expired", j},
 		{"token without the claim", jwt, Credentials{Secure: true, Authorization: "Bearer x", JWT: &JWTResult{Claims: map[string]any{"iss": "idp"}}}, 401, ErrAuthenticationFailed, `Invalid token: it has no "sub" claim naming the user`, j},
-		{"token with no claims at all", jwt, Credentials{Secure: true, Authorization: "Bearer x", JWT: &JWTResult{}}, 401, ErrAuthenticationFailed, `Invalid token: it has no "sub" claim`, j},
+		{"token with no claims at all", jwt, Credentials{Secure: true, Authorization: "Bearer x", JWT: &JWTResult{Claims: map[string]any{}}}, 401, ErrAuthenticationFailed, `Invalid token: it has no "sub" claim`, j},
+		// jwt_authn writes a verdict for every request ("Jwt is missing"
+		// without a token): only a Bearer header reads it.
+		{"no credentials, jwt_authn found no token", both, Credentials{Secure: true, User: "alice", JWT: &JWTResult{Failure: "Jwt is missing"}}, 401, ErrAuthenticationFailed, "Authentication required: send a user name and password (Basic) or a bearer token", bb},
+		{"wrong password, jwt_authn found no token", both, Credentials{Secure: true, Authorization: basic("alice", "nope"), JWT: &JWTResult{Failure: "Jwt is missing"}}, 401, ErrAuthenticationFailed, "Access Denied: Invalid credentials", bb},
+		{"wrong password with a stray verdict", both, Credentials{Secure: true, Authorization: basic("alice", "nope"), JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, 401, ErrAuthenticationFailed, "Access Denied: Invalid credentials", bb},
+		{"unsupported scheme with a stray verdict", both, Credentials{Secure: true, Authorization: "Token abc", JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, 401, ErrAuthenticationFailed, `Unsupported authentication scheme "Token"`, bb},
+		{"bearer that jwt_authn could not find", both, Credentials{Secure: true, Authorization: "Bearer", JWT: &JWTResult{Failure: "Jwt is missing"}}, 401, ErrAuthenticationFailed, "Invalid token: Jwt is missing", bb},
 		{"token with an empty claim", jwt, Credentials{Secure: true, Authorization: "Bearer x", JWT: &JWTResult{Claims: map[string]any{"sub": ""}}}, 401, ErrAuthenticationFailed, `Invalid token: it has no "sub" claim`, j},
 		{"token with a number as the claim", jwt, Credentials{Secure: true, Authorization: "Bearer x", JWT: &JWTResult{Claims: map[string]any{"sub": 42.0}}}, 401, ErrAuthenticationFailed, `Invalid token: it has no "sub" claim`, j},
 		{"token without the custom claim", Options{JWT: true, PrincipalClaim: "email"}, Credentials{Secure: true, Authorization: "Bearer x", JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, 401, ErrAuthenticationFailed, `Invalid token: it has no "email" claim naming the user`, j},
@@ -217,8 +224,11 @@ func TestVerifySuccess(t *testing.T) {
 		{"JWT, default claim", both, Credentials{Secure: true, Authorization: "Bearer t", JWT: &JWTResult{Claims: map[string]any{"sub": "alice", "email": "a@example.com"}}}, Identity{Principal: "alice", User: "alice", Method: MethodJWT}},
 		{"JWT, the same user header", both, Credentials{Secure: true, Authorization: "Bearer t", User: "alice", JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, Identity{Principal: "alice", User: "alice", Method: MethodJWT}},
 		{"JWT, custom claim", Options{JWT: true, PrincipalClaim: "email"}, Credentials{Secure: true, Authorization: "Bearer t", JWT: &JWTResult{Claims: map[string]any{"sub": "1234", "email": "a@example.com"}}}, Identity{Principal: "a@example.com", User: "a@example.com", Method: MethodJWT}},
-		// jwt_authn's verdict is what counts, whatever the header says.
-		{"JWT verdict wins over a Basic header", both, Credentials{Secure: true, Authorization: basic("bob", "hunter2"), JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, Identity{Principal: "alice", User: "alice", Method: MethodJWT}},
+		// jwt_authn's verdict is read for a Bearer header only: it reports
+		// "Jwt is missing" for every other request.
+		{"Basic with jwt_authn's missing-token verdict", both, Credentials{Secure: true, Authorization: basic("bob", "hunter2"), JWT: &JWTResult{Failure: "Jwt is missing"}}, Identity{Principal: "bob", User: "bob", Method: MethodPassword}},
+		{"Basic wins over a stray verdict", both, Credentials{Secure: true, Authorization: basic("bob", "hunter2"), JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, Identity{Principal: "bob", User: "bob", Method: MethodPassword}},
+		{"lower-case bearer", both, Credentials{Secure: true, Authorization: "bearer t", JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, Identity{Principal: "alice", User: "alice", Method: MethodJWT}},
 		// Without JWT as a method, a stray verdict is ignored.
 		{"JWT verdict ignored when JWT is off", Options{Passwords: testPasswords}, Credentials{Secure: true, Authorization: basic("bob", "hunter2"), JWT: &JWTResult{Claims: map[string]any{"sub": "alice"}}}, Identity{Principal: "bob", User: "bob", Method: MethodPassword}},
 	}
@@ -385,6 +395,8 @@ func TestReadJWT(t *testing.T) {
 		{"empty namespace", map[string]any{}, nil},
 		{"payload", map[string]any{JWTPayloadKey: claims}, &JWTResult{Claims: claims}},
 		{"empty payload", map[string]any{JWTPayloadKey: map[string]any{}}, &JWTResult{Claims: map[string]any{}}},
+		// Claims are never nil for a verified token: nil means it failed.
+		{"nil payload", map[string]any{JWTPayloadKey: map[string]any(nil)}, &JWTResult{Claims: map[string]any{}}},
 		{"payload wins over failure", map[string]any{JWTPayloadKey: claims, JWTFailureKey: map[string]any{"message": "x"}}, &JWTResult{Claims: claims}},
 		{"failure", map[string]any{JWTFailureKey: map[string]any{"code": 16.0, "message": "Jwt verification fails"}}, &JWTResult{Failure: "Jwt verification fails"}},
 		{"failure without a message", map[string]any{JWTFailureKey: map[string]any{"code": 16.0}}, &JWTResult{Failure: "verification failed"}},
@@ -416,6 +428,8 @@ func TestReadThenVerify(t *testing.T) {
 		{"http with a password", []string{"authorization", basic("alice", "s3cret"), "x-forwarded-proto", "http"}, nil, 403, ""},
 		{"no x-forwarded-proto is plain HTTP", []string{"authorization", basic("alice", "s3cret")}, nil, 403, ""},
 		{"https with a token", []string{"authorization", "Bearer t", "x-forwarded-proto", "https"}, map[string]any{JWTPayloadKey: map[string]any{"sub": "carol"}}, 0, "carol"},
+		{"https with a password and jwt_authn's missing-token verdict", []string{"authorization", basic("alice", "s3cret"), "x-forwarded-proto", "https"}, map[string]any{JWTFailureKey: map[string]any{"code": 16, "message": "Jwt is missing"}}, 0, "alice"},
+		{"https without credentials and jwt_authn's missing-token verdict", []string{"x-trino-user", "alice", "x-forwarded-proto", "https"}, map[string]any{JWTFailureKey: map[string]any{"code": 16, "message": "Jwt is missing"}}, 401, ""},
 		{"https with a failed token", []string{"authorization", "Bearer t", "x-forwarded-proto", "https"}, map[string]any{JWTFailureKey: map[string]any{"message": "Jwt is expired"}}, 401, ""},
 	}
 	for _, tt := range tests {

@@ -74,7 +74,7 @@ func loadInput(t *testing.T, path string, extAuthz bool) (*fleet.Fleet, Options)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := optionsFor(cfg)
+	o := optionsFor(t, cfg)
 	o.ExtAuthz = extAuthz
 	return fleet.FromConfig(cfg), o
 }

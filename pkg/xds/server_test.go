@@ -32,7 +32,7 @@ func translateFile(t *testing.T, path string) *Resources {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Translate(fleet.FromConfig(cfg), optionsFor(cfg))
+	res, err := Translate(fleet.FromConfig(cfg), optionsFor(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

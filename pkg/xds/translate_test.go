@@ -18,14 +18,39 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/out (and delete stale ones)")
 
-func optionsFor(c *config.Config) Options {
+func optionsFor(t *testing.T, c *config.Config) Options {
+	t.Helper()
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	var tlsOpts *ListenerTLS
+	if l := c.Listener.TLS; l != nil {
+		tlsOpts = &ListenerTLS{Address: l.Address, CertPEM: read(l.CertFile), KeyPEM: read(l.KeyFile)}
+	}
+	var jwt *JWTProvider
+	a := c.Listener.Authentication
+	if a != nil && a.JWT != nil {
+		j := a.JWT
+		jwt = &JWTProvider{Issuer: j.Issuer, Audiences: j.Audiences, JWKSURL: j.JWKSURL, Cache: j.JWKSCache}
+		if j.JWKSFile != "" {
+			jwt.JWKS = read(j.JWKSFile)
+		}
+		if j.JWKSCAFile != "" {
+			jwt.JWKSCA = read(j.JWKSCAFile)
+		}
+	}
 	return Options{
+		TLS: tlsOpts, JWT: jwt, StripCredentials: a.Verifies() && a.Forward == config.ForwardUser, // as pkg/server sets them
 		ListenerAddress: c.Listener.Address,
 		MaxBodyBytes:    uint32(c.Listener.MaxBodyBytes),
 		RequestTimeout:  c.Listener.RequestTimeout,
 		ExtProcTargets:  c.ControlPlane.ExtProcTargets,
 		ExtProcTimeout:  c.ControlPlane.ExtProcTimeout,
-		ExtAuthz:        c.Policy.Dir != "", // as pkg/server sets it
+		ExtAuthz:        c.Policy.Dir != "" || a.Verifies(), // as pkg/server sets it
 		Resubmit:        c.Routing.Resubmission.On(),
 		ResubmitTargets: c.ControlPlane.ResubmitTargets,
 		QueueTargets:    c.ControlPlane.QueueTargets,
@@ -49,13 +74,13 @@ func TestTranslateGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := Translate(fleet.FromConfig(cfg), optionsFor(cfg))
+			res, err := Translate(fleet.FromConfig(cfg), optionsFor(t, cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
 			for kind, msgs := range map[string][]proto.Message{
 				"listeners": toMessages(res.Listeners), "routes": toMessages(res.Routes),
-				"clusters": toMessages(res.Clusters), "endpoints": toMessages(res.Endpoints),
+				"clusters": toMessages(res.Clusters), "endpoints": toMessages(res.Endpoints), "secrets": toMessages(res.Secrets),
 			} {
 				path := filepath.Join("testdata", "out", name+"."+kind+".yaml")
 				written[path] = true
