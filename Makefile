@@ -92,7 +92,7 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer \
 	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie \
 	./pkg/events:FuzzParse ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI \
-	./pkg/passwordfile:FuzzParse
+	./pkg/passwordfile:FuzzParse ./pkg/identity:FuzzVerify
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

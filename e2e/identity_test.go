@@ -277,6 +277,12 @@ func TestClientAuthentication(t *testing.T) {
 		if got := onlyRow(t, "jwt dora", res[0]); got != "dora" {
 			t.Fatalf("current_user %q, want dora (the principal claim)", got)
 		}
+		// A token for alice naming admin in X-Trino-User is refused: no
+		// impersonation rule lets alice be anyone else.
+		res = f.pyAuth(t, map[string]any{"jwt": f.token(t, f.key, f.claims("alice", time.Hour)), "user": "admin", "queries": []string{"SELECT current_user"}})
+		if !strings.Contains(res[0].Error, "Access Denied: User alice cannot impersonate user admin") {
+			t.Fatalf("alice's token as admin: rows %v, error %q", res[0].Rows, res[0].Error)
+		}
 		expired := f.claims("dora", -time.Hour)
 		res = f.pyAuth(t, map[string]any{"jwt": f.token(t, f.key, expired), "queries": []string{"SELECT 1"}})
 		if !strings.Contains(res[0].Error, "401") || !strings.Contains(res[0].Error, "Invalid token") {
@@ -386,6 +392,12 @@ func TestClientAuthentication(t *testing.T) {
 		}
 		if r := f.do(t, "GET", f.httpsURL+"/v1/query/"+aliceQuery, "bob", "bob-pw-2", "", ""); r.status != 403 || !strings.Contains(r.body, "only its owner (alice)") {
 			t.Fatalf("bob reads alice's query: %d %.300s", r.status, r.body)
+		}
+		if r := f.do(t, "GET", f.httpsURL+"/ui/api/query/"+aliceQuery, "bob", "bob-pw-2", "", ""); r.status != 403 || !strings.Contains(r.body, "only its owner (alice)") {
+			t.Fatalf("bob reads alice's query in the UI API: %d %.300s", r.status, r.body)
+		}
+		if r := f.do(t, "GET", f.httpsURL+"/v1/query/"+aliceQuery, "admin", "admin-pw-4", "", ""); r.status != 200 {
+			t.Fatalf("admin reads alice's query: %d %.300s", r.status, r.body)
 		}
 		// Naming alice in the header does not make bob alice.
 		if r := f.do(t, "DELETE", f.httpsURL+"/v1/query/"+aliceQuery, "bob", "bob-pw-2", "", "alice"); r.status != 403 {

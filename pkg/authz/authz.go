@@ -64,7 +64,12 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if sa := req.GetAttributes().GetSource().GetAddress().GetSocketAddress(); sa != nil {
 		in.RemoteAddress = sa.GetAddress()
 	}
-	if info, err := trino.ParsePath(path, rawQuery); err == nil && info.QueryID != "" {
+	// The web UI's pages of a query carry the gateway's prefix.
+	queryPath := path
+	if _, _, rest, ok := trino.ParseCoordinatorPrefix(path); ok {
+		queryPath = rest
+	}
+	if info, err := trino.ParsePath(queryPath, rawQuery); err == nil && info.QueryID != "" {
 		in.QueryID = info.QueryID
 		sctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
 		r, err := s.Store.GetQuery(sctx, info.QueryID)

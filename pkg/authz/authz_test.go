@@ -90,6 +90,8 @@ func TestShippedAuthzPolicy(t *testing.T) {
 		{"alice", "GET", "/v1/query/q1", true, ""},
 		{"bob", "GET", "/v1/query/q1", false, "user bob may not read query q1: only its owner (alice) or an administrator may"},
 		{"bob", "GET", "/v1/query", true, ""},
+		{"alice", "GET", "/_sy/a/0/ui/api/query/q1", true, ""},
+		{"bob", "GET", "/_sy/a/0/ui/api/query/q1", false, "only its owner (alice)"},
 		{"bob", "GET", "/v1/node", false, "user bob may not GET /v1/node: it is closed on the client listener"},
 		{"bob", "PUT", "/v1/info/state", false, "user bob may not PUT /v1/info/state: it is closed on the client listener"},
 		{"alice", "PUT", "/v1/query/q1/killed", true, ""},

@@ -226,6 +226,7 @@ func TestClosedByDefault(t *testing.T) {
 		{"alice", "DELETE", "/v1/query/q1", true, ""},
 		{"bob", "GET", "/v1/query/q1", false, "user bob may not GET /v1/query/q1: only the query's owner may"},
 		{"bob", "GET", "/ui/api/query/q1", false, "user bob may not GET /ui/api/query/q1: only the query's owner may"},
+		{"alice", "GET", "/_sy/a/0/ui/api/query/q1", true, ""},
 		{"bob", "GET", "/_sy/a/0/ui/api/query/q1", false, "user bob may not GET /ui/api/query/q1: only the query's owner may"},
 		{"svc", "GET", "/v1/query/q1", false, "user svc may not GET /v1/query/q1: only the query's owner may"},
 		{"jwt:carol", "GET", "/v1/query/q1", false, "user carol may not GET /v1/query/q1"},

@@ -205,8 +205,10 @@ func (v *Verifier) principal(c Credentials) (string, string, *Failure) {
 		switch {
 		case j == nil:
 			return "", "", v.unauthorized("Invalid token: the bearer token could not be read")
-		case j.Claims == nil:
+		case j.Claims == nil && j.Failure != "":
 			return "", "", v.unauthorized("Invalid token: " + j.Failure)
+		case j.Claims == nil:
+			return "", "", v.unauthorized("Invalid token: verification failed")
 		}
 		p, ok := j.Claims[v.o.PrincipalClaim].(string)
 		if !ok || p == "" {
