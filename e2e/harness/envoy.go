@@ -40,6 +40,9 @@ type EnvoyOptions struct {
 	// DrainTime is how long a hot-restarted parent drains (default 2 s);
 	// it exits ParentShutdown after the child started (default 4 s).
 	DrainTime, ParentShutdown time.Duration
+	// TLSCert, TLSKey and TLSCA: mutual TLS with the control plane
+	// (switchyard bootstrap --tls-*).
+	TLSCert, TLSKey, TLSCA string
 }
 
 // StartEnvoy writes a bootstrap with `switchyard bootstrap` and starts Envoy.
@@ -62,7 +65,11 @@ func (e *Env) StartEnvoyWith(ctx context.Context, o EnvoyOptions) (*Envoy, error
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.Command(e.Bin, "bootstrap", "--node-id", o.Name, "--xds", strings.Join(o.XDSAddrs, ","), "--admin", admin).Output()
+	args := []string{"bootstrap", "--node-id", o.Name, "--xds", strings.Join(o.XDSAddrs, ","), "--admin", admin}
+	if o.TLSCert != "" {
+		args = append(args, "--tls-cert", o.TLSCert, "--tls-key", o.TLSKey, "--tls-ca", o.TLSCA)
+	}
+	out, err := exec.Command(e.Bin, args...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("switchyard bootstrap: %w", err)
 	}

@@ -30,6 +30,8 @@ type GatewayConfig struct {
 	Clusters     []ClusterSpec
 	// Extra is merged into the top level of the YAML (e.g. "health").
 	Extra map[string]any
+	// GRPCTLS is controlPlane.grpcTLS (certFile, keyFile, clientCAFile).
+	GRPCTLS map[string]string
 	// ListenerExtra is merged into the listener section (tls,
 	// authentication).
 	ListenerExtra map[string]any
@@ -90,6 +92,9 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 	cp := map[string]any{"adminAddress": admin, "xdsAddress": xdsAddr, "extProcAddress": extProc, "pprof": c.Pprof}
 	if len(c.ExtProcTargets) > 0 {
 		cp["extProcTargets"] = c.ExtProcTargets
+	}
+	if c.GRPCTLS != nil {
+		cp["grpcTLS"] = c.GRPCTLS
 	}
 	if c.ResubmitAddr != "" {
 		cp["resubmitAddress"] = c.ResubmitAddr

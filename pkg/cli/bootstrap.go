@@ -28,6 +28,9 @@ Its --admin is the Envoy admin address, not the control plane's admin API.`,
 	c.Flags().StringVar(&o.AdminAddress, "admin", "127.0.0.1:9901", "Envoy admin address")
 	c.Flags().IntVar(&o.MaxConnections, "max-connections", 50000, "global downstream connection limit")
 	c.Flags().Int64Var(&o.MaxHeapBytes, "max-heap-bytes", xds.DefaultMaxHeapBytes, "Envoy heap the overload manager protects: it sheds memory from 95% and stops accepting new requests at 98%")
+	c.Flags().StringVar(&o.TLSCert, "tls-cert", "", "Envoy's client certificate (PEM file) for mutual TLS with the control plane (controlPlane.grpcTLS)")
+	c.Flags().StringVar(&o.TLSKey, "tls-key", "", "its private key (PEM file)")
+	c.Flags().StringVar(&o.TLSCA, "tls-ca", "", "the CA the control plane's certificate chains to (PEM file)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		// Every replica's address: the ADS stream goes to one that is up
 		// and moves to another when it dies.

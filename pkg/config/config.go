@@ -134,7 +134,13 @@ type ControlPlane struct {
 	AdminAddress string `yaml:"adminAddress"` // HTTP admin, metrics, health (default 127.0.0.1:9080)
 	// AdminTLS serves the admin address over HTTPS from these files,
 	// reloaded when they change (nil: plain HTTP, for a loopback address).
-	AdminTLS       *TLSFiles `yaml:"adminTLS"`
+	AdminTLS *TLSFiles `yaml:"adminTLS"`
+	// GRPCTLS serves the xDS and ext_proc ports over mutual TLS from these
+	// files, reloaded when they change: an Envoy (or anything else) without
+	// a client certificate from ClientCAFile gets nothing (nil: plaintext,
+	// for addresses only Envoy can reach). Envoys then need the matching
+	// client certificate: switchyard bootstrap --tls-cert/--tls-key/--tls-ca.
+	GRPCTLS        *TLSFiles `yaml:"grpcTLS"`
 	XDSAddress     string    `yaml:"xdsAddress"`     // ADS gRPC (default 127.0.0.1:18000)
 	ExtProcAddress string    `yaml:"extProcAddress"` // ext_proc gRPC (default 127.0.0.1:18001)
 	// ExtProcTargets are the host:port addresses Envoys use to reach ext_proc

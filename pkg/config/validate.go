@@ -267,6 +267,12 @@ func (c *Config) Validate() error {
 	if t := c.ControlPlane.AdminTLS; t != nil {
 		validateTLSFiles(add, "controlPlane.adminTLS", *t)
 	}
+	if t := c.ControlPlane.GRPCTLS; t != nil {
+		validateTLSFiles(add, "controlPlane.grpcTLS", *t)
+		if t.ClientCAFile == "" {
+			add("controlPlane.grpcTLS.clientCAFile", "is required: the xDS and ext_proc ports take only clients with a certificate from this CA")
+		}
+	}
 	tokens := map[string]bool{}
 	for i, t := range c.Admin.Tokens {
 		f := fmt.Sprintf("admin.tokens[%d]", i)

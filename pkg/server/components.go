@@ -61,6 +61,13 @@ func (s *Server) components() []component {
 			})
 		})})
 	}
+	if s.grpcTLS != nil {
+		cs = append(cs, component{"grpc-tls", loop(func(ctx context.Context) {
+			s.grpcTLS.Watch(ctx, s.cfg.Listener.FileRefresh(), func(err error) {
+				s.log.Error("xDS and ext_proc TLS: the changed files do not load; the previous certificate stays in force", "err", err)
+			})
+		})})
+	}
 	if len(s.edge.path) > 0 {
 		cs = append(cs, component{"listener-files", loop(s.watchEdgeFiles)})
 	}

@@ -44,7 +44,7 @@ func (s *Server) xdsOptions() xds.Options {
 	c := s.cfg
 	tlsOpts, jwt := s.edge.options()
 	return xds.Options{
-		TLS: tlsOpts, JWT: jwt, StripCredentials: s.forwardUser(),
+		TLS: tlsOpts, JWT: jwt, StripCredentials: s.forwardUser(), ControlPlaneTLS: c.ControlPlane.GRPCTLS != nil,
 		ListenerAddress: c.Listener.Address,
 		MaxBodyBytes:    uint32(c.Listener.MaxBodyBytes),
 		RequestTimeout:  c.Listener.RequestTimeout,

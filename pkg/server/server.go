@@ -64,6 +64,7 @@ type Server struct {
 	extRouter      extrouter.Client
 	resubmit       *resubmit.Handler  // nil: resubmission is off
 	adminTLS       *tlsfiles.Reloader // nil: the admin API is plain HTTP
+	grpcTLS        *tlsfiles.Reloader // nil: xDS and ext_proc are plaintext
 	governor       *workload.Governor
 	govReconcile   *lease.Elector // reconciliation of running slots, once per fleet
 	queue          *queue.Handler
@@ -319,6 +320,26 @@ func (s *Server) listen() error {
 			return fmt.Errorf("controlPlane.adminTLS: %w", err)
 		}
 		s.adminTLS, s.listeners.admin = r, tls.NewListener(s.listeners.admin, r.ServerConfig())
+	}
+	if t := cp.GRPCTLS; t != nil {
+		r, err := tlsfiles.New(tlsfiles.Files{Cert: t.CertFile, Key: t.KeyFile, ClientCA: t.ClientCAFile})
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("controlPlane.grpcTLS: %w", err)
+		}
+		// Mutual TLS under gRPC: a client without a certificate from the
+		// CA never completes a handshake, so it reaches no service, the
+		// health service included.
+		c := r.ServerConfigALPN("h2")
+		s.grpcTLS = r
+		s.listeners.xds = tls.NewListener(s.listeners.xds, c)
+		s.listeners.extProc = tls.NewListener(s.listeners.extProc, c)
+		// The HTTP services Envoy forwards to (the queue, resubmission).
+		h := r.ServerConfigALPN("http/1.1")
+		s.listeners.queue = tls.NewListener(s.listeners.queue, h)
+		if s.listeners.resubmit != nil {
+			s.listeners.resubmit = tls.NewListener(s.listeners.resubmit, h)
+		}
 	}
 	return nil
 }

@@ -108,11 +108,15 @@ func (r *Reloader) Certificate() *tls.Certificate { return r.cur.Load().cert }
 // ServerConfig is a TLS 1.2+ server configuration that serves the
 // certificate in force and, with a client CA, requires and verifies a
 // client certificate against the CAs in force.
-func (r *Reloader) ServerConfig() *tls.Config {
-	base := &tls.Config{MinVersion: tls.VersionTLS12}
+func (r *Reloader) ServerConfig() *tls.Config { return r.ServerConfigALPN() }
+
+// ServerConfigALPN is ServerConfig negotiating these application
+// protocols ("h2" for gRPC, which refuses a connection without it).
+func (r *Reloader) ServerConfigALPN(protos ...string) *tls.Config {
+	base := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: protos}
 	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		l := r.cur.Load()
-		c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*l.cert}}
+		c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*l.cert}, NextProtos: protos}
 		if l.cas != nil {
 			c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, l.cas
 		}

@@ -56,3 +56,34 @@ func tlsListener(plain *listenerv3.Listener, o Options) (*listenerv3.Listener, *
 	}}}
 	return l, sec, nil
 }
+
+// The secrets an Envoy's bootstrap defines for mutual TLS with the control
+// plane (switchyard bootstrap --tls-cert, --tls-key, --tls-ca): its client
+// certificate and the CA the control plane's certificate chains to. Envoy
+// reads the files, and reads them again when they change.
+const (
+	ControlPlaneClientSecret = "switchyard_control_plane_client"
+	ControlPlaneCASecret     = "switchyard_control_plane_ca"
+)
+
+// controlPlaneTransportSocket is mutual TLS to the control plane's gRPC
+// services with the bootstrap's secrets, negotiating HTTP/2 (gRPC
+// requires it).
+func controlPlaneTransportSocket() *corev3.TransportSocket { return controlPlaneTLS("h2") }
+
+// controlPlaneTLS is mutual TLS to the control plane with the bootstrap's
+// secrets, negotiating alpn.
+func controlPlaneTLS(alpn string) *corev3.TransportSocket {
+	return &corev3.TransportSocket{
+		Name: "envoy.transport_sockets.tls",
+		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{
+			CommonTlsContext: &tlsv3.CommonTlsContext{
+				AlpnProtocols:                  []string{alpn},
+				TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: ControlPlaneClientSecret}},
+				ValidationContextType: &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+					ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: ControlPlaneCASecret},
+				},
+			},
+		})},
+	}
+}

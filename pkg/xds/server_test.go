@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"gopkg.in/yaml.v3"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
@@ -173,9 +175,49 @@ func TestBootstrapErrors(t *testing.T) {
 		{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1", "127.0.0.1:1"}, AdminAddress: "127.0.0.1:2"},
 		{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1", ""}, AdminAddress: "127.0.0.1:2"},
 		{NodeID: "n", XDSAddresses: []string{":1"}, AdminAddress: "127.0.0.1:2"},
+		{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1"}, AdminAddress: "127.0.0.1:2", TLSCert: "/c.pem", TLSKey: "/k.pem"},
+		{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1"}, AdminAddress: "127.0.0.1:2", TLSCert: "/c.pem", TLSKey: "/k.pem", TLSCA: "/a b.pem"},
 	} {
 		if _, err := Bootstrap(o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+// With --tls-*, the ADS cluster uses mutual TLS with the bootstrap's
+// secrets, which name the files (read and watched by Envoy).
+func TestBootstrapTLS(t *testing.T) {
+	out, err := Bootstrap(BootstrapOptions{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1"}, AdminAddress: "127.0.0.1:2",
+		TLSCert: "/etc/envoy/client.pem", TLSKey: "/etc/envoy/client-key.pem", TLSCA: "/etc/envoy/ca.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		StaticResources struct {
+			Clusters []struct {
+				Name            string         `yaml:"name"`
+				TransportSocket map[string]any `yaml:"transport_socket"`
+			} `yaml:"clusters"`
+			Secrets []struct {
+				Name              string         `yaml:"name"`
+				TLSCertificate    map[string]any `yaml:"tls_certificate"`
+				ValidationContext map[string]any `yaml:"validation_context"`
+			} `yaml:"secrets"`
+		} `yaml:"static_resources"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	sr := doc.StaticResources
+	if len(sr.Clusters) != 1 || sr.Clusters[0].TransportSocket == nil {
+		t.Fatalf("the ADS cluster has no transport socket:\n%s", out)
+	}
+	if len(sr.Secrets) != 2 || sr.Secrets[0].Name != ControlPlaneClientSecret || sr.Secrets[1].Name != ControlPlaneCASecret ||
+		!strings.Contains(out, "filename: /etc/envoy/client-key.pem") || !strings.Contains(out, "filename: /etc/envoy/ca.pem") {
+		t.Fatalf("secrets %+v:\n%s", sr.Secrets, out)
+	}
+	plain, _ := Bootstrap(BootstrapOptions{NodeID: "n", XDSAddresses: []string{"127.0.0.1:1"}, AdminAddress: "127.0.0.1:2"})
+	if strings.Contains(plain, "transport_socket") || strings.Contains(plain, "secrets:") {
+		t.Fatalf("a bootstrap without --tls-* has TLS:\n%s", plain)
 	}
 }

@@ -57,6 +57,10 @@ type Options struct {
 	TLS *ListenerTLS
 	// JWT verifies bearer tokens in Envoy (jwt_authn; nil: none).
 	JWT *JWTProvider
+	// ControlPlaneTLS: Envoy reaches the control plane's gRPC services
+	// (ext_proc, ext_authz, the transaction log) over mutual TLS with the
+	// certificate its bootstrap holds (switchyard bootstrap --tls-*).
+	ControlPlaneTLS bool
 	// StripCredentials removes the client's Authorization header from
 	// every request to a cluster: the gateway verified it, and the
 	// cluster gets the verified user in X-Trino-User.
@@ -128,6 +132,12 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 		return nil, fmt.Errorf("transaction log clusters: %w", err)
 	}
 	r.Clusters = append(r.Clusters, tl...)
+	if o.ControlPlaneTLS {
+		ep.TransportSocket = controlPlaneTransportSocket()
+		for _, c := range tl {
+			c.TransportSocket = controlPlaneTransportSocket()
+		}
+	}
 	if o.Resubmit {
 		rs, err := resubmitCluster(o)
 		if err != nil {
@@ -142,6 +152,14 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 			return nil, fmt.Errorf("queue cluster: %w", err)
 		}
 		r.Clusters = append(r.Clusters, qc)
+	}
+	if o.ControlPlaneTLS {
+		// The control plane's HTTP services (queue, resubmission) too.
+		for _, c := range r.Clusters {
+			if c.Name == QueueCluster || c.Name == ResubmitCluster {
+				c.TransportSocket = controlPlaneTLS("http/1.1")
+			}
+		}
 	}
 
 	var good []fleet.Cluster

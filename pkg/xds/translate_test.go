@@ -45,6 +45,7 @@ func optionsFor(t *testing.T, c *config.Config) Options {
 	}
 	return Options{
 		TLS: tlsOpts, JWT: jwt, StripCredentials: a.Verifies() && a.Forward == config.ForwardUser, // as pkg/server sets them
+		ControlPlaneTLS: c.ControlPlane.GRPCTLS != nil,
 		ListenerAddress: c.Listener.Address,
 		MaxBodyBytes:    uint32(c.Listener.MaxBodyBytes),
 		RequestTimeout:  c.Listener.RequestTimeout,
