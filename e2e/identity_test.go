@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -13,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,8 +17,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 )
@@ -40,7 +33,7 @@ type authFixture struct {
 	passwords string // the password file
 	certFile  string
 	keyFile   string
-	key       *rsa.PrivateKey
+	key       *harness.JWTSigner
 	dir       string
 	tokens    []string // every token signed, for the log check
 	keyLine   string   // a line of the TLS private key, for the log check
@@ -66,11 +59,13 @@ func startAuthGateway(t *testing.T) *authFixture {
 	f.keyLine = strings.Split(string(pair.KeyPEM), "\n")[1]
 	f.passwords = filepath.Join(f.dir, "password.db")
 	writePasswords(t, f.passwords, map[string]string{"alice": "alice-pw-1", "bob": "bob-pw-2", "svc": "svc-pw-3", "admin": "admin-pw-4"})
-	if f.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+	if f.key, err = harness.NewJWTSigner("e2e"); err != nil {
 		t.Fatal(err)
 	}
 	jwks := filepath.Join(f.dir, "jwks.json")
-	writeJWKS(t, jwks, &f.key.PublicKey)
+	if err := os.WriteFile(jwks, f.key.JWKS(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tlsAddr, err := harness.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
@@ -104,55 +99,20 @@ func startAuthGateway(t *testing.T) *authFixture {
 
 func writePasswords(t *testing.T, path string, users map[string]string) {
 	t.Helper()
-	var b strings.Builder
-	for u, p := range users {
-		h, err := bcrypt.GenerateFromPassword([]byte(p), 8)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "%s:%s\n", u, h)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := harness.WritePasswordFile(path, users); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func writeJWKS(t *testing.T, path string, pub *rsa.PublicKey) {
+// token signs a JWT (RS256) with signer and remembers it.
+func (f *authFixture) token(t *testing.T, signer *harness.JWTSigner, claims map[string]any) string {
 	t.Helper()
-	doc, _ := json.Marshal(map[string]any{"keys": []map[string]any{{
-		"kty": "RSA", "kid": "e2e", "alg": "RS256", "use": "sig",
-		"n": b64url(pub.N.Bytes()), "e": b64url(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
-	if err := os.WriteFile(path, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// token signs a JWT (RS256) with key and remembers it.
-func (f *authFixture) token(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
-	tok := token(t, key, claims)
-	f.tokens = append(f.tokens, tok)
-	return tok
-}
-
-// token signs a JWT (RS256) with key.
-func token(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
-	t.Helper()
-	h, _ := json.Marshal(map[string]any{"alg": "RS256", "typ": "JWT", "kid": "e2e"})
-	c, _ := json.Marshal(claims)
-	signing := b64url(h) + "." + b64url(c)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	tok, err := signer.Sign(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signing + "." + b64url(sig)
+	f.tokens = append(f.tokens, tok)
+	return tok
 }
 
 func (f *authFixture) claims(user string, ttl time.Duration) map[string]any {
@@ -288,7 +248,7 @@ func TestClientAuthentication(t *testing.T) {
 		if !strings.Contains(res[0].Error, "401") || !strings.Contains(res[0].Error, "Invalid token") {
 			t.Fatalf("expired token: %q", res[0].Error)
 		}
-		other, err := rsa.GenerateKey(rand.Reader, 2048)
+		other, err := harness.NewJWTSigner("e2e")
 		if err != nil {
 			t.Fatal(err)
 		}

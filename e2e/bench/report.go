@@ -216,6 +216,7 @@ func (rep *Report) Markdown(plotFile string) string {
 	rep.goals(w)
 	w("\n")
 	rep.governance(w)
+	rep.authentication(w)
 
 	if runs := rep.phaseRuns("scale"); len(runs) > 0 {
 		w("## Scale: clusters in the fleet and live sticky entries\n\n")
@@ -351,6 +352,15 @@ func (rep *Report) goals(w func(string, ...any)) {
 	}
 	if has(Switchyard) && has(SwitchyardUngoverned) && has(Direct) {
 		rep.governanceGoal(w, yes)
+	}
+	for _, t := range []string{SwitchyardTLSPassword, SwitchyardTLSJWT} {
+		if !has(t) || !has(PlainEnvoyTLS) || !has(Direct) {
+			continue
+		}
+		sy := rep.added(t, loadgen.KindPoll, p50)
+		en := rep.added(PlainEnvoyTLS, loadgen.KindPoll, p50)
+		r := ratio(sy, en)
+		w("| HTTPS polls of `%s` within 1.2× plain Envoy's with TLS (p50) | %.0f µs vs %.0f µs: %.2f× | %s |\n", t, sy.med, en.med, r, yes(r <= 1.2))
 	}
 	if d := decisionMedians(rep.Micro); len(d) > 0 {
 		var parts []string
@@ -523,4 +533,27 @@ func Write(ctx context.Context, env *harness.Env, rep *Report, mdPath, plotPath,
 		rel, _ = filepath.Rel(filepath.Dir(mdPath), plotPath)
 	}
 	return os.WriteFile(mdPath, []byte(rep.Markdown(rel)), 0o644)
+}
+
+// authentication renders what verifying clients costs: the HTTPS targets
+// with passwords and with JWT against the same gateway (ungoverned) over
+// plain HTTP, and plain Envoy with TLS against plain Envoy.
+func (rep *Report) authentication(w func(string, ...any)) {
+	has := func(t string) bool { return slices.Contains(rep.Plan.Targets, t) }
+	if !has(Direct) || !has(SwitchyardUngoverned) || (!has(SwitchyardTLSPassword) && !has(SwitchyardTLSJWT)) {
+		return
+	}
+	w("## Client authentication over HTTPS\n\n")
+	w("The ungoverned gateway over plain HTTP (`%s`) against the same gateway over HTTPS with every client verified: `%s` (Basic credentials checked against a Trino-format password file, bcrypt cost 8, verified answers cached) and `%s` (an RS256 token verified by Envoy's jwt_authn, its claims read by the control plane). `%s` is plain Envoy with the same TLS: TLS's own cost. Added latency over direct, p50, median over repeats (µs):\n\n",
+		SwitchyardUngoverned, SwitchyardTLSPassword, SwitchyardTLSJWT, PlainEnvoyTLS)
+	w("| target | added submit p50 | added poll p50 | submit p50 minus `%s`'s | poll p50 minus `%s`'s |\n|---|---|---|---|---|\n", SwitchyardUngoverned, SwitchyardUngoverned)
+	base := func(kind string) stat { return rep.added(SwitchyardUngoverned, kind, p50) }
+	for _, t := range []string{PlainEnvoy, PlainEnvoyTLS, SwitchyardUngoverned, SwitchyardTLSPassword, SwitchyardTLSJWT} {
+		if !has(t) {
+			continue
+		}
+		sub, poll := rep.added(t, loadgen.KindSubmit, p50), rep.added(t, loadgen.KindPoll, p50)
+		w("| %s | %.0f | %.0f | %+.0f | %+.0f |\n", t, sub.med, poll.med, sub.med-base(loadgen.KindSubmit).med, poll.med-base(loadgen.KindPoll).med)
+	}
+	w("\n")
 }

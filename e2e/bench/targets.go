@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,11 +26,20 @@ const (
 	// SwitchyardUngoverned is the same with the workload classes taken
 	// out of the policy: governance off, for the side-by-side figures.
 	SwitchyardUngoverned = "switchyard-ungoverned"
-	TrinoGateway         = "trino-gateway"
+	// PlainEnvoyTLS is plain Envoy serving HTTPS: the floor for the
+	// gateway's HTTPS targets.
+	PlainEnvoyTLS = "envoy-tls"
+	// SwitchyardTLSPassword and SwitchyardTLSJWT are the ungoverned
+	// gateway over HTTPS with every client verified: a password from a
+	// Trino-format password file (bcrypt, cost 8), or an RS256 token
+	// Envoy's jwt_authn verifies.
+	SwitchyardTLSPassword = "switchyard-tls-password"
+	SwitchyardTLSJWT      = "switchyard-tls-jwt"
+	TrinoGateway          = "trino-gateway"
 )
 
 // AllTargets lists every target in report order.
-var AllTargets = []string{Direct, PlainEnvoy, Switchyard, SwitchyardUngoverned, TrinoGateway}
+var AllTargets = []string{Direct, PlainEnvoy, PlainEnvoyTLS, Switchyard, SwitchyardUngoverned, SwitchyardTLSPassword, SwitchyardTLSJWT, TrinoGateway}
 
 // target is one way of reaching the backend, with the processes whose CPU
 // and memory count as its cost.
@@ -41,6 +52,10 @@ type target struct {
 	// admin and redis are the switchyard admin and Redis addresses.
 	admin, redis string
 	procs        []*harness.Proc
+	// headers (credentials) and tls (the CA of an https url) go with
+	// every request of the load.
+	headers http.Header
+	tls     *tls.Config
 }
 
 func (t *target) stop() {
@@ -84,7 +99,19 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 		t.procs = append(t.procs, en.Proc)
 		t.roots["envoy"] = en.Proc
 		t.url = url
-	case Switchyard, SwitchyardUngoverned:
+	case PlainEnvoyTLS:
+		pki, err := newBenchPKI(env, pname(name+"-pki"))
+		if err != nil {
+			return fail(err)
+		}
+		en, url, err := env.StartPlainEnvoyTLS(ctx, pname("envoy-tls"), backendURL, pki.server.CertFile, pki.server.KeyFile)
+		if err != nil {
+			return fail(err)
+		}
+		t.procs = append(t.procs, en.Proc)
+		t.roots["envoy"] = en.Proc
+		t.url, t.tls = url, pki.clientTLS()
+	case Switchyard, SwitchyardUngoverned, SwitchyardTLSPassword, SwitchyardTLSJWT:
 		redis, err := env.StartRedis(ctx, pname("redis"))
 		if err != nil {
 			return fail(err)
@@ -100,6 +127,12 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 			LogLevel: "info", Pprof: true,
 			Extra: map[string]any{"policy": map[string]any{"dir": policyDir}},
 		}
+		var tlsURL string
+		if name == SwitchyardTLSPassword || name == SwitchyardTLSJWT {
+			if tlsURL, err = benchAuthentication(env, pname(name+"-pki"), name, &cfg, t); err != nil {
+				return fail(err)
+			}
+		}
 		for i := range max(clusters, 1) {
 			cfg.Clusters = append(cfg.Clusters, harness.ClusterSpec{
 				Name: fmt.Sprintf("c%d", i), Group: "adhoc",
@@ -111,7 +144,7 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 			return fail(err)
 		}
 		t.procs = append(t.procs, cp.Proc)
-		if name == SwitchyardUngoverned {
+		if name != Switchyard {
 			env.DetachEvents(cp) // nothing to release, nothing to record
 		}
 		en, err := env.StartEnvoy(ctx, pname("switchyard-envoy"), cp.XDSAddr, cp.ListenerAddr)
@@ -124,6 +157,12 @@ func startTarget(ctx context.Context, env *harness.Env, tag, name, backendURL st
 		}
 		t.roots["envoy"], t.roots["switchyard"], t.roots["redis"] = en.Proc, cp.Proc, redis.Proc
 		t.url, t.admin, t.redis = "http://"+cp.ListenerAddr, cp.AdminAddr, redis.Addr
+		if tlsURL != "" {
+			t.url = tlsURL
+			if err := waitHTTPS(ctx, t); err != nil {
+				return fail(err)
+			}
+		}
 	case TrinoGateway:
 		pg, err := env.StartPostgres(ctx, pname("postgres"))
 		if err != nil {

@@ -24,7 +24,17 @@ static_resources:
     address: {socket_address: {address: 127.0.0.1, port_value: {{.ListenPort}}}}
     per_connection_buffer_limit_bytes: 1048576
     filter_chains:
-    - filters:
+    - {{if .CertFile}}transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          common_tls_context:
+            tls_params: {tls_minimum_protocol_version: TLSv1_2}
+            alpn_protocols: [h2, http/1.1]
+            tls_certificates:
+            - certificate_chain: {filename: {{.CertFile}}}
+              private_key: {filename: {{.KeyFile}}}
+      {{end}}filters:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -61,6 +71,16 @@ static_resources:
 // StartPlainEnvoy runs Envoy with a static configuration that forwards
 // everything to backendURL, listening on a free port.
 func (e *Env) StartPlainEnvoy(ctx context.Context, name, backendURL string) (*Envoy, string, error) {
+	return e.startPlainEnvoy(ctx, name, backendURL, "", "")
+}
+
+// StartPlainEnvoyTLS is StartPlainEnvoy serving HTTPS with the PEM files
+// (the cost of TLS in plain Envoy, to compare a gateway's HTTPS with).
+func (e *Env) StartPlainEnvoyTLS(ctx context.Context, name, backendURL, certFile, keyFile string) (*Envoy, string, error) {
+	return e.startPlainEnvoy(ctx, name, backendURL, certFile, keyFile)
+}
+
+func (e *Env) startPlainEnvoy(ctx context.Context, name, backendURL, certFile, keyFile string) (*Envoy, string, error) {
 	u, err := url.Parse(backendURL)
 	if err != nil {
 		return nil, "", err
@@ -82,7 +102,7 @@ func (e *Env) StartPlainEnvoy(ctx context.Context, name, backendURL string) (*En
 	if err != nil {
 		return nil, "", err
 	}
-	err = plainEnvoyTmpl.Execute(f, map[string]any{"AdminPort": admin, "ListenPort": listen, "BackendHost": bh, "BackendPort": bp})
+	err = plainEnvoyTmpl.Execute(f, map[string]any{"AdminPort": admin, "ListenPort": listen, "BackendHost": bh, "BackendPort": bp, "CertFile": certFile, "KeyFile": keyFile})
 	f.Close()
 	if err != nil {
 		return nil, "", err
@@ -107,5 +127,9 @@ func (e *Env) StartPlainEnvoy(ctx context.Context, name, backendURL string) (*En
 		p.Stop()
 		return nil, "", err
 	}
-	return en, "http://" + listenAddr, nil
+	scheme := "http://"
+	if certFile != "" {
+		scheme = "https://"
+	}
+	return en, scheme + listenAddr, nil
 }

@@ -47,6 +47,7 @@ func newClient(parent context.Context, cfg Config, rec *recorder) *client {
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   false,
+		TLSClientConfig:     cfg.TLS,
 	}
 	return &client{
 		cfg:       cfg,

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,8 @@ type Config struct {
 	User string
 	// Headers are added to every request (e.g. X-Trino-Source).
 	Headers http.Header
+	// TLS configures an https URL's client side (nil: Go's defaults).
+	TLS *tls.Config
 	// RewriteNextURI, when set, maps every nextUri before it is requested
 	// (e.g. to strip the gateway's path prefix, so that each follow-up is
 	// routed by a store lookup instead of by path).
