@@ -83,28 +83,6 @@ func TestControlPlaneMutualTLS(t *testing.T) {
 
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)
-	withCert := func(p *harness.Pair) credentials.TransportCredentials {
-		c := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-		if p != nil {
-			pair, err := tls.X509KeyPair(p.CertPEM, p.KeyPEM)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Certificates = []tls.Certificate{pair}
-		}
-		return credentials.NewTLS(c)
-	}
-	clients := []struct {
-		name  string
-		creds credentials.TransportCredentials
-		ok    bool
-	}{
-		{"the right certificate", withCert(envoyCert), true},
-		{"no certificate", withCert(nil), false},
-		{"a certificate from another CA", withCert(rogue), false},
-		{"no TLS", insecure.NewCredentials(), false},
-	}
-	// The queue service (HTTP, what Envoy forwards queued polls to).
 	tlsConfig := func(p *harness.Pair) *tls.Config {
 		c := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 		if p != nil {
@@ -116,6 +94,18 @@ func TestControlPlaneMutualTLS(t *testing.T) {
 		}
 		return c
 	}
+	withCert := func(p *harness.Pair) credentials.TransportCredentials { return credentials.NewTLS(tlsConfig(p)) }
+	clients := []struct {
+		name  string
+		creds credentials.TransportCredentials
+		ok    bool
+	}{
+		{"the right certificate", withCert(envoyCert), true},
+		{"no certificate", withCert(nil), false},
+		{"a certificate from another CA", withCert(rogue), false},
+		{"no TLS", insecure.NewCredentials(), false},
+	}
+	// The queue service (HTTP, what Envoy forwards queued polls to).
 	for _, c := range []struct {
 		name   string
 		scheme string

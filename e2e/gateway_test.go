@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,18 +188,37 @@ func runPython(t *testing.T, server string, headers map[string]string, qs []tagg
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	spec, _ := json.Marshal(map[string]any{"server": server, "user": "e2e", "headers": headers, "queries": qs})
-	cmd := exec.CommandContext(ctx, env.PythonPath(), env.Root+"/e2e/clients/pyclient.py")
-	cmd.Stdin = strings.NewReader(string(spec))
+	var res []pyResult
+	runPythonJSON(ctx, t, "pyclient.py", map[string]any{"server": server, "user": "e2e", "headers": headers, "queries": qs}, &res)
+	return res
+}
+
+// runPythonJSON runs a Python client of e2e/clients with spec as JSON on
+// its standard input and decodes its standard output into out. The
+// variables in dropEnv are left out of its environment.
+func runPythonJSON(ctx context.Context, t *testing.T, script string, spec, out any, dropEnv ...string) {
+	t.Helper()
+	in, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, env.PythonPath(), env.Root+"/e2e/clients/"+script)
+	cmd.Stdin = strings.NewReader(string(in))
+	if len(dropEnv) > 0 {
+		for _, kv := range os.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			if !slices.Contains(dropEnv, name) {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	b, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("python client: %v\nstderr: %s", err, stderr.String())
+		t.Fatalf("python client %s: %v\nstderr: %s", script, err, stderr.String())
 	}
-	var res []pyResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("python client output: %v: %s", err, out)
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("python client %s output: %v: %s", script, err, b)
 	}
-	return res
 }

@@ -589,19 +589,8 @@ func pyOne(t *testing.T, server, user, source string, sqls ...string) []pyResult
 	for i, q := range sqls {
 		qs = append(qs, taggedQuery{Tag: strconv.Itoa(i), SQL: q})
 	}
-	spec, _ := json.Marshal(map[string]any{"server": server, "user": user, "source": source, "max_attempts": 1, "queries": qs})
-	cmd := exec.CommandContext(ctx, env.PythonPath(), env.Root+"/e2e/clients/pyclient.py")
-	cmd.Stdin = strings.NewReader(string(spec))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python client: %v\nstderr: %s", err, stderr.String())
-	}
 	var res []pyResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("python client output: %v: %s", err, out)
-	}
+	runPythonJSON(ctx, t, "pyclient.py", map[string]any{"server": server, "user": user, "source": source, "max_attempts": 1, "queries": qs}, &res)
 	return res
 }
 

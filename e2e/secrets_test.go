@@ -80,8 +80,14 @@ func TestNoSecretInLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	noSecretInLogs(t, g.procs, secrets)
+}
+
+// noSecretInLogs reads every line of the processes' logs for each secret.
+func noSecretInLogs(t *testing.T, procs []*harness.Proc, secrets []string) {
+	t.Helper()
 	checked := 0
-	for _, p := range g.procs {
+	for _, p := range procs {
 		b, err := os.ReadFile(p.LogPath)
 		if err != nil {
 			t.Fatal(err)
@@ -98,5 +104,5 @@ func TestNoSecretInLogs(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no log to check")
 	}
-	t.Logf("%d secrets absent from %d bytes of logs of %d processes", len(secrets), checked, len(g.procs))
+	t.Logf("%d secrets absent from %d bytes of logs of %d processes", len(secrets), checked, len(procs))
 }

@@ -117,7 +117,8 @@ func (f *coordinatorKill) name() string { return "kill -9 a coordinator, restart
 
 func (f *coordinatorKill) rule() string {
 	return "a query that failed with a Trino-shaped error (an error name from the server, not a transport failure), " +
-		"ran on the killed coordinator (its nextUri prefix, or its query ID found on that cluster), " +
+		"or whose response was cut short mid-way (the coordinator died while Envoy streamed its answer: a response under way " +
+		"cannot be replaced by an error), ran on the killed coordinator (its nextUri prefix, or its query ID found on that cluster), " +
 		"was submitted before the kill and had not ended by then: it was running on the killed coordinator " +
 		"(excused, and left out of the availability denominator)"
 }
@@ -159,7 +160,7 @@ func (f *coordinatorKill) recover(ctx context.Context) (string, error) {
 func (f *coordinatorKill) excuse(o *outcome) (string, bool) {
 	var reason string
 	f.each(func(k *kill) bool {
-		if o.Clear && o.Cluster == k.target && o.Start.Before(k.at) && !o.End.Before(k.at) {
+		if (o.Clear || cutShort(o.ErrMsg)) && o.Cluster == k.target && o.Start.Before(k.at) && !o.End.Before(k.at) {
 			reason = fmt.Sprintf("running on cluster %s's coordinator when it was killed", k.target)
 			return true
 		}
@@ -446,3 +447,15 @@ func firstLine(s string) string {
 // Compile-time checks that every fault implements the interface.
 var _ = []fault{(*coordinatorKill)(nil), (*replicaKill)(nil), (*sentinelFailover)(nil), (*envoyKill)(nil),
 	(*blueGreen)(nil), (*drainReactivate)(nil), (*policyReload)(nil)}
+
+// cutShort reports whether a client's error is a response that began and
+// then stopped (requests' ChunkedEncodingError, urllib3's IncompleteRead,
+// OkHttp's unexpected end of stream), not a refused or failed connection.
+func cutShort(msg string) bool {
+	for _, s := range []string{"Response ended prematurely", "IncompleteRead", "unexpected end of stream"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

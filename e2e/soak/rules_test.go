@@ -59,6 +59,11 @@ func TestCoordinatorKillExcuse(t *testing.T) {
 	}{
 		{"running on the killed coordinator", outcome{Cluster: "a", Start: before, End: after, Clear: true}, true},
 		{"a transport failure is not a clear error", outcome{Cluster: "a", Start: before, End: after}, false},
+		{"a response cut short mid-way", outcome{Cluster: "a", Start: before, End: after,
+			ErrMsg: "TrinoConnectionError: TrinoConnectionError: failed to fetch: Response ended prematurely"}, true},
+		{"a refused connection is not cut short", outcome{Cluster: "a", Start: before, End: after,
+			ErrMsg: "TrinoConnectionError: failed to execute: Connection refused"}, false},
+		{"cut short on the other cluster", outcome{Cluster: "b", Start: before, End: after, ErrMsg: "Response ended prematurely"}, false},
 		{"on the other cluster", outcome{Cluster: "b", Start: before, End: after, Clear: true}, false},
 		{"submitted after the kill", outcome{Cluster: "a", Start: after, End: after.Add(time.Second), Clear: true}, false},
 		{"ended before the kill", outcome{Cluster: "a", Start: before.Add(-time.Second), End: before, Clear: true}, false},

@@ -144,7 +144,13 @@ func (e *Engine) Authorize(ctx context.Context, in *AuthzInput) (*AuthzDecision,
 	if c.authz == nil {
 		return &AuthzDecision{Allow: true, Reason: "no authorization policy", Policy: c.Version, Unset: true}, nil
 	}
-	obj, err := evalObject(ctx, *c.authz, AuthzQuery, rego.EvalInput(in.value()))
+	return allowDecision(ctx, c, *c.authz, AuthzQuery, in.value())
+}
+
+// allowDecision evaluates a rule whose value is {allow, reason,
+// explanation}.
+func allowDecision(ctx context.Context, c *Compiled, q rego.PreparedEvalQuery, name string, input map[string]any) (*AuthzDecision, error) {
+	obj, err := evalObject(ctx, q, name, rego.EvalInput(input))
 	if err != nil {
 		return nil, err
 	}
@@ -173,18 +179,7 @@ func (e *Engine) Impersonate(ctx context.Context, in *ImpersonationInput) (*Auth
 		}
 		return d, nil
 	}
-	obj, err := evalObject(ctx, *c.identity, IdentityQuery, rego.EvalInput(in.value()))
-	if err != nil {
-		return nil, err
-	}
-	d := &AuthzDecision{Policy: c.Version}
-	if d.Allow, err = boolField(obj, "allow", false); err != nil {
-		return nil, err
-	}
-	if d.Reason, err = stringField(obj, "reason"); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return allowDecision(ctx, c, *c.identity, IdentityQuery, in.value())
 }
 
 // evalObject evaluates a prepared query whose value must be an object, and
