@@ -75,6 +75,7 @@ func startAuthGateway(t *testing.T) *authFixture {
 	cfg := policyFleet(t, copyPolicies(t, map[string]any{
 		"impersonation": []map[string]any{{"original_user": "svc", "new_user": ".*"}},
 	}))
+	cfg = withAdmin(cfg)
 	cfg.ListenerExtra = map[string]any{
 		"refreshPeriod": "200ms",
 		"tls":           map[string]any{"address": tlsAddr, "certFile": f.certFile, "keyFile": f.keyFile},
@@ -219,6 +220,19 @@ func TestClientAuthentication(t *testing.T) {
 		res := f.pyAuth(t, map[string]any{"basic": []string{"svc", "svc-pw-3"}, "user": "carol", "queries": []string{"SELECT current_user"}})
 		if got := onlyRow(t, "svc as carol", res[0]); got != "carol" {
 			t.Fatalf("current_user %q, want carol", got)
+		}
+		// The decision log names both: the user it ran as and who asked.
+		req, _ := http.NewRequest("GET", "http://"+f.g.cps[0].AdminAddr+"/api/v1/decisions?limit=50", nil)
+		req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var decisions []struct{ User, Principal string }
+		err = json.NewDecoder(resp.Body).Decode(&decisions)
+		resp.Body.Close()
+		if err != nil || !slices.ContainsFunc(decisions, func(d struct{ User, Principal string }) bool { return d.User == "carol" && d.Principal == "svc" }) {
+			t.Fatalf("no decision for carol by svc in %+v (%v)", decisions, err)
 		}
 		res = f.pyAuth(t, map[string]any{"basic": []string{"alice", "alice-pw-1"}, "user": "bob", "queries": []string{"SELECT current_user"}})
 		if !strings.Contains(res[0].Error, "Access Denied: User alice cannot impersonate user bob") || !strings.Contains(res[0].Error, "PERMISSION_DENIED") {

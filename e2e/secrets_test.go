@@ -18,14 +18,21 @@ import (
 // secrets, a refused event secret, credentials on a query), then reads
 // every log of the control plane and Envoy: none of them may appear.
 func TestNoSecretInLogs(t *testing.T) {
-	g := startGateway(t, 1, withAdmin(twoClusters(deadURL(t))))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The store's password too: a Redis that requires one.
+	const redisPassword = "redis-password-Hn3jL8"
+	redis, err := env.StartRedisWithPassword(ctx, fileName(t)+"-redis", redisPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startGatewayOnStore(t, 1, withAdmin(twoClusters(deadURL(t))), map[string]any{"address": redis.Addr, "password": redisPassword})
+	g.procs = append(g.procs, redis.Proc)
 	admin := "http://" + g.cps[0].AdminAddr
 	const wrongToken = "wrong-admin-token-Zq8vX2"
 	const wrongEventSecret = "wrong-event-secret-Kp4wN7"
 	const password = "client-password-Rt5yU1"
-	secrets := []string{e2eAdminToken, wrongToken, wrongEventSecret, password}
+	secrets := []string{e2eAdminToken, wrongToken, wrongEventSecret, password, redisPassword}
 	for _, tr := range []*harness.Trino{trinoA, trinoB} {
 		secrets = append(secrets, tr.EventSecret)
 	}

@@ -3,8 +3,11 @@ package harness
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -27,8 +30,31 @@ func (e *Env) StartRedis(ctx context.Context, name string) (*Redis, error) {
 // StartRedisOn starts redis-server on the given port (a restart test reuses
 // the port of the Redis it replaces).
 func (e *Env) StartRedisOn(ctx context.Context, name string, port int) (*Redis, error) {
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", e.Dir)
+	return e.startRedis(ctx, name, port, "")
+}
+
+// StartRedisWithPassword starts a Redis that requires password (AUTH);
+// the password is in a configuration file, not on the command line.
+func (e *Env) StartRedisWithPassword(ctx context.Context, name, password string) (*Redis, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return e.startRedis(ctx, name, port, password)
+}
+
+func (e *Env) startRedis(ctx context.Context, name string, port int, password string) (*Redis, error) {
+	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", e.Dir}
+	ping, pong := "PING\r\n", "+PONG\r\n"
+	if password != "" {
+		conf := filepath.Join(e.Dir, name+".conf")
+		if err := os.WriteFile(conf, []byte("requirepass "+password+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		args = append([]string{conf}, args...)
+		ping, pong = "AUTH "+password+"\r\nPING\r\n", "+OK\r\n+PONG\r\n"
+	}
+	cmd := exec.Command("redis-server", args...)
 	p, err := e.Start(name, cmd)
 	if err != nil {
 		return nil, err
@@ -44,14 +70,14 @@ func (e *Env) StartRedisOn(ctx context.Context, name string, port int) (*Redis, 
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(time.Second))
-		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		if _, err := c.Write([]byte(ping)); err != nil {
 			return err
 		}
-		buf := make([]byte, 7)
-		if _, err := c.Read(buf); err != nil {
+		buf := make([]byte, len(pong))
+		if _, err := io.ReadFull(c, buf); err != nil {
 			return err
 		}
-		if string(buf) != "+PONG\r\n" {
+		if string(buf) != pong {
 			return fmt.Errorf("unexpected answer %q", buf)
 		}
 		return nil

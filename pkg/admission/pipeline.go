@@ -181,7 +181,7 @@ func (p *Pipeline) Submit(ctx context.Context, s *Submission) Outcome {
 	start := time.Now()
 	req := s.Req
 	s.Route = routing.Request{Group: req.Session.RoutingGroup, User: req.Session.User, GroupFrom: "X-Trino-Routing-Group"}
-	s.Entry = &policy.LogEntry{ID: req.ID(), Time: start.UTC(), User: req.Session.User, Source: req.Session.Source, Allow: true}
+	s.Entry = &policy.LogEntry{ID: req.ID(), Time: start.UTC(), User: req.Session.User, Principal: req.Principal, Source: req.Session.Source, Allow: true}
 	if p.o.Policy != nil {
 		s.policy = p.o.Policy.Current()
 	}
@@ -220,6 +220,9 @@ func (p *Pipeline) record(s *Submission, start time.Time) {
 	}
 	args := []any{"decision", e.ID, "user", e.User, "source", e.Source, "type", e.Type, "allow", e.Allow,
 		"group", e.Group, "cluster", e.Cluster, "micros", e.Micros}
+	if e.Principal != "" && e.Principal != e.User {
+		args = append(args, "principal", e.Principal)
+	}
 	if e.Reason != "" {
 		args = append(args, "reason", e.Reason)
 	}

@@ -196,6 +196,10 @@ type Redis struct {
 	SentinelPassword string `yaml:"sentinelPassword"`
 	Username         string `yaml:"username"`
 	Password         string `yaml:"password"`
+	// PasswordEnv and SentinelPasswordEnv name environment variables that
+	// hold the passwords, to keep them out of the file.
+	PasswordEnv         string `yaml:"passwordEnv"`
+	SentinelPasswordEnv string `yaml:"sentinelPasswordEnv"`
 	DB               int    `yaml:"db"`
 	// Timeout bounds each Redis call on the request path (default 200ms).
 	Timeout time.Duration `yaml:"timeout"`
@@ -486,6 +490,13 @@ func (c *Config) applyDerivedDefaults() {
 	}
 	c.Events.applyDefaults()
 	c.Listener.Authentication.applyDefaults()
+	r := &c.Store.Redis
+	if r.PasswordEnv != "" && r.Password == "" {
+		r.Password = os.Getenv(r.PasswordEnv)
+	}
+	if r.SentinelPasswordEnv != "" && r.SentinelPassword == "" {
+		r.SentinelPassword = os.Getenv(r.SentinelPasswordEnv)
+	}
 	for i := range c.Groups {
 		if c.Groups[i].Strategy == "" {
 			c.Groups[i].Strategy = StrategyRoundRobin

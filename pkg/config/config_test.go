@@ -116,6 +116,8 @@ func TestBadConfigs(t *testing.T) {
 			"listener.authentication.jwt.jwksCache: must be at least 1s, got 1ms"},
 		"authentication-http": {"listener.authentication: passwords and tokens are only accepted over HTTPS: set listener.tls",
 			`listener.authentication.forward: must be "credentials" with passThrough`, `listener.authentication.jwt.jwksCAFile: "/nonexistent/ca.pem" is not readable`},
+		"redis-password-env": {"store.redis.passwordEnv: environment variable SWITCHYARD_TEST_UNSET_REDIS_PASSWORD is empty or unset",
+			"store.redis.sentinelPasswordEnv: set one of the password and store.redis.sentinelPasswordEnv, not both"},
 		"coordinator-api": {`coordinatorAPI.user: must be a name without spaces or control characters, got "two words"`,
 			`coordinatorAPI.source: must be a name of 1-256 bytes of UTF-8, got ""`, "coordinatorAPI.timeout: must be positive, got -1s"},
 	}

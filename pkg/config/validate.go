@@ -261,6 +261,17 @@ func (c *Config) Validate() error {
 	if c.Policy.DecisionLogSize < 1 || c.Policy.DecisionLogSize > 1000000 {
 		add("policy.decisionLogSize", "must be between 1 and 1000000, got %d", c.Policy.DecisionLogSize)
 	}
+	for _, e := range []struct{ field, env, value string }{
+		{"store.redis.passwordEnv", c.Store.Redis.PasswordEnv, c.Store.Redis.Password},
+		{"store.redis.sentinelPasswordEnv", c.Store.Redis.SentinelPasswordEnv, c.Store.Redis.SentinelPassword},
+	} {
+		if e.env != "" && e.value == "" {
+			add(e.field, "environment variable %s is empty or unset", e.env)
+		}
+		if e.env != "" && e.value != "" && e.value != os.Getenv(e.env) {
+			add(e.field, "set one of the password and %s, not both", e.field)
+		}
+	}
 	if c.Admin.DrainTimeout <= 0 {
 		add("admin.drainTimeout", "must be positive, got %v", c.Admin.DrainTimeout)
 	}

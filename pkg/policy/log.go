@@ -11,11 +11,15 @@ type LogEntry struct {
 	Time    time.Time `json:"time"`
 	QueryID string    `json:"queryId,omitempty"`
 	User    string    `json:"user"`
-	Source  string    `json:"source,omitempty"`
-	Type    string    `json:"type"`
-	Tables  []string  `json:"tables,omitempty"`
-	Group   string    `json:"group,omitempty"`
-	Cluster string    `json:"cluster,omitempty"`
+	// Principal is the identity the gateway verified (empty without
+	// client authentication); User differs from it only by an allowed
+	// impersonation.
+	Principal string   `json:"principal,omitempty"`
+	Source    string   `json:"source,omitempty"`
+	Type      string   `json:"type"`
+	Tables    []string `json:"tables,omitempty"`
+	Group     string   `json:"group,omitempty"`
+	Cluster   string   `json:"cluster,omitempty"`
 	// Class is the workload class (workload governance).
 	Class       string   `json:"class,omitempty"`
 	Allow       bool     `json:"allow"`
