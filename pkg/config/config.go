@@ -200,7 +200,7 @@ type Redis struct {
 	// hold the passwords, to keep them out of the file.
 	PasswordEnv         string `yaml:"passwordEnv"`
 	SentinelPasswordEnv string `yaml:"sentinelPasswordEnv"`
-	DB               int    `yaml:"db"`
+	DB                  int    `yaml:"db"`
 	// Timeout bounds each Redis call on the request path (default 200ms).
 	Timeout time.Duration `yaml:"timeout"`
 	// KeyPrefix namespaces every key (default "sy:"); no braces: the
