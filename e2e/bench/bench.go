@@ -271,17 +271,8 @@ func saturated(res *loadgen.Results, rate float64) bool {
 }
 
 func (r *Runner) load(ctx context.Context, t *target, cfg loadgen.Config) (*loadgen.Results, error) {
-	cfg.URL, cfg.SQL, cfg.TLS = t.url, r.Plan.SQL, t.tls
-	if len(t.headers) > 0 {
-		h := cfg.Headers.Clone()
-		if h == nil {
-			h = http.Header{}
-		}
-		for k, vs := range t.headers {
-			h[k] = vs
-		}
-		cfg.Headers = h
-	}
+	cfg = t.client(cfg)
+	cfg.SQL = r.Plan.SQL
 	if err := r.routeEvents(t); err != nil {
 		return nil, err
 	}

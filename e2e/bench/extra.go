@@ -118,7 +118,7 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 		if err := r.routeEvents(targets[name]); err != nil {
 			return nil, err
 		}
-		cfg := loadgen.Config{URL: targets[name].url, SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWarm}
+		cfg := targets[name].client(loadgen.Config{SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWarm})
 		if _, err := loadgen.Run(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("real Trino, warming %s: %w", name, err)
 		}
@@ -131,10 +131,15 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 			if err := r.routeEvents(t); err != nil {
 				return nil, err
 			}
-			cfg := loadgen.Config{URL: t.url, SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWindow, Warmup: time.Second, PIDs: t.pids()}
+			cfg := t.client(loadgen.Config{SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWindow, Warmup: time.Second, PIDs: t.pids()})
 			res, err := loadgen.Run(ctx, cfg)
 			if err != nil {
 				return nil, fmt.Errorf("real Trino, %s: %w", t.name, err)
+			}
+			if res.Completed == 0 {
+				// A target the load cannot reach (wrong scheme, missing
+				// credentials) is a harness error, not a figure.
+				return nil, fmt.Errorf("real Trino, %s: no query completed (errors %v)", t.name, res.Errors)
 			}
 			out = append(out, Run{Target: t.name, Phase: "real", Repeat: rep, Concurrency: p.RealConcurrency, Results: res})
 		}

@@ -58,6 +58,23 @@ type target struct {
 	tls     *tls.Config
 }
 
+// client points a load at the target: its URL, with its CA and
+// credentials.
+func (t *target) client(cfg loadgen.Config) loadgen.Config {
+	cfg.URL, cfg.TLS = t.url, t.tls
+	if len(t.headers) > 0 {
+		h := cfg.Headers.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		for k, vs := range t.headers {
+			h[k] = vs
+		}
+		cfg.Headers = h
+	}
+	return cfg
+}
+
 func (t *target) stop() {
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		t.procs[i].Stop()
