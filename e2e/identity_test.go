@@ -316,6 +316,20 @@ func TestClientAuthentication(t *testing.T) {
 		if resp.StatusCode != 403 || !strings.Contains(string(b), "INSECURE_CREDENTIALS") {
 			t.Fatalf("password over HTTP: %d %s", resp.StatusCode, b)
 		}
+		// A client cannot claim TLS: Envoy sets X-Forwarded-Proto from the
+		// connection.
+		req, _ = http.NewRequest("GET", f.httpURL+"/v1/info", nil)
+		req.SetBasicAuth("alice", "alice-pw-1")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(b), "INSECURE_CREDENTIALS") {
+			t.Fatalf("password over HTTP claiming https: %d %s", resp.StatusCode, b)
+		}
 		resp, err = http.Post(f.httpURL+"/v1/statement", "text/plain", strings.NewReader("SELECT 1"))
 		if err != nil {
 			t.Fatal(err)
