@@ -127,21 +127,9 @@ func tagged(prefix string, n int) []taggedQuery {
 // runCLI runs statements with the real trino CLI and returns its stdout.
 func runCLI(t *testing.T, server string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	full := append([]string{"--enable-native-access=ALL-UNNAMED", "-jar", env.TrinoCLIPath(), "--server", server, "--user", "e2e"}, args...)
-	cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", full...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return string(out), fmt.Errorf("trino CLI: %v\nstderr: %s", err, stderr.String())
-	}
-	return string(out), nil
+	return runCLIArgs(t, nil, append([]string{"--server", server, "--user", "e2e"}, args...)...)
 }
 
-// runJDBC runs queries with the Trino JDBC driver (e2e/clients/JdbcClient.java)
-// and returns, per tag, its rows (columns joined by tabs) or its error.
 func runJDBC(t *testing.T, server string, qs []taggedQuery) (rows map[string][]string, errs map[string]string) {
 	t.Helper()
 	return runJDBCURL(t, "jdbc:trino://"+strings.TrimPrefix(server, "http://"), "e2e", qs)

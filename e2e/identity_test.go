@@ -452,10 +452,11 @@ func pemBlock(t *testing.T, b []byte) []byte {
 	return blk.Bytes
 }
 
-// runCLIArgs runs the trino CLI with extra environment and arguments.
+// runCLIArgs runs the trino CLI with extra environment and arguments and
+// returns its stdout.
 func runCLIArgs(t *testing.T, environ []string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	full := append([]string{"--enable-native-access=ALL-UNNAMED", "-jar", env.TrinoCLIPath()}, args...)
 	cmd := exec.CommandContext(ctx, env.JavaHome+"/bin/java", full...)

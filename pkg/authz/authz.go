@@ -65,11 +65,11 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		in.RemoteAddress = sa.GetAddress()
 	}
 	// The web UI's pages of a query carry the gateway's prefix.
-	queryPath := path
+	unprefixed := path
 	if _, _, rest, ok := trino.ParseCoordinatorPrefix(path); ok {
-		queryPath = rest
+		unprefixed = rest
 	}
-	if info, err := trino.ParsePath(queryPath, rawQuery); err == nil && info.QueryID != "" {
+	if info, err := trino.ParsePath(unprefixed, rawQuery); err == nil && info.QueryID != "" {
 		in.QueryID = info.QueryID
 		sctx, cancel := context.WithTimeout(ctx, s.StoreTimeout)
 		r, err := s.Store.GetQuery(sctx, info.QueryID)
@@ -83,7 +83,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		// Users are verified but no policy says who may do what: the
 		// gateway's own rules (those of policies/authz.rego without
 		// administrators).
-		d = closedByDefault(in)
+		d = closedByDefault(in, unprefixed)
 	}
 	if err != nil {
 		s.Logger.Error("authorization policy failed; denying", "path", path, "user", in.User, "error", err)
@@ -143,18 +143,12 @@ func mapPairs(m map[string]string) func(yield func(k, v string) bool) {
 }
 
 // closedByDefault is the decision without an authorization policy when
-// clients are verified: server information, the web UI's pages and the
+// clients are verified (path is the request's, without the gateway's
+// prefix): server information, the web UI's pages and the
 // query list (answered with the caller's own queries) are open; a
 // query's details and killing it are its owner's; everything else (the
 // cluster's management and listing endpoints) is closed.
-func closedByDefault(in *policy.AuthzInput) *policy.AuthzDecision {
-	path := in.Path
-	if rest, ok := strings.CutPrefix(path, trino.RoutePrefix); ok {
-		// /_sy/{cluster}/{coordinator}/ui/...: the UI pages of a query.
-		if parts := strings.SplitN(rest, "/", 3); len(parts) == 3 {
-			path = "/" + parts[2]
-		}
-	}
+func closedByDefault(in *policy.AuthzInput, path string) *policy.AuthzDecision {
 	read := in.Method == "GET" || in.Method == "HEAD"
 	queryPath := strings.HasPrefix(path, "/v1/query/") || strings.HasPrefix(path, "/ui/api/query/")
 	kill := (in.Method == "PUT" && strings.HasSuffix(path, "/killed")) || (in.Method == "DELETE" && strings.HasPrefix(path, "/v1/query/"))

@@ -120,6 +120,3 @@ func requireFile(add func(field, format string, args ...any), field, path string
 		add(field, "%q is not readable: %v", path, errors.Unwrap(err))
 	}
 }
-
-// FileRefresh is how often the listener's files are checked for changes.
-func (l Listener) FileRefresh() time.Duration { return l.RefreshPeriod }

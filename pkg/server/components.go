@@ -63,7 +63,7 @@ func (s *Server) components() []component {
 	}
 	if s.grpcTLS != nil {
 		cs = append(cs, component{"grpc-tls", loop(func(ctx context.Context) {
-			s.grpcTLS.Watch(ctx, s.cfg.Listener.FileRefresh(), func(err error) {
+			s.grpcTLS.Watch(ctx, s.cfg.Listener.RefreshPeriod, func(err error) {
 				s.log.Error("xDS and ext_proc TLS: the changed files do not load; the previous certificate stays in force", "err", err)
 			})
 		})})
@@ -73,7 +73,7 @@ func (s *Server) components() []component {
 	}
 	if s.passwords != nil {
 		cs = append(cs, component{"password-file", loop(func(ctx context.Context) {
-			s.passwords.Watch(ctx, s.cfg.Listener.FileRefresh(), func(err error) {
+			s.passwords.Watch(ctx, s.cfg.Listener.RefreshPeriod, func(err error) {
 				s.log.Error("password file: the changed file does not load; the previous one stays in force", "error", err)
 			})
 		})})

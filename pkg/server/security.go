@@ -23,10 +23,11 @@ import (
 // CA of a remote key set. They are read at start and again when they
 // change (a change that does not load keeps the previous contents).
 type edgeFiles struct {
-	mu   sync.Mutex
-	tls  *xds.ListenerTLS
-	jwt  *xds.JWTProvider
-	path []string // the files, for the watch
+	mu    sync.Mutex
+	tls   *xds.ListenerTLS
+	jwt   *xds.JWTProvider
+	path  []string // the files, for the watch
+	stamp string   // theirs when last loaded
 }
 
 // newEdgeFiles reads the files the listener configuration names.
@@ -48,6 +49,11 @@ func newEdgeFiles(l config.Listener) (*edgeFiles, error) {
 // load reads every file and checks it: the certificate and key must be a
 // pair, the key set a JSON Web Key Set with at least one key.
 func (e *edgeFiles) load(l config.Listener) error {
+	// Taken before reading: a change during the read is seen next time.
+	stamp, err := filewatch.Stamp(e.path...)
+	if err != nil {
+		return err
+	}
 	var tlsOpts *xds.ListenerTLS
 	if t := l.TLS; t != nil {
 		cert, err := os.ReadFile(t.CertFile)
@@ -86,7 +92,7 @@ func (e *edgeFiles) load(l config.Listener) error {
 		}
 	}
 	e.mu.Lock()
-	e.tls, e.jwt = tlsOpts, jwt
+	e.tls, e.jwt, e.stamp = tlsOpts, jwt, stamp
 	e.mu.Unlock()
 	return nil
 }
@@ -120,8 +126,10 @@ func (e *edgeFiles) options() (*xds.ListenerTLS, *xds.JWTProvider) {
 
 // watch reloads the files when they change and republishes.
 func (s *Server) watchEdgeFiles(ctx context.Context) {
-	stamp, _ := filewatch.Stamp(s.edge.path...)
-	filewatch.Poll(ctx, s.cfg.Listener.FileRefresh(), s.edge.path, stamp, func() error {
+	s.edge.mu.Lock()
+	stamp := s.edge.stamp
+	s.edge.mu.Unlock()
+	filewatch.Poll(ctx, s.cfg.Listener.RefreshPeriod, s.edge.path, stamp, func() error {
 		if err := s.edge.load(s.cfg.Listener); err != nil {
 			return err
 		}
