@@ -34,7 +34,7 @@ build:
 
 demo: setup
 	$(GO) build -o bin/demo ./cmd/demo
-	bin/demo
+	bin/demo $(DEMO_ARGS)
 
 # The side-by-side benchmark (about 15 minutes): docs/benchmarks.md and its plot.
 bench: setup
@@ -92,7 +92,7 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer \
 	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie \
 	./pkg/events:FuzzParse ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI \
-	./pkg/passwordfile:FuzzParse ./pkg/identity:FuzzVerify
+	./pkg/passwordfile:FuzzParse ./pkg/identity:FuzzVerify ./pkg/trinosize:FuzzParseSize
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -7,7 +7,7 @@
 #   Redis            Debian redis-server and redis-sentinel (apt-get, needs root or sudo)
 #   Chromium         Debian chromium (apt-get): the web UI test's headless browser
 #   SQLAlchemy       PyPI (pinned), in .cache/venv: the trino dialect's tests
-#   Trino server     Maven Central trino-server-core + tpch and memory plugins,
+#   Trino server     Maven Central trino-server-core + tpch, memory and hive plugins,
 #                    and the HTTP event listener plugin from the full trino-server
 #   Trino CLI, JDBC  Maven Central executable jar / driver jar
 #   Java 24+         an installed JDK (Temurin 25 under /usr/lib/jvm); Trino needs it
@@ -119,6 +119,21 @@ if [ ! -f "$server/.complete" ]; then
   done
   touch "$server.tmp/.complete"
   mv "$server.tmp" "$server"
+fi
+# The Hive connector with the local file system is the shared data lake of
+# the multi-node tests: the tpch connector pins each split to a node (it
+# generates the data there), so a lost node's splits cannot be retried
+# elsewhere, as fault-tolerant execution needs. Added on its own marker so
+# a server unpacked before it gains it without being unpacked again.
+if [ ! -f "$server/.hive.complete" ]; then
+  fetch "$maven/io/trino/trino-hive/$t/trino-hive-$t.zip" "$cache/dl/trino-hive-$t.zip"
+  say "unpacking the Hive connector $t"
+  rm -rf "$server/plugin/hive" "$server/plugin.hive.tmp"
+  mkdir -p "$server/plugin.hive.tmp"
+  (cd "$server/plugin.hive.tmp" && python3 -m zipfile -e "$cache/dl/trino-hive-$t.zip" .) || die "cannot unpack trino-hive-$t.zip"
+  mv "$server/plugin.hive.tmp/trino-hive-$t" "$server/plugin/hive"
+  rm -rf "$server/plugin.hive.tmp"
+  touch "$server/.hive.complete"
 fi
 # The HTTP event listener plugin (Trino's query events to the control plane)
 # is published only inside the full server tarball (821 MB). Its folder is

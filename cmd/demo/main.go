@@ -23,16 +23,17 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "client address (Envoy listener)")
 	admin := flag.String("admin", "127.0.0.1:9080", "control-plane admin address")
 	once := flag.Bool("once", false, "stop after the first query instead of waiting for Ctrl-C")
+	workers := flag.Int("workers", 0, "run each cluster as a coordinator and this many workers (deploy/trino/profiles, fault-tolerant execution) instead of one node")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *listen, *admin, *once); err != nil {
+	if err := run(ctx, *listen, *admin, *once, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, listen, admin string, once bool) error {
+func run(ctx context.Context, listen, admin string, once bool, workers int) error {
 	dir, err := filepath.Abs(filepath.Join(".cache", "demo"))
 	if err != nil {
 		return err
@@ -54,27 +55,16 @@ func run(ctx context.Context, listen, admin string, once bool) error {
 	if err != nil {
 		return err
 	}
-	step("starting two Trino %s clusters (tens of seconds on a small machine)", env.Versions["TRINO_VERSION"])
-	var clusters []*harness.Trino
-	for _, name := range []string{"trino-blue", "trino-green"} {
-		t, err := env.StartTrino(name, harness.TrinoOptions{})
-		if err != nil {
-			return err
-		}
-		clusters = append(clusters, t)
-	}
-	for _, t := range clusters {
-		if err := t.WaitReady(ctx, 4*time.Minute); err != nil {
-			return err
-		}
-		step("%s is up at %s", t.Name, t.URL)
+	urls, err := startClusters(ctx, env, workers, step)
+	if err != nil {
+		return err
 	}
 	cfg := harness.GatewayConfig{
 		ListenerAddr: listen, AdminAddr: admin, RedisAddr: redis.Addr,
 		DefaultGroup: "adhoc", Groups: []string{"adhoc"},
 		Clusters: []harness.ClusterSpec{
-			{Name: "blue", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: clusters[0].URL}}},
-			{Name: "green", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: clusters[1].URL}}},
+			{Name: "blue", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: urls[0]}}},
+			{Name: "green", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: urls[1]}}},
 		},
 		// The shipped policy: routing rules and workload classes (each
 		// query is governed; Trino's event listener reports completions).
@@ -109,6 +99,7 @@ func run(ctx context.Context, listen, admin string, once bool) error {
 		return fmt.Errorf("query through the gateway failed: %v", err)
 	}
 	step("governance (workload classes from policies/data.json): %s governance usage --admin http://%s --token %s", env.Bin, admin, demoToken)
+	step("the clusters' configuration checked: %s doctor --admin http://%s --token %s", env.Bin, admin, demoToken)
 	step("logs: %s", dir)
 	if once {
 		return nil
@@ -132,4 +123,49 @@ func filterCLI(s string) string {
 		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")
+}
+
+// startClusters starts the demo's two Trino clusters, blue and green: one
+// node each, or (workers > 0) a coordinator and that many workers from the
+// profiles with fault-tolerant execution. It returns their coordinators'
+// URLs.
+func startClusters(ctx context.Context, env *harness.Env, workers int, step func(string, ...any)) ([]string, error) {
+	names := []string{"trino-blue", "trino-green"}
+	var urls []string
+	if workers > 0 {
+		step("starting two Trino %s clusters of a coordinator and %d workers (a minute or more on a small machine)", env.Versions["TRINO_VERSION"], workers)
+		var cs []*harness.TrinoCluster
+		for _, name := range names {
+			c, err := env.StartTrinoCluster(name, harness.TrinoClusterOptions{Workers: workers, FTE: true})
+			if err != nil {
+				return nil, err
+			}
+			cs = append(cs, c)
+		}
+		for _, c := range cs {
+			if err := c.WaitReady(ctx, 5*time.Minute); err != nil {
+				return nil, err
+			}
+			step("%s is up at %s with %d workers", c.Name, c.URL, len(c.Workers))
+			urls = append(urls, c.URL)
+		}
+		return urls, nil
+	}
+	step("starting two Trino %s clusters (tens of seconds on a small machine)", env.Versions["TRINO_VERSION"])
+	var clusters []*harness.Trino
+	for _, name := range names {
+		t, err := env.StartTrino(name, harness.TrinoOptions{})
+		if err != nil {
+			return nil, err
+		}
+		clusters = append(clusters, t)
+	}
+	for _, t := range clusters {
+		if err := t.WaitReady(ctx, 4*time.Minute); err != nil {
+			return nil, err
+		}
+		step("%s is up at %s", t.Name, t.URL)
+		urls = append(urls, t.URL)
+	}
+	return urls, nil
 }

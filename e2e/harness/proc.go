@@ -63,6 +63,13 @@ func (p *Proc) Exited() bool {
 // Done is closed when the process ends.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
+// ExitErr is how the process ended (nil: exit status 0); call it after
+// Done is closed.
+func (p *Proc) ExitErr() error {
+	<-p.done
+	return p.err
+}
+
 // Stop sends SIGTERM to the process group, waits up to 15 s, then SIGKILL.
 func (p *Proc) Stop() {
 	if p.Exited() {

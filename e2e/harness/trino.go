@@ -131,15 +131,25 @@ func renderFile(src, dst string, vars map[string]any) error {
 }
 
 func renderText(name, text, dst string, vars map[string]any) error {
-	tmpl, err := template.New(filepath.Base(name)).Parse(text)
+	out, err := renderTemplate(name, text, vars)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return err
+	}
+	return os.WriteFile(dst, []byte(out), 0o644)
+}
+
+// renderTemplate executes text (a file of deploy/trino, named name) with
+// vars.
+func renderTemplate(name, text string, vars map[string]any) (string, error) {
+	tmpl, err := template.New(filepath.Base(name)).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	var out bytes.Buffer
 	if err := tmpl.Execute(&out, vars); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
-	return os.WriteFile(dst, out.Bytes(), 0o644)
+	return out.String(), nil
 }
 
 // WaitReady waits until a query that scans a table runs. /v1/info says

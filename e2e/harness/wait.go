@@ -19,6 +19,10 @@ func Poll(ctx context.Context, what string, timeout, interval time.Duration, che
 		if last = check(); last == nil {
 			return nil
 		}
+		var perm *permanent
+		if errors.As(last, &perm) {
+			return fmt.Errorf("waiting for %s: %w", what, perm.err)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %s: gave up after %v: %w", what, timeout, last)
@@ -39,3 +43,12 @@ func Until(what string, timeout time.Duration, cond func() bool) error {
 }
 
 var errNotYet = errors.New("not yet")
+
+// Permanent wraps an error a Poll check returns to stop polling at once:
+// waiting longer cannot help.
+func Permanent(err error) error { return &permanent{err} }
+
+type permanent struct{ err error }
+
+func (p *permanent) Error() string { return p.err.Error() }
+func (p *permanent) Unwrap() error { return p.err }

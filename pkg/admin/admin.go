@@ -5,6 +5,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -39,6 +40,9 @@ type Options struct {
 	// Governance serves /api/v1/governance and /api/v1/history (nil:
 	// none).
 	Governance Governance
+	// Doctor serves /api/v1/doctor, the checks of the fleet's Trino
+	// clusters (nil: none).
+	Doctor func(ctx context.Context, cluster string) (doctor.Report, error)
 	// Events is the ingest endpoint of Trino's event listener, served at
 	// events.Path; it authenticates its senders itself (nil: none).
 	Events http.Handler
@@ -78,7 +82,7 @@ func Handler(o Options) http.Handler {
 			log = slog.New(slog.DiscardHandler)
 		}
 		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance,
-			auditLog: o.Audit, replica: o.Replica})
+			auditLog: o.Audit, replica: o.Replica, doctor: o.Doctor})
 	}
 	if o.Events != nil {
 		mux.Handle(events.Path, o.Events)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -46,6 +47,8 @@ type api struct {
 	// names this control plane in its entries.
 	auditLog store.Audit
 	replica  string
+	// doctor checks the fleet's clusters (nil: no /api/v1/doctor).
+	doctor func(ctx context.Context, cluster string) (doctor.Report, error)
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -75,6 +78,9 @@ func registerAPI(mux *http.ServeMux, a *api) {
 	}
 	if a.auditLog != nil {
 		registerAuditAPI(mux, a)
+	}
+	if a.doctor != nil {
+		mux.HandleFunc("GET /api/v1/doctor", read(a.runDoctor))
 	}
 }
 

@@ -13,9 +13,10 @@ import (
 // newTrinoCmd is "switchyard trino": configuration for the fleet's Trino
 // clusters, rendered from the policy (local files only).
 func newTrinoCmd() *cobra.Command {
-	c := newGroupCmd("trino", "Render Trino configuration from the policy (resource groups)")
+	c := newGroupCmd("trino", "Trino configuration: resource groups from the policy, node memory sizing")
 	c.GroupID = groupGateway
 	c.AddCommand(newTrinoResourceGroupsCmd())
+	c.AddCommand(newTrinoConfigCmd())
 	return c
 }
 

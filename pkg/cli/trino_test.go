@@ -140,7 +140,7 @@ func TestTrinoResourceGroupsFailures(t *testing.T) {
 func TestTrinoNeedsCommand(t *testing.T) {
 	noAPI(t)
 	_, _, err := runCLI("trino")
-	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), `"switchyard trino" needs a command: resource-groups`) {
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), `"switchyard trino" needs a command: config, resource-groups`) {
 		t.Errorf("got %v", err)
 	}
 	_, _, err = runCLI("trino", "resource-group")

@@ -70,6 +70,23 @@ type fakeCoordinator struct {
 
 func newFakeCoordinator(t *testing.T) *fakeCoordinator {
 	f := &fakeCoordinator{}
+	// The worker: Trino 476 takes the state at its own /v1/info/state.
+	worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch {
+		case r.Method == http.MethodPut && r.URL.Path == "/v1/info/state":
+			body, _ := io.ReadAll(r.Body)
+			if string(body) != `"SHUTTING_DOWN"` || r.Header.Get("X-Trino-User") != "switchyard" || r.Header.Get("Content-Type") != "application/json" {
+				http.Error(w, "unexpected shutdown request", http.StatusBadRequest)
+				return
+			}
+			f.shutdowns = append(f.shutdowns, r.URL.Path)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(worker.Close)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -79,14 +96,9 @@ func newFakeCoordinator(t *testing.T) *fakeCoordinator {
 		case r.URL.Path == "/v1/query":
 			_ = json.NewEncoder(w).Encode(f.queries)
 		case r.URL.Path == "/v1/node":
-			_ = json.NewEncoder(w).Encode([]map[string]string{{"uri": f.srv.URL + "/worker1"}})
-		case r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/v1/info/state"):
-			body, _ := io.ReadAll(r.Body)
-			if string(body) != `"SHUTTING_DOWN"` || r.Header.Get("X-Trino-User") != "switchyard" || r.Header.Get("Content-Type") != "application/json" {
-				http.Error(w, "unexpected shutdown request", http.StatusBadRequest)
-				return
-			}
-			f.shutdowns = append(f.shutdowns, r.URL.Path)
+			// As Trino 476 lists them: the failure detector's URI of each
+			// announcement (a restarted worker appears twice).
+			_ = json.NewEncoder(w).Encode([]map[string]string{{"uri": worker.URL + "/v1/status"}, {"uri": worker.URL + "/v1/status"}})
 		default:
 			http.NotFound(w, r)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -223,18 +224,34 @@ func (m *Manager) shutdownWorkers(ctx context.Context, token int64, c *fleet.Clu
 	m.o.Logger.Info("drain: workers shutting down", "cluster", c.Name, "workers", done)
 }
 
-// workerURIs lists the worker nodes a coordinator knows (GET /v1/node
-// lists the nodes other than the coordinator itself).
+// workerURIs lists the worker nodes a coordinator knows, as base URLs.
+// GET /v1/node lists the nodes other than the coordinator by the URI its
+// failure detector polls (Trino 476: http://host:port/v1/status), once per
+// announcement, so a restarted node can appear twice.
 func (m *Manager) workerURIs(ctx context.Context, base string) ([]string, error) {
 	nodes, err := m.o.Client.Nodes(ctx, base)
 	if err != nil {
 		return nil, err
 	}
+	self := nodeBase(base)
+	seen := map[string]bool{}
 	var out []string
 	for _, n := range nodes {
-		if n.URI != "" && strings.TrimRight(n.URI, "/") != strings.TrimRight(base, "/") {
-			out = append(out, strings.TrimRight(n.URI, "/"))
+		b := nodeBase(n.URI)
+		if b == "" || b == self || seen[b] {
+			continue
 		}
+		seen[b] = true
+		out = append(out, b)
 	}
 	return out, nil
+}
+
+// nodeBase is scheme://host:port of a node URI ("" if it is not one).
+func nodeBase(uri string) string {
+	u, err := url.Parse(strings.TrimSpace(uri))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

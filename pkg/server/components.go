@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"log/slog"
 	"net"
 	"net/http"
@@ -196,8 +197,11 @@ func (s *Server) adminServer() *http.Server {
 		Queries:    s.fleetQueries,
 		Policy:     policyAPI{s},
 		Governance: s.governor,
+		Doctor: func(ctx context.Context, cluster string) (doctor.Report, error) {
+			return s.doctor.Run(ctx, s.router.Fleet(), cluster)
+		},
 		Events: events.Handler(events.Options{
-			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.governor,
+			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.eventLog.Sink(s.governor),
 			Logger: s.log.With("component", "events"), Registerer: s.reg,
 		}),
 		Audit:   s.store.Audit,

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"log/slog"
 	"net"
 	"time"
@@ -66,12 +67,16 @@ type Server struct {
 	adminTLS       *tlsfiles.Reloader // nil: the admin API is plain HTTP
 	grpcTLS        *tlsfiles.Reloader // nil: xDS and ext_proc are plaintext
 	governor       *workload.Governor
-	govReconcile   *lease.Elector // reconciliation of running slots, once per fleet
-	queue          *queue.Handler
-	changes        *debouncer // the fleet changed: publish a new snapshot
-	edge           *edgeFiles // the client listener's certificate and key set
-	identity       *identity.Verifier
-	passwords      *passwordfile.Authenticator // nil: no password file
+	// doctor checks the fleet's Trino clusters (the admin API's
+	// /api/v1/doctor); eventLog tells it which events arrived.
+	doctor       *doctor.Doctor
+	eventLog     *doctor.EventLog
+	govReconcile *lease.Elector // reconciliation of running slots, once per fleet
+	queue        *queue.Handler
+	changes      *debouncer // the fleet changed: publish a new snapshot
+	edge         *edgeFiles // the client listener's certificate and key set
+	identity     *identity.Verifier
+	passwords    *passwordfile.Authenticator // nil: no password file
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr, QueueAddr string
@@ -146,6 +151,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.buildGovernance()
+	s.buildDoctor()
 	if err := s.buildPipeline(); err != nil {
 		s.store.Close()
 		return nil, err
