@@ -492,6 +492,10 @@ func TestDoctorFindsMisconfigurations(t *testing.T) {
 			t.Errorf("%s has no fix", want.check)
 		}
 	}
+	if t.Failed() {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		t.Logf("the JSON report:\n%s", b)
+	}
 	if rep.Errors < 3 {
 		t.Errorf("%d errors, want at least 3", rep.Errors)
 	}

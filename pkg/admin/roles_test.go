@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +50,7 @@ var endpointRoles = []struct {
 	{"GET", "/api/v1/governance", RoleViewer},
 	{"GET", "/api/v1/governance/queue", RoleViewer},
 	{"GET", "/api/v1/history", RoleViewer},
+	{"GET", "/api/v1/doctor", RoleViewer},
 	{"GET", "/gateway/backend/all", RoleViewer},
 	{"GET", "/gateway/backend/active", RoleViewer},
 	{"GET", "/api/public/backends", RoleViewer},
@@ -90,7 +92,8 @@ func fullAPI(t *testing.T, mem *store.Store) http.Handler {
 		t.Fatal(err)
 	}
 	return Handler(Options{Gatherer: prometheus.NewRegistry(), Ready: func(*http.Request) error { return nil }, Fleet: m, Tokens: tokens,
-		Policy: &fakePolicy{eng: policy.NewEngine(nil, nil)}, Governance: noGovernance{}, Audit: mem.Audit, Replica: "r1"})
+		Policy: &fakePolicy{eng: policy.NewEngine(nil, nil)}, Governance: noGovernance{}, Audit: mem.Audit, Replica: "r1",
+		Doctor: func(context.Context, string) (doctor.Report, error) { return doctor.Report{}, nil }})
 }
 
 // TestRoles calls every endpoint with every role: below the endpoint's

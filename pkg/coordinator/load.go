@@ -19,6 +19,12 @@ type Load struct {
 	Queued        int `json:"queued"`
 	Blocked       int `json:"blocked"`
 	ActiveWorkers int `json:"activeWorkers"`
+	// QueriesKilledOOM and TasksKilledOOM count what the low-memory killer
+	// killed since the coordinator started; MemoryBlockedNodes are the
+	// nodes whose memory pool is full now.
+	QueriesKilledOOM   int `json:"queriesKilledOOM,omitempty"`
+	TasksKilledOOM     int `json:"tasksKilledOOM,omitempty"`
+	MemoryBlockedNodes int `json:"memoryBlockedNodes,omitempty"`
 }
 
 // The Trino metrics (OpenMetrics at /metrics) that make up a Load.
@@ -27,6 +33,9 @@ const (
 	metricQueued      = "trino_execution_name_QueryManager_QueuedQueries"
 	metricBlocked     = "trino_execution_name_QueryManager_BlockedQueries"
 	metricActiveNodes = "trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount"
+	metricOOMQueries  = "trino_memory_name_ClusterMemoryManager_QueriesKilledDueToOutOfMemory"
+	metricOOMTasks    = "trino_memory_name_ClusterMemoryManager_TasksKilledDueToOutOfMemory"
+	metricMemBlocked  = "trino_memory_type_ClusterMemoryPool_name_general_BlockedNodes"
 )
 
 var loadMetrics = map[string]func(*Load, int){
@@ -34,6 +43,9 @@ var loadMetrics = map[string]func(*Load, int){
 	metricQueued:      func(l *Load, v int) { l.Queued = v },
 	metricBlocked:     func(l *Load, v int) { l.Blocked = v },
 	metricActiveNodes: func(l *Load, v int) { l.ActiveWorkers = v },
+	metricOOMQueries:  func(l *Load, v int) { l.QueriesKilledOOM = v },
+	metricOOMTasks:    func(l *Load, v int) { l.TasksKilledOOM = v },
+	metricMemBlocked:  func(l *Load, v int) { l.MemoryBlockedNodes = v },
 }
 
 // maxCount bounds a count read from /metrics.

@@ -13,6 +13,9 @@ trino_execution_name_QueryManager_RunningQueries 3.0
 trino_execution_name_QueryManager_QueuedQueries 1.0
 trino_execution_name_QueryManager_BlockedQueries{x="y"} 2
 trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount 4.0
+trino_memory_name_ClusterMemoryManager_QueriesKilledDueToOutOfMemory 5.0
+trino_memory_name_ClusterMemoryManager_TasksKilledDueToOutOfMemory 7.0
+trino_memory_type_ClusterMemoryPool_name_general_BlockedNodes 1.0
 jvm_something 1
 # EOF
 `
@@ -23,7 +26,8 @@ func TestParseLoad(t *testing.T) {
 		want       Load
 		err        string
 	}{
-		{"sample", metricsSample, Load{Running: 3, Queued: 1, Blocked: 2, ActiveWorkers: 4}, ""},
+		{"sample", metricsSample, Load{Running: 3, Queued: 1, Blocked: 2, ActiveWorkers: 4, QueriesKilledOOM: 5, TasksKilledOOM: 7, MemoryBlockedNodes: 1}, ""},
+		{"a fractional OOM count", "trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount 1\ntrino_memory_name_ClusterMemoryManager_QueriesKilledDueToOutOfMemory 0.5\n", Load{}, "is not a count"},
 		// Captured from Trino 476 (an excerpt: /metrics is about 1.1 MB).
 		{"trino 476", "", Load{ActiveWorkers: 1}, ""},
 		{"node count only", "trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount 0\n", Load{}, ""},
@@ -57,7 +61,7 @@ func TestParseLoad(t *testing.T) {
 func TestLoad(t *testing.T) {
 	f := newFake(t, answer(200, metricsSample))
 	l, err := New(Options{}).Load(context.Background(), f.srv.URL)
-	if err != nil || l != (Load{Running: 3, Queued: 1, Blocked: 2, ActiveWorkers: 4}) {
+	if err != nil || l != (Load{Running: 3, Queued: 1, Blocked: 2, ActiveWorkers: 4, QueriesKilledOOM: 5, TasksKilledOOM: 7, MemoryBlockedNodes: 1}) {
 		t.Fatalf("got %+v, %v", l, err)
 	}
 	f = newFake(t, answer(200, "jvm_only 1\n"))
@@ -75,14 +79,17 @@ func FuzzParseLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if l.Running < 0 || l.Queued < 0 || l.Blocked < 0 || l.ActiveWorkers < 0 {
+		if l.Running < 0 || l.Queued < 0 || l.Blocked < 0 || l.ActiveWorkers < 0 || l.QueriesKilledOOM < 0 || l.TasksKilledOOM < 0 || l.MemoryBlockedNodes < 0 {
 			t.Fatalf("negative count in %+v", l)
 		}
 		// Written back as OpenMetrics, the load reads the same.
 		text := "trino_execution_name_QueryManager_RunningQueries " + strconv.Itoa(l.Running) + "\n" +
 			"trino_execution_name_QueryManager_QueuedQueries " + strconv.Itoa(l.Queued) + "\n" +
 			"trino_execution_name_QueryManager_BlockedQueries " + strconv.Itoa(l.Blocked) + "\n" +
-			"trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount " + strconv.Itoa(l.ActiveWorkers) + "\n"
+			"trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount " + strconv.Itoa(l.ActiveWorkers) + "\n" +
+			"trino_memory_name_ClusterMemoryManager_QueriesKilledDueToOutOfMemory " + strconv.Itoa(l.QueriesKilledOOM) + "\n" +
+			"trino_memory_name_ClusterMemoryManager_TasksKilledDueToOutOfMemory " + strconv.Itoa(l.TasksKilledOOM) + "\n" +
+			"trino_memory_type_ClusterMemoryPool_name_general_BlockedNodes " + strconv.Itoa(l.MemoryBlockedNodes) + "\n"
 		l2, err := ParseLoad(strings.NewReader(text))
 		if err != nil || l2 != l {
 			t.Fatalf("re-encoded load %+v, %v; want %+v", l2, err, l)

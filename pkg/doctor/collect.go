@@ -136,6 +136,11 @@ func (d *Doctor) Collect(ctx context.Context, c fleet.Cluster) Facts {
 	}
 	d.nodes(ctx, &f)
 	d.session(ctx, &f)
+	if l, err := d.o.Client.Load(ctx, co.URL); err != nil {
+		f.MetricsErr = err.Error()
+	} else {
+		f.Memory = &MemoryMetrics{QueriesKilled: l.QueriesKilledOOM, TasksKilled: l.TasksKilledOOM, BlockedNodes: l.MemoryBlockedNodes}
+	}
 	d.probe(ctx, c, co, &f)
 	return f
 }
@@ -176,6 +181,7 @@ func (d *Doctor) shutdownPermission(ctx context.Context, nodeURI string) string 
 	if err != nil {
 		return err.Error()
 	}
+	req.Close = true // see forwardedProbe
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(trino.HeaderUser, d.o.User)
 	resp, err := d.o.HTTP.Do(req)
@@ -222,6 +228,7 @@ func (d *Doctor) probe(ctx context.Context, c fleet.Cluster, co fleet.Coordinato
 	if !ok {
 		res, err := d.o.Client.Execute(ctx, co.URL, "SELECT 1", d.session0())
 		if err != nil {
+			f.Probe.PlainErr = err.Error()
 			return
 		}
 		id = res.QueryID
@@ -280,6 +287,10 @@ func (d *Doctor) forwardedProbe(ctx context.Context, c fleet.Cluster, co fleet.C
 		f.Probe.Err = err.Error()
 		return "", false
 	}
+	// Probes that a coordinator may refuse (406, 403) go on their own
+	// connection: Jetty can close it after the refusal, and a pooled
+	// connection closed under the next POST fails it with EOF.
+	req.Close = true
 	req.Header.Set(trino.HeaderUser, d.o.User)
 	req.Header.Set(trino.HeaderSource, Source)
 	req.Header.Set("X-Forwarded-Proto", gu.Scheme)

@@ -64,6 +64,7 @@ type fakeConfig struct {
 	nodes       []*fakeNode // system.runtime.nodes (the coordinator included)
 	retryPolicy string
 	exchangeErr string    // the GROUP BY query fails with this message
+	oomKills    int       // /metrics: queries the low-memory killer killed
 	events      *EventLog // receives each finished query's event when set
 	eventsAs    string    // the cluster the events come from
 }
@@ -151,6 +152,8 @@ func (n *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 	cfg := n.cfg
 	n.mu.Unlock()
 	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/metrics" && n.coordinator:
+		fmt.Fprintf(w, "trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount %d.0\ntrino_memory_name_ClusterMemoryManager_QueriesKilledDueToOutOfMemory %d.0\n", len(cfg.nodes), cfg.oomKills)
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/info":
 		writeJSON(w, map[string]any{"nodeVersion": map[string]any{"version": cfg.version}, "environment": "test",
 			"coordinator": n.coordinator, "starting": cfg.starting, "uptime": "1.00m"})
@@ -1004,5 +1007,20 @@ func TestCollectEventWaitLongerThanTimeoutBlamesNoExchange(t *testing.T) {
 		if x.Check == "probe-failed" || x.Check == "fte-without-exchange-manager" {
 			t.Errorf("BUG: finding %s (%s) blames the cluster for the doctor's deadline", x.Check, x.Message)
 		}
+	}
+}
+
+func TestCollectLowMemoryKills(t *testing.T) {
+	co, _ := newFakeCluster(t, 1)
+	co.set(func(c *fakeConfig) { c.oomKills = 3 })
+	gw := newFakeGateway(t, map[string]string{"blue/0": co.srv.URL})
+	d := newTestDoctor(Options{GatewayURL: gw.srv.URL})
+	f := d.Collect(testContext(t), testCluster("blue", co.srv.URL))
+	if f.Memory == nil || f.Memory.QueriesKilled != 3 {
+		t.Fatalf("memory metrics %+v (%s), want 3 queries killed", f.Memory, f.MetricsErr)
+	}
+	fs := errorsAndWarnings(f)
+	if len(fs) != 1 || fs[0].Check != "low-memory-kills" || !strings.Contains(fs[0].Message, "killed 3 queries") {
+		t.Errorf("findings %s, want low-memory-kills", describe(fs))
 	}
 }

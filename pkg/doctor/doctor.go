@@ -74,14 +74,19 @@ type Facts struct {
 	Coordinator string `json:"coordinator"`
 	URL         string `json:"url"`
 
-	Reachable  bool   `json:"reachable"`
-	ReachErr   string `json:"reachErr,omitempty"`
-	Starting   bool   `json:"starting,omitempty"`
-	Version    string `json:"version,omitempty"`
-	Nodes      []Node `json:"nodes,omitempty"`
-	NodesErr   string `json:"nodesErr,omitempty"`
-	SpillOn    *bool  `json:"spillEnabled,omitempty"`
-	SessionErr string `json:"sessionErr,omitempty"`
+	Reachable bool   `json:"reachable"`
+	ReachErr  string `json:"reachErr,omitempty"`
+	Starting  bool   `json:"starting,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Nodes     []Node `json:"nodes,omitempty"`
+	NodesErr  string `json:"nodesErr,omitempty"`
+	SpillOn   *bool  `json:"spillEnabled,omitempty"`
+	// Memory is what the coordinator's /metrics say of memory: queries and
+	// tasks the low-memory killer killed since it started, nodes blocked
+	// on a full pool now. MetricsErr says why they were not read.
+	Memory     *MemoryMetrics `json:"memory,omitempty"`
+	MetricsErr string         `json:"metricsErr,omitempty"`
+	SessionErr string         `json:"sessionErr,omitempty"`
 
 	// Probe is the forwarded-header probe query sent to the coordinator
 	// as Envoy sends it.
@@ -109,6 +114,10 @@ type Probe struct {
 	// GatewaySkipped says why it was not tried.
 	Gateway        string `json:"gateway,omitempty"`
 	GatewaySkipped string `json:"gatewaySkipped,omitempty"`
+	// PlainErr is why the plain SELECT 1 that stands in for a forwarded
+	// probe that did not run to its end failed (the retry policy and the
+	// event were then not checked).
+	PlainErr string `json:"plainErr,omitempty"`
 }
 
 // Node is one node of system.runtime.nodes with its /v1/status.
@@ -126,6 +135,13 @@ type Node struct {
 	// Shutdown is whether the gateway's identity may shut this worker
 	// down gracefully: "permitted", "refused", or why it is unknown.
 	Shutdown string `json:"shutdown,omitempty"`
+}
+
+// MemoryMetrics are the memory counters of a coordinator's /metrics.
+type MemoryMetrics struct {
+	QueriesKilled int `json:"queriesKilled"`
+	TasksKilled   int `json:"tasksKilled"`
+	BlockedNodes  int `json:"blockedNodes"`
 }
 
 // Shutdown answers of Node.

@@ -37,6 +37,7 @@ func (a *analysis) run(fl Fleet) {
 	}
 	a.nodes()
 	a.memory()
+	a.memoryMetrics()
 	a.probe()
 	a.fte()
 	a.shutdown()
@@ -123,6 +124,23 @@ func (a *analysis) memory() {
 	}
 }
 
+func (a *analysis) memoryMetrics() {
+	f := a.f
+	switch {
+	case f.MetricsErr != "":
+		a.add("metrics-unreadable", Info, f.Coordinator, "let the gateway's user read /metrics",
+			"cannot read the coordinator's /metrics: %s; memory pressure was not checked", f.MetricsErr)
+	case f.Memory == nil:
+	case f.Memory.QueriesKilled > 0 || f.Memory.TasksKilled > 0:
+		a.add("low-memory-kills", Warning, f.Coordinator, "give the workers more memory or fewer concurrent queries (`switchyard trino config`, resource groups), or let big queries spill (spill.properties) or retry their tasks (fte.properties)",
+			"the low-memory killer killed %d queries and %d tasks since the coordinator started: the workers' memory pools ran full", f.Memory.QueriesKilled, f.Memory.TasksKilled)
+	}
+	if f.Memory != nil && f.Memory.BlockedNodes > 0 {
+		a.add("memory-blocked-nodes", Warning, f.Coordinator, "find the queries holding the memory (system.runtime.queries, the gateway's queries list) and size the workers (`switchyard trino config`)",
+			"%d node(s) have a full memory pool now: their queries wait for memory", f.Memory.BlockedNodes)
+	}
+}
+
 func (a *analysis) probe() {
 	f := a.f
 	p := f.Probe
@@ -141,6 +159,10 @@ func (a *analysis) probe() {
 			"following the probe's nextUri through the gateway failed: %s", p.Gateway)
 	case p.GatewaySkipped != "":
 		a.add("gateway-round-trip-skipped", Info, f.Coordinator, "", "the round trip through the gateway was not checked: %s", p.GatewaySkipped)
+	}
+	if p.PlainErr != "" {
+		a.add("probe-failed", Error, f.Coordinator, "run SELECT 1 on the coordinator as the gateway's user and fix what fails",
+			"SELECT 1 failed on the coordinator: %s; the retry policy and the event listener were not checked", p.PlainErr)
 	}
 	if f.Event == "missing" {
 		a.add("event-listener-missing", Error, f.Coordinator, fixEvents,

@@ -159,6 +159,23 @@ func TestAnalyzeRules(t *testing.T) {
 			want: []want{{check: "coordinator-starting", sev: Warning, node: "0", msg: []string{"coordinator 0", "starting"}}},
 		},
 		{
+			name: "low-memory-kills and blocked nodes",
+			change: func(_ *testing.T, f *Facts) {
+				f.Memory = &MemoryMetrics{QueriesKilled: 2, TasksKilled: 5, BlockedNodes: 1}
+			},
+			want: []want{
+				{check: "low-memory-kills", sev: Warning, node: "0", msg: []string{"2 queries", "5 tasks"}, fix: []string{"spill"}},
+				{check: "memory-blocked-nodes", sev: Warning, node: "0", msg: []string{"1 node(s)"}},
+			},
+		},
+		{
+			name: "metrics-unreadable",
+			change: func(_ *testing.T, f *Facts) {
+				f.Memory, f.MetricsErr = nil, "GET /metrics: HTTP 403"
+			},
+			want: []want{{check: "metrics-unreadable", sev: Info, node: "0", msg: []string{"HTTP 403"}}},
+		},
+		{
 			name: "nodes-unreadable",
 			change: func(_ *testing.T, f *Facts) {
 				f.Nodes, f.NodesErr = nil, "query 20250601_1 failed: PERMISSION_DENIED: Access Denied: Cannot select from table system.runtime.nodes"
