@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 	"github.com/switchyard-gw/switchyard/pkg/doctor"
+	"github.com/switchyard-gw/switchyard/pkg/trinosize"
 )
 
 // lakeQuery is a join and an aggregation over tpch sf1's lineitem (6M
@@ -104,12 +105,19 @@ func TestMultiNodeCluster(t *testing.T) {
 		if len(f.Nodes) != 3 || f.RetryPolicy != "TASK" || f.Probe.Gateway != "ok" || f.Event != "seen" {
 			t.Fatalf("the doctor did not read everything: nodes %d, retry policy %q, gateway %q, event %q", len(f.Nodes), f.RetryPolicy, f.Probe.Gateway, f.Event)
 		}
+		// Every node runs with what the calculator computed for its size:
+		// the heap of -Xmx and the pool the heap minus the headroom.
 		for _, n := range f.Nodes {
 			if !n.Coordinator && n.Shutdown != "permitted" {
 				t.Errorf("worker %s: shutdown %q, want permitted", n.ID, n.Shutdown)
 			}
-			if n.Heap <= 0 || n.Pool <= 0 {
-				t.Errorf("node %s: heap %d, pool %d", n.ID, n.Heap, n.Pool)
+			role := trinosize.Worker
+			if n.Coordinator {
+				role = trinosize.Coordinator
+			}
+			heap, headroom := calculated(t, role)
+			if n.Heap != heap || n.Pool != heap-headroom {
+				t.Errorf("node %s: heap %d and pool %d, want the calculator's %d and %d", n.ID, n.Heap, n.Pool, heap, heap-headroom)
 			}
 		}
 	})
@@ -123,7 +131,7 @@ func TestMultiNodeCluster(t *testing.T) {
 	}
 
 	t.Run("a worker killed mid-query under retry-policy TASK", func(t *testing.T) {
-		rows, qerr, kill := killWorkerMidQuery(t, mn, g, nil)
+		rows, kill, qerr := killWorkerMidQuery(t, mn, g, nil)
 		t.Logf("killed %s at %v, when %s", kill.worker, kill.after.Round(time.Millisecond), kill.stages)
 		if qerr != nil {
 			t.Fatalf("the query failed after the kill: %v", qerr)
@@ -140,7 +148,7 @@ func TestMultiNodeCluster(t *testing.T) {
 	})
 
 	t.Run("the same kill under retry-policy NONE fails the query", func(t *testing.T) {
-		_, qerr, kill := killWorkerMidQuery(t, mn, g, map[string]string{"X-Trino-Session": "retry_policy=NONE"})
+		_, kill, qerr := killWorkerMidQuery(t, mn, g, map[string]string{"X-Trino-Session": "retry_policy=NONE"})
 		t.Logf("killed %s at %v, when %s", kill.worker, kill.after.Round(time.Millisecond), kill.stages)
 		if qerr == nil {
 			t.Fatal("the query succeeded although a worker running its tasks was killed and nothing retries them")
@@ -152,6 +160,28 @@ func TestMultiNodeCluster(t *testing.T) {
 	t.Run("drain with worker shutdown", func(t *testing.T) {
 		drainWithWorkerShutdown(t, mn, g)
 	})
+}
+
+// calculated is the heap and headroom `switchyard trino config` gives a
+// node of the harness's default size (2GiB, 2 cores) in a cluster of two
+// workers with fault-tolerant execution.
+func calculated(t *testing.T, role trinosize.Role) (heap, headroom int64) {
+	t.Helper()
+	r, err := trinosize.Compute(trinosize.Input{Memory: 2 << 30, Cores: 2, Role: role, Workers: 2, FTE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jvm, _ := r.File("jvm.config")
+	cfg, _ := r.File("config.properties")
+	xmx, _ := jvm.Option("-Xmx")
+	hr, _ := cfg.Get("memory.heap-headroom-per-node")
+	if heap, err = trinosize.ParseSize(xmx + "iB"); err != nil {
+		t.Fatalf("-Xmx%s: %v", xmx, err)
+	}
+	if headroom, err = trinosize.ParseSize(hr); err != nil {
+		t.Fatalf("headroom %s: %v", hr, err)
+	}
+	return heap, headroom
 }
 
 // killed describes a worker kill.
@@ -166,7 +196,7 @@ type killed struct {
 // killWorkerMidQuery submits lakeQuery through the gateway, watches its
 // stages on the coordinator and kills -9 a worker once a stage is running
 // a task there, then reads the query to its end through the gateway.
-func killWorkerMidQuery(t *testing.T, mn *harness.TrinoCluster, g *gateway, headers map[string]string) ([][]any, error, killed) {
+func killWorkerMidQuery(t *testing.T, mn *harness.TrinoCluster, g *gateway, headers map[string]string) ([][]any, killed, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -239,7 +269,7 @@ func killWorkerMidQuery(t *testing.T, mn *harness.TrinoCluster, g *gateway, head
 			}
 		}
 	}
-	return rows, qerr, k
+	return rows, k, qerr
 }
 
 // restartWorker starts a killed worker again and waits until both are
