@@ -12,7 +12,7 @@ FUZZTIME    ?= 150000x
 # Minimising a new interesting input is bounded by a count too (by default
 # it may take 60 s, with no executions counted meanwhile).
 FUZZMINIMIZE ?= 20000x
-TEST_TIMEOUT ?= 25m
+TEST_TIMEOUT ?= 40m
 CACHE       := .cache
 
 .PHONY: help setup build demo bench soak test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean
