@@ -101,9 +101,13 @@ func TestMultiNodeCluster(t *testing.T) {
 		if rep.Errors != 0 || rep.Warnings != 0 {
 			t.Fatalf("%d errors and %d warnings on a cluster started from the profiles:\n%s", rep.Errors, rep.Warnings, out)
 		}
+		if len(rep.Clusters) != 1 {
+			t.Fatalf("%d clusters in the report", len(rep.Clusters))
+		}
 		f := rep.Clusters[0].Facts
-		if len(f.Nodes) != 3 || f.RetryPolicy != "TASK" || f.Probe.Gateway != "ok" || f.Event != "seen" {
-			t.Fatalf("the doctor did not read everything: nodes %d, retry policy %q, gateway %q, event %q", len(f.Nodes), f.RetryPolicy, f.Probe.Gateway, f.Event)
+		if len(f.Nodes) != 3 || f.RetryPolicy != "TASK" || f.Probe.Gateway != "ok" || f.Event != "seen" || f.Memory == nil {
+			t.Fatalf("the doctor did not read everything: nodes %d, retry policy %q, gateway %q, event %q, memory metrics %v (%s)",
+				len(f.Nodes), f.RetryPolicy, f.Probe.Gateway, f.Event, f.Memory, f.MetricsErr)
 		}
 		// Every node runs with what the calculator computed for its size:
 		// the heap of -Xmx and the pool the heap minus the headroom.
@@ -119,6 +123,10 @@ func TestMultiNodeCluster(t *testing.T) {
 			if n.Heap != heap || n.Pool != heap-headroom {
 				t.Errorf("node %s: heap %d and pool %d, want the calculator's %d and %d", n.ID, n.Heap, n.Pool, heap, heap-headroom)
 			}
+			// The machine's memory, read from the node's JVM (JMX).
+			if n.Memory < heap || n.MemoryErr != "" {
+				t.Errorf("node %s: machine memory %d (%s)", n.ID, n.Memory, n.MemoryErr)
+			}
 		}
 	})
 
@@ -132,6 +140,7 @@ func TestMultiNodeCluster(t *testing.T) {
 
 	t.Run("a worker killed mid-query under retry-policy TASK", func(t *testing.T) {
 		rows, kill, qerr := killWorkerMidQuery(t, mn, g, nil)
+		defer restartWorker(t, mn, kill.index) // for the next subtests, pass or fail
 		t.Logf("killed %s at %v, when %s", kill.worker, kill.after.Round(time.Millisecond), kill.stages)
 		if qerr != nil {
 			t.Fatalf("the query failed after the kill: %v", qerr)
@@ -144,17 +153,24 @@ func TestMultiNodeCluster(t *testing.T) {
 			t.Fatalf("the query succeeded without retrying a task: the kill did not land mid-query")
 		}
 		t.Logf("%d task attempts were retries", kill.retried)
-		restartWorker(t, mn, kill.index)
 	})
 
 	t.Run("the same kill under retry-policy NONE fails the query", func(t *testing.T) {
 		_, kill, qerr := killWorkerMidQuery(t, mn, g, map[string]string{"X-Trino-Session": "retry_policy=NONE"})
+		defer restartWorker(t, mn, kill.index)
 		t.Logf("killed %s at %v, when %s", kill.worker, kill.after.Round(time.Millisecond), kill.stages)
 		if qerr == nil {
 			t.Fatal("the query succeeded although a worker running its tasks was killed and nothing retries them")
 		}
+		// The errors Trino gives a query whose worker is gone.
+		lost := false
+		for _, name := range []string{"REMOTE_HOST_GONE", "REMOTE_TASK_ERROR", "REMOTE_TASK_MISMATCH", "TOO_MANY_REQUESTS_FAILED", "PAGE_TRANSPORT_ERROR", "PAGE_TRANSPORT_TIMEOUT"} {
+			lost = lost || strings.HasPrefix(qerr.Error(), name+":")
+		}
+		if !lost {
+			t.Fatalf("the query failed, but not for the lost worker: %v", qerr)
+		}
 		t.Logf("the query failed as it must: %v", qerr)
-		restartWorker(t, mn, kill.index)
 	})
 
 	t.Run("drain with worker shutdown", func(t *testing.T) {
@@ -218,7 +234,7 @@ func killWorkerMidQuery(t *testing.T, mn *harness.TrinoCluster, g *gateway, head
 				return err
 			}
 			if info.State == "FINISHED" || info.State == "FAILED" {
-				return fmt.Errorf("the query ended (%s) before a kill could land", info.State)
+				return harness.Permanent(fmt.Errorf("the query ended (%s) before a kill could land", info.State))
 			}
 			for _, s := range info.stages() {
 				if s.State != "RUNNING" {
@@ -358,7 +374,8 @@ func stageInfo(ctx context.Context, base, id string) (coordinatorQuery, error) {
 // the query, which then succeeds; the workers shut down gracefully (exit
 // status 0) and the coordinator keeps serving.
 func drainWithWorkerShutdown(t *testing.T, mn *harness.TrinoCluster, g *gateway) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	// retry_policy NONE: the query's output stays in the workers' buffers
 	// and the query RUNNING until it is read (with TASK it would be
 	// spooled to the exchange and finish at once).
@@ -395,7 +412,7 @@ func drainWithWorkerShutdown(t *testing.T, mn *harness.TrinoCluster, g *gateway)
 		}
 	}
 	rows := len(qr.Data)
-	for qr.NextURI != "" {
+	for i := 0; qr.NextURI != "" && i < 100000; i++ {
 		var n int
 		if qr, n, err = harness.FetchRetries(ctx, http.MethodGet, qr.NextURI); err != nil {
 			t.Fatal(err)
@@ -472,9 +489,22 @@ func runDoctor(ctx context.Context, g *gateway, cluster string) (doctor.Report, 
 // a worker) with four mistakes operators make: forwarded headers off, the
 // event listener sending elsewhere, graceful shutdown not permitted to the
 // gateway (access rules without system_information), and a worker whose
-// query memory pool leaves almost no heap headroom. The doctor reports
-// each, with its fix, and exits non-zero.
+// query memory pool leaves almost no heap headroom; and a second cluster
+// with retry-policy=TASK and no exchange manager. The doctor reports each,
+// with its fix, and exits non-zero.
 func TestDoctorFindsMisconfigurations(t *testing.T) {
+	ctx := context.Background()
+	// Started first, so it starts while the other cluster does.
+	nofte, err := env.StartTrino("trino-nofte", harness.TrinoOptions{Extra: []string{"retry-policy=TASK"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log("\n" + harness.Dump([]*harness.Proc{nofte.Proc}, 40))
+		}
+		nofte.Stop()
+	})
 	mn := startMultiNode(t, "trino-bad", harness.TrinoClusterOptions{
 		Workers:          1,
 		CoordinatorExtra: []string{"http-server.process-forwarded=false"},
@@ -486,14 +516,48 @@ func TestDoctorFindsMisconfigurations(t *testing.T) {
 			"http-event-listener.properties": "event-listener.name=http\nhttp-event-listener.connect-ingest-uri=http://127.0.0.1:9/v1/events\nhttp-event-listener.log-completed=true\n",
 		},
 	})
-	cfg := withAdmin(harness.GatewayConfig{DefaultGroup: "adhoc", Groups: []string{"adhoc"}, Clusters: []harness.ClusterSpec{
+	// Every query fails on it, so WaitReady cannot tell it is up: wait for
+	// the refusal instead.
+	err = harness.Poll(ctx, "trino-nofte to refuse queries for lack of an exchange manager", 3*time.Minute, 250*time.Millisecond, func() error {
+		if nofte.Exited() {
+			return harness.Permanent(fmt.Errorf("trino-nofte exited:\n%s", nofte.Tail(30)))
+		}
+		_, err := nofte.Query(ctx, "SELECT 1")
+		if err != nil && doctor.ExchangeManagerMissing(err.Error()) {
+			return nil
+		}
+		return fmt.Errorf("SELECT 1: %v", err)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := withAdmin(harness.GatewayConfig{DefaultGroup: "adhoc", Groups: []string{"adhoc", "batch"}, Clusters: []harness.ClusterSpec{
 		{Name: "bad", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: mn.URL}}},
+		{Name: "nofte", Group: "batch", Coordinators: []harness.CoordinatorSpec{{URL: nofte.URL}}},
 	}})
-	g := startGatewayFor(t, 1, cfg, "trino_bad")
-	rep, out, err := runDoctor(context.Background(), g, "bad")
+	g := startGatewayFor(t, 1, cfg, "trino_bad", "trino_nofte")
+
+	nrep, nout, err := runDoctor(ctx, g, "nofte")
+	t.Logf("switchyard doctor --cluster nofte:\n%s", nout)
+	if err == nil || len(nrep.Clusters) != 1 {
+		t.Fatalf("the doctor on nofte: exit %v, %d clusters", err, len(nrep.Clusters))
+	}
+	if fs := nrep.Clusters[0].Findings; len(fs) == 0 || fs[0].Check != "fte-without-exchange-manager" || fs[0].Severity != doctor.Error {
+		t.Fatalf("nofte: findings %+v, want fte-without-exchange-manager first", fs)
+	}
+	for _, f := range nrep.Clusters[0].Findings {
+		if f.Check == "gateway-round-trip" || f.Check == "probe-failed" {
+			t.Errorf("nofte: %s blamed on the gateway or the probe: %s", f.Check, f.Message)
+		}
+	}
+
+	rep, out, err := runDoctor(ctx, g, "bad")
 	t.Logf("switchyard doctor --cluster bad:\n%s", out)
 	if err == nil || !strings.Contains(err.Error(), "exit status 1") {
 		t.Fatalf("the doctor exited with %v, want exit status 1 (error findings)", err)
+	}
+	if len(rep.Clusters) != 1 {
+		t.Fatalf("%d clusters in the report", len(rep.Clusters))
 	}
 	found := map[string]doctor.Finding{}
 	for _, f := range rep.Clusters[0].Findings {
@@ -545,7 +609,8 @@ SELECT orderkey, partkey, count(*) c, sum(quantity) s FROM tpch.sf1.lineitem GRO
 // with the profile's spill on it succeeds, spilling to disk, with the
 // result a cluster without the limit gives.
 func TestSpill(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	mn := startMultiNode(t, "trino-spill", harness.TrinoClusterOptions{
 		Workers: 1, Spill: true,
 		Extra: []string{"query.max-memory-per-node=64MB", "query.max-memory=64MB"},
@@ -565,7 +630,7 @@ func TestSpill(t *testing.T) {
 	}
 	id := qr.ID
 	got := qr.Data
-	for qr.NextURI != "" && qr.Error == nil {
+	for i := 0; qr.NextURI != "" && qr.Error == nil && i < 100000; i++ {
 		if qr, err = harness.Fetch(ctx, http.MethodGet, qr.NextURI); err != nil {
 			t.Fatal(err)
 		}

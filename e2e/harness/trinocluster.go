@@ -95,17 +95,22 @@ func (e *Env) StartTrinoCluster(name string, o TrinoClusterOptions) (*TrinoClust
 	c.Coordinator = co
 	e.addEventSecret(c.URL, c.EventSecret)
 	for i := range o.Workers {
-		p, err := FreePort()
+		w, err := c.startWorker(fmt.Sprintf("%s-w%d", name, i+1))
 		if err != nil {
-			return nil, err
-		}
-		w, err := c.startNode(fmt.Sprintf("%s-w%d", name, i+1), trinosize.Worker, p)
-		if err != nil {
+			c.Stop() // the nodes already started
 			return nil, err
 		}
 		c.Workers = append(c.Workers, w)
 	}
 	return c, nil
+}
+
+func (c *TrinoCluster) startWorker(node string) (*Trino, error) {
+	p, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return c.startNode(node, trinosize.Worker, p)
 }
 
 // Procs are the cluster's processes (coordinator first).
@@ -309,7 +314,8 @@ func (c *TrinoCluster) WaitReady(ctx context.Context, timeout time.Duration) err
 }
 
 // WaitWorkers waits until exactly n workers are active (system.runtime.nodes
-// without the coordinator) and a scan of the lake's catalog works.
+// without the coordinator); a node whose server refused to start, or an
+// exited coordinator, ends the wait at once.
 func (c *TrinoCluster) WaitWorkers(ctx context.Context, n int, timeout time.Duration) error {
 	return Poll(ctx, fmt.Sprintf("%s with %d active workers", c.Name, n), timeout, 250*time.Millisecond, func() error {
 		for _, p := range c.Procs() {

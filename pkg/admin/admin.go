@@ -5,7 +5,6 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"github.com/switchyard-gw/switchyard/pkg/events"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 	"github.com/switchyard-gw/switchyard/pkg/store"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
@@ -80,7 +80,9 @@ func registerAPI(mux *http.ServeMux, a *api) {
 		registerAuditAPI(mux, a)
 	}
 	if a.doctor != nil {
-		mux.HandleFunc("GET /api/v1/doctor", read(a.runDoctor))
+		// Operator: it runs queries on every cluster and probes every
+		// worker, not a read of state the control plane holds.
+		mux.HandleFunc("GET /api/v1/doctor", operate(a.runDoctor))
 	}
 }
 

@@ -49,7 +49,7 @@ func TestDoctorEndpoint(t *testing.T) {
 		{"/api/v1/doctor?clusters=blue", 400, "unknown parameter clusters"},
 	} {
 		req := httptest.NewRequest("GET", tt.path, nil)
-		req.Header.Set("Authorization", "Bearer "+viewerToken)
+		req.Header.Set("Authorization", "Bearer "+operatorToken)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != tt.status || !strings.Contains(rec.Body.String(), tt.body) || rec.Header().Get("Content-Type") != "application/json" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchyard-gw/switchyard/pkg/config"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/store"
@@ -50,7 +50,6 @@ var endpointRoles = []struct {
 	{"GET", "/api/v1/governance", RoleViewer},
 	{"GET", "/api/v1/governance/queue", RoleViewer},
 	{"GET", "/api/v1/history", RoleViewer},
-	{"GET", "/api/v1/doctor", RoleViewer},
 	{"GET", "/gateway/backend/all", RoleViewer},
 	{"GET", "/gateway/backend/active", RoleViewer},
 	{"GET", "/api/public/backends", RoleViewer},
@@ -66,6 +65,7 @@ var endpointRoles = []struct {
 	{"POST", "/gateway/backend/activate/blue", RoleOperator},
 	{"POST", "/gateway/backend/deactivate/blue", RoleOperator},
 	{"GET", "/api/v1/audit", RoleOperator},
+	{"GET", "/api/v1/doctor", RoleOperator},
 
 	{"POST", "/api/v1/clusters", RoleAdmin},
 	{"PUT", "/api/v1/clusters/blue", RoleAdmin},

@@ -33,9 +33,10 @@ the heap is headroom for memory Trino does not track, and one query may use
 half of the rest on a node, so two fit side by side (Trino refuses to start
 unless headroom + query.max-memory-per-node stays below the heap).
 query.max-memory is that per-node limit on every worker (--workers, with
---worker-memory when workers differ from this node). CPU-based defaults Trino
-would compute itself (task.concurrency, task.max-worker-threads) are written
-out, because a JVM in a container may count the host's CPUs.
+--worker-memory when workers differ from this node). The CPU-based settings
+are written out from --cores, because a JVM in a container may count the
+host's CPUs: task.max-worker-threads as Trino computes it, task.concurrency
+as the largest power of two up to the cores (Trino rounds up).
 
 --fte adds task retries (retry-policy=TASK) with the filesystem exchange
 manager spooling to --exchange-dir: a directory every node shares, or

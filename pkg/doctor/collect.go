@@ -116,7 +116,10 @@ func primary(c fleet.Cluster) fleet.Coordinator {
 			return co
 		}
 	}
-	return c.Coordinators[0]
+	if len(c.Coordinators) > 0 {
+		return c.Coordinators[0]
+	}
+	return fleet.Coordinator{Name: "(none)"}
 }
 
 // Collect reads one cluster through its primary coordinator.
@@ -125,6 +128,10 @@ func (d *Doctor) Collect(ctx context.Context, c fleet.Cluster) Facts {
 	defer cancel()
 	co := primary(c)
 	f := Facts{Cluster: c.Name, Group: c.Group, State: string(c.State), Coordinator: co.Name, URL: co.URL}
+	if co.URL == "" {
+		f.ReachErr = "the cluster has no coordinator"
+		return f
+	}
 	info, err := d.o.Client.Info(ctx, co.URL)
 	if err != nil {
 		f.ReachErr = err.Error()
@@ -134,6 +141,11 @@ func (d *Doctor) Collect(ctx context.Context, c fleet.Cluster) Facts {
 	if f.Starting {
 		return f
 	}
+	// The probe first (the checks of many nodes must not use up the time
+	// it needs), then the nodes, the session and /metrics, and last the
+	// wait for the probe's event, which has had that time to arrive.
+	eventBy := time.Now().Add(d.o.EventWait)
+	d.probe(ctx, c, co, &f)
 	d.nodes(ctx, &f)
 	d.session(ctx, &f)
 	if l, err := d.o.Client.Load(ctx, co.URL); err != nil {
@@ -141,9 +153,12 @@ func (d *Doctor) Collect(ctx context.Context, c fleet.Cluster) Facts {
 	} else {
 		f.Memory = &MemoryMetrics{QueriesKilled: l.QueriesKilledOOM, TasksKilled: l.TasksKilledOOM, BlockedNodes: l.MemoryBlockedNodes}
 	}
-	d.probe(ctx, c, co, &f)
+	d.waitEvent(ctx, c.Name, eventBy, &f)
 	return f
 }
+
+// maxNodeChecks bounds the nodes checked at once.
+const maxNodeChecks = 8
 
 func (d *Doctor) session0() coordinator.Session {
 	return coordinator.Session{User: d.o.User, Source: Source}
@@ -159,17 +174,61 @@ func (d *Doctor) nodes(ctx context.Context, f *Facts) {
 		if len(r) < 5 {
 			continue
 		}
-		n := Node{ID: fmt.Sprint(r[0]), URI: fmt.Sprint(r[1]), Version: fmt.Sprint(r[2]), Coordinator: fmt.Sprint(r[3]) == "true", State: fmt.Sprint(r[4])}
-		if st, err := d.o.Client.Status(ctx, n.URI); err != nil {
-			n.StatusErr = err.Error()
-		} else {
-			n.Heap, n.Pool = st.HeapAvailable, st.MemoryInfo.Pool.MaxBytes
-		}
-		if !n.Coordinator && n.State == "active" {
-			n.Shutdown = d.shutdownPermission(ctx, n.URI)
-		}
-		f.Nodes = append(f.Nodes, n)
+		f.Nodes = append(f.Nodes, Node{ID: fmt.Sprint(r[0]), URI: fmt.Sprint(r[1]), Version: fmt.Sprint(r[2]), Coordinator: fmt.Sprint(r[3]) == "true", State: fmt.Sprint(r[4])})
 	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxNodeChecks)
+	for i := range f.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d.node(ctx, &f.Nodes[i])
+		}()
+	}
+	wg.Wait()
+}
+
+// node reads one node's heap and pool, the memory of its machine, and
+// (a worker) whether the gateway may shut it down.
+func (d *Doctor) node(ctx context.Context, n *Node) {
+	if st, err := d.o.Client.Status(ctx, n.URI); err != nil {
+		n.StatusErr = err.Error()
+	} else {
+		n.Heap, n.Pool = st.HeapAvailable, st.MemoryInfo.Pool.MaxBytes
+	}
+	n.Memory, n.MemoryErr = d.machineMemory(ctx, n.URI)
+	if !n.Coordinator && n.State == "active" {
+		n.Shutdown = d.shutdownPermission(ctx, n.URI)
+	}
+}
+
+// machineMemory reads the memory of a node's machine (or container limit)
+// from the JVM's OperatingSystem MBean through Trino's JMX resource.
+func (d *Doctor) machineMemory(ctx context.Context, nodeURI string) (int64, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(nodeURI, "/")+"/v1/jmx/mbean/java.lang:type=OperatingSystem/TotalMemorySize", nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Header.Set(trino.HeaderUser, d.o.User)
+	resp, err := d.o.HTTP.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return 0, err.Error()
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Sprintf("GET /v1/jmx/mbean/java.lang:type=OperatingSystem/TotalMemorySize: HTTP %d", resp.StatusCode)
+	}
+	var v int64
+	if err := json.Unmarshal(b, &v); err != nil || v <= 0 {
+		return 0, fmt.Sprintf("TotalMemorySize %q is not a size", clip(string(b), 40))
+	}
+	return v, ""
 }
 
 // shutdownPermission asks whether the gateway's user may change a node's
@@ -229,6 +288,15 @@ func (d *Doctor) probe(ctx context.Context, c fleet.Cluster, co fleet.Coordinato
 		res, err := d.o.Client.Execute(ctx, co.URL, "SELECT 1", d.session0())
 		if err != nil {
 			f.Probe.PlainErr = err.Error()
+			var qe *coordinator.QueryError
+			if errors.As(err, &qe) {
+				f.Probe.QueryID = qe.QueryID
+			}
+			// Under retry-policy=TASK without an exchange manager every
+			// query fails, SELECT 1 included.
+			if ExchangeManagerMissing(err.Error()) {
+				f.ExchangeErr, f.RetryPolicy = err.Error(), "TASK"
+			}
 			return
 		}
 		id = res.QueryID
@@ -236,21 +304,26 @@ func (d *Doctor) probe(ctx context.Context, c fleet.Cluster, co fleet.Coordinato
 	f.Probe.QueryID = id
 	f.RetryPolicy = d.retryPolicy(ctx, co.URL, id)
 	if f.RetryPolicy == "TASK" {
-		// Runs before the event wait, which may use the rest of ctx.
 		_, err := d.o.Client.Execute(ctx, co.URL, "SELECT x, count(*) FROM (VALUES 1, 2, 3) t(x) GROUP BY x", d.session0())
 		if err != nil && ctx.Err() == nil {
 			f.ExchangeErr = err.Error()
 		}
 	}
-	if d.o.Events == nil {
+}
+
+// waitEvent waits until by for the probe query's event to reach this
+// control plane.
+func (d *Doctor) waitEvent(ctx context.Context, cluster string, by time.Time, f *Facts) {
+	id := f.Probe.QueryID
+	if d.o.Events == nil || id == "" || (f.Probe.PlainErr != "" && f.Probe.Gateway != "ok") {
 		return
 	}
 	f.Event = "missing"
-	deadline := time.NewTimer(d.o.EventWait)
+	deadline := time.NewTimer(time.Until(by))
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for !d.o.Events.Seen(c.Name, id) {
+	for !d.o.Events.Seen(cluster, id) {
 		select {
 		case <-ctx.Done():
 			return
@@ -313,10 +386,15 @@ func (d *Doctor) forwardedProbe(ctx context.Context, c fleet.Cluster, co fleet.C
 	if f.Probe.GatewaySkipped != "" {
 		via = strings.TrimRight(co.URL, "/")
 	}
-	outcome := d.roundTrip(ctx, qr, strings.TrimRight(gw, "/")+prefix, via, req.Header)
-	if f.Probe.GatewaySkipped == "" {
+	outcome, unreachable := d.roundTrip(ctx, qr, strings.TrimRight(gw, "/")+prefix, via, req.Header)
+	switch {
+	case unreachable:
+		// Envoy may run elsewhere: the coordinator's side of the check
+		// passed, the round trip could not be tried.
+		f.Probe.GatewaySkipped = outcome
+	case f.Probe.GatewaySkipped == "":
 		f.Probe.Gateway = outcome
-	} else if outcome != "ok" {
+	case outcome != "ok":
 		f.Probe.Err = outcome
 	}
 	if outcome != "ok" {
@@ -330,16 +408,16 @@ func (d *Doctor) forwardedProbe(ctx context.Context, c fleet.Cluster, co fleet.C
 // nextUri must keep the gateway's address and prefix (base). With via set,
 // each request goes to via instead (the coordinator), the prefix taken off
 // and the forwarded headers sent again, as Envoy does.
-func (d *Doctor) roundTrip(ctx context.Context, qr *probeResults, base, via string, forwarded http.Header) string {
-	for range maxProbePages {
+func (d *Doctor) roundTrip(ctx context.Context, qr *probeResults, base, via string, forwarded http.Header) (outcome string, unreachable bool) {
+	for i := range maxProbePages {
 		if qr.Error != nil {
-			return fmt.Sprintf("the probe query failed: %s: %s", qr.Error.ErrorName, qr.Error.Message)
+			return fmt.Sprintf("the probe query failed: %s: %s", qr.Error.ErrorName, qr.Error.Message), false
 		}
 		if qr.NextURI == "" {
-			return "ok"
+			return "ok", false
 		}
 		if !strings.HasPrefix(qr.NextURI, base+"/") {
-			return fmt.Sprintf("nextUri %s left the gateway prefix %s", qr.NextURI, base)
+			return fmt.Sprintf("nextUri %s left the gateway prefix %s", qr.NextURI, base), false
 		}
 		target := qr.NextURI
 		if via != "" {
@@ -347,7 +425,7 @@ func (d *Doctor) roundTrip(ctx context.Context, qr *probeResults, base, via stri
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
-			return err.Error()
+			return err.Error(), false
 		}
 		if via != "" {
 			for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix"} {
@@ -355,13 +433,29 @@ func (d *Doctor) roundTrip(ctx context.Context, qr *probeResults, base, via stri
 			}
 		}
 		req.Header.Set(trino.HeaderUser, d.o.User)
-		_, next, err := d.fetch(req)
+		status, next, err := d.fetch(req)
 		if err != nil {
-			return fmt.Sprintf("GET %s: %v", pathOf(qr.NextURI), err)
+			if i == 0 && status == 0 && via == "" && ctx.Err() == nil {
+				return fmt.Sprintf("the gateway at %s did not answer (%v): is Envoy on another host? the forwarded headers were checked on the coordinator", origin(base), err), true
+			}
+			return fmt.Sprintf("GET %s: %v", pathOf(qr.NextURI), err), false
 		}
 		qr = next
 	}
-	return fmt.Sprintf("the probe query did not end within %d pages", maxProbePages)
+	return fmt.Sprintf("the probe query did not end within %d pages", maxProbePages), false
+}
+
+func origin(uri string) string {
+	if u, err := url.Parse(uri); err == nil {
+		return u.Scheme + "://" + u.Host
+	}
+	return uri
+}
+
+// ExchangeManagerMissing reports whether a query error is Trino's
+// refusal to run under retry-policy=TASK without an exchange manager.
+func ExchangeManagerMissing(msg string) bool {
+	return strings.Contains(msg, "EXCHANGE_MANAGER_NOT_CONFIGURED") || strings.Contains(msg, "Exchange manager must be configured")
 }
 
 func (d *Doctor) fetch(req *http.Request) (int, *probeResults, error) {

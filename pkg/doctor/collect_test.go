@@ -154,6 +154,9 @@ func (n *fakeNode) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/metrics" && n.coordinator:
 		fmt.Fprintf(w, "trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount %d.0\ntrino_memory_name_ClusterMemoryManager_QueriesKilledDueToOutOfMemory %d.0\n", len(cfg.nodes), cfg.oomKills)
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/jmx/mbean/java.lang:type=OperatingSystem/TotalMemorySize":
+		// The heap is 70% of the machine's memory: no finding.
+		fmt.Fprintf(w, "%d", cfg.heap*10/7)
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/info":
 		writeJSON(w, map[string]any{"nodeVersion": map[string]any{"version": cfg.version}, "environment": "test",
 			"coordinator": n.coordinator, "starting": cfg.starting, "uptime": "1.00m"})
@@ -1022,5 +1025,25 @@ func TestCollectLowMemoryKills(t *testing.T) {
 	fs := errorsAndWarnings(f)
 	if len(fs) != 1 || fs[0].Check != "low-memory-kills" || !strings.Contains(fs[0].Message, "killed 3 queries") {
 		t.Errorf("findings %s, want low-memory-kills", describe(fs))
+	}
+}
+
+func TestCollectGatewayUnreachable(t *testing.T) {
+	co, _ := newFakeCluster(t, 1)
+	gw := httptest.NewServer(http.NotFoundHandler())
+	addr := gw.URL
+	gw.Close() // nothing listens there: Envoy on another host, say
+	d := newTestDoctor(Options{GatewayURL: addr})
+
+	f := d.Collect(testContext(t), testCluster("blue", co.srv.URL))
+
+	if f.Probe.Gateway != "" || !strings.Contains(f.Probe.GatewaySkipped, "did not answer") {
+		t.Fatalf("Gateway %q, skipped %q: want the round trip skipped, not failed", f.Probe.Gateway, f.Probe.GatewaySkipped)
+	}
+	if fs := errorsAndWarnings(f); len(fs) != 0 {
+		t.Errorf("findings %s, want none above info", describe(fs))
+	}
+	if got := findings(f)["gateway-round-trip-skipped"]; got.Severity != Info {
+		t.Errorf("gateway-round-trip-skipped %+v", got)
 	}
 }

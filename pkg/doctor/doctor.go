@@ -132,6 +132,10 @@ type Node struct {
 	Heap      int64  `json:"heap,omitempty"`
 	Pool      int64  `json:"pool,omitempty"`
 	StatusErr string `json:"statusErr,omitempty"`
+	// Memory is the node machine's memory (or its container's limit), as
+	// its JVM sees it; MemoryErr says why it is unknown.
+	Memory    int64  `json:"memory,omitempty"`
+	MemoryErr string `json:"memoryErr,omitempty"`
 	// Shutdown is whether the gateway's identity may shut this worker
 	// down gracefully: "permitted", "refused", or why it is unknown.
 	Shutdown string `json:"shutdown,omitempty"`

@@ -49,15 +49,15 @@ func (l *EventLog) Seen(cluster, queryID string) bool {
 	return ok && c == cluster
 }
 
-// Sink records every event next accepts (next nil: records only).
+// Sink records every event that reaches the control plane, then passes
+// it to next (nil: records only). An event next fails to take is still
+// recorded: it did arrive (and Trino sends it again).
 func (l *EventLog) Sink(next events.Sink) events.Sink {
 	return events.SinkFunc(func(ctx context.Context, cluster string, e *events.Event) error {
-		if next != nil {
-			if err := next.Ingest(ctx, cluster, e); err != nil {
-				return err
-			}
-		}
 		l.Record(cluster, e.QueryID)
+		if next != nil {
+			return next.Ingest(ctx, cluster, e)
+		}
 		return nil
 	})
 }

@@ -97,6 +97,7 @@ func (a *analysis) memory() {
 		if !n.Coordinator {
 			heaps[n.Heap] = append(heaps[n.Heap], n.ID)
 		}
+		a.heapAgainstMachine(n)
 		headroom := n.Heap - n.Pool
 		pct := headroom * 100 / n.Heap
 		sev := Severity("")
@@ -141,9 +142,44 @@ func (a *analysis) memoryMetrics() {
 	}
 }
 
+// Heap shares of the machine's memory above which the doctor warns and
+// errs: Trino recommends 70-85%; the JVM needs memory beyond the heap
+// (metaspace, code cache, thread stacks, direct buffers) and so does the
+// operating system.
+const (
+	heapWarnPercent  = 85
+	heapErrorPercent = 90
+)
+
+func (a *analysis) heapAgainstMachine(n Node) {
+	if n.Memory <= 0 {
+		if n.MemoryErr != "" {
+			a.add("machine-memory-unknown", Info, n.ID, "let the gateway's user read /v1/jmx (management read)",
+				"cannot read %s's machine memory: %s; the heap was not compared with it", n.ID, n.MemoryErr)
+		}
+		return
+	}
+	pct := n.Heap * 100 / n.Memory
+	sev := Severity("")
+	switch {
+	case pct >= heapErrorPercent:
+		sev = Error
+	case pct >= heapWarnPercent:
+		sev = Warning
+	}
+	if sev != "" {
+		a.add("heap-near-machine-memory", sev, n.ID, "set -Xmx to 70-80% of the node's memory (`switchyard trino config --memory ...`)",
+			"%s's heap is %s, %d%% of its machine's %s: the JVM's memory beyond the heap and the operating system do not fit, and the kernel's OOM killer ends the process", n.ID, size(n.Heap), pct, size(n.Memory))
+	}
+}
+
 func (a *analysis) probe() {
 	f := a.f
 	p := f.Probe
+	if ExchangeManagerMissing(f.ExchangeErr) {
+		// Every query fails, the probes included: fte() reports why.
+		return
+	}
 	switch {
 	case p.Status == 406:
 		a.add("forwarded-headers-off", Error, f.Coordinator, fixForwarded,
@@ -175,9 +211,9 @@ func (a *analysis) fte() {
 	if f.ExchangeErr == "" {
 		return
 	}
-	if strings.Contains(strings.ToLower(f.ExchangeErr), "exchange manager") {
+	if ExchangeManagerMissing(f.ExchangeErr) {
 		a.add("fte-without-exchange-manager", Error, f.Coordinator, fixExchange,
-			"retry-policy is %s but queries with an exchange fail: %s", f.RetryPolicy, f.ExchangeErr)
+			"retry-policy is TASK but no exchange manager is configured, so every query fails (the probe too): %s", f.ExchangeErr)
 		return
 	}
 	a.add("probe-failed", Error, f.Coordinator, "run a GROUP BY query on the cluster and fix what fails",
@@ -185,7 +221,6 @@ func (a *analysis) fte() {
 }
 
 func (a *analysis) shutdown() {
-	var refused []string
 	for _, n := range a.f.Nodes {
 		if n.Coordinator || n.Shutdown == "" {
 			continue
@@ -193,15 +228,11 @@ func (a *analysis) shutdown() {
 		switch n.Shutdown {
 		case ShutdownPermitted:
 		case ShutdownRefused:
-			refused = append(refused, n.ID)
+			a.add("shutdown-not-permitted", Warning, n.ID, fixShutdown,
+				"the gateway's identity may not shut down worker %s gracefully (HTTP 403): a drain with shutdownWorkers leaves it running", n.ID)
 		default:
 			a.add("shutdown-unknown", Info, n.ID, "", "could not check whether the gateway may shut %s down: %s", n.ID, n.Shutdown)
 		}
-	}
-	if len(refused) > 0 {
-		sort.Strings(refused)
-		a.add("shutdown-not-permitted", Warning, strings.Join(refused, ", "), fixShutdown,
-			"the gateway's identity may not shut down worker %s gracefully (HTTP 403): a drain with shutdownWorkers leaves them running", strings.Join(refused, ", "))
 	}
 }
 

@@ -159,6 +159,33 @@ func TestAnalyzeRules(t *testing.T) {
 			want: []want{{check: "coordinator-starting", sev: Warning, node: "0", msg: []string{"coordinator 0", "starting"}}},
 		},
 		{
+			name: "heap-near-machine-memory",
+			change: func(t *testing.T, f *Facts) {
+				node(t, f, "worker-1").Memory = node(t, f, "worker-1").Heap * 100 / 95 // 95%
+				node(t, f, "worker-2").Memory = node(t, f, "worker-2").Heap * 100 / 87 // 87%
+				node(t, f, "coordinator").Memory = node(t, f, "coordinator").Heap * 100 / 70
+			},
+			want: []want{
+				{check: "heap-near-machine-memory", sev: Error, node: "worker-1", msg: []string{"95%", "OOM killer"}, fix: []string{"-Xmx"}},
+				{check: "heap-near-machine-memory", sev: Warning, node: "worker-2", msg: []string{"87%"}},
+			},
+		},
+		{
+			name: "machine-memory-unknown",
+			change: func(t *testing.T, f *Facts) {
+				node(t, f, "worker-1").MemoryErr = "HTTP 403"
+			},
+			want: []want{{check: "machine-memory-unknown", sev: Info, node: "worker-1", msg: []string{"HTTP 403"}}},
+		},
+		{
+			name: "TASK without an exchange manager explains the failed probes",
+			change: func(_ *testing.T, f *Facts) {
+				msg := "query 1 failed: EXCHANGE_MANAGER_NOT_CONFIGURED: Exchange manager must be configured for the failure recovery capabilities to be fully functional"
+				f.Probe.Gateway, f.Probe.PlainErr, f.ExchangeErr, f.Event = "the probe query failed: "+msg, msg, msg, ""
+			},
+			want: []want{{check: "fte-without-exchange-manager", sev: Error, node: "0", msg: []string{"every query fails"}, fix: []string{"exchange-manager.properties"}}},
+		},
+		{
 			name: "low-memory-kills and blocked nodes",
 			change: func(_ *testing.T, f *Facts) {
 				f.Memory = &MemoryMetrics{QueriesKilled: 2, TasksKilled: 5, BlockedNodes: 1}
@@ -397,8 +424,10 @@ func TestAnalyzeRules(t *testing.T) {
 				node(t, f, "worker-1").Shutdown = ShutdownRefused
 				node(t, f, "coordinator").Shutdown = ShutdownRefused // a coordinator is not drained by shutdown
 			},
-			want: []want{{check: "shutdown-not-permitted", sev: Warning, node: "worker-1, worker-2",
-				msg: []string{"worker-1, worker-2", "403"}, fix: []string{"system_information", "rules.json"}}},
+			want: []want{
+				{check: "shutdown-not-permitted", sev: Warning, node: "worker-1", msg: []string{"worker-1", "403"}, fix: []string{"system_information", "rules.json"}},
+				{check: "shutdown-not-permitted", sev: Warning, node: "worker-2", msg: []string{"worker-2", "403"}, fix: []string{"system_information", "rules.json"}},
+			},
 		},
 		{
 			name: "shutdown-not-permitted for one worker",

@@ -187,6 +187,7 @@ func (m *Manager) reconcilePrimary(ctx context.Context, c *fleet.Cluster) {
 // REST API of finished queries).
 func (m *Manager) shutdownWorkers(ctx context.Context, token int64, c *fleet.Cluster) {
 	var done []string
+	asked := map[string]bool{} // coordinators of one cluster share its workers
 	for _, co := range c.Coordinators {
 		nodes, err := m.workerURIs(ctx, co.URL)
 		if err != nil {
@@ -194,6 +195,10 @@ func (m *Manager) shutdownWorkers(ctx context.Context, token int64, c *fleet.Clu
 			continue
 		}
 		for _, uri := range nodes {
+			if asked[uri] {
+				continue
+			}
+			asked[uri] = true
 			err := m.o.Client.SetNodeState(ctx, uri, coordinator.NodeShuttingDown)
 			var se *coordinator.StatusError
 			switch {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/admin"
 	"github.com/switchyard-gw/switchyard/pkg/authz"
+	"github.com/switchyard-gw/switchyard/pkg/doctor"
 	"github.com/switchyard-gw/switchyard/pkg/events"
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/fleetqueries"

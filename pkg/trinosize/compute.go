@@ -299,6 +299,10 @@ func (c *computation) configProperties() File {
 	buffer := clamp(n.heap/bufferHeapDivisor/MiB*MiB, minBuffer, maxBuffer)
 	bufferRule := fmt.Sprintf("heap/256 (%s heap), between 32MiB (Trino's default) and 256MiB: ", human(n.heap))
 	bufferBudget := "; a buffer is at most 1/256 of the heap, so 38 full buffers (exchange and sink together) stay within 15% of it, half the 30% headroom"
+	if buffer*bufferHeapDivisor > n.heap {
+		// The 32MiB floor: more than 1/256 of a small heap.
+		bufferBudget = fmt.Sprintf("; on a %s heap the 32MiB floor is more than 1/256 of it: %d full buffers fill the %s headroom, so a small node can only run a few exchanges at once", human(n.heap), n.headroom/buffer, human(n.headroom))
+	}
 	add("exchange.max-buffer-size", FormatSize(buffer), bufferRule+"data fetched from other nodes waiting to be processed; a larger node fetches more at once (Trino's docs: more network throughput, less memory for other uses)"+bufferBudget)
 	add("sink.max-buffer-size", FormatSize(buffer), bufferRule+"task output waiting to be pulled by the next stage (Trino's docs: larger helps with high network latency or many nodes)"+bufferBudget)
 
