@@ -240,6 +240,9 @@ func (s *Server) buildPipeline() error {
 		Sessions: sessions.NewTracker(sessions.Options{
 			Store: s.store.Sessions, IdleTTL: s.cfg.Routing.Sessions.IdleTTL,
 			Timeout: min(s.cfg.Store.Redis.Timeout, s.cfg.ControlPlane.ExtProcTimeout/4),
+			// Its warnings ("statements are routed without session
+			// affinity") were discarded without a logger.
+			Degraded: degraded.New(degraded.Options{Logger: s.log.With("component", "sessions")}),
 		}),
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,

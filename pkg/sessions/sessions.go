@@ -76,7 +76,8 @@ type Options struct {
 	Store store.Sessions
 	// IdleTTL: a session unused this long starts afresh (default 1h).
 	IdleTTL time.Duration
-	// Timeout bounds each store call (default 200ms).
+	// Timeout bounds each store call (default 200ms); a lookup that times
+	// out is tried once more.
 	Timeout time.Duration
 	// Degraded reports a failing store once per interval.
 	Degraded *degraded.Reporter
@@ -124,9 +125,14 @@ func (t *Tracker) Lookup(ctx context.Context, id Identity, user string) (Pins, F
 	if id.Source == New {
 		return nil, None
 	}
-	ctx, cancel := context.WithTimeout(ctx, t.o.Timeout)
-	defer cancel()
-	rec, err := t.o.Store.GetSession(ctx, id.key, t.o.IdleTTL)
+	rec, err := t.get(ctx, id)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		// A store call that timed out is tried once more: a statement
+		// routed without its session's pin lands on another cluster (a
+		// table it made is not there), so a moment's stall of the store
+		// or of this machine costs a little time rather than the pin.
+		rec, err = t.get(ctx, id)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, Lost
@@ -139,6 +145,12 @@ func (t *Tracker) Lookup(ctx context.Context, id Identity, user string) (Pins, F
 		return nil, Lost
 	}
 	return Pins(rec.Clusters), Known
+}
+
+func (t *Tracker) get(ctx context.Context, id Identity) (store.ClientSession, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.o.Timeout)
+	defer cancel()
+	return t.o.Store.GetSession(ctx, id.key, t.o.IdleTTL)
 }
 
 // Pin records that the session's statements in group go to cluster, on

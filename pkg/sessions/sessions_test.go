@@ -36,6 +36,52 @@ func (brokenStore) PutSession(context.Context, string, store.ClientSession, time
 	return errors.New("redis: connection refused")
 }
 
+// slowStore times out its first n GetSession calls (as a stalled Redis
+// does), then answers from a memory store.
+type slowStore struct {
+	store.Sessions
+	n, calls int
+}
+
+func (s *slowStore) GetSession(ctx context.Context, key string, ttl time.Duration) (store.ClientSession, error) {
+	s.calls++
+	if s.calls <= s.n {
+		<-ctx.Done()
+		return store.ClientSession{}, ctx.Err()
+	}
+	return s.Sessions.GetSession(ctx, key, ttl)
+}
+
+func TestLookupTriesATimeoutOnceMore(t *testing.T) {
+	ctx := context.Background()
+	id := Identify("alice", "nb", "")
+	for _, tt := range []struct {
+		timeouts int
+		want     Found
+	}{{0, Known}, {1, Known}, {2, Failed}} {
+		s := &slowStore{Sessions: store.NewMemory().Sessions, n: tt.timeouts}
+		tr := NewTracker(Options{Store: s, Timeout: 20 * time.Millisecond})
+		if err := tr.Pin(ctx, id, "alice", nil, "adhoc", "a"); err != nil {
+			t.Fatal(err)
+		}
+		pins, found := tr.Lookup(ctx, id, "alice")
+		if found != tt.want || (tt.want == Known && pins["adhoc"] != "a") {
+			t.Errorf("%d timeouts: %v %v, want %v", tt.timeouts, pins, found, tt.want)
+		}
+		if want := min(tt.timeouts+1, 2); s.calls != want {
+			t.Errorf("%d timeouts: %d calls, want %d", tt.timeouts, s.calls, want)
+		}
+	}
+	// A caller's own deadline is not retried.
+	s := &slowStore{Sessions: store.NewMemory().Sessions, n: 5}
+	tr := NewTracker(Options{Store: s, Timeout: time.Second})
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, found := tr.Lookup(cctx, id, "alice"); found != Failed || s.calls != 1 {
+		t.Errorf("caller's deadline: %v after %d calls, want Failed after 1", found, s.calls)
+	}
+}
+
 func TestTracker(t *testing.T) {
 	ctx := context.Background()
 	tr := NewTracker(Options{Store: store.NewMemory().Sessions})
