@@ -147,27 +147,8 @@ func TestDrainWaitsForRunningQuery(t *testing.T) {
 	// A query on a, held RUNNING (its output buffer is full) until we
 	// read the rest.
 	qr, retried := holdQuery(t, g.URL(0), "on a", func(cluster, _ string) bool { return cluster == "a" })
-	drain := exec.Command(env.Bin, "cluster", "drain", "a", "--wait", "--timeout", "5m")
-	drain.Env = append(os.Environ(), "SWITCHYARD_ADMIN=http://"+g.cps[0].AdminAddr, "SWITCHYARD_TOKEN="+e2eAdminToken)
-	var drainOut syncBuffer
-	drain.Stdout, drain.Stderr = &drainOut, &drainOut
-	if err := drain.Start(); err != nil {
-		t.Fatal(err)
-	}
-	drained := make(chan error, 1)
-	go func() { drained <- drain.Wait() }()
-	t.Cleanup(func() { _ = drain.Process.Kill() })
-
 	// The drain sees the query and waits for it.
-	err := harness.Poll(ctx, "the drain to count the held query", 30*time.Second, 100*time.Millisecond, func() error {
-		if !strings.Contains(drainOut.String(), "1 running") {
-			return fmt.Errorf("drain output so far: %q", drainOut.String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	drainOut, drained := drainCountingOne(t, g, "a")
 	// New queries go to b only, and none of their polls needed a retry.
 	for i := range 4 {
 		q := track(g.URL(0), fmt.Sprintf("SELECT %d", i))
@@ -187,7 +168,7 @@ func TestDrainWaitsForRunningQuery(t *testing.T) {
 		t.Fatalf("a is %s while its query runs", st["a"])
 	}
 	// The load the control plane reads from Trino's /metrics shows it too.
-	err = harness.Poll(ctx, "a's load to show the held query", 30*time.Second, 200*time.Millisecond, func() error {
+	err := harness.Poll(ctx, "a's load to show the held query", 30*time.Second, 200*time.Millisecond, func() error {
 		out, err := cli(ctx, g, "cluster", "list", "--json")
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
@@ -244,6 +225,33 @@ func TestDrainWaitsForRunningQuery(t *testing.T) {
 	if st := clusterStates(t, g); st["a"] != "drained" {
 		t.Fatalf("a is %s", st["a"])
 	}
+}
+
+// drainCountingOne runs `switchyard cluster drain NAME --wait --timeout
+// 5m` (and args) in the background and waits until it counts one running
+// query; the channel gets the command's end.
+func drainCountingOne(t *testing.T, g *gateway, cluster string, args ...string) (*syncBuffer, <-chan error) {
+	t.Helper()
+	drain := exec.Command(env.Bin, append([]string{"cluster", "drain", cluster, "--wait", "--timeout", "5m"}, args...)...)
+	drain.Env = append(os.Environ(), "SWITCHYARD_ADMIN=http://"+g.cps[0].AdminAddr, "SWITCHYARD_TOKEN="+e2eAdminToken)
+	out := &syncBuffer{}
+	drain.Stdout, drain.Stderr = out, out
+	if err := drain.Start(); err != nil {
+		t.Fatal(err)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- drain.Wait() }()
+	t.Cleanup(func() { _ = drain.Process.Kill() })
+	err := harness.Poll(context.Background(), "the drain of "+cluster+" to count the running query", 30*time.Second, 100*time.Millisecond, func() error {
+		if !strings.Contains(out.String(), "1 running") {
+			return fmt.Errorf("drain output so far: %q", out.String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, drained
 }
 
 // TestStatesAreShared changes a cluster's state through one replica: the

@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -229,7 +227,7 @@ func killWorkerMidQuery(t *testing.T, mn *harness.TrinoCluster, g *gateway, head
 	go func() {
 		defer close(done)
 		err := harness.Poll(ctx, "a stage running a task on a worker", 2*time.Minute, 50*time.Millisecond, func() error {
-			info, err := stageInfo(ctx, mn.URL, qr.ID)
+			info, err := stageInfo(ctx, mn.Coordinator, qr.ID)
 			if err != nil {
 				return err
 			}
@@ -276,7 +274,7 @@ func killWorkerMidQuery(t *testing.T, mn *harness.TrinoCluster, g *gateway, head
 	if k.worker == "" {
 		t.FailNow()
 	}
-	if info, err := stageInfo(ctx, mn.URL, qr.ID); err == nil {
+	if info, err := stageInfo(ctx, mn.Coordinator, qr.ID); err == nil {
 		for _, s := range info.stages() {
 			for _, task := range s.Tasks {
 				if !strings.HasSuffix(task.TaskStatus.TaskID, ".0") {
@@ -348,25 +346,11 @@ func (q coordinatorQuery) describe() string {
 	return strings.Join(parts, ", ")
 }
 
-// stageInfo reads a query's stages on the coordinator (410 Gone until Trino has
-// its info: an error to poll past).
-func stageInfo(ctx context.Context, base, id string) (coordinatorQuery, error) {
+// stageInfo reads a query's stages on the coordinator (410 Gone until
+// Trino has its info: an error to poll past).
+func stageInfo(ctx context.Context, tr *harness.Trino, id string) (coordinatorQuery, error) {
 	var q coordinatorQuery
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/query/"+id, nil)
-	if err != nil {
-		return q, err
-	}
-	req.Header.Set("X-Trino-User", "harness")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return q, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		return q, fmt.Errorf("GET /v1/query/%s: HTTP %d: %s", id, resp.StatusCode, b)
-	}
-	return q, json.NewDecoder(resp.Body).Decode(&q)
+	return q, getJSON(ctx, tr, "/v1/query/"+id, &q)
 }
 
 // drainWithWorkerShutdown holds a query RUNNING on the cluster (its output
@@ -387,25 +371,7 @@ func drainWithWorkerShutdown(t *testing.T, mn *harness.TrinoCluster, g *gateway)
 	if err != nil {
 		t.Fatal(err)
 	}
-	drain := exec.Command(env.Bin, "cluster", "drain", "mn", "--wait", "--timeout", "5m", "--shutdown-workers")
-	drain.Env = append(os.Environ(), "SWITCHYARD_ADMIN=http://"+g.cps[0].AdminAddr, "SWITCHYARD_TOKEN="+e2eAdminToken)
-	var drainOut syncBuffer
-	drain.Stdout, drain.Stderr = &drainOut, &drainOut
-	if err := drain.Start(); err != nil {
-		t.Fatal(err)
-	}
-	drained := make(chan error, 1)
-	go func() { drained <- drain.Wait() }()
-	t.Cleanup(func() { _ = drain.Process.Kill() })
-	err = harness.Poll(ctx, "the drain to count the running query", 30*time.Second, 100*time.Millisecond, func() error {
-		if !strings.Contains(drainOut.String(), "1 running") {
-			return fmt.Errorf("drain output so far: %q", drainOut.String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	drainOut, drained := drainCountingOne(t, g, "mn", "--shutdown-workers")
 	for _, w := range mn.Workers {
 		if w.Exited() {
 			t.Fatalf("%s exited while the drain waited for the query:\n%s", w.Name, w.Tail(20))

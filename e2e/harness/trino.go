@@ -104,14 +104,23 @@ func (t *Trino) start() error {
 			return err
 		}
 	}
-	cmd := exec.Command(filepath.Join(e.TrinoServerDir(), "bin", "launcher"), "run", "--etc-dir", etc, "--data-dir", data)
-	cmd.Env = append(os.Environ(), "JAVA_HOME="+e.JavaHome, "PATH="+filepath.Join(e.JavaHome, "bin")+":"+os.Getenv("PATH"))
-	p, err := e.Start(t.Name, cmd)
+	p, err := e.startLauncher(t.Name, etc, data)
 	if err != nil {
 		return err
 	}
 	t.Proc = p
 	return nil
+}
+
+// startLauncher runs Trino's launcher in the foreground on an etc and a
+// data directory, with the Java Trino needs. A node killed with -9 leaves
+// the launcher's pid file: it is removed first, or a restart would refuse
+// to run if another process had taken that pid since.
+func (e *Env) startLauncher(name, etc, data string) (*Proc, error) {
+	_ = os.Remove(filepath.Join(data, "var", "run", "launcher.pid"))
+	cmd := exec.Command(filepath.Join(e.TrinoServerDir(), "bin", "launcher"), "run", "--etc-dir", etc, "--data-dir", data)
+	cmd.Env = append(os.Environ(), "JAVA_HOME="+e.JavaHome, "PATH="+filepath.Join(e.JavaHome, "bin")+":"+os.Getenv("PATH"))
+	return e.Start(name, cmd)
 }
 
 // Restart starts a stopped or killed Trino again on the same port.
@@ -123,11 +132,20 @@ func (t *Trino) Restart() error {
 }
 
 func renderFile(src, dst string, vars map[string]any) error {
-	b, err := os.ReadFile(src)
+	out, err := renderString(src, vars)
 	if err != nil {
 		return err
 	}
-	return renderText(src, string(b), dst, vars)
+	return os.WriteFile(dst, []byte(out), 0o644)
+}
+
+// renderString executes the template file src with vars.
+func renderString(src string, vars map[string]any) (string, error) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	return renderTemplate(src, string(b), vars)
 }
 
 func renderText(name, text, dst string, vars map[string]any) error {

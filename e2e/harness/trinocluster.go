@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -137,8 +136,7 @@ func (c *TrinoCluster) RestartWorker(i int) error {
 	if !w.Exited() {
 		return fmt.Errorf("%s is still running", w.Name)
 	}
-	role := trinosize.Worker
-	nw, err := c.startNode(w.Name, role, w.Port)
+	nw, err := c.startNode(w.Name, trinosize.Worker, w.Port)
 	if err != nil {
 		return err
 	}
@@ -247,24 +245,11 @@ func (c *TrinoCluster) startNode(node string, role trinosize.Role, port int) (*T
 			return nil, err
 		}
 	}
-	// A node killed with -9 leaves the launcher's pid file: a restart
-	// would refuse to run if another process had taken that pid since.
-	_ = os.Remove(filepath.Join(data, "var", "run", "launcher.pid"))
-	cmd := exec.Command(filepath.Join(e.TrinoServerDir(), "bin", "launcher"), "run", "--etc-dir", etc, "--data-dir", data)
-	cmd.Env = append(os.Environ(), "JAVA_HOME="+e.JavaHome, "PATH="+filepath.Join(e.JavaHome, "bin")+":"+os.Getenv("PATH"))
-	p, err := e.Start(node, cmd)
+	p, err := e.startLauncher(node, etc, data)
 	if err != nil {
 		return nil, err
 	}
 	return &Trino{Proc: p, Name: node, Port: port, URL: fmt.Sprintf("http://127.0.0.1:%d", port), EventSecret: c.EventSecret, env: e}, nil
-}
-
-func renderString(src string, vars map[string]any) (string, error) {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return "", err
-	}
-	return renderTemplate(src, string(b), vars)
 }
 
 // MergeProperties joins properties texts: comments and keys keep the order

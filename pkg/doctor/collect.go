@@ -147,7 +147,7 @@ func (d *Doctor) Collect(ctx context.Context, c fleet.Cluster) Facts {
 	eventBy := time.Now().Add(d.o.EventWait)
 	d.probe(ctx, c, co, &f)
 	d.nodes(ctx, &f)
-	d.session(ctx, &f)
+	d.sessionDefaults(ctx, &f)
 	if l, err := d.o.Client.Load(ctx, co.URL); err != nil {
 		f.MetricsErr = err.Error()
 	} else {
@@ -160,12 +160,14 @@ func (d *Doctor) Collect(ctx context.Context, c fleet.Cluster) Facts {
 // maxNodeChecks bounds the nodes checked at once.
 const maxNodeChecks = 8
 
-func (d *Doctor) session0() coordinator.Session {
+// asGateway is the session of the doctor's queries: the gateway's user,
+// the doctor's source.
+func (d *Doctor) asGateway() coordinator.Session {
 	return coordinator.Session{User: d.o.User, Source: Source}
 }
 
 func (d *Doctor) nodes(ctx context.Context, f *Facts) {
-	res, err := d.o.Client.Execute(ctx, f.URL, "SELECT node_id, http_uri, node_version, coordinator, state FROM system.runtime.nodes ORDER BY node_id", d.session0())
+	res, err := d.o.Client.Execute(ctx, f.URL, "SELECT node_id, http_uri, node_version, coordinator, state FROM system.runtime.nodes ORDER BY node_id", d.asGateway())
 	if err != nil {
 		f.NodesErr = err.Error()
 		return
@@ -258,8 +260,9 @@ func (d *Doctor) shutdownPermission(ctx context.Context, nodeURI string) string 
 	return fmt.Sprintf("unexpected HTTP %d", resp.StatusCode)
 }
 
-func (d *Doctor) session(ctx context.Context, f *Facts) {
-	res, err := d.o.Client.Execute(ctx, f.URL, "SHOW SESSION LIKE 'spill_enabled'", d.session0())
+// sessionDefaults reads the session defaults the facts report.
+func (d *Doctor) sessionDefaults(ctx context.Context, f *Facts) {
+	res, err := d.o.Client.Execute(ctx, f.URL, "SHOW SESSION LIKE 'spill_enabled'", d.asGateway())
 	if err != nil {
 		f.SessionErr = err.Error()
 		return
@@ -285,7 +288,7 @@ type probeResults struct {
 func (d *Doctor) probe(ctx context.Context, c fleet.Cluster, co fleet.Coordinator, f *Facts) {
 	id, ok := d.forwardedProbe(ctx, c, co, f)
 	if !ok {
-		res, err := d.o.Client.Execute(ctx, co.URL, "SELECT 1", d.session0())
+		res, err := d.o.Client.Execute(ctx, co.URL, "SELECT 1", d.asGateway())
 		if err != nil {
 			f.Probe.PlainErr = err.Error()
 			var qe *coordinator.QueryError
@@ -304,7 +307,7 @@ func (d *Doctor) probe(ctx context.Context, c fleet.Cluster, co fleet.Coordinato
 	f.Probe.QueryID = id
 	f.RetryPolicy = d.retryPolicy(ctx, co.URL, id)
 	if f.RetryPolicy == "TASK" {
-		_, err := d.o.Client.Execute(ctx, co.URL, "SELECT x, count(*) FROM (VALUES 1, 2, 3) t(x) GROUP BY x", d.session0())
+		_, err := d.o.Client.Execute(ctx, co.URL, "SELECT x, count(*) FROM (VALUES 1, 2, 3) t(x) GROUP BY x", d.asGateway())
 		if err != nil && ctx.Err() == nil {
 			f.ExchangeErr = err.Error()
 		}
