@@ -363,6 +363,29 @@ func TestCostBasedRouting(t *testing.T) {
 	if err != nil || !strings.Contains(out, "is over 500 MB") {
 		t.Fatalf("decision log: %v\n%s", err, out)
 	}
+
+	// A write is estimated by its query part: EXPLAIN (TYPE IO) of the
+	// CREATE TABLE AS itself creates the table on the memory connector,
+	// and the real statement then failed with TABLE_ALREADY_EXISTS.
+	for _, sql := range []string{
+		"CREATE TABLE memory.default.cost_ctas AS SELECT * FROM tpch.tiny.nation",
+		"INSERT INTO memory.default.cost_ctas SELECT * FROM tpch.tiny.nation WHERE nationkey < 5",
+	} {
+		if _, err := harness.RunQuery(context.Background(), g.URL(0), "e2e", sql, nil); err != nil {
+			t.Fatalf("%s through the gateway with routing.cost on: %v", sql, err)
+		}
+	}
+	rows, err := harness.RunQuery(context.Background(), g.URL(0), "e2e", "SELECT count(*) FROM memory.default.cost_ctas", nil)
+	if err != nil || len(rows) != 1 || fmt.Sprint(rows[0][0]) != "30" {
+		t.Fatalf("the table holds %v (%v), want 30 rows", rows, err)
+	}
+	if _, err := harness.RunQuery(context.Background(), g.URL(0), "e2e", "DROP TABLE memory.default.cost_ctas", nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err = cli(context.Background(), g, "policy", "decisions", "--limit", "10")
+	if err != nil || strings.Count(out, "cost estimate: reads") < 3 {
+		t.Fatalf("the writes' queries were not estimated: %v\n%s", err, out)
+	}
 }
 
 // pyTransaction runs statements and a commit in one Python DB-API

@@ -40,10 +40,14 @@ type cached struct {
 	expires time.Time
 }
 
-// Types worth estimating (EXPLAIN IO supports them).
+// Types worth estimating. Of a write (INSERT, CREATE TABLE AS) only the
+// query that produces its rows is EXPLAINed, never the write itself: on
+// Trino 476's memory connector EXPLAIN (TYPE IO) of CREATE TABLE AS
+// creates the (empty) table, and the real statement then fails.
 var estimable = map[string]bool{"SELECT": true, "INSERT": true, "CREATE_TABLE_AS": true}
 
-// Estimable reports whether a statement type can be estimated.
+// Estimable reports whether a statement type can be estimated (for
+// writes: their query part, see sqlclass.Result.QueryStart).
 func Estimable(queryType string) bool { return estimable[queryType] }
 
 // Normalise collapses whitespace outside string literals, so the same

@@ -85,11 +85,25 @@ type Result struct {
 	// function calls do.
 	CrossJoin bool `json:"crossJoin"`
 	// HasWhere is set when any query block (or DELETE/UPDATE) has a WHERE
-	// clause. The WHERE of an aggregate's FILTER (WHERE ...) does not count.
+	// clause, sub-queries included. The WHERE of an aggregate's FILTER
+	// (WHERE ...) does not count. Blocks says which block has one.
 	HasWhere bool `json:"hasWhere"`
 	// HasLimit is set when the outermost query has LIMIT n or FETCH
 	// FIRST/NEXT ... (LIMIT ALL does not count).
 	HasLimit bool `json:"hasLimit"`
+	// Blocks are the query blocks that read relations, in the order they
+	// end (inner blocks before the blocks that contain them), at most
+	// MaxBlocks (nil: none).
+	Blocks []Block `json:"blocks,omitempty"`
+	// FullScans are the tables read by a block that has neither a WHERE
+	// nor a LIMIT: scanned whole unless the connector prunes them. (A
+	// WHERE counts as a filter on every table of its block.)
+	FullScans []string `json:"fullScans,omitempty"`
+	// QueryStart and QueryEnd delimit, for INSERT and CREATE TABLE AS, the
+	// query that produces the rows (byte offsets in the SQL text), so that
+	// it can be estimated without running the write; both 0 otherwise.
+	QueryStart int `json:"-"`
+	QueryEnd   int `json:"-"`
 	// Explain is "", "EXPLAIN" or "EXPLAIN ANALYZE".
 	Explain string `json:"explain,omitempty"`
 	// Inner is the type of the wrapped statement for EXPLAIN, EXPLAIN
@@ -130,6 +144,10 @@ type classifier struct {
 
 	tables     strset
 	unresolved strset
+	seen       []string  // tables named as relations, in order (duplicates kept)
+	inputs     []input   // the relations of the open blocks, innermost last
+	blocks     []Block   // finished blocks
+	cteSpans   []span    // what each CTE in c.ctes reads
 	scratch    [256]byte // buffer for building names
 
 	wrappers    [maxWrappers]string // EXPLAIN/PREPARE/EXECUTE prefixes, outermost first
@@ -140,10 +158,13 @@ type classifier struct {
 	waitAs      bool   // CREATE TABLE/VIEW: the query starts after AS
 	createTable bool   // CREATE TABLE: AS makes it CREATE_TABLE_AS; LIKE t names a table
 
-	crossJoin bool
-	hasWhere  bool
-	hasLimit  bool
-	truncated bool
+	crossJoin  bool
+	queryStart int // see Result.QueryStart
+	queryEnd   int
+	before     int32 // end of the token before the one being scanned
+	hasWhere   bool
+	hasLimit   bool
+	truncated  bool
 }
 
 // classify runs one classifier over sql. nest counts enclosing EXECUTE
@@ -191,6 +212,9 @@ func (c *classifier) result() Result {
 	case TypeExplainAnalyze:
 		r.Explain = ExplainAnalyze
 	}
+	r.Blocks = c.blocks
+	r.FullScans = fullScans(r.Blocks)
+	r.QueryStart, r.QueryEnd = c.queryStart, c.queryEnd
 	r.Tables = c.tables.list
 	if r.Tables == nil {
 		r.Tables = []string{}

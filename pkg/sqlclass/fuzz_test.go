@@ -67,6 +67,15 @@ func FuzzClassify(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, sql, catalog, schema string) {
 		r := Classify(sql, Options{Catalog: catalog, Schema: schema})
+		if r.QueryStart < 0 || r.QueryEnd < 0 || r.QueryStart > r.QueryEnd || r.QueryEnd > len(sql) {
+			t.Fatalf("Classify(%q): query part [%d, %d) outside the text", sql, r.QueryStart, r.QueryEnd)
+		}
+		if fp := Fingerprint(sql); len(fp) != FingerprintLen {
+			t.Fatalf("Fingerprint(%q) = %q", sql, fp)
+		}
+		if n := Normalised(sql, 64); len(n) > 64 {
+			t.Fatalf("Normalised(%q, 64) has %d bytes", sql, len(n))
+		}
 		if err := checkResult(r); err != nil {
 			t.Fatalf("Classify(%q, %q, %q) = %s: %v", sql, catalog, schema, dump(r), err)
 		}
@@ -127,6 +136,29 @@ func checkResult(r Result) error {
 		if name == "" {
 			return fmt.Errorf("empty unresolved name")
 		}
+	}
+	if len(r.Blocks) > MaxBlocks {
+		return fmt.Errorf("%d blocks", len(r.Blocks))
+	}
+	cross := false
+	for i, b := range r.Blocks {
+		cross = cross || b.CrossJoin
+		if err := sortedUnique(b.Tables); err != nil {
+			return fmt.Errorf("block %d tables: %v", i, err)
+		}
+		for _, in := range append([][]string{b.Tables}, b.Inputs...) {
+			for _, t := range in {
+				if _, ok := slices.BinarySearch(r.Tables, t); !ok {
+					return fmt.Errorf("block %d names %q, which is not in Tables", i, t)
+				}
+			}
+		}
+	}
+	if cross && !r.CrossJoin {
+		return fmt.Errorf("a block has a cross join but CrossJoin is false")
+	}
+	if err := sortedUnique(r.FullScans); err != nil {
+		return fmt.Errorf("fullScans: %v", err)
 	}
 	if _, err := json.Marshal(r); err != nil {
 		return err

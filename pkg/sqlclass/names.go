@@ -204,23 +204,24 @@ func (c *classifier) parseName(first token) qname {
 	return q
 }
 
-// addName records a table name, qualifying it with the session defaults.
-// With cteCheck, a one-part name that matches a CTE in scope is skipped.
-func (c *classifier) addName(q *qname, cteCheck bool) {
+// addName records a table name, qualifying it with the session defaults,
+// and returns it as recorded ("" when it could not be qualified, or the
+// table limit was reached). With cteCheck, a one-part name that matches a
+// CTE in scope is skipped.
+func (c *classifier) addName(q *qname, cteCheck bool) string {
 	if q.n == 0 {
-		return
+		return ""
 	}
-	if q.n == 1 && cteCheck && len(c.ctes) > 0 && c.isCTE(q.parts[0]) {
-		return
+	if q.n == 1 && cteCheck && len(c.ctes) > 0 && c.cteIndex(q.parts[0]) >= 0 {
+		return ""
 	}
 	if q.empty || q.n > maxNameParts ||
 		(q.n < 3 && c.catalog == "") || (q.n < 2 && c.schema == "") {
 		c.addUnresolvedName(q)
-		return
+		return ""
 	}
 	if q.n == 3 && q.plain() {
-		c.addTableString(c.src[q.first.pos:q.last.end])
-		return
+		return c.addTableString(c.src[q.first.pos:q.last.end])
 	}
 	b := c.scratch[:0]
 	switch q.n {
@@ -237,26 +238,30 @@ func (c *classifier) addName(q *qname, cteCheck bool) {
 		}
 		b = appendIdent(b, c.src, q.parts[i])
 	}
-	if c.tables.has(b) {
-		return
+	if have, ok := c.tables.find(b); ok {
+		return have
 	}
 	if len(c.tables.list) >= MaxTables {
 		c.truncated = true
-		return
+		return ""
 	}
-	c.tables.add(string(b))
+	s := string(b)
+	c.tables.add(s)
+	return s
 }
 
-// addTableString records a qualified table name.
-func (c *classifier) addTableString(s string) {
-	if c.tables.hasString(s) {
-		return
+// addTableString records a qualified table name and returns it as
+// recorded ("" at the table limit).
+func (c *classifier) addTableString(s string) string {
+	if have, ok := c.tables.findString(s); ok {
+		return have
 	}
 	if len(c.tables.list) >= MaxTables {
 		c.truncated = true
-		return
+		return ""
 	}
 	c.tables.add(s)
+	return s
 }
 
 // addUnresolvedName records a name that cannot be qualified, as written.
@@ -284,25 +289,26 @@ func (c *classifier) identString(t token) string {
 	return string(appendIdent(nil, c.src, t))
 }
 
-// isCTE reports whether the identifier t names a CTE in scope. Each
-// comparison is charged to the work budget.
-func (c *classifier) isCTE(t token) bool {
+// cteIndex returns the index in c.ctes of the innermost CTE in scope
+// named by the identifier t, or -1. Each comparison is charged to the work
+// budget.
+func (c *classifier) cteIndex(t token) int {
 	c.lx.budget -= len(c.ctes)
 	if t.kind() == tkWord && t.flags()&flagFold == 0 {
 		for i := len(c.ctes) - 1; i >= 0; i-- {
 			if c.ctes[i] == c.src[t.pos:t.end] {
-				return true
+				return i
 			}
 		}
-		return false
+		return -1
 	}
 	name := appendIdent(c.scratch[:0], c.src, t)
 	for i := len(c.ctes) - 1; i >= 0; i-- {
 		if c.ctes[i] == string(name) {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // strset is an insertion-ordered set of strings that switches to a map
@@ -310,36 +316,43 @@ func (c *classifier) isCTE(t token) bool {
 // tables.
 type strset struct {
 	list []string
-	m    map[string]struct{}
+	m    map[string]string // members by themselves, once the set is large
 }
 
 // mapThreshold is the size at which strset starts maintaining a map.
 const mapThreshold = 16
 
-func (s *strset) has(b []byte) bool {
+// find returns the member equal to b.
+func (s *strset) find(b []byte) (string, bool) {
 	if s.m != nil {
-		_, ok := s.m[string(b)]
-		return ok
+		x, ok := s.m[string(b)]
+		return x, ok
 	}
 	for _, x := range s.list {
 		if x == string(b) {
-			return true
+			return x, true
 		}
 	}
-	return false
+	return "", false
 }
 
-func (s *strset) hasString(x string) bool {
+// findString returns the member equal to x.
+func (s *strset) findString(x string) (string, bool) {
 	if s.m != nil {
-		_, ok := s.m[x]
-		return ok
+		y, ok := s.m[x]
+		return y, ok
 	}
 	for _, y := range s.list {
 		if y == x {
-			return true
+			return y, true
 		}
 	}
-	return false
+	return "", false
+}
+
+func (s *strset) hasString(x string) bool {
+	_, ok := s.findString(x)
+	return ok
 }
 
 func (s *strset) add(x string) {
@@ -348,13 +361,13 @@ func (s *strset) add(x string) {
 	}
 	s.list = append(s.list, x)
 	if s.m != nil {
-		s.m[x] = struct{}{}
+		s.m[x] = x
 		return
 	}
 	if len(s.list) > mapThreshold {
-		s.m = make(map[string]struct{}, 2*len(s.list))
+		s.m = make(map[string]string, 2*len(s.list))
 		for _, y := range s.list {
-			s.m[y] = struct{}{}
+			s.m[y] = y
 		}
 	}
 }

@@ -65,17 +65,22 @@ type frame struct {
 	clause    clause
 	pending   joinKind
 	cte       cteState
-	expectRel bool // in a FROM clause, the next token starts a relation
-	sawCross  bool // CROSS seen, JOIN expected
-	lateral   bool // LATERAL seen before the relation
-	commaJoin bool // the current query block joins with a comma
-	where     bool // the current query block has a WHERE
-	limit     bool // LIMIT/FETCH at this level
-	outer     bool // this frame is the outermost query
-	atStart   bool // no token has been seen at this level yet
-	filter    bool // FILTER (WHERE ...) of an aggregate
-	cteRec    bool // WITH RECURSIVE
-	cteBody   bool // this frame is the body of a CTE
+	expectRel bool  // in a FROM clause, the next token starts a relation
+	sawCross  bool  // CROSS seen, JOIN expected
+	lateral   bool  // LATERAL seen before the relation
+	commaJoin bool  // the current query block joins with a comma
+	where     bool  // the current query block has a WHERE
+	limit     bool  // LIMIT/FETCH at this level
+	outer     bool  // this frame is the outermost query
+	atStart   bool  // no token has been seen at this level yet
+	filter    bool  // FILTER (WHERE ...) of an aggregate
+	cteRec    bool  // WITH RECURSIVE
+	cteBody   bool  // this frame is the body of a CTE
+	selected  bool  // SELECT, VALUES or TABLE seen: a query block, not a join in parentheses
+	cross     bool  // the current query block has a CROSS JOIN
+	fromRel   bool  // this frame is a relation of its parent's FROM clause
+	inStart   int32 // len(classifier.inputs) when the current block started
+	seenStart int32 // len(classifier.seen) when the frame was opened
 }
 
 // queryRoot is the root frame for statements whose body is a query.
@@ -88,8 +93,12 @@ func queryRoot() frame {
 func (c *classifier) scan(root frame) {
 	c.stack.reset(root)
 	for {
+		c.before = c.lx.lastEnd
 		t := c.lx.next()
 		if t.endsStatement() {
+			if c.queryEnd < 0 {
+				c.queryEnd = max(c.queryStart, int(c.before))
+			}
 			break
 		}
 		if c.overflow > 0 {
@@ -185,7 +194,7 @@ func (c *classifier) open(hint parenHint) {
 		return
 	}
 	p := c.top()
-	ch := frame{atStart: true, nctes: len(c.ctes)}
+	ch := frame{atStart: true, nctes: len(c.ctes), inStart: int32(len(c.inputs)), seenStart: int32(len(c.seen))}
 	switch {
 	case hint == hintTableFn:
 		ch.kind = fkExpr
@@ -194,6 +203,7 @@ func (c *classifier) open(hint parenHint) {
 	case p.kind == fkQuery && p.clause == clFrom && p.expectRel:
 		// A sub-query or a parenthesised join in a FROM clause.
 		ch.kind, ch.clause, ch.expectRel = fkQuery, clFrom, true
+		ch.fromRel = true
 		p.expectRel = false
 		c.joined(p, !p.lateral)
 	case p.cte == cteAfterAs:
@@ -235,9 +245,21 @@ func (c *classifier) close() {
 		return // unbalanced ')': ignore
 	}
 	ch := c.stack.pop()
-	c.finishBlock(&ch)
-	c.ctes = c.ctes[:ch.nctes]
 	p := c.top()
+	if ch.fromRel && !ch.selected {
+		// (a JOIN b ON ...): a join in parentheses; its relations are
+		// inputs of the enclosing block.
+		p.cross = p.cross || ch.cross
+		p.commaJoin = p.commaJoin || ch.commaJoin
+		c.ctes, c.cteSpans = c.ctes[:ch.nctes], c.cteSpans[:ch.nctes]
+		return
+	}
+	c.finishBlock(&ch)
+	c.ctes, c.cteSpans = c.ctes[:ch.nctes], c.cteSpans[:ch.nctes]
+	read := span{from: ch.seenStart, to: int32(len(c.seen))}
+	if ch.fromRel {
+		c.addInput(read, false) // a sub-query in FROM: one input of the enclosing block
+	}
 	if ch.outer {
 		// (query) as the whole query: its LIMIT is the outermost LIMIT,
 		// unless a set operation follows (which clears it).
@@ -245,28 +267,38 @@ func (c *classifier) close() {
 	}
 	if ch.cteBody && p.cte == cteAfterAs {
 		if !p.cteRec {
-			c.addCTE(p.cteName)
+			c.addCTE(p.cteName, read)
 		}
 		p.cte = cteAfterBody
 	}
 }
 
-// addCTE brings a CTE name into scope.
-func (c *classifier) addCTE(name string) {
+// addCTE brings a CTE name into scope; read is the span of c.seen its body
+// reads.
+func (c *classifier) addCTE(name string, read span) {
 	if c.ctes == nil {
 		c.ctes = make([]string, 0, 8)
+		c.cteSpans = make([]span, 0, 8)
 	}
 	c.ctes = append(c.ctes, name)
+	c.cteSpans = append(c.cteSpans, read)
 }
 
-// finishBlock ends a query block: a comma join without WHERE is a cross
-// join.
+// finishBlock ends a query block: it records the block's findings (a comma
+// join without WHERE is a cross join) and starts the next block of the
+// frame (after UNION, INTERSECT, EXCEPT).
 func (c *classifier) finishBlock(f *frame) {
-	if f.commaJoin && !f.where {
+	cross := f.cross || (f.commaJoin && !f.where)
+	if cross {
 		c.crossJoin = true
+	}
+	if int(f.inStart) < len(c.inputs) {
+		c.addBlock(c.inputs[f.inStart:], f.where, f.limit, cross)
+		c.inputs = c.inputs[:f.inStart]
 	}
 	f.commaJoin = false
 	f.where = false
+	f.cross = false
 }
 
 // joined records that a relation follows the pending join; counts is false
@@ -275,7 +307,7 @@ func (c *classifier) joined(f *frame, counts bool) {
 	if counts {
 		switch f.pending {
 		case joinCross:
-			c.crossJoin = true
+			f.cross = true
 		case joinComma:
 			f.commaJoin = true
 		}
@@ -311,6 +343,7 @@ func (c *classifier) token(t token) {
 		f.kind = fkQuery
 		f.clause = clSelect
 		f.expectRel = false
+		f.selected = true
 	case kwFrom:
 		if query && !c.prev.isKw(kwDistinct) {
 			f.clause = clFrom
@@ -334,6 +367,13 @@ func (c *classifier) token(t token) {
 		f.limit = false
 		f.expectRel = false
 	case kwWith:
+		if c.queryEnd < 0 && c.stack.n == 1 && c.stmt == TypeCreateTableAs && c.withData() {
+			// CREATE TABLE ... AS query WITH [NO] DATA: the query ends here.
+			c.queryEnd = max(c.queryStart, int(c.before))
+			f.clause = clOther
+			f.expectRel = false
+			return
+		}
 		if query {
 			c.cteStart(f)
 		}
@@ -345,11 +385,15 @@ func (c *classifier) token(t token) {
 		case n.isNameStart():
 			c.lx.next()
 			q := c.parseName(n)
-			c.addName(&q, true)
+			c.relationName(&q)
 			f.kind = fkQuery
 			f.clause = clOther
+			f.selected = true
 		}
 	case kwValues, kwGroup, kwHaving, kwOrder, kwOffset:
+		if t.kw() == kwValues {
+			f.selected = true
+		}
 		if query {
 			f.clause = clOther
 			f.expectRel = false
@@ -393,6 +437,7 @@ func (c *classifier) token(t token) {
 			c.waitAs = false
 			if c.createTable {
 				c.stmt = TypeCreateTableAs
+				c.markQueryStart()
 			}
 			*f = queryRoot()
 		}
@@ -408,6 +453,12 @@ func (c *classifier) token(t token) {
 			f.expectRel = false
 		}
 	}
+}
+
+// withData reports whether the tokens after WITH are [NO] DATA.
+func (c *classifier) withData() bool {
+	n := c.lx.peek(0)
+	return c.isWord(n, "data") || (c.isWord(n, "no") && c.isWord(c.lx.peek(1), "data"))
 }
 
 // relation handles the first token of a relation in a FROM clause. It
@@ -428,7 +479,7 @@ func (c *classifier) relation(f *frame, t token) bool {
 		return true
 	case t.isNameStart():
 		q := c.parseName(t)
-		c.addName(&q, true)
+		c.relationName(&q)
 		c.joined(f, true)
 		return true
 	}
@@ -465,7 +516,7 @@ func (c *classifier) cteToken(f *frame, t token) bool {
 			f.cteName = c.identString(t)
 			f.cte = cteAfterName
 			if f.cteRec {
-				c.addCTE(f.cteName)
+				c.addCTE(f.cteName, span{}) // what it reads is not known yet
 			}
 			return true
 		}

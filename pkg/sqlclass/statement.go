@@ -97,6 +97,13 @@ func (c *classifier) executeImmediate() {
 	c.hasWhere = c.hasWhere || r.HasWhere
 	c.hasLimit = c.hasLimit || r.HasLimit
 	c.truncated = c.truncated || r.Truncated
+	for _, b := range r.Blocks {
+		if len(c.blocks) >= MaxBlocks {
+			c.truncated = true
+			break
+		}
+		c.blocks = append(c.blocks, b)
+	}
 	for _, s := range r.Tables {
 		c.addTableString(s)
 	}
@@ -119,6 +126,7 @@ func (c *classifier) simpleStatement(kw keyword) {
 				c.skipParens()
 			}
 		}
+		c.markQueryStart()
 		c.scan(queryRoot())
 	case kwDelete:
 		c.stmt = TypeDelete
@@ -362,4 +370,33 @@ func (c *classifier) skipTo(k keyword) {
 		}
 		c.lx.next()
 	}
+}
+
+// markQueryStart notes that the query of a write (INSERT, CREATE TABLE AS)
+// starts at the next token; it ends where the statement does.
+func (c *classifier) markQueryStart() {
+	if c.nest > 0 {
+		return // offsets would be in the EXECUTE IMMEDIATE string
+	}
+	if t := c.lx.peek(0); !t.endsStatement() {
+		c.queryStart = int(t.pos)
+		c.queryEnd = -1
+	}
+}
+
+// isWord reports whether t is the unquoted word w (lower case).
+func (c *classifier) isWord(t token, w string) bool {
+	if t.kind() != tkWord || int(t.end-t.pos) != len(w) {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		b := c.src[int(t.pos)+i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != w[i] {
+			return false
+		}
+	}
+	return true
 }

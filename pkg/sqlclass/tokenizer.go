@@ -85,6 +85,7 @@ type lexer struct {
 	truncated bool
 	ring      [lookahead]token
 	head, n   uint
+	lastEnd   int32 // end of the last token consumed
 }
 
 // peek returns the k-th token ahead (0 is the next one), k < lookahead.
@@ -98,12 +99,15 @@ func (l *lexer) peek(k uint) token {
 
 // next consumes and returns the next token.
 func (l *lexer) next() token {
+	var t token
 	if l.n == 0 {
-		return l.scan()
+		t = l.scan()
+	} else {
+		t = l.ring[l.head%lookahead]
+		l.head++
+		l.n--
 	}
-	t := l.ring[l.head%lookahead]
-	l.head++
-	l.n--
+	l.lastEnd = t.end
 	return t
 }
 
