@@ -65,7 +65,8 @@ func (st governanceStage) Admit(ctx context.Context, s *Submission) (Outcome, bo
 	if err != nil {
 		return routingError(err), true
 	}
-	if (cl == nil || !cl.Governed()) && cands == nil {
+	_, throttled := gov.Throttled(s.Req.Session.User)
+	if (cl == nil || !cl.Governed()) && cands == nil && !throttled {
 		return Outcome{}, false // nothing to count
 	}
 	if s.Dry {

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/degraded"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/protection"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/sessions"
 	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
@@ -73,8 +74,12 @@ type Options struct {
 	// Governor applies workload governance with the policy's classes
 	// (nil, or a policy without data.switchyard.governance: none).
 	Governor *workload.Governor
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	// Protection gathers query protection's input (table metadata,
+	// incidents of the query's fingerprint) and records its actions (nil:
+	// the policy's own table data only, no memory).
+	Protection *protection.Guard
+	Logger     *slog.Logger
+	Metrics    *Metrics
 	// Degraded logs the degraded decisions (store lookups that failed, the
 	// external routing service down) once per interval, not per request
 	// (default: one on Logger).
@@ -110,8 +115,10 @@ func New(o Options) *Pipeline {
 		classify{p},
 		externalRouter{p},
 		costEstimate{p},
+		findings{p},
 		sessionLookup{p},
 		routingPolicy{p},
+		protect{p},
 		transaction{p},
 		affinity{p},
 		governanceStage{p},
@@ -159,10 +166,17 @@ type Submission struct {
 	// Dry: decide only; record, count and log nothing.
 	Dry bool
 
+	// Findings are what query protection found out about the statement
+	// (set by the findings stage).
+	Findings Findings
+
 	// policy is the routing policy deciding this submission, read once
 	// (a policy swapped in mid-decision applies to the next submission).
 	policy *policy.Compiled
-	sql    string // Req.Body as text, made on first use
+	// input is the policy input, built once for the routing and the
+	// protection policy.
+	input *policy.Input
+	sql   string // Req.Body as text, made on first use
 	// workloadClass is the class the policy chose ("": the default).
 	workloadClass string
 }

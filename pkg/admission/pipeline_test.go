@@ -64,7 +64,7 @@ func TestStageOrder(t *testing.T) {
 	for _, s := range p.stages {
 		names = append(names, s.Name())
 	}
-	want := "classify external-router cost session policy transaction affinity governance balance"
+	want := "classify external-router cost findings session policy protection transaction affinity governance balance"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("stages %q, want %q", got, want)
 	}

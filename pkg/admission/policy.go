@@ -49,18 +49,25 @@ func (st routingPolicy) Admit(ctx context.Context, s *Submission) (Outcome, bool
 	return Outcome{}, false
 }
 
-// input builds what the policy sees.
+// input builds what the policy sees (once per submission: the
+// protection policy reads the same input).
 func (st routingPolicy) input(s *Submission) *policy.Input {
-	tables := s.policy.Tables
-	info := map[string]any{}
-	for _, t := range s.Class.Tables {
-		if m, ok := tables[t]; ok {
-			info[t] = m
+	if s.input != nil {
+		return s.input
+	}
+	info := s.Findings.TableInfo
+	if info == nil {
+		tables := s.policy.Tables
+		info = map[string]any{}
+		for _, t := range s.Class.Tables {
+			if m, ok := tables[t]; ok {
+				info[t] = m
+			}
 		}
 	}
 	fi, fv := st.p.fleet.info()
 	ss, c := &s.Req.Session, &s.Class
-	return &policy.Input{
+	s.input = &policy.Input{
 		Request: policy.RequestInfo{
 			User: ss.User, Principal: s.Req.Principal, Source: ss.Source, ClientTags: ss.ClientTags, ClientInfo: ss.ClientInfo,
 			Catalog: ss.Catalog, Schema: ss.Schema, Session: ss.Properties, RoutingGroup: ss.RoutingGroup,
@@ -69,7 +76,8 @@ func (st routingPolicy) input(s *Submission) *policy.Input {
 		Query: policy.QueryInfo{
 			Type: c.Type, Tables: c.Tables, TableInfo: info, CrossJoin: c.CrossJoin, HasWhere: c.HasWhere,
 			HasLimit: c.HasLimit, Explain: c.Explain, InnerType: c.Inner, Unresolved: c.Unresolved, Length: len(s.Req.Body),
-			Cost: s.Cost,
+			Cost: s.Cost, Blocks: blocks(c.Blocks), FullScans: c.FullScans,
+			Fingerprint: s.Findings.Fingerprint, Incidents: s.Findings.Incidents,
 		},
 		Fleet:         fi,
 		FleetValue:    fv,
@@ -77,6 +85,7 @@ func (st routingPolicy) input(s *Submission) *policy.Input {
 		ClientSession: s.Session.info(),
 		Time:          time.Now(),
 	}
+	return s.input
 }
 
 // mergeHeaders overlays b on a (policy headers win over the external

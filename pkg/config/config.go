@@ -29,6 +29,7 @@ type Config struct {
 	Policy       Policy       `yaml:"policy"`
 	Governance   Governance   `yaml:"governance"`
 	Events       Events       `yaml:"events"`
+	Protection   Protection   `yaml:"protection"`
 	Groups       []Group      `yaml:"groups"`
 	Clusters     []Cluster    `yaml:"clusters"`
 
@@ -434,6 +435,7 @@ func Defaults() Config {
 		Policy:     Policy{DecisionLogSize: 1000},
 		Governance: defaultGovernance(),
 		Events:     Events{MaxBytes: 16 << 20},
+		Protection: defaultProtection(),
 		Routing: Routing{
 			Cost:         Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000},
 			Resubmission: Resubmission{MaxQueryBytes: 256 << 10, MaxAttempts: 2, ProbeTimeout: 2 * time.Second},
@@ -489,6 +491,7 @@ func (c *Config) applyDerivedDefaults() {
 		c.ControlPlane.QueueTargets = []string{c.ControlPlane.QueueAddress}
 	}
 	c.Events.applyDefaults()
+	c.Protection.applyDefaults()
 	c.Listener.Authentication.applyDefaults()
 	r := &c.Store.Redis
 	if r.PasswordEnv != "" && r.Password == "" {

@@ -175,6 +175,7 @@ func (c *Config) Validate() error {
 	c.CoordinatorAPI.validate(add)
 	c.Governance.validate(c.Listener.RequestTimeout, add)
 	c.Events.validate(add)
+	c.Protection.validate(add)
 
 	groups := map[string]bool{}
 	if len(c.Groups) == 0 {

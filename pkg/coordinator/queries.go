@@ -59,14 +59,25 @@ type QueryStats struct {
 	RawInput             DataSize  `json:"rawInputDataSize"`
 	RawInputPositions    int64     `json:"rawInputPositions"`
 	Spilled              DataSize  `json:"spilledDataSize"`
-	ProgressPercentage   Float     `json:"progressPercentage"`
-	FullyBlocked         bool      `json:"fullyBlocked"`
-	BlockedReasons       []string  `json:"blockedReasons"`
+	// ProgressPercentage is nil while Trino does not know it: it omits
+	// the field until the query is scheduled and has drivers.
+	ProgressPercentage *Float   `json:"progressPercentage"`
+	FullyBlocked       bool     `json:"fullyBlocked"`
+	BlockedReasons     []string `json:"blockedReasons"`
+	// OutputPositions and OutputDataSize are what the query's root stage
+	// has produced (rows and bytes for the client). Only the detail
+	// (GET /v1/query/{id}, Trino's QueryStats) has them: the list's
+	// BasicQueryStats does not, and they stay 0 there.
+	OutputPositions int64    `json:"outputPositions"`
+	OutputDataSize  DataSize `json:"outputDataSize"`
 }
 
 func (s *QueryStats) validate() error {
 	if s.RawInputPositions < 0 {
 		return fmt.Errorf("queryStats.rawInputPositions: %d is negative", s.RawInputPositions)
+	}
+	if s.OutputPositions < 0 {
+		return fmt.Errorf("queryStats.outputPositions: %d is negative", s.OutputPositions)
 	}
 	return nil
 }
@@ -149,10 +160,13 @@ type TaskStatus struct {
 	State  string `json:"state"`
 }
 
-// TaskStats are a task's input so far.
+// TaskStats are a task's input and output so far. Processed input counts
+// the rows the task's input pipelines took in: from its splits in a
+// source stage, from the exchanges of its child stages otherwise.
 type TaskStats struct {
 	ProcessedInputPositions int64    `json:"processedInputPositions"`
 	ProcessedInputDataSize  DataSize `json:"processedInputDataSize"`
+	OutputPositions         int64    `json:"outputPositions"`
 	CPU                     Duration `json:"totalCpuTime"`
 }
 
@@ -167,6 +181,9 @@ func (s *Stage) validate(depth int) error {
 	for _, t := range s.Tasks {
 		if t.Stats.ProcessedInputPositions < 0 {
 			return fmt.Errorf("stage %s: negative processedInputPositions", clip(s.StageID, 40))
+		}
+		if t.Stats.OutputPositions < 0 {
+			return fmt.Errorf("stage %s: negative outputPositions", clip(s.StageID, 40))
 		}
 	}
 	for i := range s.SubStages {

@@ -32,7 +32,8 @@ func TestQueries(t *testing.T) {
 	}
 	if st.Elapsed.Std() != 10230*time.Millisecond || st.Queued.Std() != 17790*time.Microsecond || st.CPU.Std() != 10700*time.Millisecond ||
 		st.PeakUserMemory != 156864 || st.UserMemory != 156864 || st.RawInputPositions != 63000000 || st.RawInput != 544 ||
-		float64(st.CumulativeUserMemory) != 658094146.8358451 || st.FullyBlocked {
+		float64(st.CumulativeUserMemory) != 658094146.8358451 || st.FullyBlocked ||
+		st.ProgressPercentage == nil || *st.ProgressPercentage != 0 || st.OutputPositions != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -60,6 +61,13 @@ func TestQueriesFinished(t *testing.T) {
 	if early.ErrorCode == nil || early.ErrorCode.Name != "SERVER_STARTING_UP" || early.QueryType != "" || early.ResourceGroupID != nil {
 		t.Fatalf("early failure %+v", early)
 	}
+	// Trino omits the progress of a query it never scheduled.
+	if early.Stats.ProgressPercentage != nil {
+		t.Fatalf("early failure's progress %v, want none", *early.Stats.ProgressPercentage)
+	}
+	if p := killed.Stats.ProgressPercentage; p == nil || *p != 100 {
+		t.Fatalf("killed query's progress %v, want 100", p)
+	}
 }
 
 func TestParseQueriesErrors(t *testing.T) {
@@ -69,6 +77,8 @@ func TestParseQueriesErrors(t *testing.T) {
 		{"duration type", `[{"queryStats":{"elapsedTime":5}}]`, "duration must be a string"},
 		{"size unit", `[{"queryStats":{"peakUserMemoryReservation":"5 apples"}}]`, "unknown unit"},
 		{"negative positions", `[{"queryId":"q","queryStats":{"rawInputPositions":-1}}]`, "rawInputPositions: -1 is negative"},
+		{"negative output", `[{"queryId":"q","queryStats":{"outputPositions":-1}}]`, "outputPositions: -1 is negative"},
+		{"progress type", `[{"queryStats":{"progressPercentage":"half"}}]`, "want a number"},
 		{"error code type", `[{"errorCode":"BAD"}]`, "cannot unmarshal string"},
 	}
 	for _, tt := range tests {
@@ -94,20 +104,26 @@ func TestQuery(t *testing.T) {
 	}
 	// The stage tree: 0 <- 1 <- 2, one task each on node "capture".
 	var ids []string
-	var positions []int64
+	var positions, output []int64
 	for s := d.OutputStage; s != nil; {
 		ids = append(ids, s.StageID)
 		if len(s.Tasks) != 1 || s.Tasks[0].Status.NodeID != "capture" || s.Tasks[0].Status.State != "RUNNING" {
 			t.Fatalf("stage %s tasks %+v", s.StageID, s.Tasks)
 		}
 		positions = append(positions, s.Tasks[0].Stats.ProcessedInputPositions)
+		output = append(output, s.Tasks[0].Stats.OutputPositions)
 		if len(s.SubStages) == 0 {
 			break
 		}
 		s = &s.SubStages[0]
 	}
-	if len(ids) != 3 || ids[2] != testQueryID+".2" || positions[1] != 32000000 || positions[2] != 31000000 {
-		t.Fatalf("stages %v, positions %v", ids, positions)
+	if len(ids) != 3 || ids[2] != testQueryID+".2" || positions[1] != 32000000 || positions[2] != 31000000 || output[1] != 0 || output[2] != 31000000 {
+		t.Fatalf("stages %v, positions %v, output %v", ids, positions, output)
+	}
+	// The detail's QueryStats has the root stage's output (nothing yet:
+	// the count comes at the end); the list's BasicQueryStats has none.
+	if p := d.Stats.ProgressPercentage; d.Stats.OutputPositions != 0 || d.Stats.OutputDataSize != 0 || p == nil || *p != 0 {
+		t.Fatalf("detail stats %+v", d.Stats)
 	}
 
 	killed, err := ParseQueryDetail(readTestdata(t, "query-killed.json"))
@@ -136,7 +152,8 @@ func TestQueryErrors(t *testing.T) {
 		t.Fatalf("%d requests, want only the first (bad IDs are refused before sending)", n)
 	}
 
-	for _, doc := range []string{`{"outputStage":{"tasks":[{"stats":{"processedInputPositions":-5}}]}}`, `{"outputStage":{"subStages":{}}}`} {
+	for _, doc := range []string{`{"outputStage":{"tasks":[{"stats":{"processedInputPositions":-5}}]}}`, `{"outputStage":{"subStages":{}}}`,
+		`{"outputStage":{"subStages":[{"tasks":[{"stats":{"outputPositions":-1}}]}]}}`, `{"queryStats":{"outputPositions":-2}}`} {
 		if _, err := ParseQueryDetail([]byte(doc)); err == nil {
 			t.Errorf("%s accepted", doc)
 		}
@@ -159,7 +176,8 @@ func TestQueryDetailDepth(t *testing.T) {
 func checkStats(t *testing.T, s QueryStats) {
 	t.Helper()
 	if s.Elapsed < 0 || s.Queued < 0 || s.Execution < 0 || s.CPU < 0 || s.UserMemory < 0 || s.PeakUserMemory < 0 ||
-		s.PeakTotalMemory < 0 || s.PhysicalInput < 0 || s.RawInput < 0 || s.Spilled < 0 || s.RawInputPositions < 0 {
+		s.PeakTotalMemory < 0 || s.PhysicalInput < 0 || s.RawInput < 0 || s.Spilled < 0 || s.RawInputPositions < 0 ||
+		s.OutputPositions < 0 || s.OutputDataSize < 0 {
 		t.Fatalf("negative statistic in %+v", s)
 	}
 }
@@ -195,7 +213,7 @@ func FuzzParseQueryDetail(f *testing.F) {
 		var walk func(s *Stage)
 		walk = func(s *Stage) {
 			for _, task := range s.Tasks {
-				if task.Stats.ProcessedInputPositions < 0 || task.Stats.ProcessedInputDataSize < 0 || task.Stats.CPU < 0 {
+				if task.Stats.ProcessedInputPositions < 0 || task.Stats.ProcessedInputDataSize < 0 || task.Stats.OutputPositions < 0 || task.Stats.CPU < 0 {
 					t.Fatalf("negative task statistic in %+v", task)
 				}
 			}

@@ -91,12 +91,22 @@ type Capped struct {
 // lower stays; one it set higher, or in a form that cannot be compared,
 // is replaced by the cap; one it did not set is added.
 func (c *Class) Apply(props map[string]string) Capped {
-	out := Capped{Properties: make(map[string]string, len(props)+len(c.SessionCaps))}
+	return ApplyCaps(props, c.SessionCaps)
+}
+
+// ValidateCap checks one cap: a session property the gateway can cap
+// and a value of its kind.
+func ValidateCap(prop, value string) error { return validateCap(prop, value) }
+
+// ApplyCaps caps the session properties props with caps (property →
+// limit), as Class.Apply does.
+func ApplyCaps(props, caps map[string]string) Capped {
+	out := Capped{Properties: make(map[string]string, len(props)+len(caps))}
 	for k, v := range props {
 		out.Properties[k] = v
 	}
-	for _, p := range sortedKeys(c.SessionCaps) {
-		limit := c.SessionCaps[p]
+	for _, p := range sortedKeys(caps) {
+		limit := caps[p]
 		kind := capKinds[p]
 		lim, err := capValue(kind, limit)
 		if err != nil {

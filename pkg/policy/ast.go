@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"time"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -26,6 +28,8 @@ var keyTerms = func() map[string]*ast.Term {
 		"external", "routingGroup", "headers", "errors", "version", "request", "user", "source", "clientTags", "clientInfo",
 		"catalog", "schema", "session", "transactionId", "remoteAddress", "method", "path", "query", "fleet", "time",
 		"unix", "rfc3339", "weekday", "hour", "clientSession", "id", "principal",
+		"blocks", "fullScans", "fingerprint", "incidents", "inputs", "where", "limit", "kind", "reason", "errorName",
+		"queryId", "cluster", "until",
 		"SELECT", "POST", "/v1/statement", "",
 	} {
 		m[k] = ast.StringTerm(k)
@@ -107,6 +111,12 @@ func (in *Input) astValue(fleet *FleetValue) ast.Value {
 		str("unresolved"), strList(in.Query.Unresolved),
 		str("length"), ast.InternedTerm(in.Query.Length),
 	}
+	q = append(q,
+		str("blocks"), blocksTerm(in.Query.Blocks),
+		str("fullScans"), strList(in.Query.FullScans),
+		str("fingerprint"), str(in.Query.Fingerprint),
+		str("incidents"), incidentsTerm(in.Query.Incidents),
+	)
 	if in.Query.Cost != nil {
 		if c, err := ast.InterfaceToValue(in.Query.Cost); err == nil {
 			q = append(q, str("cost"), ast.NewTerm(c))
@@ -166,4 +176,51 @@ func pairs(kv []*ast.Term) [][2]*ast.Term {
 		out = append(out, [2]*ast.Term{kv[i], kv[i+1]})
 	}
 	return out
+}
+
+func blocksTerm(bs []Block) *ast.Term {
+	ts := make([]*ast.Term, len(bs))
+	for i, b := range bs {
+		inputs := make([]*ast.Term, len(b.Inputs))
+		for j, in := range b.Inputs {
+			inputs[j] = strList(in)
+		}
+		ts[i] = ast.ObjectTerm(
+			ast.Item(str("tables"), strList(b.Tables)),
+			ast.Item(str("inputs"), ast.ArrayTerm(inputs...)),
+			ast.Item(str("where"), ast.InternedTerm(b.Where)),
+			ast.Item(str("limit"), ast.InternedTerm(b.Limit)),
+			ast.Item(str("crossJoin"), ast.InternedTerm(b.CrossJoin)),
+		)
+	}
+	return ast.ArrayTerm(ts...)
+}
+
+func incidentsTerm(in []Incident) *ast.Term {
+	ts := make([]*ast.Term, len(in))
+	for i, x := range in {
+		items := [][2]*ast.Term{
+			ast.Item(str("kind"), str(x.Kind)),
+			ast.Item(str("reason"), ast.StringTerm(x.Reason)),
+			ast.Item(str("errorName"), str(x.ErrorName)),
+			ast.Item(str("queryId"), ast.StringTerm(x.QueryID)),
+			ast.Item(str("user"), ast.StringTerm(x.User)),
+			ast.Item(str("cluster"), str(x.Cluster)),
+			ast.Item(str("time"), timeTerm(x.Time)),
+		}
+		if !x.Until.IsZero() {
+			items = append(items, ast.Item(str("until"), timeTerm(x.Until)))
+		}
+		ts[i] = ast.ObjectTerm(items...)
+	}
+	return ast.ArrayTerm(ts...)
+}
+
+// timeTerm is a time as the policy reads it: {unix, rfc3339}.
+func timeTerm(t time.Time) *ast.Term {
+	t = t.UTC()
+	return ast.ObjectTerm(
+		ast.Item(str("unix"), ast.InternedTerm(int(t.Unix()))),
+		ast.Item(str("rfc3339"), ast.StringTerm(t.Format(time.RFC3339))),
+	)
 }

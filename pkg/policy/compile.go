@@ -36,9 +36,11 @@ type Compiled struct {
 	// cluster caps (nil: no workload governance).
 	Governance *governance.Config
 
-	routing  rego.PreparedEvalQuery
-	authz    *rego.PreparedEvalQuery
-	identity *rego.PreparedEvalQuery
+	routing    rego.PreparedEvalQuery
+	authz      *rego.PreparedEvalQuery
+	identity   *rego.PreparedEvalQuery
+	protection *rego.PreparedEvalQuery
+	watchdog   *rego.PreparedEvalQuery
 }
 
 // TestReport summarises the policy's own Rego tests.
@@ -110,19 +112,18 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 	if err != nil {
 		return nil, &CompileError{Problems: []string{"preparing " + RoutingQuery + ": " + err.Error()}}
 	}
-	if definesRule(compiler, AuthzQuery) {
-		q, err := rego.New(rego.Query(AuthzQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
-		if err != nil {
-			return nil, &CompileError{Problems: []string{"preparing " + AuthzQuery + ": " + err.Error()}}
+	for _, opt := range []struct {
+		query string
+		dst   **rego.PreparedEvalQuery
+	}{{AuthzQuery, &c.authz}, {IdentityQuery, &c.identity}, {ProtectionQuery, &c.protection}, {WatchdogQuery, &c.watchdog}} {
+		if !definesRule(compiler, opt.query) {
+			continue
 		}
-		c.authz = &q
-	}
-	if definesRule(compiler, IdentityQuery) {
-		q, err := rego.New(rego.Query(IdentityQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		q, err := rego.New(rego.Query(opt.query), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
 		if err != nil {
-			return nil, &CompileError{Problems: []string{"preparing " + IdentityQuery + ": " + err.Error()}}
+			return nil, &CompileError{Problems: []string{"preparing " + opt.query + ": " + err.Error()}}
 		}
-		c.identity = &q
+		*opt.dst = &q
 	}
 	return c, nil
 }

@@ -75,6 +75,38 @@ type QueryInfo struct {
 	Unresolved []string
 	Length     int // bytes of SQL text
 	Cost       map[string]any
+	// Blocks are the query blocks with their findings (joins and their
+	// inputs, WHERE, LIMIT, cross joins); FullScans the tables read by a
+	// block without WHERE or LIMIT.
+	Blocks    []Block
+	FullScans []string
+	// Fingerprint identifies the statement's shape (sqlclass.Fingerprint);
+	// Incidents are what happened to it before, newest first (query
+	// protection's memory).
+	Fingerprint string
+	Incidents   []Incident
+}
+
+// Block is one query block of the statement (sqlclass.Block).
+type Block struct {
+	Tables    []string
+	Inputs    [][]string
+	Where     bool
+	Limit     bool
+	CrossJoin bool
+}
+
+// Incident is an earlier failure, watchdog kill or quarantine of the same
+// fingerprint.
+type Incident struct {
+	Kind      string // failure, killed, quarantine
+	Reason    string
+	ErrorName string
+	QueryID   string
+	User      string
+	Cluster   string
+	Time      time.Time
+	Until     time.Time // quarantine: until when (zero otherwise)
 }
 
 // FleetInfo is the fleet as routing sees it.

@@ -7,8 +7,6 @@ import (
 
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/cost"
-	"github.com/switchyard-gw/switchyard/pkg/fleet"
-	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
@@ -34,18 +32,7 @@ func (s *Server) costEstimator() *cost.Estimator {
 	}
 	return &cost.Estimator{
 		Timeout: c.Timeout, TTL: c.CacheTTL, MaxEntries: c.CacheSize, Client: s.coord,
-		Coordinator: func() (string, bool) {
-			cl, ok := s.router.Fleet().Cluster(c.Cluster)
-			if !ok {
-				return "", false
-			}
-			for _, co := range cl.Coordinators {
-				if s.poller.State(fleet.Key(cl.Name, co.Name)) == health.Healthy {
-					return co.URL, true
-				}
-			}
-			return "", false
-		},
+		Coordinator: s.healthyCoordinator(c.Cluster),
 	}
 }
 

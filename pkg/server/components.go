@@ -55,6 +55,7 @@ func (s *Server) components() []component {
 		{"queue", serveHTTP(&http.Server{Handler: s.queue, ReadHeaderTimeout: 10 * time.Second}, s.listeners.queue, 5*time.Second)},
 		{"readiness", loop(s.waitReady)},
 	}
+	cs = append(cs, s.protectionComponents()...)
 	if s.adminTLS != nil {
 		cs = append(cs, component{"admin-tls", loop(func(ctx context.Context) {
 			s.adminTLS.Watch(ctx, 0, func(err error) {
@@ -201,7 +202,7 @@ func (s *Server) adminServer() *http.Server {
 			return s.doctor.Run(ctx, s.router.Fleet(), cluster)
 		},
 		Events: events.Handler(events.Options{
-			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.eventLog.Sink(s.governor),
+			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.eventLog.Sink(s.protection.Sink(s.governor)),
 			Logger: s.log.With("component", "events"), Registerer: s.reg,
 		}),
 		Audit:   s.store.Audit,

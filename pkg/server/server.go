@@ -31,8 +31,10 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/identity"
 	"github.com/switchyard-gw/switchyard/pkg/lease"
 	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
+	"github.com/switchyard-gw/switchyard/pkg/metadata"
 	"github.com/switchyard-gw/switchyard/pkg/passwordfile"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/protection"
 	"github.com/switchyard-gw/switchyard/pkg/queue"
 	"github.com/switchyard-gw/switchyard/pkg/resubmit"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
@@ -40,6 +42,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/store"
 	"github.com/switchyard-gw/switchyard/pkg/tlsfiles"
 	"github.com/switchyard-gw/switchyard/pkg/txlog"
+	"github.com/switchyard-gw/switchyard/pkg/watchdog"
 	"github.com/switchyard-gw/switchyard/pkg/webui"
 	"github.com/switchyard-gw/switchyard/pkg/workload"
 	"github.com/switchyard-gw/switchyard/pkg/xds"
@@ -77,6 +80,14 @@ type Server struct {
 	edge         *edgeFiles // the client listener's certificate and key set
 	identity     *identity.Verifier
 	passwords    *passwordfile.Authenticator // nil: no password file
+	// Query protection: the table metadata catalog, the guard that
+	// gathers findings and records incidents and actions, and the
+	// watchdog of running queries.
+	metadata   *metadata.Catalog
+	protection *protection.Guard
+	throttles  *protection.Throttles
+	watchdog   *watchdog.Watchdog // nil: protection.watchdog.enabled is off
+	wdLease    *lease.Elector     // one replica of the fleet runs the watchdog
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr, QueueAddr string
@@ -150,6 +161,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		s.store.Close()
 		return nil, err
 	}
+	s.buildProtection()
 	s.buildGovernance()
 	s.buildDoctor()
 	if err := s.buildPipeline(); err != nil {
@@ -246,10 +258,11 @@ func (s *Server) buildPipeline() error {
 		}),
 		Policy: s.policy, Decisions: s.decisions,
 		ExtRouter: s.extRouter, ExtRouterFailClosed: s.cfg.Routing.ExternalRouter.FailClosed,
-		Cost:     s.costEstimator(),
-		Governor: s.governor,
-		Logger:   s.log.With("component", "admission"),
-		Metrics:  admission.NewMetrics(s.reg),
+		Cost:       s.costEstimator(),
+		Governor:   s.governor,
+		Protection: s.protection,
+		Logger:     s.log.With("component", "admission"),
+		Metrics:    admission.NewMetrics(s.reg),
 	})
 	g := s.cfg.Governance
 	s.queue = queue.New(queue.Options{
@@ -287,7 +300,8 @@ func (s *Server) buildGovernance() {
 		Owner:   lease.DefaultHolder(),
 		SlotTTL: g.SlotTTL, ClaimTimeout: g.ClaimTimeout, ClientTimeout: g.ClientTimeout, Keep: g.Keep,
 		TickInterval: g.TickInterval, MaxQueued: g.MaxQueued, StoreTimeout: max(s.cfg.Store.Redis.Timeout, time.Second),
-		Logger: s.log.With("component", "governance"), Metrics: workload.NewMetrics(s.reg),
+		Throttles: s.throttles.Get,
+		Logger:    s.log.With("component", "governance"), Metrics: workload.NewMetrics(s.reg),
 	})
 	s.govReconcile = lease.New(lease.Options{
 		Leases: s.store.Leases, Name: "governance", TTL: s.cfg.ControlPlane.LeaseTTL,
@@ -370,6 +384,8 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) Run(ctx context.Context) error {
 	defer s.store.Close()
 	defer s.pipeline.Wait() // background writes end before the store closes
+	defer s.protection.Wait()
+	defer s.metadata.Close()
 	if s.extRouter != nil {
 		defer s.extRouter.Close()
 	}

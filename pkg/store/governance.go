@@ -94,6 +94,10 @@ type Limits struct {
 	Clusters map[string]int         `json:"clusters"`
 	// MaxQueued bounds the whole queue (0: none).
 	MaxQueued int `json:"maxQueued"`
+	// Throttled are the users query protection throttles, with how many
+	// queries each may run at once in a class (their further queries
+	// wait in the queue): a lower per-user limit for a while.
+	Throttled map[string]int `json:"tu,omitempty"`
 
 	encoded atomic.Pointer[[]byte] // the JSON scripts read, made on first use
 }
@@ -125,7 +129,8 @@ func (l *Limits) json() []byte {
 		Classes   map[string]ClassLimits `json:"classes"`
 		Clusters  map[string]int         `json:"clusters"`
 		MaxQueued int                    `json:"maxQueued"`
-	}{l.Classes, l.Clusters, l.MaxQueued}
+		Throttled map[string]int         `json:"tu,omitempty"`
+	}{l.Classes, l.Clusters, l.MaxQueued, l.Throttled}
 	if c.Classes == nil {
 		c.Classes = map[string]ClassLimits{}
 	}

@@ -134,7 +134,9 @@ local function quota(cl, c, u)
   return nil
 end
 
-local function room(cl, c, u)
+local function room(L, cl, c, u)
+  local t = L.tu and L.tu[u]
+  if t ~= nil and num(hget(K.run, 'u|' .. c .. '|' .. u)) >= num(t) then return {scope = 'throttled', limit = num(t)} end
   if not cl then return nil end
   local r = num(cl.r)
   if r > 0 and num(hget(K.run, 'c|' .. c)) >= r then return {scope = 'class', limit = r} end
@@ -243,7 +245,7 @@ local function dispatch(L, D)
     if not e then
       redis.call('ZREM', K.q, id)
     elseif not blocked[e.c] then
-      local why = room(L.classes[e.c], e.c, e.u)
+      local why = room(L, L.classes[e.c], e.c, e.u)
       if why and why.scope == 'class' then
         blocked[e.c] = true
         if all_blocked(L) then break end
@@ -293,7 +295,7 @@ if not R.force then
   if num(hget(K.qn, 'c|' .. R.c)) > 0 or (#list(R.k) > 0 and num(hget(K.qn, 'all')) > 0) then
     return cjson.encode({o = 'queue', wait = {scope = 'queue', limit = 0}})
   end
-  local why = room(cl, R.c, R.u)
+  local why = room(L, cl, R.c, R.u)
   if why then return cjson.encode({o = 'queue', wait = why}) end
   if not k then return cjson.encode({o = 'queue', wait = {scope = 'cluster', limit = first_cap(L, R.k)}}) end
 elseif not k then
@@ -341,7 +343,7 @@ if me.s == 'admitted' then
   end
   return cjson.encode({o = 'admitted', k = me.cl})
 end
-local why = room(cl, R.c, R.u)
+local why = room(L, cl, R.c, R.u)
 if not why and not pick(L, me.k) then why = {scope = 'cluster', limit = first_cap(L, me.k)} end
 if not why then why = {scope = 'queue', limit = 0} end
 return cjson.encode({o = 'queued', pos = num(redis.call('ZRANK', K.q, R.id)) + 1, wait = why})

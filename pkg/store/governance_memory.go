@@ -183,7 +183,10 @@ func (g *memGovernance) quota(cl ClassLimits, ok bool, c, u string) *QuotaHit {
 	return nil
 }
 
-func (g *memGovernance) room(cl ClassLimits, ok bool, c, u string) *LimitHit {
+func (g *memGovernance) room(l *Limits, cl ClassLimits, ok bool, c, u string) *LimitHit {
+	if t, throttled := l.Throttled[u]; throttled && g.run["u|"+c+"|"+u] >= t {
+		return &LimitHit{Scope: "throttled", Limit: t}
+	}
 	if !ok {
 		return nil
 	}
@@ -343,7 +346,7 @@ func (g *memGovernance) dispatch(l *Limits, o DispatchOptions) int {
 			continue
 		}
 		cl, has := l.class(e.Class)
-		why := g.room(cl, has, e.Class, e.User)
+		why := g.room(l, cl, has, e.Class, e.User)
 		if why != nil {
 			if why.Scope == "class" {
 				blocked[e.Class] = true
@@ -396,7 +399,7 @@ func (g *memGovernance) Admit(_ context.Context, r AdmitRequest) (Admission, err
 		if g.queued["c|"+r.Class] > 0 || (len(r.Candidates) > 0 && g.queued["all"] > 0) {
 			return Admission{Outcome: MustQueue, Waiting: &LimitHit{Scope: "queue"}}, nil
 		}
-		if why := g.room(cl, has, r.Class, r.User); why != nil {
+		if why := g.room(r.Limits, cl, has, r.Class, r.User); why != nil {
 			return Admission{Outcome: MustQueue, Waiting: why}, nil
 		}
 		if !ok {
@@ -443,7 +446,7 @@ func (g *memGovernance) Enqueue(_ context.Context, r EnqueueRequest) (Admission,
 		}
 		return Admission{Outcome: Admitted, Cluster: e.Cluster}, nil
 	}
-	why := g.room(cl, has, r.Class, r.User)
+	why := g.room(r.Limits, cl, has, r.Class, r.User)
 	if _, ok := g.pick(r.Limits, e.Candidates); why == nil && !ok {
 		why = &LimitHit{Scope: "cluster", Limit: firstCap(r.Limits, e.Candidates)}
 	}

@@ -146,6 +146,27 @@ func governanceContract(t *testing.T, b govBackend) {
 		}
 	})
 
+	t.Run("a throttled user runs fewer, in any class", func(t *testing.T) {
+		l := &Limits{Classes: map[string]ClassLimits{"analyst": {UserRunning: 5}}, Throttled: map[string]int{"mallory": 1}}
+		mustAdmit(t, g, admitReq("t1", "analyst", "mallory", l), Admitted)
+		a := mustAdmit(t, g, admitReq("t2", "analyst", "mallory", l), MustQueue)
+		if a.Waiting == nil || a.Waiting.Scope != "throttled" || a.Waiting.Limit != 1 {
+			t.Fatalf("waiting for %+v, want the throttle's limit of 1", a.Waiting)
+		}
+		// A class without limits of its own is throttled too; other
+		// users are not.
+		mustAdmit(t, g, admitReq("t3", "calm", "mallory", l), Admitted)
+		mustAdmit(t, g, admitReq("t4", "calm", "mallory", l), MustQueue)
+		mustAdmit(t, g, admitReq("t5", "analyst", "alice", l), Admitted)
+		mustAdmit(t, g, admitReq("t6", "analyst", "alice", l), Admitted)
+		// The throttle ends: the limits without it admit again.
+		free := &Limits{Classes: l.Classes}
+		mustAdmit(t, g, admitReq("t7", "analyst", "mallory", free), Admitted)
+		for _, id := range []string{"t1", "t3", "t5", "t6", "t7"} {
+			release(t, g, id, free)
+		}
+	})
+
 	t.Run("queue, claim, submit, complete", func(t *testing.T) {
 		l := &Limits{Classes: map[string]ClassLimits{"q": {MaxRunning: 1}}}
 		mustAdmit(t, g, admitReq("q1", "q", "alice", l), Admitted)

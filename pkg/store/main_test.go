@@ -84,12 +84,14 @@ func sharedCluster(t *testing.T) *harness.RedisCluster {
 }
 
 // backend is one implementation under test. advance moves the memory
-// store's clock; Redis keeps real time, so checks after it poll. lose
-// drops a document as a Redis restarted empty would.
+// store's clock; Redis keeps real time, so checks after it poll. now is
+// the store's clock. lose drops a document as a Redis restarted empty
+// would.
 type backend struct {
 	name    string
 	s       *Store
 	advance func(time.Duration)
+	now     func() time.Time
 	lose    func(doc string)
 }
 
@@ -100,7 +102,7 @@ func backends(t *testing.T) []backend {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	mem := newMemory(clock.Now)
 	sen := sharedSentinel(t)
-	out := []backend{{name: "memory", s: mem, advance: clock.Advance,
+	out := []backend{{name: "memory", s: mem, advance: clock.Advance, now: clock.Now,
 		lose: func(string) { mem.Documents.(*memDocuments).lose() }}}
 	for _, o := range []RedisOptions{
 		{Mode: RedisStandalone, Addresses: []string{sharedRedis(t).Addr}},
@@ -119,7 +121,7 @@ func backends(t *testing.T) []backend {
 			name = "redis-" + o.Mode
 		}
 		rd := rs.Documents.(*redisDocuments)
-		out = append(out, backend{name: name, s: rs, advance: func(time.Duration) {},
+		out = append(out, backend{name: name, s: rs, advance: func(time.Duration) {}, now: time.Now,
 			lose: func(doc string) {
 				if err := rd.c.Del(context.Background(), rd.k.document(doc)...).Err(); err != nil {
 					t.Fatalf("dropping the %s document: %v", doc, err)

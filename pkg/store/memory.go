@@ -22,6 +22,7 @@ func newMemory(now func() time.Time) *Store {
 		Governance: newMemGovernance(now),
 		History:    newMemHistory(),
 		Audit:      &memAudit{},
+		Protection: newMemProtection(now),
 		Kind:       "memory",
 		ping:       func(context.Context) error { return nil },
 		close:      func() error { return nil },

@@ -107,6 +107,7 @@ func NewRedis(o RedisOptions) (*Store, error) {
 		Governance: newRedisGovernance(c, k, time.Now),
 		History:    newRedisHistory(c, k),
 		Audit:      newRedisAudit(c, k),
+		Protection: &redisProtection{c: c, k: k, now: time.Now},
 		Kind:       "redis",
 		ping:       func(ctx context.Context) error { return c.Ping(ctx).Err() },
 		close:      c.Close,

@@ -5,8 +5,10 @@
 // how to run a read-only query again when its coordinator dies (Replays),
 // and which cluster each client session uses (Sessions).
 // Workload governance (Governance: running slots, the queue, rates and
-// quotas), the recent query history (History) and the admin API's audit
-// log (Audit) are domains too.
+// quotas), the recent query history (History), the admin API's audit
+// log (Audit) and the memory of query protection (Protection: incidents
+// by query fingerprint, quarantines, throttled users, claims of actions
+// and the action log) are domains too.
 //
 // Every domain has two implementations: Redis, shared by every
 // control-plane replica so any Envoy and any replica can serve any request,
@@ -37,6 +39,9 @@ type Store struct {
 	History History
 	// Audit records the changes made through the admin API.
 	Audit Audit
+	// Protection remembers what blew up before, whom the watchdog
+	// throttles and what protection did (query protection).
+	Protection Protection
 	// Kind is "redis" or "memory".
 	Kind string
 

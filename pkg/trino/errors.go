@@ -124,12 +124,17 @@ var (
 	ErrPermissionDenied     = ErrorCode{4, "PERMISSION_DENIED", UserError}
 )
 
+// ErrQueryRefused is query protection's refusal of a query before it
+// runs (a cross join of large tables, a repeat of a query that blew up a
+// cluster): the message is the protection policy's reason.
+var ErrQueryRefused = ErrorCode{0x53590014, "QUERY_REFUSED_BY_PROTECTION", UserError}
+
 // ErrorCodeByName finds a gateway error by its name (ok false: unknown).
 func ErrorCodeByName(name string) (ErrorCode, bool) {
 	for _, c := range []ErrorCode{ErrNoClusterAvailable, ErrUnknownRoutingGroup, ErrQueryTextTooLarge, ErrQueryNotFound,
 		ErrMalformedQueryID, ErrGatewayInternal, ErrNoRoute, ErrCoordinatorGone, ErrGatewayUnavailable, ErrBadRequest,
 		ErrPolicyDenied, ErrPolicyError, ErrUnknownTransaction, ErrQueryQueueFull, ErrQuotaExceeded, ErrUserCanceled, ErrAbandonedQuery,
-		ErrAuthenticationFailed, ErrInsecureCredentials, ErrPermissionDenied} {
+		ErrAuthenticationFailed, ErrInsecureCredentials, ErrPermissionDenied, ErrQueryRefused} {
 		if c.Name == name {
 			return c, true
 		}

@@ -61,6 +61,8 @@ func WaitMessage(class, user string, position int, l *store.LimitHit) string {
 	switch l.Scope {
 	case "user":
 		return fmt.Sprintf("%s: user %s has %d running queries, the most the class allows per user", msg, user, l.Limit)
+	case "throttled":
+		return fmt.Sprintf("%s: user %s is throttled by query protection to %d running queries", msg, user, l.Limit)
 	case "class":
 		return fmt.Sprintf("%s: the class has %d running queries, its limit", msg, l.Limit)
 	case "cluster":
@@ -76,7 +78,9 @@ func WaitReason(cfg *governance.Config, l *store.Limits, e store.QueueEntry, pos
 		return fmt.Sprintf("admitted by the gateway; being submitted to its cluster (in workload class %s)", classLabel(e.Class))
 	}
 	var hit *store.LimitHit
-	if cl, ok := l.Classes[e.Class]; ok {
+	if t, ok := l.Throttled[e.User]; ok && userRunning >= t {
+		hit = &store.LimitHit{Scope: "throttled", Limit: t}
+	} else if cl, ok := l.Classes[e.Class]; ok {
 		switch {
 		case cl.MaxRunning > 0 && classRunning >= cl.MaxRunning:
 			hit = &store.LimitHit{Scope: "class", Limit: cl.MaxRunning}

@@ -57,8 +57,12 @@ type Options struct {
 	HistorySize int
 	// StoreTimeout bounds each store call (default 1s).
 	StoreTimeout time.Duration
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	// Throttles returns the users query protection throttles now (user →
+	// running queries allowed in a class) and a version that changes
+	// whenever they do (nil: nobody is throttled).
+	Throttles func() (map[string]int, uint64)
+	Logger    *slog.Logger
+	Metrics   *Metrics
 }
 
 // Governor is workload governance on one replica. Safe for concurrent
@@ -69,9 +73,10 @@ type Governor struct {
 	mu    sync.Mutex
 	owned map[string]struct{} // slots this replica holds the leases of
 
-	lmu sync.Mutex
-	cfg *governance.Config // the definitions lim was made from
-	lim *store.Limits
+	lmu  sync.Mutex
+	cfg  *governance.Config // the definitions lim was made from
+	tver uint64             // and the version of the throttles
+	lim  *store.Limits
 }
 
 // New returns a governor.
@@ -136,12 +141,28 @@ func (g *Governor) ClaimTimeout() time.Duration { return g.o.ClaimTimeout }
 // definitions: governance is off).
 func (g *Governor) Config() (*governance.Config, *store.Limits) {
 	cfg := g.o.Policy()
+	var throttled map[string]int
+	var ver uint64
+	if g.o.Throttles != nil {
+		throttled, ver = g.o.Throttles()
+	}
 	g.lmu.Lock()
 	defer g.lmu.Unlock()
-	if cfg != g.cfg || g.lim == nil {
-		g.cfg, g.lim = cfg, Limits(cfg, g.o.MaxQueued)
+	if cfg != g.cfg || g.lim == nil || ver != g.tver {
+		g.cfg, g.tver, g.lim = cfg, ver, Limits(cfg, g.o.MaxQueued)
+		if len(throttled) > 0 {
+			g.lim.Throttled = throttled
+		}
 	}
 	return g.cfg, g.lim
+}
+
+// Throttled reports whether query protection throttles user, and to how
+// many running queries.
+func (g *Governor) Throttled(user string) (int, bool) {
+	_, l := g.Config()
+	n, ok := l.Throttled[user]
+	return n, ok
 }
 
 // Limits turns the definitions into the limits store calls apply.

@@ -1,0 +1,1 @@
+DESCRIBE tpch.tiny.nation

@@ -1,0 +1,1 @@
+SELECT * FROM tpch.sf1.lineitem LIMIT 10
