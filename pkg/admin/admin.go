@@ -43,6 +43,8 @@ type Options struct {
 	// Doctor serves /api/v1/doctor, the checks of the fleet's Trino
 	// clusters (nil: none).
 	Doctor func(ctx context.Context, cluster string) (doctor.Report, error)
+	// Protection serves /api/v1/protection (nil: none).
+	Protection *Protection
 	// Events is the ingest endpoint of Trino's event listener, served at
 	// events.Path; it authenticates its senders itself (nil: none).
 	Events http.Handler
@@ -82,7 +84,7 @@ func Handler(o Options) http.Handler {
 			log = slog.New(slog.DiscardHandler)
 		}
 		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance,
-			auditLog: o.Audit, replica: o.Replica, doctor: o.Doctor})
+			auditLog: o.Audit, replica: o.Replica, doctor: o.Doctor, protection: o.Protection})
 	}
 	if o.Events != nil {
 		mux.Handle(events.Path, o.Events)

@@ -49,6 +49,8 @@ type api struct {
 	replica  string
 	// doctor checks the fleet's clusters (nil: no /api/v1/doctor).
 	doctor func(ctx context.Context, cluster string) (doctor.Report, error)
+	// protection serves the query protection endpoints (nil: none).
+	protection *Protection
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -74,7 +76,10 @@ func registerAPI(mux *http.ServeMux, a *api) {
 		registerPolicyAPI(mux, a.policy, g)
 	}
 	if a.governance != nil {
-		registerGovernanceAPI(mux, a.governance, g)
+		registerGovernanceAPI(mux, a.governance, a.protection, g)
+	}
+	if a.protection != nil {
+		registerProtectionAPI(mux, a.protection, g)
 	}
 	if a.auditLog != nil {
 		registerAuditAPI(mux, a)

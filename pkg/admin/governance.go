@@ -29,7 +29,7 @@ type Governance interface {
 //	DELETE /api/v1/governance/queue/{id}  cancel a queued query (operator)
 //	POST   /api/v1/governance/usage    adjust or reset a class's or user's usage (admin)
 //	GET    /api/v1/history?limit=N     the recent queries (from Trino's event listener)
-func registerGovernanceAPI(mux *http.ServeMux, g Governance, gd guard) {
+func registerGovernanceAPI(mux *http.ServeMux, g Governance, p *Protection, gd guard) {
 	read, operate, write := gd.viewer, gd.operator, gd.admin
 	mux.HandleFunc("GET /api/v1/governance", read(func(w http.ResponseWriter, r *http.Request) {
 		u, err := g.Usage(r.Context())
@@ -114,11 +114,28 @@ func registerGovernanceAPI(mux *http.ServeMux, g Governance, gd guard) {
 			storeFailed(w, err)
 			return
 		}
-		if rs == nil {
-			rs = []store.QueryRecord{}
+		out := make([]historyRecord, len(rs))
+		for i, rec := range rs {
+			out[i].QueryRecord = rec
+			if p != nil && i < maxHistoryActions {
+				// The protection actions taken on it (deny, kill, ...); a
+				// failed read leaves them out.
+				out[i].Protection, _ = p.Store.QueryActions(r.Context(), rec.QueryID)
+			}
 		}
-		WriteJSON(w, http.StatusOK, rs)
+		WriteJSON(w, http.StatusOK, out)
 	}))
+}
+
+// maxHistoryActions bounds the history records whose protection actions
+// are read (one store call each).
+const maxHistoryActions = 500
+
+// historyRecord is a query of the history with the protection actions
+// taken on it.
+type historyRecord struct {
+	store.QueryRecord
+	Protection []store.Action `json:"protection,omitempty"`
 }
 
 func storeFailed(w http.ResponseWriter, err error) {

@@ -73,7 +73,7 @@ func TestCatalogNegativeTTLDefault(t *testing.T) {
 // other lookups meanwhile do not start another refresh.
 func TestCatalogStaleWhileRevalidate(t *testing.T) {
 	clk := newClock()
-	release := make(chan struct{})
+	release, open := gate()
 	refreshing := make(chan struct{}, 1)
 	first := true
 	src := &fake{name: "trino", answer: func(ctx context.Context, tables []string) (map[string]Table, error) {
@@ -86,7 +86,8 @@ func TestCatalogStaleWhileRevalidate(t *testing.T) {
 		return map[string]Table{"a.b.c": rows(2)}, nil
 	}}
 	c := New(Options{Sources: []Source{src}, TTL: time.Minute, Timeout: 10 * time.Second, Now: clk.Now})
-	defer c.Close()
+	t.Cleanup(c.Close)
+	t.Cleanup(open)
 	ctx := context.Background()
 	c.Lookup(ctx, []string{"a.b.c"})
 
@@ -97,7 +98,7 @@ func TestCatalogStaleWhileRevalidate(t *testing.T) {
 	}
 	<-refreshing // the refresh did start
 	equal(t, "calls", src.numCalls(), 2)
-	close(release)
+	open()
 	waitIdle(t, c)
 	equal(t, "after the refresh", c.Lookup(ctx, []string{"a.b.c"})["a.b.c"].Rows, 2.0)
 	equal(t, "calls", src.numCalls(), 2)
@@ -106,16 +107,21 @@ func TestCatalogStaleWhileRevalidate(t *testing.T) {
 // A source that blocks forever holds a cold lookup for Timeout only, and
 // does not hide the other sources' answers.
 func TestCatalogTimeout(t *testing.T) {
-	release := make(chan struct{})
+	release, open := gate()
 	stuck := &fake{name: "stuck", answer: func(context.Context, []string) (map[string]Table, error) {
-		<-release // ignores its context
+		// Ignores its context. (Its own 5s bound only turns a lookup that
+		// would wait for it into a failure rather than a hang.)
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
 		return nil, nil
 	}}
 	fast := &fake{name: "fast", answer: known(map[string]Table{"a.b.c": rows(7)})}
 	const timeout = 50 * time.Millisecond
 	c := New(Options{Sources: []Source{stuck, fast}, Timeout: timeout})
 	t.Cleanup(c.Close)
-	t.Cleanup(func() { close(release) }) // runs before Close
+	t.Cleanup(open) // runs before Close
 
 	start := time.Now()
 	got := c.Lookup(context.Background(), []string{"a.b.c"})
@@ -220,13 +226,14 @@ func TestCatalogPartialAnswer(t *testing.T) {
 
 // Concurrent lookups of the same table share one call.
 func TestCatalogSingleflight(t *testing.T) {
-	release := make(chan struct{})
+	release, open := gate()
 	src := &fake{name: "trino", answer: func(context.Context, []string) (map[string]Table, error) {
 		<-release
 		return map[string]Table{"a.b.c": rows(3)}, nil
 	}}
 	c := New(Options{Sources: []Source{src}, Timeout: 10 * time.Second})
-	defer c.Close()
+	t.Cleanup(c.Close)
+	t.Cleanup(open)
 	const n = 20
 	results := make(chan map[string]Table, n)
 	for range n {
@@ -236,7 +243,7 @@ func TestCatalogSingleflight(t *testing.T) {
 		s := stats(t, c, "trino")
 		return s.Misses == 1 && s.Joined == n-1
 	})
-	close(release)
+	open()
 	for range n {
 		if got := <-results; got["a.b.c"].Rows != 3 {
 			t.Fatalf("got %v", got)
@@ -325,14 +332,14 @@ func TestCatalogClose(t *testing.T) {
 // At MaxInFlight calls, a lookup that needs another is answered without
 // the source.
 func TestCatalogMaxInFlight(t *testing.T) {
-	release := make(chan struct{})
+	release, open := gate()
 	src := &fake{name: "trino", answer: func(context.Context, []string) (map[string]Table, error) {
 		<-release
 		return nil, nil
 	}}
 	c := New(Options{Sources: []Source{src}, MaxInFlight: 1, Timeout: 10 * time.Millisecond})
-	defer c.Close()
-	defer close(release)
+	t.Cleanup(c.Close)
+	t.Cleanup(open)
 	c.Lookup(context.Background(), []string{"a.b.one"})
 	c.Lookup(context.Background(), []string{"a.b.two"})
 	if s := stats(t, c, "trino"); s.Calls != 1 || s.Skipped != 1 {

@@ -88,6 +88,15 @@ func known(m map[string]Table) func(context.Context, []string) (map[string]Table
 	}
 }
 
+// gate blocks sources until opened; open may be called more than once.
+// Tests register it as a cleanup after the catalog's Close, so a test that
+// fails early does not leave Close waiting on a blocked source.
+func gate() (ch chan struct{}, open func()) {
+	ch = make(chan struct{})
+	var once sync.Once
+	return ch, func() { once.Do(func() { close(ch) }) }
+}
+
 // rows is a table with a known row count.
 func rows(n float64) Table { return Table{Rows: n, RowsKnown: true} }
 

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -106,23 +107,36 @@ const (
 // WatchdogAction is one thing the watchdog policy wants done about a
 // running query.
 type WatchdogAction struct {
-	Action string // kill, throttle, quarantine, warn
-	Rule   string
+	Action string `json:"action"` // kill, throttle, quarantine, warn
+	Rule   string `json:"rule,omitempty"`
 	// Reason is what the user (a kill) or the operator reads.
-	Reason string
+	Reason string `json:"reason"`
 	// For is how long a throttle or quarantine lasts.
-	For time.Duration
+	For time.Duration `json:"-"`
 	// MaxRunning is the user's running-query limit while throttled.
-	MaxRunning int
+	MaxRunning int `json:"maxRunning,omitempty"`
+}
+
+// MarshalJSON writes For as a duration ("10m0s").
+func (a WatchdogAction) MarshalJSON() ([]byte, error) {
+	type plain WatchdogAction
+	out := struct {
+		plain
+		For string `json:"for,omitempty"`
+	}{plain: plain(a)}
+	if a.For > 0 {
+		out.For = a.For.String()
+	}
+	return json.Marshal(out)
 }
 
 // WatchdogDecision is what the watchdog policy decided about one running
 // query.
 type WatchdogDecision struct {
-	Actions []WatchdogAction
+	Actions []WatchdogAction `json:"actions"`
 	// ReportOnly: log and record the actions, do none of them.
-	ReportOnly bool
-	Policy     string
+	ReportOnly bool   `json:"reportOnly"`
+	Policy     string `json:"policy"`
 }
 
 // Watch evaluates data.switchyard.watchdog.decision over input (the

@@ -205,9 +205,10 @@ func (s *Server) adminServer() *http.Server {
 			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.eventLog.Sink(s.protection.Sink(s.governor)),
 			Logger: s.log.With("component", "events"), Registerer: s.reg,
 		}),
-		Audit:   s.store.Audit,
-		Replica: lease.DefaultHolder(),
-		Logger:  s.log.With("component", "admin"),
+		Protection: &admin.Protection{Store: s.store.Protection, Watchdog: s.watchdogDryRun},
+		Audit:      s.store.Audit,
+		Replica:    lease.DefaultHolder(),
+		Logger:     s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second,
 		// Refused handshakes and malformed requests, in the structured log.
 		ErrorLog: slog.NewLogLogger(s.log.With("component", "admin").Handler(), slog.LevelWarn)}

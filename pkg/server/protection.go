@@ -2,6 +2,10 @@ package server
 
 import (
 	"context"
+	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/querystats"
 
 	"github.com/switchyard-gw/switchyard/pkg/degraded"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
@@ -69,11 +73,14 @@ func (s *Server) protectionComponents() []component {
 }
 
 // policyTables is data.switchyard.tables of the policy in use, as the
-// metadata catalog reads it.
+// metadata catalog reads it (converted once per policy).
 func (s *Server) policyTables() map[string]map[string]any {
 	c := s.policy.Current()
 	if c == nil || len(c.Tables) == 0 {
 		return nil
+	}
+	if t := s.tables.Load(); t != nil && t.of == c {
+		return t.tables
 	}
 	out := make(map[string]map[string]any, len(c.Tables))
 	for k, v := range c.Tables {
@@ -81,7 +88,14 @@ func (s *Server) policyTables() map[string]map[string]any {
 			out[k] = m
 		}
 	}
+	s.tables.Store(&policyTables{of: c, tables: out})
 	return out
+}
+
+// policyTables are one policy's tables, converted.
+type policyTables struct {
+	of     *policy.Compiled
+	tables map[string]map[string]any
 }
 
 // healthyCoordinator returns the base URL of a healthy coordinator of the
@@ -100,4 +114,10 @@ func (s *Server) healthyCoordinator(cluster string) func() (string, bool) {
 		}
 		return "", false
 	}
+}
+
+// watchdogDryRun evaluates the watchdog rules of the policy in use over
+// one query's statistics (the admin API's dry run), without acting.
+func (s *Server) watchdogDryRun(ctx context.Context, cluster, group string, st querystats.Stats) (*policy.WatchdogDecision, error) {
+	return watchdog.Evaluate(ctx, s.policy.Current(), cluster, group, st, time.Now())
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,8 +87,9 @@ type Server struct {
 	metadata   *metadata.Catalog
 	protection *protection.Guard
 	throttles  *protection.Throttles
-	watchdog   *watchdog.Watchdog // nil: protection.watchdog.enabled is off
-	wdLease    *lease.Elector     // one replica of the fleet runs the watchdog
+	tables     atomic.Pointer[policyTables] // the policy's tables for the metadata catalog
+	watchdog   *watchdog.Watchdog           // nil: protection.watchdog.enabled is off
+	wdLease    *lease.Elector               // one replica of the fleet runs the watchdog
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr, QueueAddr string
