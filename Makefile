@@ -92,7 +92,8 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer \
 	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie \
 	./pkg/events:FuzzParse ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI \
-	./pkg/passwordfile:FuzzParse ./pkg/identity:FuzzVerify ./pkg/trinosize:FuzzParseSize
+	./pkg/passwordfile:FuzzParse ./pkg/identity:FuzzVerify ./pkg/trinosize:FuzzParseSize \
+	./pkg/querystats:FuzzFromDetail
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -239,7 +239,14 @@ func (r *pyRun) wait(t *testing.T) []pyResult {
 // absent).
 func metricValue(t *testing.T, g *gateway, sample string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + g.cps[0].AdminAddr + "/metrics")
+	return replicaMetric(t, g.cps[0], sample)
+}
+
+// replicaMetric reads one sample from a replica's /metrics (0 when
+// absent).
+func replicaMetric(t *testing.T, cp *harness.Switchyard, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + cp.AdminAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

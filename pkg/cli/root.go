@@ -95,7 +95,7 @@ SWITCHYARD_TOKEN.`,
 		newServeCmd(), newValidateCmd(), newBootstrapCmd(),
 		newTrinoCmd(), newTokenCmd(),
 		newClusterCmd(poll), newBlueGreenCmd(poll), newPolicyCmd(), newQueriesCmd(),
-		newGovernanceCmd(), newAuditCmd(), newDoctorCmd(),
+		newGovernanceCmd(), newProtectionCmd(), newAuditCmd(), newDoctorCmd(),
 		newVersionCmd(), newCompletionCmd(), help,
 	)
 	root.SetHelpCommand(help)

@@ -15,7 +15,9 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
+	"github.com/switchyard-gw/switchyard/pkg/metadata"
 	"github.com/switchyard-gw/switchyard/pkg/policy"
+	"github.com/switchyard-gw/switchyard/pkg/protection"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
 	"github.com/switchyard-gw/switchyard/pkg/store"
 )
@@ -112,6 +114,45 @@ func BenchmarkPolicySubmission(b *testing.B) {
 	b.Run("clusters=10", func(b *testing.B) { benchPolicySubmission(b, 10, true) })
 }
 
+// BenchmarkProtectionDecision is BenchmarkPolicyDecision (10 clusters)
+// with and without query protection: without, the shipped policies less
+// protection.rego and watchdog.rego; with, the shipped policies and the
+// guard (table metadata from the policy data through the catalog, the
+// fingerprint, the incidents of the memory store).
+func BenchmarkProtectionDecision(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("protection=%v", on), func(b *testing.B) {
+			bundle, err := policy.LoadDir("../../policies")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !on {
+				for _, f := range []string{"protection.rego", "protection_test.rego", "watchdog.rego", "watchdog_test.rego"} {
+					delete(bundle.Files, f)
+				}
+			}
+			c, err := policy.Compile(context.Background(), bundle)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var guard *protection.Guard
+			if on {
+				tables := c.Tables
+				cat := metadata.New(metadata.Options{Sources: []metadata.Source{&metadata.PolicyData{Tables: func() map[string]map[string]any {
+					out := map[string]map[string]any{}
+					for k, v := range tables {
+						out[k], _ = v.(map[string]any)
+					}
+					return out
+				}}}})
+				b.Cleanup(cat.Close)
+				guard = protection.New(protection.Options{Catalog: cat, Store: store.NewMemory().Protection})
+			}
+			benchPolicyWith(b, 10, false, c, func(o *admission.Options) { o.Protection = guard })
+		})
+	}
+}
+
 func benchPolicySubmission(b *testing.B, clusters int, record bool) {
 	bundle, err := policy.LoadDir("../../policies")
 	if err != nil {
@@ -121,16 +162,20 @@ func benchPolicySubmission(b *testing.B, clusters int, record bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchPolicyWith(b, clusters, record, c)
+}
+
+func benchPolicyWith(b *testing.B, clusters int, record bool, c *policy.Compiled, with ...func(*admission.Options)) {
 	sql := "WITH recent AS (SELECT o.orderkey, o.custkey, o.totalprice FROM tpch.sf1.orders o WHERE o.orderdate > DATE '1998-01-01') " +
 		"SELECT c.name, sum(r.totalprice) FROM recent r JOIN tpch.sf1.supplier c ON c.suppkey = r.custkey " +
 		"JOIN tpch.sf1.nation n ON n.nationkey = c.nationkey WHERE n.name IN (" + strings.Repeat("'GERMANY', ", 300) + "'FRANCE') GROUP BY c.name ORDER BY 2 DESC LIMIT 10"
 	first := []byte(`{"id":"20260101_000000_00001_abcde","infoUri":"http://gw:8080/_sy/c0/0/ui/query.html?20260101_000000_00001_abcde","nextUri":"http://gw:8080/_sy/c0/0/v1/statement/queued/20260101_000000_00001_abcde/y1/1","stats":{"state":"QUEUED"}}`)
-	srv := benchServer(b, clusters, 0, func(o *admission.Options) {
+	srv := benchServer(b, clusters, 0, append([]func(*admission.Options){func(o *admission.Options) {
 		o.Policy = policy.NewEngine(c, nil)
 		o.Decisions = policy.NewDecisionLog(1000)
 		o.Health = allHealthy{}
 		o.Logger = slog.New(slog.DiscardHandler)
-	})
+	}}, with...)...)
 	h := reqHeaders("POST", "/v1/statement")
 	body := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_RequestBody{RequestBody: &extprocv3.HttpBody{Body: []byte(sql), EndOfStream: true}}}
 	resp := &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: first, EndOfStream: true}}}

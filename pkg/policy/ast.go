@@ -86,9 +86,18 @@ func NewFleetValue(f FleetInfo) FleetValue {
 	)}
 }
 
-// astValue renders the input; fleet is the cached fleet value (built from
+// astValue renders the input once (the routing and the protection policy
+// read the same); fleet is the cached fleet value (built from
 // in.Fleet when nil).
 func (in *Input) astValue(fleet *FleetValue) ast.Value {
+	if in.value == nil {
+		in.value = in.buildValue(fleet)
+	}
+	return in.value
+}
+
+// buildValue converts the input.
+func (in *Input) buildValue(fleet *FleetValue) ast.Value {
 	if fleet == nil || fleet.term == nil {
 		fv := NewFleetValue(in.Fleet)
 		fleet = &fv

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // InputVersion is the version of the input document the policy receives.
@@ -23,6 +25,10 @@ type Input struct {
 	// session affinity is on (input.clientSession).
 	ClientSession *ClientSessionInfo
 	Time          time.Time
+
+	// value is the input as OPA reads it, built on first use: an Input
+	// must not change once evaluated.
+	value ast.Value
 }
 
 // ClientSessionInfo is a client session as the gateway knows it.

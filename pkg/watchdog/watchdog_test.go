@@ -22,7 +22,7 @@ import (
 )
 
 // recorded reads a document recorded from Trino 476 (pkg/querystats).
-func recorded(t *testing.T, name string) []byte {
+func recorded(t testing.TB, name string) []byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "querystats", "testdata", name))
 	if err != nil {
@@ -43,7 +43,7 @@ func recorded(t *testing.T, name string) []byte {
 }
 
 // shipped compiles the shipped policies with watchdog settings changed.
-func shipped(t *testing.T, settings map[string]any) *policy.Compiled {
+func shipped(t testing.TB, settings map[string]any) *policy.Compiled {
 	t.Helper()
 	b, err := policy.LoadDir(filepath.Join("..", "..", "policies"))
 	if err != nil {
@@ -105,7 +105,7 @@ func (f *fakeCoordinator) Kill(_ context.Context, base, id, reason string) error
 
 // recordedFleet is one cluster whose coordinator runs the recorded
 // queries of the named recordings ("runaway", "join-skewed", ...).
-func recordedFleet(t *testing.T, names ...string) (*fleet.Fleet, *fakeCoordinator) {
+func recordedFleet(t testing.TB, names ...string) (*fleet.Fleet, *fakeCoordinator) {
 	t.Helper()
 	fc := &fakeCoordinator{lists: map[string][]byte{}, details: map[string][]byte{}}
 	var all []json.RawMessage
