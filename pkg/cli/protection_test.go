@@ -15,13 +15,13 @@ func TestProtectionCommands(t *testing.T) {
 	throttle := store.Action{Time: at, QueryID: kill.QueryID, User: "bob", Cluster: "blue", Action: "throttle", Rule: "runaway-cpu", Reason: "at most 1", Until: at.Add(10 * time.Minute), ReportOnly: true}
 	fp := "0123456789abcdef0123456789abcdef"
 	f := newFakeAdmin(t, routes(map[string][]any{
-		"GET /api/v1/protection/actions":                            {[]store.Action{throttle, kill}},
+		"GET /api/v1/protection/actions":                             {[]store.Action{throttle, kill}},
 		"GET /api/v1/protection/queries/20261204_100000_00001_abcde": {[]store.Action{kill}},
-		"POST /api/v1/protection/fingerprint":                       {map[string]string{"fingerprint": fp, "normalised": "select * from t where k = ?"}},
-		"GET /api/v1/protection/fingerprints/" + fp:                 {map[string]any{"fingerprint": fp, "incidents": []store.Incident{{Time: at, Kind: "failure", User: "bob", QueryID: "q1", Cluster: "blue", Reason: "EXCEEDED_LOCAL_MEMORY_LIMIT: too much"}}}},
-		"DELETE /api/v1/protection/fingerprints/" + fp:              {map[string]string{"released": fp}},
-		"GET /api/v1/protection/throttles":                          {[]store.Throttle{{User: "bob", MaxRunning: 1, Reason: "runaway", Until: at.Add(time.Hour)}}},
-		"DELETE /api/v1/protection/throttles/bob":                   {map[string]string{"unthrottled": "bob"}},
+		"POST /api/v1/protection/fingerprint":                        {map[string]string{"fingerprint": fp, "normalised": "select * from t where k = ?"}},
+		"GET /api/v1/protection/fingerprints/" + fp:                  {map[string]any{"fingerprint": fp, "incidents": []store.Incident{{Time: at, Kind: "failure", User: "bob", QueryID: "q1", Cluster: "blue", Reason: "EXCEEDED_LOCAL_MEMORY_LIMIT: too much"}}}},
+		"DELETE /api/v1/protection/fingerprints/" + fp:               {map[string]string{"released": fp}},
+		"GET /api/v1/protection/throttles":                           {[]store.Throttle{{User: "bob", MaxRunning: 1, Reason: "runaway", Until: at.Add(time.Hour)}}},
+		"DELETE /api/v1/protection/throttles/bob":                    {map[string]string{"unthrottled": "bob"}},
 	}))
 	useAdmin(t, f, "env-token")
 	for _, tt := range []struct {
