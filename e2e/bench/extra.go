@@ -148,7 +148,7 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 }
 
 // microPackages hold the Go benchmarks make bench runs.
-var microPackages = []string{"./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass", "./pkg/store"}
+var microPackages = []string{"./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass", "./pkg/store", "./pkg/watchdog"}
 
 // micro runs the Go benchmarks of the routing decision and of the
 // governance store.
