@@ -72,9 +72,9 @@ explanation contains sprintf("full scan of %s: isolated in group %s, scan capped
 
 # ---------------------------------------------------------------------------
 # Memory of what blew up before: a query whose shape failed on a limit (or
-# was killed by the watchdog) runs in the big-query group; after
-# incident_deny_after such incidents, or when there is no big-query group,
-# it is refused. A quarantined shape is refused until its quarantine ends.
+# was killed by the watchdog) runs in the big-query group (when there is
+# one); after incident_deny_after such incidents it is refused. A
+# quarantined shape is refused until its quarantine ends.
 
 blowups := [i | some i in q.incidents; i.kind in {"failure", "killed"}]
 
@@ -86,14 +86,7 @@ verb("killed") := "was killed by the watchdog"
 
 verb("failure") := "failed"
 
-repeat_denied if {
-	count(blowups) >= settings.incident_deny_after
-}
-
-repeat_denied if {
-	count(blowups) > 0
-	not groups[settings.big_group]
-}
+repeat_denied if count(blowups) >= settings.incident_deny_after
 
 deny contains sprintf("query protection: %s; it is refused after %d such incidents (ask an administrator to release fingerprint %s)", [blowup_text, count(blowups), q.fingerprint]) if {
 	runs
@@ -113,6 +106,13 @@ repeat_group := settings.big_group if {
 }
 
 explanation contains sprintf("%s; runs in group %s", [blowup_text, settings.big_group]) if repeat_group
+
+explanation contains sprintf("%s; there is no group %s to isolate it in", [blowup_text, settings.big_group]) if {
+	runs
+	count(blowups) > 0
+	not repeat_denied
+	not groups[settings.big_group]
+}
 
 quarantine := [i | some i in q.incidents; i.kind == "quarantine"; i.until.unix > input.time.unix]
 
@@ -140,6 +140,21 @@ optional["routingGroup"] := group
 
 optional["caps"] := caps
 
+#
+# Most submissions have no cross join, no full scan and no history: they
+# are let through after three cheap checks (every rule costs time on every
+# submission), the others get the full decision.
+suspect if {
+	some b in q.blocks
+	b.crossJoin
+}
+
+suspect if count(q.fullScans) > 0
+
+suspect if count(q.incidents) > 0
+
+default decision := {"deny": false}
+
 decision := object.union(
 	{
 		"deny": count(deny) > 0,
@@ -149,4 +164,4 @@ decision := object.union(
 		"explanation": explanation,
 	},
 	optional,
-)
+) if suspect

@@ -52,6 +52,11 @@ cross_join := {
 
 test_ordinary_query_untouched if {
 	d := decide({"tables": ["tpch.tiny.nation"], "blocks": [block([["tpch.tiny.nation"]], true, false)]})
+	d == {"deny": false}
+}
+
+test_full_scan_of_small_table_untouched if {
+	d := decide({"tables": ["tpch.tiny.nation"], "blocks": [block([["tpch.tiny.nation"]], false, false)], "fullScans": ["tpch.tiny.nation"]})
 	not d.deny
 	count(d.rules) == 0
 	not d.routingGroup
@@ -134,10 +139,16 @@ test_second_repeat_refused_with_the_failure_named if {
 	contains(d.reason, "fingerprint f00d")
 }
 
-test_repeat_without_a_big_group_refused if {
+test_repeat_without_a_big_group_runs_once_more if {
 	d := protection.decision with input as {"query": query({"incidents": [failure(t1)]}), "fleet": no_big, "time": now}
 		with data.switchyard.settings.protection as settings
-	d.deny
+	not d.deny
+	not d.routingGroup
+	some e in d.explanation
+	contains(e, "there is no group big to isolate it in")
+	d2 := protection.decision with input as {"query": query({"incidents": [failure(t1), failure(t1)]}), "fleet": no_big, "time": now}
+		with data.switchyard.settings.protection as settings
+	d2.deny
 }
 
 test_quarantined_query_refused_until_it_ends if {
