@@ -1,6 +1,12 @@
 package metadata
 
-import "strings"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
 
 // splitName splits catalog.schema.table into its three parts. A part may be
 // double-quoted, with "" for a quote inside (as package sqlclass writes a
@@ -79,4 +85,46 @@ func omQuote(s string) string {
 		return `"` + s + `"`
 	}
 	return s
+}
+
+// eachTable looks up the tables one at a time each, at most parallel at
+// once: a name that is not catalog.schema.table is skipped, a table one
+// finds is in the answer (even with an error, for what it could not
+// read), and the errors come back joined, each with its table. When ctx
+// ends, the lookups started are waited for and the answer so far returned.
+func eachTable(ctx context.Context, tables []string, parallel int, one func(ctx context.Context, parts [3]string) (Table, bool, error)) (map[string]Table, error) {
+	var (
+		mu   sync.Mutex
+		out  = map[string]Table{}
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, parallel)
+	)
+	for _, name := range tables {
+		parts, ok := splitName(name)
+		if !ok {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return out, errors.Join(append(errs, ctx.Err())...)
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t, found, err := one(ctx, parts)
+			mu.Lock()
+			defer mu.Unlock()
+			if found {
+				out[name] = t
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }

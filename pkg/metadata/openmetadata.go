@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"unicode"
 )
 
@@ -75,40 +74,7 @@ func (o *OpenMetadata) Lookup(ctx context.Context, tables []string) (map[string]
 	if parallel <= 0 {
 		parallel = DefaultOpenMetadataParallel
 	}
-	var (
-		mu   sync.Mutex
-		out  = map[string]Table{}
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, parallel)
-	)
-	for _, name := range tables {
-		parts, ok := splitName(name)
-		if !ok {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return out, errors.Join(append(errs, ctx.Err())...)
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			t, found, err := o.table(ctx, parts)
-			mu.Lock()
-			defer mu.Unlock()
-			if found {
-				out[name] = t
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	return eachTable(ctx, tables, parallel, o.table)
 }
 
 // FQN is the OpenMetadata fully qualified name of a Trino table:

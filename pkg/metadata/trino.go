@@ -3,9 +3,7 @@ package metadata
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
@@ -67,40 +65,9 @@ func (t *Trino) Lookup(ctx context.Context, tables []string) (map[string]Table, 
 		parallel = DefaultTrinoParallel
 	}
 
-	var (
-		mu   sync.Mutex
-		out  = map[string]Table{}
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, parallel)
-	)
-	for _, name := range tables {
-		parts, ok := splitName(name)
-		if !ok {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return out, errors.Join(append(errs, ctx.Err())...)
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			tbl, found, err := t.stats(ctx, base, parts, session)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			case found:
-				out[name] = tbl
-			}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	return eachTable(ctx, tables, parallel, func(ctx context.Context, p [3]string) (Table, bool, error) {
+		return t.stats(ctx, base, p, session)
+	})
 }
 
 // showStatsSQL is the statement that asks for a table's statistics, each
