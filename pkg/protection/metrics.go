@@ -5,8 +5,9 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics of query protection.
 type Metrics struct {
 	// Actions counts protection actions by action (deny, route, caps,
-	// kill, throttle, quarantine, warn) and mode (enforced, dry_run,
-	// report_only).
+	// kill, throttle, quarantine, warn) and mode (enforced, or
+	// report_only: a dry-run protection decision or a report-only watchdog
+	// recorded it without taking it).
 	Actions *prometheus.CounterVec
 	// Incidents counts incidents recorded, by kind (failure, killed,
 	// quarantine).
@@ -20,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_protection_actions_total",
-			Help: "Query protection actions, by action (deny, route, caps, kill, throttle, quarantine, warn) and mode (enforced, dry_run, report_only).",
+			Help: "Query protection actions, by action (deny, route, caps, kill, throttle, quarantine, warn) and mode (enforced; report_only: recorded by a dry-run or report-only rule, not taken).",
 		}, []string{"action", "mode"}),
 		Incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_protection_incidents_total",
