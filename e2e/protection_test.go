@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -356,6 +357,14 @@ func TestWatchdogKillsRunawayOnce(t *testing.T) {
 	if len(kills) != 1 || kills[0].Cluster != "a" || kills[0].ReportOnly {
 		t.Fatalf("kills of %s: %+v", id, kills)
 	}
+	// Within the interval plus a margin of crossing the limit: the poll
+	// that killed it saw at most the 3 s of the rule, one interval (1 s)
+	// of both cores, and a margin of 10 s of CPU.
+	var cpu, elapsed int
+	if _, err := fmt.Sscanf(kills[0].Reason, "the query used %d s of CPU in %d s", &cpu, &elapsed); err != nil || cpu < 3 || cpu > 3+2+10 {
+		t.Fatalf("the kill came at %d s of CPU (%v): %s", cpu, err, kills[0].Reason)
+	}
+	t.Logf("killed at %d s of CPU, %d s after it started", cpu, elapsed)
 	total := 0
 	for _, cp := range g.cps {
 		total += int(replicaMetric(t, cp, `switchyard_protection_actions_total{action="kill",mode="enforced"}`))
