@@ -92,6 +92,7 @@ func (s *syncBuffer) String() string {
 // those started before the switch run on a, those started after it run on
 // b, and a ends drained.
 func TestBlueGreenUnderLoad(t *testing.T) {
+	clearTrinos(t, trinoA, trinoB)
 	cfg := withAdmin(twoClusters(deadURL(t)))
 	cfg.Clusters[1].State = "inactive" // b takes no queries until the switch
 	g := startGateway(t, 1, cfg)
@@ -142,6 +143,7 @@ func TestBlueGreenUnderLoad(t *testing.T) {
 // has read everything (no poll answered 502-504, all 300,000 rows) the
 // cluster is drained.
 func TestDrainWaitsForRunningQuery(t *testing.T) {
+	clearTrinos(t, trinoA, trinoB)
 	g := startGateway(t, 1, withAdmin(twoClusters(deadURL(t))))
 	ctx := context.Background()
 	// A query on a, held RUNNING (its output buffer is full) until we
@@ -224,6 +226,44 @@ func TestDrainWaitsForRunningQuery(t *testing.T) {
 	t.Logf("drain output:\n%s", drainOut.String())
 	if st := clusterStates(t, g); st["a"] != "drained" {
 		t.Fatalf("a is %s", st["a"])
+	}
+}
+
+// clearTrinos kills the queries earlier tests left unfinished on the
+// shared Trinos (a client cut off by an Envoy restart leaves its query
+// FINISHING until Trino abandons it, 5 minutes later) and waits until none
+// is left: a drain counts every unfinished query of its cluster.
+func clearTrinos(t *testing.T, trinos ...*harness.Trino) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tr := range trinos {
+		err := harness.Poll(ctx, "no unfinished query on "+tr.Name, time.Minute, 200*time.Millisecond, func() error {
+			qs, err := tr.Queries(ctx)
+			if err != nil {
+				return err
+			}
+			var left []string
+			for _, q := range qs {
+				switch q.State {
+				case "FINISHED", "FAILED":
+					continue
+				}
+				left = append(left, q.QueryID+" "+q.State)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPut, tr.URL+"/v1/query/"+q.QueryID+"/killed", strings.NewReader("cleared by the e2e tests before a drain"))
+				req.Header.Set("X-Trino-User", "harness")
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}
+			if len(left) > 0 {
+				t.Logf("%s: killed queries left by earlier tests: %v", tr.Name, left)
+				return fmt.Errorf("unfinished: %v", left)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/extproc"
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
+	"github.com/switchyard-gw/switchyard/pkg/fleetmetrics"
 	"github.com/switchyard-gw/switchyard/pkg/governance"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 	"github.com/switchyard-gw/switchyard/pkg/identity"
@@ -133,12 +134,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		func() float64 { return float64(s.store.RoundTrips()) }))
 	api := cfg.CoordinatorAPI
 	s.coord = coordinator.New(coordinator.Options{User: api.User, Source: api.Source, Timeout: api.Timeout})
+	var fleetGauges *fleetmetrics.Collector
 	s.poller = health.NewPoller(health.Options{
 		Interval: cfg.Health.Interval, Timeout: cfg.Health.Timeout,
 		Rise: cfg.Health.RiseThreshold, Fall: cfg.Health.FallThreshold,
 		Client: s.coord, Logger: log,
+		// Set below, before the first check (SetTargets starts them).
+		OnChange: func(key string, st health.State) { fleetGauges.OnChange(key, st) },
 	})
 	s.router = routing.New(fleet.FromConfig(cfg), s.poller)
+	fleetGauges = fleetmetrics.New(s.router.Fleet, s.poller.Status, s.router.ClusterUp)
+	s.reg.MustRegister(fleetGauges)
 	s.xds = xds.NewServer(log.With("component", "xds"), s.xdsMetrics())
 	s.fleet = lifecycle.New(lifecycle.Options{
 		Config: cfg, Store: s.store.Documents, Health: s.poller, Client: s.coord, Logger: log.With("component", "lifecycle"),
