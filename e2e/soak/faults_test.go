@@ -160,13 +160,42 @@ func (f *coordinatorKill) recover(ctx context.Context) (string, error) {
 func (f *coordinatorKill) excuse(o *outcome) (string, bool) {
 	var reason string
 	f.each(func(k *kill) bool {
-		if (o.Clear || cutShort(o.ErrMsg)) && o.Cluster == k.target && o.Start.Before(k.at) && !o.End.Before(k.at) {
+		if (o.Clear || cutShort(o.ErrMsg)) && o.Cluster == k.target && startedBefore(o, k.at) && !o.End.Before(k.at) {
 			reason = fmt.Sprintf("running on cluster %s's coordinator when it was killed", k.target)
 			return true
 		}
 		return false
 	})
 	return reason, reason != ""
+}
+
+// startedBefore reports whether a query was submitted before at: its
+// recorded start, or the creation time in its query ID. A CLI query's
+// recorded start is when the previous query's output line arrived, which
+// can come in the same read as its own failure, after the kill; but a
+// query the killed coordinator created was created before it died (its
+// ID's time has a second's resolution, and a restarted coordinator only
+// creates queries a minute or more later).
+func startedBefore(o *outcome, at time.Time) bool {
+	if o.Start.Before(at) {
+		return true
+	}
+	for _, id := range o.QueryIDs {
+		if created, ok := queryIDTime(id); ok && created.Before(at.Add(time.Second)) {
+			return true
+		}
+	}
+	return false
+}
+
+// queryIDTime is the creation time (to the second, UTC) in a Trino query
+// ID such as 20261205_013005_00119_x9944.
+func queryIDTime(id string) (time.Time, bool) {
+	if len(id) < 15 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102_150405", id[:15])
+	return t, err == nil
 }
 
 // replicaKill kills -9 control-plane replica 1, then 2, in turn, and
