@@ -69,7 +69,7 @@ func TestCoordinatorKillExcuse(t *testing.T) {
 		{"ended before the kill", outcome{Cluster: "a", Start: before.Add(-time.Second), End: before, Clear: true}, false},
 		{"cluster unknown", outcome{Start: before, End: after, Clear: true}, false},
 		{"recorded late, but created by the killed coordinator before it died", outcome{Cluster: "a", Start: after, End: after,
-			QueryIDs: []string{at.Add(-400 * time.Millisecond).Format("20060102_150405") + "_00119_x9944"}, Clear: true}, true},
+			QueryIDs: []string{at.Add(-400*time.Millisecond).Format("20060102_150405") + "_00119_x9944"}, Clear: true}, true},
 		{"created by the restarted coordinator", outcome{Cluster: "a", Start: at.Add(time.Minute), End: at.Add(time.Minute + time.Second),
 			QueryIDs: []string{at.Add(time.Minute).Format("20060102_150405") + "_00001_y1234"}, Clear: true}, false},
 		{"a query ID that is not one", outcome{Cluster: "a", Start: after, End: after, QueryIDs: []string{"sy_x"}, Clear: true}, false},
