@@ -354,7 +354,9 @@ func TestWatchdogKillsRunawayOnce(t *testing.T) {
 			kills = append(kills, a)
 		}
 	}
-	if len(kills) != 1 || kills[0].Cluster != "a" || kills[0].ReportOnly {
+	// Clusters a and v are both trinoA here: the watchdog polls that
+	// coordinator twice per interval, and the claim lets one kill through.
+	if len(kills) != 1 || (kills[0].Cluster != "a" && kills[0].Cluster != "v") || kills[0].ReportOnly {
 		t.Fatalf("kills of %s: %+v", id, kills)
 	}
 	// Within the interval plus a margin of crossing the limit: the poll
