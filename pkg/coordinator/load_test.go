@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +52,7 @@ func TestParseLoad(t *testing.T) {
 				wantErr(t, err, tt.err)
 				return
 			}
+			l.Signals = Signals{} // TestParseSignals
 			if err != nil || l != tt.want {
 				t.Fatalf("got %+v, %v; want %+v", l, err, tt.want)
 			}
@@ -58,9 +60,45 @@ func TestParseLoad(t *testing.T) {
 	}
 }
 
+// TestParseSignals reads the health signals from an excerpt of a Trino 476
+// coordinator's /metrics (captured after 28 queries, 27 of them failed,
+// and 9 young collections), converting Trino's milliseconds to seconds.
+func TestParseSignals(t *testing.T) {
+	l, err := ParseLoad(strings.NewReader(string(readTestdata(t, "metrics-signals.txt"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Signals{
+		Completed: 28, Failed: 27, InternalFailures: 27,
+		ExecCount: 28, ExecSeconds: 3.0048091020000003, ExecP50: 0, ExecP90: 0.07335893122550506, ExecP99: 1.940539851,
+		MinorGCs: 9, MinorGCSeconds: 0.31399999999999995,
+		ClusterMemoryBytes: 7.51619277e8,
+	}
+	if l.Signals != want {
+		t.Fatalf("signals\n got %+v\nwant %+v", l.Signals, want)
+	}
+	if l.ActiveWorkers != 1 {
+		t.Fatalf("active workers %d", l.ActiveWorkers)
+	}
+	// No finished query in the last minute: Trino writes NaN, the
+	// quantiles stay unknown (-1); a negative or absurd value is ignored.
+	l, err = ParseLoad(strings.NewReader("trino_metadata_name_DiscoveryNodeManager_ActiveNodeCount 1\n" +
+		`trino_execution_name_QueryManager_ExecutionTime_OneMinute{quantile="0.5"} NaN` + "\n" +
+		"io_airlift_stats_name_GcMonitor_MajorGc_AllTime_sum NaN\n" +
+		"trino_execution_name_QueryManager_FailedQueries -3\n" +
+		"trino_execution_name_QueryManager_CompletedQueries 1e300\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Signals{ExecP50: -1, ExecP90: -1, ExecP99: -1}); l.Signals != want {
+		t.Fatalf("got %+v, want %+v", l.Signals, want)
+	}
+}
+
 func TestLoad(t *testing.T) {
 	f := newFake(t, answer(200, metricsSample))
 	l, err := New(Options{}).Load(context.Background(), f.srv.URL)
+	l.Signals = Signals{}
 	if err != nil || l != (Load{Running: 3, Queued: 1, Blocked: 2, ActiveWorkers: 4, QueriesKilledOOM: 5, TasksKilledOOM: 7, MemoryBlockedNodes: 1}) {
 		t.Fatalf("got %+v, %v", l, err)
 	}
@@ -90,7 +128,14 @@ func FuzzParseLoad(f *testing.F) {
 			"trino_memory_name_ClusterMemoryManager_QueriesKilledDueToOutOfMemory " + strconv.Itoa(l.QueriesKilledOOM) + "\n" +
 			"trino_memory_name_ClusterMemoryManager_TasksKilledDueToOutOfMemory " + strconv.Itoa(l.TasksKilledOOM) + "\n" +
 			"trino_memory_type_ClusterMemoryPool_name_general_BlockedNodes " + strconv.Itoa(l.MemoryBlockedNodes) + "\n"
+		for _, v := range []float64{l.Signals.Completed, l.Signals.Failed, l.Signals.ExecSeconds, l.Signals.MajorGCSeconds, l.Signals.ClusterReservedBytes} {
+			if v < 0 || v > maxSignal || math.IsNaN(v) {
+				t.Fatalf("signal %v out of range in %+v", v, l.Signals)
+			}
+		}
+		l.Signals = Signals{}
 		l2, err := ParseLoad(strings.NewReader(text))
+		l2.Signals = Signals{}
 		if err != nil || l2 != l {
 			t.Fatalf("re-encoded load %+v, %v; want %+v", l2, err, l)
 		}

@@ -2,8 +2,11 @@
 // Prometheus, so that one scrape of Switchyard shows every cluster: per
 // cluster its state, whether it takes queries and its load (running,
 // queued and blocked queries, active workers); per coordinator its health;
-// per group how many clusters can take its queries; and the coordinators' health
-// transitions (rise and fall) as a counter.
+// per group how many clusters can take its queries; the coordinators' health
+// transitions (rise and fall) as a counter; a drain's progress; and per
+// coordinator what Trino itself says (restarts, uptime, heap, query
+// outcomes and latency, garbage collection, cluster memory, failed
+// workers), which the health checks read from its /v1/status and /metrics.
 //
 // The gauges are computed at scrape time from the fleet model and the
 // health poller's last check (no state of their own, nothing to go stale).
@@ -86,6 +89,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		clusterWeight, coordinatorHealthy, coordinatorStarting, coordinatorChecked, groupUp, groupClusters} {
 		ch <- d
 	}
+	for _, d := range trinoDescs {
+		ch <- d
+	}
 	c.transitions.Describe(ch)
 }
 
@@ -116,13 +122,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(clusterUp, b(takes), cl.Name, cl.Group)
 		gauge(clusterWeight, float64(cl.Weight), cl.Name, cl.Group)
+		collectDrain(ch, cl)
 		var load health.Load
 		healthy := false
+		coHealthy := make([]bool, len(cl.Coordinators))
 		for j, co := range cl.Coordinators {
 			st, ok := c.Status(cl.CoordinatorKey(j))
 			if !ok {
 				continue
 			}
+			coHealthy[j] = st.State == health.Healthy
+			collectCoordinator(ch, cl.Name, co.Name, st)
 			if !st.Checked.IsZero() {
 				gauge(coordinatorChecked, float64(st.Checked.UnixMilli())/1000, cl.Name, co.Name)
 			}
@@ -139,6 +149,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				load.ActiveWorkers += st.Load.ActiveWorkers
 			}
 		}
+		collectServing(ch, cl, coHealthy)
 		gauge(clusterHealthy, b(healthy), cl.Name, cl.Group)
 		gauge(clusterQueries, float64(load.Running), cl.Name, "running")
 		gauge(clusterQueries, float64(load.Queued), cl.Name, "queued")

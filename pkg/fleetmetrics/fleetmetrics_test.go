@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchyard-gw/switchyard/pkg/coordinator"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/health"
 )
@@ -114,4 +115,82 @@ func gaugeOf(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 	}
 	t.Fatalf("no %s %v", name, labels)
 	return nil
+}
+
+// Trino's own signals per coordinator, which coordinator serves (a
+// failover shows as a change), and a drain's progress.
+func TestTrinoSignalsServingAndDrain(t *testing.T) {
+	deadline := time.Unix(1764000600, 0)
+	f := &fleet.Fleet{Groups: []fleet.Group{{Name: "adhoc"}},
+		Clusters: []fleet.Cluster{
+			{Name: "ha", Group: "adhoc", State: fleet.Active, Coordinators: []fleet.Coordinator{{Name: "primary"}, {Name: "standby", Standby: true}}},
+			{Name: "old", Group: "adhoc", State: fleet.Draining, Coordinators: []fleet.Coordinator{{Name: "0"}},
+				Drain: &fleet.Drain{Started: time.Unix(1764000000, 0), Deadline: deadline, Running: 2, Queued: 1, TimedOut: true}},
+		}}
+	status := map[string]health.Status{
+		"ha/primary": {State: health.Unhealthy, Restarts: 3},
+		"ha/standby": {State: health.Healthy, Load: health.Load{Known: true, Uptime: 90 * time.Second, HeapUsed: 100, HeapMax: 1000,
+			Trino: coordinator.Signals{Completed: 10, Failed: 4, UserErrors: 1, InsufficientResources: 3, ExecCount: 10, ExecSeconds: 2.5,
+				ExecP50: 0.1, ExecP90: -1, ExecP99: 1.5, MajorGCs: 2, MajorGCSeconds: 0.75, MinorGCs: 9, MinorGCSeconds: 0.25,
+				ClusterMemoryBytes: 4e9, ClusterReservedBytes: 1e9, FailedWorkers: 1}}},
+		"old/0": {State: health.Healthy, Load: health.Load{Known: true, Trino: coordinator.Signals{ExecP50: -1, ExecP90: -1, ExecP99: -1}}},
+	}
+	c := New(func() *fleet.Fleet { return f }, func(k string) (health.Status, bool) { s, ok := status[k]; return s, ok },
+		func(*fleet.Cluster) bool { return true })
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	want := `
+# HELP switchyard_coordinator_serving 1 for the coordinator that takes the cluster's new queries now (a healthy primary, else a healthy standby); a change is a failover.
+# TYPE switchyard_coordinator_serving gauge
+switchyard_coordinator_serving{cluster="ha",coordinator="primary"} 0
+switchyard_coordinator_serving{cluster="ha",coordinator="standby"} 1
+switchyard_coordinator_serving{cluster="old",coordinator="0"} 1
+# HELP switchyard_coordinator_restarts_total Restarts of the coordinator seen by this replica's health checks (its uptime went back).
+# TYPE switchyard_coordinator_restarts_total counter
+switchyard_coordinator_restarts_total{cluster="ha",coordinator="primary"} 3
+switchyard_coordinator_restarts_total{cluster="ha",coordinator="standby"} 0
+switchyard_coordinator_restarts_total{cluster="old",coordinator="0"} 0
+# HELP switchyard_trino_query_execution_seconds Execution time of the coordinator's queries: count and sum since it started, quantiles over the last minute (absent when none finished).
+# TYPE switchyard_trino_query_execution_seconds summary
+switchyard_trino_query_execution_seconds{cluster="ha",coordinator="standby",quantile="0.5"} 0.1
+switchyard_trino_query_execution_seconds{cluster="ha",coordinator="standby",quantile="0.99"} 1.5
+switchyard_trino_query_execution_seconds_sum{cluster="ha",coordinator="standby"} 2.5
+switchyard_trino_query_execution_seconds_count{cluster="ha",coordinator="standby"} 10
+switchyard_trino_query_execution_seconds_sum{cluster="old",coordinator="0"} 0
+switchyard_trino_query_execution_seconds_count{cluster="old",coordinator="0"} 0
+# HELP switchyard_trino_gc_seconds_total Time the coordinator's JVM spent in garbage collection since it started, by kind (major, minor).
+# TYPE switchyard_trino_gc_seconds_total counter
+switchyard_trino_gc_seconds_total{cluster="ha",coordinator="standby",kind="major"} 0.75
+switchyard_trino_gc_seconds_total{cluster="ha",coordinator="standby",kind="minor"} 0.25
+switchyard_trino_gc_seconds_total{cluster="old",coordinator="0",kind="major"} 0
+switchyard_trino_gc_seconds_total{cluster="old",coordinator="0",kind="minor"} 0
+# HELP switchyard_trino_heap_used_bytes The coordinator JVM's heap in use, from its /v1/status.
+# TYPE switchyard_trino_heap_used_bytes gauge
+switchyard_trino_heap_used_bytes{cluster="ha",coordinator="standby"} 100
+# HELP switchyard_coordinator_uptime_seconds How long the coordinator has run, from its /v1/status.
+# TYPE switchyard_coordinator_uptime_seconds gauge
+switchyard_coordinator_uptime_seconds{cluster="ha",coordinator="standby"} 90
+# HELP switchyard_cluster_drain_deadline_timestamp_seconds When the cluster's drain times out (Unix time; absent when not draining).
+# TYPE switchyard_cluster_drain_deadline_timestamp_seconds gauge
+switchyard_cluster_drain_deadline_timestamp_seconds{cluster="old"} 1.7640006e+09
+# HELP switchyard_cluster_drain_queries Queries the draining cluster still had at the drain's last check, by state (running, queued).
+# TYPE switchyard_cluster_drain_queries gauge
+switchyard_cluster_drain_queries{cluster="old",state="queued"} 1
+switchyard_cluster_drain_queries{cluster="old",state="running"} 2
+# HELP switchyard_cluster_drain_timed_out 1 when the drain's deadline passed with queries left (the cluster stays draining until they end or an operator acts).
+# TYPE switchyard_cluster_drain_timed_out gauge
+switchyard_cluster_drain_timed_out{cluster="old"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "switchyard_coordinator_serving", "switchyard_coordinator_restarts_total",
+		"switchyard_trino_query_execution_seconds", "switchyard_trino_gc_seconds_total", "switchyard_trino_heap_used_bytes",
+		"switchyard_coordinator_uptime_seconds", "switchyard_cluster_drain_deadline_timestamp_seconds", "switchyard_cluster_drain_queries",
+		"switchyard_cluster_drain_timed_out"); err != nil {
+		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(gaugeOf(t, reg, "switchyard_trino_cluster_memory_bytes", map[string]string{"cluster": "ha", "kind": "reserved"})); v != 1e9 {
+		t.Fatalf("reserved memory %v", v)
+	}
+	if n, err := testutil.GatherAndCount(reg, "switchyard_trino_queries_failed_total"); err != nil || n != 14 {
+		t.Fatalf("%d failed-query series (%v), want 7 kinds × 2 coordinators", n, err)
+	}
 }

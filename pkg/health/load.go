@@ -14,15 +14,28 @@ var ErrStarting = errors.New("coordinator is starting")
 // "starting": false, and when /metrics tells the load, the coordinator
 // must see at least one active worker (a coordinator without workers
 // fails every query with "No nodes available").
+//
+// It also reads /v1/status (uptime and heap, also while starting: a
+// restart shows there first) and the coordinator's own health signals in
+// /metrics, for monitoring; neither decides health.
 func CheckCoordinator(ctx context.Context, c *coordinator.Client, baseURL string) (Load, error) {
-	if err := CheckInfo(ctx, c, baseURL); err != nil {
+	info, err := c.Info(ctx, baseURL)
+	if err != nil {
 		return Load{}, err
+	}
+	var load Load
+	if st, err := c.Status(ctx, baseURL); err == nil {
+		load.Uptime, load.HeapUsed, load.HeapMax = st.Uptime.Std(), st.HeapUsed, st.HeapAvailable
+	}
+	if info.Starting {
+		return load, ErrStarting
 	}
 	l, err := c.Load(ctx, baseURL)
 	if err != nil {
-		return Load{}, nil // load unknown: /v1/info decides alone
+		return load, nil // load unknown: /v1/info decides alone
 	}
-	load := Load{Known: true, Running: l.Running, Queued: l.Queued, Blocked: l.Blocked, ActiveWorkers: l.ActiveWorkers}
+	load.Known, load.Running, load.Queued, load.Blocked, load.ActiveWorkers = true, l.Running, l.Queued, l.Blocked, l.ActiveWorkers
+	load.Trino = l.Signals
 	if load.ActiveWorkers == 0 {
 		return load, errors.New("no active workers")
 	}

@@ -23,6 +23,16 @@ type Load struct {
 	Queued        int  `json:"queued"`
 	Blocked       int  `json:"blocked"`
 	ActiveWorkers int  `json:"activeWorkers"`
+	// Uptime is how long the coordinator has run (from /v1/status; 0:
+	// unknown). A smaller uptime than the last one seen is a restart.
+	Uptime time.Duration `json:"uptime,omitempty"`
+	// HeapUsed and HeapMax are the coordinator JVM's heap in bytes (from
+	// /v1/status; 0: unknown).
+	HeapUsed int64 `json:"heapUsed,omitempty"`
+	HeapMax  int64 `json:"heapMax,omitempty"`
+	// Trino is what the coordinator's /metrics says about its health
+	// (for monitoring; the zero value when /metrics was not read).
+	Trino coordinator.Signals `json:"-"`
 }
 
 // CheckFunc checks one coordinator; a nil error means healthy. The load is
@@ -43,7 +53,10 @@ type Options struct {
 	Client *coordinator.Client
 	// OnChange is called (from a poller goroutine) after any state change.
 	OnChange func(key string, s State)
-	Logger   *slog.Logger
+	// OnRestart is called (from a poller goroutine) when a coordinator's
+	// uptime went back: it restarted since the check before.
+	OnRestart func(key string, uptime time.Duration)
+	Logger    *slog.Logger
 }
 
 // Poller checks every target on its own goroutine and keeps its state.
@@ -62,6 +75,10 @@ type entry struct {
 	load     Load
 	checked  time.Time
 	cancel   context.CancelFunc
+	// uptime is the last uptime seen; restarts count the restarts seen.
+	uptime      time.Duration
+	restarts    int
+	lastRestart time.Time
 }
 
 // NewPoller returns a poller with no targets.
@@ -78,6 +95,9 @@ func NewPoller(o Options) *Poller {
 	}
 	if o.OnChange == nil {
 		o.OnChange = func(string, State) {}
+	}
+	if o.OnRestart == nil {
+		o.OnRestart = func(string, time.Duration) {}
 	}
 	return &Poller{opts: o, entries: map[string]*entry{}}
 }
@@ -126,6 +146,10 @@ type Status struct {
 	LastError string    `json:"lastError,omitempty"`
 	Load      Load      `json:"load"`
 	Checked   time.Time `json:"checked,omitzero"`
+	// Restarts counts the coordinator's restarts this replica saw (its
+	// uptime went back), LastRestart when it saw the latest.
+	Restarts    int       `json:"restarts,omitempty"`
+	LastRestart time.Time `json:"lastRestart,omitzero"`
 }
 
 // Status returns the status of one target.
@@ -140,7 +164,8 @@ func (p *Poller) Status(key string) (Status, bool) {
 }
 
 func (e *entry) status() Status {
-	return Status{State: e.tracker.State(), Starting: e.starting, LastError: e.lastErr, Load: e.load, Checked: e.checked}
+	return Status{State: e.tracker.State(), Starting: e.starting, LastError: e.lastErr, Load: e.load, Checked: e.checked,
+		Restarts: e.restarts, LastRestart: e.lastRestart}
 }
 
 // Snapshot returns the status of every target.
@@ -200,9 +225,29 @@ func (p *Poller) record(e *entry, load Load, err error) {
 	}
 	changed := e.tracker.Observe(err == nil)
 	s := e.tracker.State()
+	restarted := restartedSince(e.uptime, load.Uptime)
+	if load.Uptime > 0 {
+		e.uptime = load.Uptime
+	}
+	if restarted {
+		e.restarts++
+		e.lastRestart = e.checked
+	}
 	p.mu.Unlock()
+	if restarted {
+		p.opts.Logger.Warn("coordinator restarted", "coordinator", e.target.Key, "uptime", load.Uptime.String())
+		p.opts.OnRestart(e.target.Key, load.Uptime)
+	}
 	if changed {
 		p.opts.Logger.Info("coordinator health changed", "coordinator", e.target.Key, "state", s.String(), "error", e.lastErr)
 		p.opts.OnChange(e.target.Key, s)
 	}
+}
+
+// restartedSince reports whether an uptime of now, after one of before,
+// means a restart: it went back by more than a second (Trino reports its
+// uptime rounded to a few digits, which never makes it go back; the
+// second absorbs clock noise).
+func restartedSince(before, now time.Duration) bool {
+	return before > 0 && now > 0 && now < before-time.Second
 }

@@ -114,3 +114,50 @@ func waitState(t *testing.T, p *Poller, key string, want State) {
 		time.Sleep(2 * time.Millisecond) // polling with a deadline
 	}
 }
+
+// A coordinator whose uptime goes back restarted: the poller counts it
+// (also across failed checks: a restart is usually a down time first) and
+// calls OnRestart once per restart; uptime that grows or is unknown is no
+// restart.
+func TestPollerCountsRestarts(t *testing.T) {
+	// The coordinator's answers, one per check; the last repeats.
+	answers := []struct {
+		up  time.Duration
+		err error
+	}{
+		{10 * time.Minute, nil}, {10*time.Minute + time.Second, nil}, {0, errors.New("connection refused")},
+		{4 * time.Second, ErrStarting}, {9 * time.Second, nil}, {0, nil}, {20 * time.Second, nil},
+		{3 * time.Second, nil}, {5 * time.Second, nil},
+	}
+	var n atomic.Int64
+	restarts := make(chan time.Duration, 10)
+	p := NewPoller(Options{
+		Interval: time.Millisecond, Timeout: time.Second, Rise: 1, Fall: 1,
+		Check: func(context.Context, string) (Load, error) {
+			i := min(int(n.Add(1))-1, len(answers)-1)
+			return Load{Uptime: answers[i].up}, answers[i].err
+		},
+		OnRestart: func(key string, up time.Duration) { restarts <- up },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); p.Wait() }()
+	p.SetTargets(ctx, []Target{{Key: "a/0", BaseURL: "http://x"}})
+	var got []time.Duration
+	timeout := time.After(5 * time.Second)
+	for len(got) < 2 {
+		select {
+		case up := <-restarts:
+			got = append(got, up)
+		case <-timeout:
+			t.Fatalf("restarts seen %v, want 2", got)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for int(n.Load()) < len(answers)+3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polling with a deadline
+	}
+	st, _ := p.Status("a/0")
+	if got[0] != 4*time.Second || got[1] != 3*time.Second || st.Restarts != 2 || st.LastRestart.IsZero() || len(restarts) != 0 {
+		t.Fatalf("restarts %v (%d more), status %+v", got, len(restarts), st)
+	}
+}
