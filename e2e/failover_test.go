@@ -88,6 +88,7 @@ func waitClusterHealth(t *testing.T, g *gateway, name, want string, timeout time
 // query that was there; new queries keep running, on the other cluster;
 // the cluster rejoins after restart.
 func TestCoordinatorKillUnderLoad(t *testing.T) {
+	v := newVerdict(t)
 	c, _ := killable(t)
 	ensureUp(t, c)
 	cfg := withAdmin(harness.GatewayConfig{
@@ -117,7 +118,7 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 		if q.Start.After(killed) {
 			after++
 			if q.Err != nil {
-				t.Errorf("query started %v after the kill failed: %v", q.Start.Sub(killed).Round(time.Millisecond), q.Err)
+				v.Errorf("query started %v after the kill failed: %v", q.Start.Sub(killed).Round(time.Millisecond), q.Err)
 			} else if q.Owner == "a" && (firstElsewhere < 0 || q.End.Sub(killed) < firstElsewhere) {
 				firstElsewhere, firstSubmitted = q.End.Sub(killed), q.Start.Sub(killed)
 			}
@@ -126,20 +127,20 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 		if q.Err != nil {
 			lostOnC++
 			if q.Owner != "c" && !q.SubmitErr {
-				t.Errorf("query %s on %s failed: %v", q.ID, q.Owner, q.Err)
+				v.Errorf("query %s on %s failed: %v", q.ID, q.Owner, q.Err)
 			}
 			if !strings.Contains(q.Err.Error(), "COORDINATOR_UNREACHABLE") {
-				t.Errorf("query %s on the killed coordinator ended with %v, want a COORDINATOR_UNREACHABLE Trino error", q.ID, q.Err)
+				v.Errorf("query %s on the killed coordinator ended with %v, want a COORDINATOR_UNREACHABLE Trino error", q.ID, q.Err)
 			}
 			// A hang detector, not a latency bound: Envoy answers a dead
 			// coordinator's polls at once.
 			if q.End.Sub(killed) > 20*time.Second {
-				t.Errorf("query %s on the killed coordinator took %v after the kill to fail", q.ID, q.End.Sub(killed))
+				v.Errorf("query %s on the killed coordinator took %v after the kill to fail", q.ID, q.End.Sub(killed))
 			}
 		}
 	}
 	if after == 0 || firstElsewhere < 0 {
-		t.Fatalf("no query completed after the kill (%d started)", after)
+		v.Fatalf("no query completed after the kill (%d started)", after)
 	}
 	t.Logf("kill -9 of c: the first new query (submitted %v after the kill) completed on a %v after it; the control plane marked c unhealthy after %v (until then Envoy's failover cluster sent c's share to a); %d load queries were lost on c besides the held one, %d started after the kill and all succeeded; %d poll retries of 502-504 in the load",
 		firstSubmitted.Round(time.Millisecond), firstElsewhere.Round(time.Millisecond), detect.Round(time.Millisecond), lostOnC, after, stats.Retries)
@@ -151,12 +152,12 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 	for i := 0; i < 20 && !landed; i++ {
 		q := track(g.URL(0), loadSQL)
 		if q.Err != nil {
-			t.Fatalf("query after the restart: %v", q.Err)
+			v.Fatalf("query after the restart: %v", q.Err)
 		}
 		landed = q.Owner == "c"
 	}
 	if !landed {
-		t.Fatal("no new query went to c after it came back")
+		v.Fatalf("no new query went to c after it came back")
 	}
 	t.Logf("c rejoined %v after its restart completed", rejoin.Round(time.Millisecond))
 }
