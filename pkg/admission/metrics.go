@@ -12,7 +12,17 @@ type Metrics struct {
 	ExtRouterErrors prometheus.Counter
 	// Sessions counts statements of client sessions by what affinity did.
 	Sessions *prometheus.CounterVec
+	// Decisions counts decided submissions by group, workload class and
+	// outcome; Rejections the refused ones by group and Trino error name.
+	Decisions  *prometheus.CounterVec
+	Rejections *prometheus.CounterVec
+	// Stages times each stage of the pipeline.
+	Stages *prometheus.HistogramVec
 }
+
+// stageBuckets span a cached decision (microseconds) to a cost estimate
+// or an external router at its timeout (seconds).
+var stageBuckets = []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 
 // NewMetrics registers the metrics on reg (nil: unregistered, for tests).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -33,9 +43,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchyard_client_sessions_total",
 			Help: "Statements of client sessions in groups with session affinity, by outcome: pinned (a new session's first statement), kept (on its cluster), moved (its cluster was no longer usable), restarted (its record had idled out or was lost).",
 		}, []string{"outcome"}),
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_admission_decisions_total",
+			Help: "Query submissions decided, by routing group (\"\" when none was known), workload class (\"\" when ungoverned) and outcome: routed, queued (held in the gateway's queue), rejected.",
+		}, []string{"group", "class", "outcome"}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_admission_rejections_total",
+			Help: "Query submissions refused, by routing group and the Trino error name the client read (QUERY_REFUSED_BY_POLICY, QUOTA_EXCEEDED, NO_HEALTHY_CLUSTER, ...).",
+		}, []string{"group", "reason"}),
+		Stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "switchyard_admission_stage_seconds",
+			Help:    "Time each admission stage took for a submission (classify, external-router, cost, findings, session, policy, protection, transaction, affinity, governance, balance); policy and protection are the Rego evaluations.",
+			Buckets: stageBuckets,
+		}, []string{"stage"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Routed, m.StoreError, m.ExtRouterErrors, m.Sessions)
+		reg.MustRegister(m.Routed, m.StoreError, m.ExtRouterErrors, m.Sessions, m.Decisions, m.Rejections, m.Stages)
 	}
 	return m
 }

@@ -15,6 +15,7 @@ package admission
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"strings"
 	"sync"
@@ -90,6 +91,8 @@ type Options struct {
 type Pipeline struct {
 	o      Options
 	stages []Stage
+	// timers observe each stage's time (Metrics.Stages, by stage).
+	timers []prometheus.Observer
 	fleet  fleetView
 	// background counts store writes still running after a call returned.
 	background sync.WaitGroup
@@ -123,6 +126,9 @@ func New(o Options) *Pipeline {
 		affinity{p},
 		governanceStage{p},
 		balance{p},
+	}
+	for _, st := range p.stages {
+		p.timers = append(p.timers, o.Metrics.Stages.WithLabelValues(st.Name()))
 	}
 	return p
 }
@@ -200,8 +206,15 @@ func (p *Pipeline) Submit(ctx context.Context, s *Submission) Outcome {
 		s.policy = p.o.Policy.Current()
 	}
 	var out Outcome
-	for _, st := range p.stages {
-		if o, done := st.Admit(ctx, s); done {
+	t0 := start
+	for i, st := range p.stages {
+		o, done := st.Admit(ctx, s)
+		if !s.Dry {
+			t1 := time.Now()
+			p.timers[i].Observe(t1.Sub(t0).Seconds())
+			t0 = t1
+		}
+		if done {
 			out = o
 			break
 		}
@@ -210,8 +223,38 @@ func (p *Pipeline) Submit(ctx context.Context, s *Submission) Outcome {
 		p.rejected(s, out.Error)
 		p.releaseSlot(ctx, s) // a stage after governance refused it
 	}
+	if !s.Dry {
+		p.count(s, out)
+	}
 	p.record(s, start)
 	return out
+}
+
+// count adds the decision to the decision metrics. Its labels are bounded
+// by the configuration: a group the client asked for that the fleet does
+// not have counts as "", a class only when governance knew it.
+func (p *Pipeline) count(s *Submission, out Outcome) {
+	group := s.Decision.Group
+	if group == "" {
+		if f := p.o.Router.Fleet(); f != nil {
+			if _, ok := f.Group(s.Route.Group); ok {
+				group = s.Route.Group
+			}
+		}
+	}
+	class := ""
+	if s.Workload != nil {
+		class = s.Workload.Class
+	}
+	outcome := "routed"
+	switch out.Action {
+	case Reject:
+		outcome = "rejected"
+		p.o.Metrics.Rejections.WithLabelValues(group, out.Error.Code.Name).Inc()
+	case Respond:
+		outcome = "queued"
+	}
+	p.o.Metrics.Decisions.WithLabelValues(group, class, outcome).Inc()
 }
 
 // rejected notes a refusal in the decision log entry and the log.

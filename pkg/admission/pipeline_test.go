@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/switchyard-gw/switchyard/pkg/extrouter"
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
@@ -472,4 +473,44 @@ func TestTransactionLookupWithAFailingStore(t *testing.T) {
 			t.Fatalf("the lookup took %v; want it bounded by TransactionWait (100ms)", d)
 		}
 	})
+}
+
+// Every decided submission is counted by group, class and outcome, a
+// refusal also by its Trino error; a group the fleet does not have is not
+// a label (clients choose it); each stage that ran is timed; a dry run
+// counts nothing.
+func TestDecisionMetrics(t *testing.T) {
+	p, m := newPipeline(t, store.NewMemory().Queries)
+	ctx := context.Background()
+	p.Submit(ctx, &Submission{Req: submission("SELECT 1")})
+	rj := p.Submit(ctx, &Submission{Req: submission("SELECT 1", "x-trino-routing-group", "no-such-group-"+strings.Repeat("x", 50))})
+	if rj.Action != Reject {
+		t.Fatalf("unknown group: %+v", rj)
+	}
+	p.DryRun(ctx, DryRunRequest{SQL: "SELECT 2"})
+	if n := testutil.ToFloat64(m.Decisions.WithLabelValues("adhoc", "", "routed")); n != 1 {
+		t.Errorf("routed decisions %v", n)
+	}
+	if n := testutil.ToFloat64(m.Decisions.WithLabelValues("", "", "rejected")); n != 1 {
+		t.Errorf("rejected decisions %v", n)
+	}
+	if n := testutil.ToFloat64(m.Rejections.WithLabelValues("", rj.Error.Code.Name)); n != 1 {
+		t.Errorf("rejections %s: %v", rj.Error.Code.Name, n)
+	}
+	if n := testutil.CollectAndCount(m.Decisions); n != 2 {
+		t.Errorf("%d decision series, want 2", n)
+	}
+	// Both submissions ran every stage (balance refused the unknown group).
+	counts := map[string]uint64{}
+	for _, stage := range []string{"classify", "balance"} {
+		h := m.Stages.WithLabelValues(stage).(prometheus.Histogram)
+		var pb dto.Metric
+		if err := h.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		counts[stage] = pb.GetHistogram().GetSampleCount()
+	}
+	if counts["classify"] != 2 || counts["balance"] != 2 {
+		t.Errorf("stage timings %v, want 2 each", counts)
+	}
 }
