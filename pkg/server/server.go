@@ -126,7 +126,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		extProcHealth: grpchealth.NewServer(), xdsHealth: grpchealth.NewServer(), stopDelay: stopNotice}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	if s.store, err = openStore(cfg, log); err != nil {
+	if s.store, err = openStore(cfg, log, s.redisMetrics()); err != nil {
 		return nil, err
 	}
 	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "switchyard_store_round_trips_total",
@@ -183,7 +183,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+func openStore(cfg *config.Config, log *slog.Logger, onRoundTrip func(string, time.Duration, error)) (*store.Store, error) {
 	if cfg.Store.Type != config.StoreRedis {
 		log.Warn("using the in-memory store: state is not shared, so run a single control-plane replica; a fleet of replicas needs store.type: redis")
 		return store.NewMemory(), nil
@@ -196,7 +196,7 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 	}
 	return store.NewRedis(store.RedisOptions{Mode: r.Mode, Addresses: addrs, MasterName: r.MasterName,
 		Username: r.Username, Password: r.Password, SentinelUsername: r.SentinelUsername, SentinelPassword: r.SentinelPassword,
-		DB: r.DB, Timeout: r.Timeout, KeyPrefix: r.KeyPrefix,
+		DB: r.DB, Timeout: r.Timeout, KeyPrefix: r.KeyPrefix, OnRoundTrip: onRoundTrip,
 		OnUnreplicated: func(txn string) {
 			unreplicated.Fail("store.transaction_unreplicated", "transaction records are written to the Redis primary but no replica acknowledges them: a failover now could lose them (the gateway then asks the coordinators)", "transaction", txn)
 		}})

@@ -37,6 +37,10 @@ type RedisOptions struct {
 	// OnUnreplicated is told of a transaction record that no replica
 	// acknowledged within a second (Sentinel mode; nil: nothing).
 	OnUnreplicated func(transactionID string)
+	// OnRoundTrip, when set, is told of every round trip to Redis: the
+	// command's name in lower case ("pipeline" for a pipeline), how long
+	// it took and its error (nil for an answer, a missing key included).
+	OnRoundTrip func(command string, took time.Duration, err error)
 }
 
 // universalOptions maps the options to go-redis's, choosing the client by
@@ -58,6 +62,10 @@ func (o RedisOptions) universalOptions() (*redis.UniversalOptions, error) {
 		WriteTimeout: o.Timeout,
 		// One retry: the request path cannot wait for three.
 		MaxRetries: 1,
+		// No CLIENT SETINFO on connect: Redis before 7.2 refuses it, which
+		// go-redis ignores but the round-trip metrics would count as a
+		// Redis error on every new connection.
+		DisableIdentity: true,
 		// A caller's deadline ends a call even mid-read: a request path
 		// that must answer Envoy within its ext_proc message timeout
 		// bounds its store calls below the store's own timeout.
@@ -95,7 +103,7 @@ func NewRedis(o RedisOptions) (*Store, error) {
 		return nil, err
 	}
 	c := redis.NewUniversalClient(u)
-	trips := &roundTrips{}
+	trips := &roundTrips{observe: o.OnRoundTrip}
 	c.AddHook(trips)
 	k := keys{prefix: o.KeyPrefix}
 	return &Store{

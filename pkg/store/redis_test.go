@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -316,5 +317,70 @@ func TestRoundTrips(t *testing.T) {
 	step("an admission (one script)", 1, admit("s2"))
 	if n := NewMemory().RoundTrips(); n != 0 {
 		t.Fatalf("the memory store counts %d round trips", n)
+	}
+}
+
+// TestRoundTripObserver: every round trip is reported with its command's
+// name and time; a missing key and a script Redis must load first are
+// answers, a refused command is an error.
+func TestRoundTripObserver(t *testing.T) {
+	type seen struct {
+		cmd string
+		err bool
+	}
+	var mu sync.Mutex
+	var got []seen
+	rs, err := NewRedis(RedisOptions{Mode: RedisStandalone, Addresses: []string{sharedRedis(t).Addr}, Timeout: time.Second,
+		KeyPrefix: fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano()),
+		OnRoundTrip: func(cmd string, took time.Duration, err error) {
+			if took <= 0 {
+				t.Errorf("%s took %v", cmd, took)
+			}
+			mu.Lock()
+			got = append(got, seen{cmd, err != nil})
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	ctx := context.Background()
+	if err := rs.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	if _, err := rs.Queries.GetQuery(ctx, "20261204_100000_00009_zzzzz"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing query: %v", err)
+	}
+	if err := rs.Queries.PutQuery(ctx, "20261204_100000_00009_zzzzz", QueryRoute{Cluster: "a", Coordinator: "0"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// A command Redis refuses (a wrong type) is an error.
+	raw := redis.NewClient(&redis.Options{Addr: sharedRedis(t).Addr, DisableIdentity: true})
+	defer raw.Close()
+	raw.AddHook(&roundTrips{observe: func(cmd string, _ time.Duration, err error) {
+		mu.Lock()
+		got = append(got, seen{cmd, err != nil})
+		mu.Unlock()
+	}})
+	key := fmt.Sprintf("test:%s:%d:str", t.Name(), time.Now().UnixNano())
+	raw.Set(ctx, key, "x", time.Minute)
+	_ = raw.HGet(ctx, key, "f").Err()
+	mu.Lock()
+	defer mu.Unlock()
+	// The new connection's handshake (HELLO, and CLIENT subcommands that
+	// depend on the Redis version) comes between; it never is an error.
+	var calls []seen
+	for _, s := range got {
+		if (s.cmd == "hello" || s.cmd == "client") && !s.err {
+			continue
+		}
+		calls = append(calls, s)
+	}
+	want := []seen{{"get", false}, {"set", false}, {"set", false}, {"hget", true}}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Fatalf("round trips %v (all: %v), want %v", calls, got, want)
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -32,6 +35,63 @@ type Server struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	metrics Metrics
+
+	// What the connected Envoys run (see Envoys).
+	envoysMu sync.Mutex
+	streams  map[int64]*stream
+	version  string    // the current snapshot's
+	pushed   time.Time // when it was set
+}
+
+// stream is one connected Envoy: its node ID and, per resource type it
+// asked for, the version it last applied.
+type stream struct {
+	node    string
+	applied map[string]string
+}
+
+// Envoy is what one connected Envoy runs.
+type Envoy struct {
+	Node string `json:"node"`
+	// Applied is the snapshot version the Envoy last applied, by resource
+	// type ("" before it applied any).
+	Applied map[string]string `json:"applied"`
+	// Current: it applied the current snapshot for every type it asked
+	// for. Behind is how long the current snapshot has waited when not.
+	Current bool          `json:"current"`
+	Behind  time.Duration `json:"behind,omitempty"`
+}
+
+// Envoys lists the Envoys connected to this server (one per ADS stream)
+// and whether they run the current configuration, with the current
+// snapshot's version and when it was published.
+func (s *Server) Envoys() (list []Envoy, version string, pushed time.Time) {
+	s.envoysMu.Lock()
+	defer s.envoysMu.Unlock()
+	now := time.Now()
+	for _, st := range s.streams {
+		e := Envoy{Node: st.node, Applied: make(map[string]string, len(st.applied)), Current: len(st.applied) > 0}
+		for t, v := range st.applied {
+			e.Applied[shortType(t)] = v
+			if v != s.version {
+				e.Current = false
+			}
+		}
+		if !e.Current && !s.pushed.IsZero() {
+			e.Behind = now.Sub(s.pushed)
+		}
+		list = append(list, e)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Node < list[j].Node })
+	return list, s.version, s.pushed
+}
+
+// shortType names a resource type by its message (Cluster, Listener, ...).
+func shortType(typeURL string) string {
+	if i := strings.LastIndexByte(typeURL, '.'); i >= 0 {
+		return typeURL[i+1:]
+	}
+	return typeURL
 }
 
 // Metrics are the xDS counters the server updates; nil fields are skipped.
@@ -70,6 +130,11 @@ func (s *Server) Update(ctx context.Context, r *Resources) (string, error) {
 	if err := s.cache.SetSnapshot(ctx, nodeGroup, snap); err != nil {
 		return "", err
 	}
+	s.envoysMu.Lock()
+	if v != s.version {
+		s.version, s.pushed = v, time.Now()
+	}
+	s.envoysMu.Unlock()
 	if s.metrics.Pushes != nil {
 		s.metrics.Pushes()
 	}
@@ -124,15 +189,38 @@ func (s *Server) Register(ctx context.Context, g *grpc.Server) {
 			if s.metrics.Conns != nil {
 				s.metrics.Conns(1)
 			}
+			s.envoysMu.Lock()
+			if s.streams == nil {
+				s.streams = map[int64]*stream{}
+			}
+			s.streams[id] = &stream{applied: map[string]string{}}
+			s.envoysMu.Unlock()
 			return nil
 		},
 		StreamClosedFunc: func(id int64, node *corev3.Node) {
 			if s.metrics.Conns != nil {
 				s.metrics.Conns(-1)
 			}
+			s.envoysMu.Lock()
+			delete(s.streams, id)
+			s.envoysMu.Unlock()
 			s.log.Info("envoy disconnected", "stream", id, "node", node.GetId())
 		},
 		StreamRequestFunc: func(id int64, req *discoveryv3.DiscoveryRequest) error {
+			// A request's version_info is the version the Envoy last
+			// applied for the type, with an ACK as with a NACK.
+			s.envoysMu.Lock()
+			if st := s.streams[id]; st != nil {
+				if n := req.GetNode().GetId(); n != "" {
+					st.node = n
+				}
+				if len(st.applied) < 16 { // the xDS types; a stream asks for a handful
+					st.applied[req.GetTypeUrl()] = req.GetVersionInfo()
+				} else if _, ok := st.applied[req.GetTypeUrl()]; ok {
+					st.applied[req.GetTypeUrl()] = req.GetVersionInfo()
+				}
+			}
+			s.envoysMu.Unlock()
 			if e := req.GetErrorDetail(); e != nil {
 				s.log.Error("envoy rejected configuration (NACK)", "node", req.GetNode().GetId(),
 					"type", req.GetTypeUrl(), "version", req.GetVersionInfo(), "error", e.GetMessage())

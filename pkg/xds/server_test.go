@@ -221,3 +221,85 @@ func TestBootstrapTLS(t *testing.T) {
 		t.Fatalf("a bootstrap without --tls-* has TLS:\n%s", plain)
 	}
 }
+
+// Envoys shows each connected Envoy's applied version per type: current
+// once it acknowledged the snapshot, behind (with how long) after a new
+// snapshot until it acknowledges that; a closed stream leaves the list.
+func TestEnvoysTrackAppliedVersions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := NewServer(slog.New(slog.DiscardHandler), Metrics{})
+	v1, err := s.Update(ctx, translateFile(t, "testdata/in/basic.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	s.Register(ctx, g)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(l) }()
+	defer g.Stop()
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sctx, stop := context.WithCancel(ctx)
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := func() *discoveryv3.DiscoveryResponse {
+		t.Helper()
+		r, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	send := func(r *discoveryv3.DiscoveryRequest) {
+		t.Helper()
+		if err := stream.Send(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(what string, ok func([]Envoy) bool) []Envoy {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			list, _, _ := s.Envoys()
+			if ok(list) {
+				return list
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: envoys %+v", what, list)
+			}
+			time.Sleep(5 * time.Millisecond) // polling with a deadline
+		}
+	}
+	send(&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "envoy-1"}, TypeUrl: resource.ListenerType})
+	r := recv()
+	waitFor("subscribed, nothing applied", func(l []Envoy) bool { return len(l) == 1 && !l[0].Current && l[0].Node == "envoy-1" })
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.ListenerType, VersionInfo: r.GetVersionInfo(), ResponseNonce: r.GetNonce()})
+	list := waitFor("acknowledged", func(l []Envoy) bool { return len(l) == 1 && l[0].Current })
+	if list[0].Applied["Listener"] != v1 || list[0].Behind != 0 {
+		t.Fatalf("after the ACK: %+v", list[0])
+	}
+	// A new snapshot: behind until acknowledged.
+	res := translateFile(t, "testdata/in/basic.yaml")
+	res.Listeners[0].StatPrefix = "changed"
+	v2, err := s.Update(ctx, res)
+	if err != nil || v2 == v1 {
+		t.Fatalf("update: %s, %v", v2, err)
+	}
+	if list, version, pushed := s.Envoys(); list[0].Current || version != v2 || pushed.IsZero() {
+		t.Fatalf("before the ACK of %s: %+v", v2, list)
+	}
+	r = recv()
+	send(&discoveryv3.DiscoveryRequest{TypeUrl: resource.ListenerType, VersionInfo: r.GetVersionInfo(), ResponseNonce: r.GetNonce()})
+	waitFor("acknowledged the new snapshot", func(l []Envoy) bool { return len(l) == 1 && l[0].Current && l[0].Applied["Listener"] == v2 })
+	stop()
+	waitFor("disconnected", func(l []Envoy) bool { return len(l) == 0 })
+}
