@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,8 +243,8 @@ func metricValue(t *testing.T, g *gateway, sample string) float64 {
 	return replicaMetric(t, g.cps[0], sample)
 }
 
-// replicaMetric reads one sample from a replica's /metrics (0 when
-// absent).
+// replicaMetric adds the samples of a replica's /metrics with the name and
+// (at least) the labels of sample (0 when there are none).
 func replicaMetric(t *testing.T, cp *harness.Switchyard, sample string) float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + cp.AdminAddr + "/metrics")
@@ -255,13 +256,44 @@ func replicaMetric(t *testing.T, cp *harness.Switchyard, sample string) float64 
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err == nil {
-				return f
-			}
+	return sumSamples(string(b), sample)
+}
+
+// sumSamples adds the values of the samples in Prometheus text that have
+// the name of sample (name{label="value",...}) and at least its labels.
+func sumSamples(text, sample string) float64 {
+	name, want := splitSample(sample)
+	total := 0.0
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		series, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		n, labels := splitSample(series)
+		if n != name {
+			continue
+		}
+		match := true
+		for _, l := range want {
+			match = match && slices.Contains(labels, l)
+		}
+		var f float64
+		if _, err := fmt.Sscan(value, &f); match && err == nil {
+			total += f
 		}
 	}
-	return 0
+	return total
+}
+
+// splitSample splits name{a="1",b="2"} into its name and its label pairs
+// (label values without commas, as the tests use them).
+func splitSample(s string) (string, []string) {
+	name, rest, ok := strings.Cut(s, "{")
+	if !ok {
+		return s, nil
+	}
+	return name, strings.Split(strings.TrimSuffix(rest, "}"), ",")
 }

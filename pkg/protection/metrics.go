@@ -21,8 +21,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_protection_actions_total",
-			Help: "Query protection actions, by action (deny, route, caps, kill, throttle, quarantine, warn) and mode (enforced; report_only: recorded by a dry-run or report-only rule, not taken).",
-		}, []string{"action", "mode"}),
+			Help: "Query protection actions, by action (deny, route, caps, kill, throttle, quarantine, warn), mode (enforced; report_only: recorded by a dry-run or report-only rule, not taken), the policy rule that asked for it and the cluster (\"\" before the query runs).",
+		}, []string{"action", "mode", "rule", "cluster"}),
 		Incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchyard_protection_incidents_total",
 			Help: "Incidents remembered by query fingerprint, by kind (failure: a limit or out of memory; killed: by the watchdog; quarantine).",

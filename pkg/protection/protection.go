@@ -74,6 +74,37 @@ type Guard struct {
 	o          Options
 	errors     map[string]bool
 	background sync.WaitGroup
+	rules      ruleLabels
+}
+
+// ruleLabels bounds the rule names used as metric labels: the policy names
+// its rules, so a policy that makes names up (a table or a user in one)
+// must not grow the metrics without end. The first maxRuleLabels names of
+// at most 64 bytes keep theirs; the others count as "other".
+type ruleLabels struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+const maxRuleLabels = 64
+
+func (r *ruleLabels) label(rule string) string {
+	if len(rule) > 64 {
+		return "other"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[rule] {
+		return rule
+	}
+	if len(r.seen) >= maxRuleLabels {
+		return "other"
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	r.seen[rule] = true
+	return rule
 }
 
 // New returns a Guard.
@@ -169,7 +200,7 @@ func (g *Guard) Record(a store.Action) {
 	if a.ReportOnly {
 		mode = "report_only"
 	}
-	g.o.Metrics.Actions.WithLabelValues(a.Action, mode).Inc()
+	g.o.Metrics.Actions.WithLabelValues(a.Action, mode, g.rules.label(a.Rule), a.Cluster).Inc()
 	args := []any{"action", a.Action, "rule", a.Rule, "reason", a.Reason, "user", a.User}
 	for _, kv := range [][2]string{{"query", a.QueryID}, {"cluster", a.Cluster}, {"fingerprint", a.Fingerprint}} {
 		if kv[1] != "" {
