@@ -6,6 +6,8 @@
 #   Python client    PyPI trino (pinned), in .cache/venv
 #   Redis            Debian redis-server and redis-sentinel (apt-get, needs root or sudo)
 #   Chromium         Debian chromium (apt-get): the web UI test's headless browser
+#   Prometheus       Debian prometheus and prometheus-alertmanager (apt-get): promtool
+#                    tests of the alert rules, the alerting e2e test
 #   SQLAlchemy       PyPI (pinned), in .cache/venv: the trino dialect's tests
 #   Trino server     Maven Central trino-server-core + tpch, memory and hive plugins,
 #                    and the HTTP event listener plugin from the full trino-server
@@ -55,13 +57,14 @@ echo "$java_home" > "$cache/java_home"
 say "java for Trino: $java_home"
 
 # --- Redis --------------------------------------------------------------
-# apt_install PKG: install a Debian package, refreshing the lists once if
-# the first try fails.
+# apt_install PKG [APT OPTION...]: install a Debian package, refreshing the
+# lists once if the first try fails.
 apt_install() {
-  local sudo=""
+  local sudo="" pkg=$1
+  shift
   [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-  if ! { $sudo apt-get install -y -q "$1" >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q "$1" >/dev/null; }; }; then
-    die "cannot install $1 with apt-get (needs root or passwordless sudo)"
+  if ! { $sudo apt-get install -y -q "$@" "$pkg" >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q "$@" "$pkg" >/dev/null; }; }; then
+    die "cannot install $pkg with apt-get (needs root or passwordless sudo)"
   fi
 }
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -83,6 +86,19 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
 say "chromium: $(chromium --version 2>/dev/null | awk '{print $2}')"
+# Prometheus and Alertmanager: promtool tests the alert rules, and an e2e
+# test runs both as processes (the packages' services are not used; the
+# tests start their own on loopback ports). Without recommends: no
+# node exporter.
+if ! command -v promtool >/dev/null 2>&1; then
+  say "installing prometheus from Debian"
+  apt_install prometheus --no-install-recommends
+fi
+if ! command -v amtool >/dev/null 2>&1; then
+  say "installing prometheus-alertmanager from Debian"
+  apt_install prometheus-alertmanager --no-install-recommends
+fi
+say "prometheus: $(prometheus --version 2>&1 | awk 'NR==1 {print $3}'), alertmanager: $(prometheus-alertmanager --version 2>&1 | awk 'NR==1 {print $3}')"
 
 # --- Python virtualenv: Envoy and the trino client ------------------------
 venv="$cache/venv"

@@ -97,8 +97,18 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.transitions.Collect(ch)
 	f := c.Fleet()
+	if f != nil {
+		// Every coordinator's transitions start at 0, so that its first
+		// fall is an increase (a series born at 1 hides it from rate()).
+		for i := range f.Clusters {
+			for _, co := range f.Clusters[i].Coordinators {
+				c.transitions.WithLabelValues(f.Clusters[i].Name, co.Name, health.Healthy.String())
+				c.transitions.WithLabelValues(f.Clusters[i].Name, co.Name, health.Unhealthy.String())
+			}
+		}
+	}
+	c.transitions.Collect(ch)
 	if f == nil {
 		return
 	}

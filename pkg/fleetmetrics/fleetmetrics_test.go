@@ -64,8 +64,14 @@ switchyard_coordinator_healthy{cluster="etl-1",coordinator="0"} 0
 switchyard_coordinator_healthy{cluster="green",coordinator="0"} 1
 # HELP switchyard_coordinator_transitions_total Coordinator health changes seen by this replica's checks, by the state reached (healthy: it rose, unhealthy: it fell). Several per minute is a flapping or restarting coordinator.
 # TYPE switchyard_coordinator_transitions_total counter
+switchyard_coordinator_transitions_total{cluster="blue",coordinator="0",to="healthy"} 0
+switchyard_coordinator_transitions_total{cluster="blue",coordinator="0",to="unhealthy"} 0
+switchyard_coordinator_transitions_total{cluster="blue",coordinator="1",to="healthy"} 0
+switchyard_coordinator_transitions_total{cluster="blue",coordinator="1",to="unhealthy"} 0
 switchyard_coordinator_transitions_total{cluster="etl-1",coordinator="0",to="healthy"} 1
 switchyard_coordinator_transitions_total{cluster="etl-1",coordinator="0",to="unhealthy"} 2
+switchyard_coordinator_transitions_total{cluster="green",coordinator="0",to="healthy"} 0
+switchyard_coordinator_transitions_total{cluster="green",coordinator="0",to="unhealthy"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "switchyard_cluster_up", "switchyard_cluster_queries",
 		"switchyard_group_clusters_up", "switchyard_coordinator_healthy", "switchyard_coordinator_transitions_total"); err != nil {
