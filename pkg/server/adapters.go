@@ -42,6 +42,10 @@ func (s *Server) xdsMetrics() xds.Metrics {
 	nacks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "switchyard_xds_nacks_total", Help: "Configurations rejected by an Envoy, by resource type."}, []string{"type"})
 	conns := prometheus.NewGauge(prometheus.GaugeOpts{Name: "switchyard_xds_streams", Help: "Open ADS streams (connected Envoys)."})
 	s.reg.MustRegister(pushes, nacks, conns, envoysCollector{s})
+	// Every type's NACKs start at 0, so that the first is an increase.
+	for _, t := range xds.ResourceTypes {
+		nacks.WithLabelValues(t)
+	}
 	return xds.Metrics{
 		Pushes: pushes.Inc,
 		Nacks:  func(t string) { nacks.WithLabelValues(t).Inc() },
@@ -60,8 +64,10 @@ func (s *Server) redisMetrics() func(string, time.Duration, error) {
 	s.reg.MustRegister(took, failed)
 	return func(cmd string, d time.Duration, err error) {
 		took.WithLabelValues(cmd).Observe(d.Seconds())
-		if err != nil {
-			failed.WithLabelValues(cmd).Inc()
+		// A command's errors start at 0 with its first round trip, so that
+		// its first error is an increase.
+		if c := failed.WithLabelValues(cmd); err != nil {
+			c.Inc()
 		}
 	}
 }

@@ -29,6 +29,9 @@ type sameForAll struct{}
 
 func (sameForAll) ID(*corev3.Node) string { return nodeGroup }
 
+// ResourceTypes are the type URLs of the resources the server serves.
+var ResourceTypes = []string{resource.ListenerType, resource.RouteType, resource.ClusterType, resource.EndpointType, resource.SecretType}
+
 // Server serves translated resources over ADS to any number of Envoys.
 type Server struct {
 	cache   cachev3.SnapshotCache
