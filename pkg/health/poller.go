@@ -75,8 +75,9 @@ type entry struct {
 	load     Load
 	checked  time.Time
 	cancel   context.CancelFunc
-	// uptime is the last uptime seen; restarts count the restarts seen.
-	uptime      time.Duration
+	// started is when the coordinator started, by its uptime at a check;
+	// restarts count the restarts seen.
+	started     time.Time
 	restarts    int
 	lastRestart time.Time
 }
@@ -225,9 +226,13 @@ func (p *Poller) record(e *entry, load Load, err error) {
 	}
 	changed := e.tracker.Observe(err == nil)
 	s := e.tracker.State()
-	restarted := restartedSince(e.uptime, load.Uptime)
+	restarted := false
 	if load.Uptime > 0 {
-		e.uptime = load.Uptime
+		started := e.checked.Add(-load.Uptime)
+		restarted = restartedSince(e.started, started, load.Uptime)
+		if restarted || e.started.IsZero() {
+			e.started = started
+		}
 	}
 	if restarted {
 		e.restarts++
@@ -244,10 +249,12 @@ func (p *Poller) record(e *entry, load Load, err error) {
 	}
 }
 
-// restartedSince reports whether an uptime of now, after one of before,
-// means a restart: it went back by more than a second (Trino reports its
-// uptime rounded to a few digits, which never makes it go back; the
-// second absorbs clock noise).
-func restartedSince(before, now time.Duration) bool {
-	return before > 0 && now > 0 && now < before-time.Second
+// restartedSince reports whether a coordinator that started at before
+// (by an earlier check) and now reports an uptime that puts its start at
+// started has restarted since: its start moved later by more than Trino's
+// rounding of the uptime (three digits: at most 1% of it) plus two
+// seconds of noise. A coordinator restarting every few seconds is seen,
+// which comparing uptimes would miss.
+func restartedSince(before, started time.Time, uptime time.Duration) bool {
+	return !before.IsZero() && started.Sub(before) > 2*time.Second+uptime/100
 }
