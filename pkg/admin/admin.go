@@ -45,6 +45,8 @@ type Options struct {
 	Doctor func(ctx context.Context, cluster string) (doctor.Report, error)
 	// Protection serves /api/v1/protection (nil: none).
 	Protection *Protection
+	// AutoRecovery serves /api/v1/autorecovery (nil: none).
+	AutoRecovery AutoRecoveryView
 	// Events is the ingest endpoint of Trino's event listener, served at
 	// events.Path; it authenticates its senders itself (nil: none).
 	Events http.Handler
@@ -84,7 +86,8 @@ func Handler(o Options) http.Handler {
 			log = slog.New(slog.DiscardHandler)
 		}
 		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance,
-			auditLog: o.Audit, replica: o.Replica, doctor: o.Doctor, protection: o.Protection})
+			auditLog: o.Audit, replica: o.Replica, doctor: o.Doctor, protection: o.Protection,
+			autoRecovery: o.AutoRecovery})
 	}
 	if o.Events != nil {
 		mux.Handle(events.Path, o.Events)

@@ -51,6 +51,8 @@ type api struct {
 	doctor func(ctx context.Context, cluster string) (doctor.Report, error)
 	// protection serves the query protection endpoints (nil: none).
 	protection *Protection
+	// autoRecovery serves /api/v1/autorecovery (nil: none).
+	autoRecovery AutoRecoveryView
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -83,6 +85,9 @@ func registerAPI(mux *http.ServeMux, a *api) {
 	}
 	if a.auditLog != nil {
 		registerAuditAPI(mux, a)
+	}
+	if a.autoRecovery != nil {
+		registerAutoRecoveryAPI(mux, a.autoRecovery, g)
 	}
 	if a.doctor != nil {
 		// Operator: it runs queries on every cluster and probes every

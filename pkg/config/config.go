@@ -30,6 +30,7 @@ type Config struct {
 	Governance   Governance   `yaml:"governance"`
 	Events       Events       `yaml:"events"`
 	Protection   Protection   `yaml:"protection"`
+	AutoRecovery AutoRecovery `yaml:"autoRecovery"`
 	Groups       []Group      `yaml:"groups"`
 	Clusters     []Cluster    `yaml:"clusters"`
 
@@ -429,13 +430,14 @@ func Defaults() Config {
 			ExtProcTimeout:  time.Second,
 			LeaseTTL:        10 * time.Second,
 		},
-		Store:      Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Mode: RedisStandalone, Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
-		Health:     Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
-		Admin:      Admin{DrainTimeout: time.Hour},
-		Policy:     Policy{DecisionLogSize: 1000},
-		Governance: defaultGovernance(),
-		Events:     Events{MaxBytes: 16 << 20},
-		Protection: defaultProtection(),
+		Store:        Store{Type: "memory", QueryTTL: 24 * time.Hour, Redis: Redis{Mode: RedisStandalone, Timeout: 200 * time.Millisecond, KeyPrefix: "sy:"}},
+		Health:       Health{Interval: 2 * time.Second, Timeout: time.Second, FallThreshold: 3, RiseThreshold: 2},
+		Admin:        Admin{DrainTimeout: time.Hour},
+		Policy:       Policy{DecisionLogSize: 1000},
+		Governance:   defaultGovernance(),
+		Events:       Events{MaxBytes: 16 << 20},
+		Protection:   defaultProtection(),
+		AutoRecovery: defaultAutoRecovery(),
 		Routing: Routing{
 			Cost:         Cost{Timeout: 2 * time.Second, CacheTTL: 10 * time.Minute, CacheSize: 10000},
 			Resubmission: Resubmission{MaxQueryBytes: 256 << 10, MaxAttempts: 2, ProbeTimeout: 2 * time.Second},
@@ -492,6 +494,7 @@ func (c *Config) applyDerivedDefaults() {
 	}
 	c.Events.applyDefaults()
 	c.Protection.applyDefaults()
+	c.AutoRecovery.applyDefaults()
 	c.Listener.Authentication.applyDefaults()
 	r := &c.Store.Redis
 	if r.PasswordEnv != "" && r.Password == "" {

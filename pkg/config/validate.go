@@ -176,6 +176,7 @@ func (c *Config) Validate() error {
 	c.Governance.validate(c.Listener.RequestTimeout, add)
 	c.Events.validate(add)
 	c.Protection.validate(add)
+	c.AutoRecovery.validate(add)
 
 	groups := map[string]bool{}
 	if len(c.Groups) == 0 {

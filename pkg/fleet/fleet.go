@@ -59,6 +59,8 @@ type Cluster struct {
 	// when Failback is false (empty: by role).
 	Primary string
 	Drain   *Drain
+	// Auto: auto-recovery took the cluster out (it is inactive).
+	Auto *AutoOut
 }
 
 // Coordinator is one coordinator of a cluster.
@@ -113,6 +115,15 @@ type Status struct {
 	Since   time.Time `json:"since"`
 	Primary string    `json:"primary,omitempty"`
 	Drain   *Drain    `json:"drain,omitempty"`
+	// Auto is set while auto-recovery holds the cluster out of rotation
+	// (state inactive); an operator's state change clears it.
+	Auto *AutoOut `json:"auto,omitempty"`
+}
+
+// AutoOut is why and since when auto-recovery took a cluster out.
+type AutoOut struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // Drain is the progress of a drain.
@@ -168,7 +179,7 @@ func Build(c *config.Config, d *Doc, rev int64) *Fleet {
 			st = Status{State: State(cl.State)}
 		}
 		out := Cluster{Name: cl.Name, Group: cl.Group, Weight: *cl.Weight, Failback: *cl.Failback, Tags: cl.Tags,
-			State: st.State, Primary: st.Primary, Drain: st.Drain}
+			State: st.State, Primary: st.Primary, Drain: st.Drain, Auto: st.Auto}
 		for _, co := range cl.Coordinators {
 			ep, err := config.ParseCoordinatorURL(co.URL)
 			if err != nil {

@@ -362,3 +362,59 @@ func mustCluster(e *env, name string) *fleet.Cluster {
 	c, _ := e.m.Fleet().Cluster(name)
 	return c
 }
+
+// Auto-recovery takes an active cluster out with a reason and readmits
+// it; it never touches a cluster an operator changed, and an operator's
+// state change clears its hold.
+func TestTakeOutAndReadmit(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	conflict := func(what string, err error) {
+		t.Helper()
+		var le *Error
+		if !errors.As(err, &le) || le.Status != 409 {
+			t.Fatalf("%s: %v, want 409", what, err)
+		}
+	}
+	if err := e.m.TakeOut(ctx, "blue", "coordinator 0 restarted 3 times in 52s"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.m.Fleet().Cluster("blue")
+	if c.State != fleet.Inactive || c.Auto == nil || c.Auto.Reason != "coordinator 0 restarted 3 times in 52s" {
+		t.Fatalf("after TakeOut: %+v", c)
+	}
+	if v, _ := e.m.Cluster("blue"); v.AutoRecovery == nil {
+		t.Fatalf("the view hides the hold: %+v", v)
+	}
+	conflict("taking out twice", e.m.TakeOut(ctx, "blue", "again"))
+	if err := e.m.Readmit(ctx, "blue"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.m.Fleet().Cluster("blue"); c.State != fleet.Active || c.Auto != nil {
+		t.Fatalf("after Readmit: %+v", c)
+	}
+	conflict("readmitting an active cluster", e.m.Readmit(ctx, "blue"))
+	// An operator's deactivation is not auto-recovery's to undo, and an
+	// operator who activates a held cluster ends the hold.
+	if err := e.m.SetState(ctx, "blue", fleet.Inactive); err != nil {
+		t.Fatal(err)
+	}
+	conflict("readmitting an operator's inactive cluster", e.m.Readmit(ctx, "blue"))
+	conflict("taking out an inactive cluster", e.m.TakeOut(ctx, "blue", "x"))
+	if err := e.m.SetState(ctx, "blue", fleet.Active); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.TakeOut(ctx, "blue", "errors"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.SetState(ctx, "blue", fleet.Active); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.m.Fleet().Cluster("blue"); c.State != fleet.Active || c.Auto != nil {
+		t.Fatalf("after the operator's activation: %+v", c)
+	}
+	var le *Error
+	if err := e.m.TakeOut(ctx, "nope", "x"); !errors.As(err, &le) || le.Status != 404 {
+		t.Fatalf("unknown cluster: %v", err)
+	}
+}

@@ -107,6 +107,45 @@ func (m *Manager) SetState(ctx context.Context, name string, st fleet.State) err
 	})
 }
 
+// TakeOut makes an active cluster inactive for auto-recovery, with the
+// reason; a cluster in any other state (an operator's drain or
+// deactivation, or already out) is left alone (409).
+func (m *Manager) TakeOut(ctx context.Context, name, reason string) error {
+	return m.update(ctx, func(d *fleet.Doc) error {
+		c, _ := d.Cluster(name)
+		if c == nil {
+			return errorf(http.StatusNotFound, "no cluster %s", name)
+		}
+		st := d.Status[name]
+		if st.State == "" {
+			st.State = fleet.State(c.State)
+		}
+		if st.State != fleet.Active {
+			return errorf(http.StatusConflict, "cluster %s is %s, not active", name, st.State)
+		}
+		now := m.o.Now()
+		d.Status[name] = fleet.Status{State: fleet.Inactive, Since: now, Primary: st.Primary, Auto: &fleet.AutoOut{Reason: reason, Since: now}}
+		return nil
+	})
+}
+
+// Readmit makes a cluster that auto-recovery took out active again; one
+// an operator changed since (its state or its reason is gone) is left
+// alone (409).
+func (m *Manager) Readmit(ctx context.Context, name string) error {
+	return m.update(ctx, func(d *fleet.Doc) error {
+		if c, _ := d.Cluster(name); c == nil {
+			return errorf(http.StatusNotFound, "no cluster %s", name)
+		}
+		st := d.Status[name]
+		if st.State != fleet.Inactive || st.Auto == nil {
+			return errorf(http.StatusConflict, "cluster %s is not held out by auto-recovery", name)
+		}
+		d.Status[name] = fleet.Status{State: fleet.Active, Since: m.o.Now(), Primary: st.Primary}
+		return nil
+	})
+}
+
 // SetWeight changes a cluster's weight.
 func (m *Manager) SetWeight(ctx context.Context, name string, w int) error {
 	if w < 0 || w > 10000 {
@@ -239,6 +278,8 @@ type ClusterView struct {
 	Load         health.Load       `json:"load"`
 	Coordinators []CoordinatorView `json:"coordinators"`
 	Drain        *fleet.Drain      `json:"drain,omitempty"`
+	// AutoRecovery is set while auto-recovery holds the cluster out.
+	AutoRecovery *fleet.AutoOut `json:"autoRecovery,omitempty"`
 }
 
 // CoordinatorView is one coordinator in a ClusterView.
@@ -271,7 +312,8 @@ func (m *Manager) Cluster(name string) (ClusterView, error) {
 }
 
 func (m *Manager) view(c *fleet.Cluster) ClusterView {
-	v := ClusterView{Name: c.Name, Group: c.Group, State: c.State, Weight: c.Weight, Failback: c.Failback, Drain: c.Drain, Health: "unknown"}
+	v := ClusterView{Name: c.Name, Group: c.Group, State: c.State, Weight: c.Weight, Failback: c.Failback, Drain: c.Drain, Health: "unknown",
+		AutoRecovery: c.Auto}
 	healthy, starting, checked := 0, 0, 0
 	v.Load.Known = true
 	for _, co := range c.Coordinators {

@@ -56,6 +56,7 @@ func (s *Server) components() []component {
 		{"readiness", loop(s.waitReady)},
 	}
 	cs = append(cs, s.protectionComponents()...)
+	cs = append(cs, s.autoRecoveryComponents()...)
 	if s.adminTLS != nil {
 		cs = append(cs, component{"admin-tls", loop(func(ctx context.Context) {
 			s.adminTLS.Watch(ctx, 0, func(err error) {
@@ -205,10 +206,11 @@ func (s *Server) adminServer() *http.Server {
 			Secrets: s.cfg.Events.SecretsByValue(), MaxBytes: s.cfg.Events.MaxBytes, Sink: s.eventLog.Sink(s.protection.Sink(s.governor)),
 			Logger: s.log.With("component", "events"), Registerer: s.reg,
 		}),
-		Protection: &admin.Protection{Store: s.store.Protection, Watchdog: s.watchdogDryRun},
-		Audit:      s.store.Audit,
-		Replica:    lease.DefaultHolder(),
-		Logger:     s.log.With("component", "admin"),
+		Protection:   &admin.Protection{Store: s.store.Protection, Watchdog: s.watchdogDryRun},
+		Audit:        s.store.Audit,
+		AutoRecovery: s.autoRecoveryView(),
+		Replica:      lease.DefaultHolder(),
+		Logger:       s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second,
 		// Refused handshakes and malformed requests, in the structured log.
 		ErrorLog: slog.NewLogLogger(s.log.With("component", "admin").Handler(), slog.LevelWarn)}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/switchyard-gw/switchyard/pkg/autorecovery"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -91,6 +92,9 @@ type Server struct {
 	tables     atomic.Pointer[policyTables] // the policy's tables for the metadata catalog
 	watchdog   *watchdog.Watchdog           // nil: protection.watchdog.enabled is off
 	wdLease    *lease.Elector               // one replica of the fleet runs the watchdog
+	// Auto-recovery (nil: autoRecovery.enabled is off) and its lease.
+	recoverer *autorecovery.Recoverer
+	arLease   *lease.Elector
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr, QueueAddr string
@@ -141,6 +145,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		Client: s.coord, Logger: log,
 		// Set below, before the first check (SetTargets starts them).
 		OnChange: func(key string, st health.State) { fleetGauges.OnChange(key, st) },
+		OnRestart: func(key string, up time.Duration) {
+			if s.recoverer != nil {
+				s.recoverer.OnRestart(key, up)
+			}
+		},
 	})
 	s.router = routing.New(fleet.FromConfig(cfg), s.poller)
 	fleetGauges = fleetmetrics.New(s.router.Fleet, s.poller.Status, s.router.ClusterUp)
@@ -170,6 +179,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.buildProtection()
+	s.buildAutoRecovery()
 	s.buildGovernance()
 	s.buildDoctor()
 	if err := s.buildPipeline(); err != nil {
