@@ -15,7 +15,7 @@ FUZZMINIMIZE ?= 20000x
 TEST_TIMEOUT ?= 40m
 CACHE       := .cache
 
-.PHONY: help setup build demo bench soak test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean
+.PHONY: help setup build demo bench soak test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean console-screenshots
 
 help:
 	@echo "make demo    run Redis, two Trino clusters, the control plane and Envoy; query through the gateway"
@@ -25,6 +25,7 @@ help:
 	@echo "make setup   install Envoy, Redis, Trino and the clients into $(CACHE)/ (idempotent)"
 	@echo "make check   gofmt, go vet, staticcheck, generated files up to date"
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default $(FUZZTIME))"
+	@echo "make console-screenshots   screenshots of the web console's pages into docs/console/"
 
 setup:
 	@deploy/setup.sh
@@ -45,6 +46,12 @@ bench: setup
 # runs its short version (part of E2E_PKGS).
 soak: setup
 	$(GO) test -count=1 -v ./e2e/soak -run TestSoak -soak.duration=30m -soak.interval=2m -soak.report=../../docs/availability.md -timeout 40m
+
+# The console's pages in a real Chromium against a real fleet (the e2e
+# test TestConsoleInChromium), each page's screenshot into docs/console/.
+console-screenshots: setup
+	@mkdir -p docs/console
+	SWITCHYARD_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -v -run '^TestConsoleInChromium$$' -timeout 10m ./e2e
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \

@@ -47,6 +47,8 @@ type Options struct {
 	Protection *Protection
 	// AutoRecovery serves /api/v1/autorecovery (nil: none).
 	AutoRecovery AutoRecoveryView
+	// Console serves the web console and what it reads (nil: none).
+	Console *Console
 	// Events is the ingest endpoint of Trino's event listener, served at
 	// events.Path; it authenticates its senders itself (nil: none).
 	Events http.Handler
@@ -87,7 +89,7 @@ func Handler(o Options) http.Handler {
 		}
 		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance,
 			auditLog: o.Audit, replica: o.Replica, doctor: o.Doctor, protection: o.Protection,
-			autoRecovery: o.AutoRecovery})
+			autoRecovery: o.AutoRecovery, console: o.Console})
 	}
 	if o.Events != nil {
 		mux.Handle(events.Path, o.Events)

@@ -53,6 +53,7 @@ type api struct {
 	protection *Protection
 	// autoRecovery serves /api/v1/autorecovery (nil: none).
 	autoRecovery AutoRecoveryView
+	console      *Console
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -89,6 +90,7 @@ func registerAPI(mux *http.ServeMux, a *api) {
 	if a.autoRecovery != nil {
 		registerAutoRecoveryAPI(mux, a.autoRecovery, g)
 	}
+	registerConsole(mux, a, a.console, g)
 	if a.doctor != nil {
 		// Operator: it runs queries on every cluster and probes every
 		// worker, not a read of state the control plane holds.

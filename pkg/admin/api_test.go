@@ -91,6 +91,9 @@ func TestAuth(t *testing.T) {
 		{"admin writes", "POST", "/api/v1/clusters/blue/deactivate", adminToken, 200, `"state":"inactive"`},
 		{"tg compat needs a token", "GET", "/gateway/backend/all", "", 401, "bearer token"},
 		{"health stays open", "GET", "/healthz", "", 200, "ok"},
+		{"whoami", "GET", "/api/v1/whoami", operatorToken, 200, `{"name":"oncall","role":"operator"}`},
+		{"whoami needs a token", "GET", "/api/v1/whoami", "", 401, "bearer token"},
+		{"no alertmanager", "GET", "/api/v1/alerts", viewerToken, 200, `"configured":false`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ type Config struct {
 	Events       Events       `yaml:"events"`
 	Protection   Protection   `yaml:"protection"`
 	AutoRecovery AutoRecovery `yaml:"autoRecovery"`
+	Console      Console      `yaml:"console"`
 	Groups       []Group      `yaml:"groups"`
 	Clusters     []Cluster    `yaml:"clusters"`
 

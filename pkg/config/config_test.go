@@ -122,7 +122,8 @@ func TestBadConfigs(t *testing.T) {
 			"autoRecovery.restartLoop.restarts: must be 0 (off) or between 2 and 100, got 1",
 			"autoRecovery.errorRate.minQueries: must be at least 1, got 0", "autoRecovery.errorRate.window: must be between 10s and 24h, got 1s",
 			"autoRecovery.stableFor: must be between 1s and 168h, got 0s", `autoRecovery.notify.url: want http(s)://host[:port]/path, got "ftp://x"`,
-			`autoRecovery.notify.format: want webhook or alertmanager, got "slack"`, "autoRecovery.notify.timeout: must be between 100ms and 1m, got 1h0m0s"},
+			`autoRecovery.notify.format: want webhook or alertmanager, got "slack"`, "autoRecovery.notify.timeout: must be between 100ms and 1m, got 1h0m0s",
+			`console.alertmanagerURL: want http(s)://host[:port], got "am:9093"`},
 		"coordinator-api": {`coordinatorAPI.user: must be a name without spaces or control characters, got "two words"`,
 			`coordinatorAPI.source: must be a name of 1-256 bytes of UTF-8, got ""`, "coordinatorAPI.timeout: must be positive, got -1s"},
 	}

@@ -177,6 +177,7 @@ func (c *Config) Validate() error {
 	c.Events.validate(add)
 	c.Protection.validate(add)
 	c.AutoRecovery.validate(add)
+	c.Console.validate(add)
 
 	groups := map[string]bool{}
 	if len(c.Groups) == 0 {

@@ -361,7 +361,7 @@ func (m *Manager) Groups() []map[string]any {
 		for _, c := range f.ClustersIn(g.Name) {
 			names = append(names, c.Name)
 		}
-		out = append(out, map[string]any{"name": g.Name, "strategy": g.Strategy, "default": g.Name == f.DefaultGroup, "clusters": names})
+		out = append(out, map[string]any{"name": g.Name, "strategy": g.Strategy, "default": g.Name == f.DefaultGroup, "clusters": names, "fallback": g.Fallback})
 	}
 	return out
 }

@@ -54,6 +54,7 @@ func (s *Server) components() []component {
 		})},
 		{"queue", serveHTTP(&http.Server{Handler: s.queue, ReadHeaderTimeout: 10 * time.Second}, s.listeners.queue, 5*time.Second)},
 		{"readiness", loop(s.waitReady)},
+		{"console-load", loop(func(ctx context.Context) { s.loadSampler.Run(ctx.Done()) })},
 	}
 	cs = append(cs, s.protectionComponents()...)
 	cs = append(cs, s.autoRecoveryComponents()...)
@@ -209,6 +210,7 @@ func (s *Server) adminServer() *http.Server {
 		Protection:   &admin.Protection{Store: s.store.Protection, Watchdog: s.watchdogDryRun},
 		Audit:        s.store.Audit,
 		AutoRecovery: s.autoRecoveryView(),
+		Console:      s.consoleOptions(),
 		Replica:      lease.DefaultHolder(),
 		Logger:       s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second,

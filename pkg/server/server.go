@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"github.com/switchyard-gw/switchyard/pkg/autorecovery"
+	"github.com/switchyard-gw/switchyard/pkg/console"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -95,6 +96,8 @@ type Server struct {
 	// Auto-recovery (nil: autoRecovery.enabled is off) and its lease.
 	recoverer *autorecovery.Recoverer
 	arLease   *lease.Elector
+	// loadSampler keeps the fleet's recent load for the console.
+	loadSampler *console.Sampler
 
 	// Addresses actually bound (useful when the config asks for port 0).
 	AdminAddr, XDSAddr, ExtProcAddr, ResubmitAddr, QueueAddr string
@@ -180,6 +183,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.buildProtection()
 	s.buildAutoRecovery()
+	s.loadSampler = s.consoleSampler()
 	s.buildGovernance()
 	s.buildDoctor()
 	if err := s.buildPipeline(); err != nil {
