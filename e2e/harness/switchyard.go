@@ -27,7 +27,9 @@ type GatewayConfig struct {
 	RedisAddr    string // empty: in-memory store
 	DefaultGroup string
 	Groups       []string
-	Clusters     []ClusterSpec
+	// Fallbacks maps a group to its fallback group.
+	Fallbacks map[string]string
+	Clusters  []ClusterSpec
 	// Extra is merged into the top level of the YAML (e.g. "health").
 	Extra map[string]any
 	// GRPCTLS is controlPlane.grpcTLS (certFile, keyFile, clientCAFile).
@@ -123,7 +125,11 @@ func (c GatewayConfig) YAML(admin, xdsAddr, extProc string) ([]byte, error) {
 	}
 	var groups []map[string]any
 	for _, g := range c.Groups {
-		groups = append(groups, map[string]any{"name": g})
+		gr := map[string]any{"name": g}
+		if fb := c.Fallbacks[g]; fb != "" {
+			gr["fallback"] = fb
+		}
+		groups = append(groups, gr)
 	}
 	doc["groups"] = groups
 	var clusters []map[string]any
