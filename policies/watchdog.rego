@@ -62,7 +62,10 @@ actions contains {
 # as its slowest task). Flagged with the stage and the spread.
 actions contains {
 	"action": "warn", "rule": "skewed-stage",
-	"reason": sprintf("stage %s is skewed: its largest task has %.0f%% of the stage's %d rows (spread %.2f over %d tasks)", [q.skew.stageId, q.skew.topTaskShare * 100, q.skew.rows, q.skew.spread, q.skew.tasks]),
+	# OPA hands sprintf a whole number as an integer, which %f refuses
+	# (a task with 100% of the rows printed "%!f(int64=100)"): numbers are
+	# rounded and printed with %d and %v.
+	"reason": sprintf("stage %s is skewed: its largest task has %d%% of the stage's %d rows (spread %v over %d tasks)", [q.skew.stageId, round(q.skew.topTaskShare * 100), q.skew.rows, round(q.skew.spread * 100) / 100, q.skew.tasks]),
 } if {
 	q.skew.spread >= s.skew_spread
 	q.skew.rows >= s.skew_min_rows
@@ -78,7 +81,7 @@ exploding contains st if {
 
 actions contains {
 	"action": "warn", "rule": "explosion",
-	"reason": sprintf("stage %s produced %d rows from %d (%.0fx): check the join criteria", [st.stageId, st.outputRows, st.rows, st.explosion]),
+	"reason": sprintf("stage %s produced %d rows from %d (%dx): check the join criteria", [st.stageId, st.outputRows, st.rows, round(st.explosion)]),
 } if {
 	some st in exploding
 }

@@ -68,6 +68,22 @@ test_skewed_stage_flagged_with_stage_and_spread if {
 	contains(a.reason, "100% of")
 }
 
+# Whole numbers (all the rows on one task: share 1, spread 2) print as
+# numbers, not as a formatting error.
+test_skew_reason_with_whole_numbers if {
+	d := decide({"skew": {"stageId": "q.1", "spread": 2, "topTaskShare": 1, "rows": 2753246, "tasks": 2}})
+	some a in d.actions
+	a.rule == "skewed-stage"
+	a.reason == "stage q.1 is skewed: its largest task has 100% of the stage's 2753246 rows (spread 2 over 2 tasks)"
+}
+
+test_explosion_reason_with_whole_numbers if {
+	d := decide({"stages": [{"stageId": "s.2", "rows": 2000000, "outputRows": 4000000000, "explosion": 2000}]})
+	some a in d.actions
+	a.rule == "explosion"
+	a.reason == "stage s.2 produced 4000000000 rows from 2000000 (2000x): check the join criteria"
+}
+
 test_balanced_stage_not_flagged if {
 	d := decide({"skew": {"stageId": "s.1", "spread": 1.13, "topTaskShare": 0.56, "rows": 4831919, "tasks": 2}})
 	count(d.actions) == 0
