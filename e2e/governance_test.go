@@ -132,73 +132,69 @@ func pythonParallel(server string, qs []parallelQuery) ([]parallelResult, error)
 	return res, nil
 }
 
-// concurrency samples both clusters' query lists until stop is called and
+// concurrency watches both clusters' query lists until stop is called and
 // reports the most queries that were unfinished at once among those whose
 // text contains marker: per user, per cluster ("cluster:a") and in all
-// ("*").
+// ("*"). "At once" is from the coordinators' own times (each query from
+// its creation to its end, on one machine's clock), not from the samples:
+// reading two lists is never one instant, and on a loaded machine a query
+// that ended on one cluster was once counted with its successor on the
+// other. The samples only collect the queries (and count the reads).
 type concurrency struct {
 	mu      sync.Mutex
-	max     map[string]int
+	seen    map[string]watched // by query ID
 	samples int
 	stop    chan struct{}
 	done    chan struct{}
 }
 
+type watched struct {
+	user, cluster  string
+	created, ended time.Time // ended zero: not seen ending
+}
+
 func sampleConcurrency(t *testing.T, marker string) *concurrency {
 	t.Helper()
-	c := &concurrency{max: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &concurrency{seen: map[string]watched{}, stop: make(chan struct{}), done: make(chan struct{})}
+	read := func() bool {
+		ok := true
+		for i, tr := range []*harness.Trino{trinoA, trinoB} {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			qs, err := tr.Queries(ctx)
+			cancel()
+			if err != nil {
+				ok = false
+				continue
+			}
+			c.mu.Lock()
+			for _, q := range qs {
+				if !strings.Contains(q.Query, marker) || q.QueryStats.CreateTime.IsZero() {
+					continue
+				}
+				w := watched{user: q.Session.User, cluster: []string{"a", "b"}[i], created: q.QueryStats.CreateTime, ended: q.QueryStats.EndTime}
+				if w.ended.IsZero() && (q.State == "FINISHED" || q.State == "FAILED") {
+					w.ended = w.created // ended without a time: not running
+				}
+				c.seen[q.QueryID] = w
+			}
+			c.mu.Unlock()
+		}
+		return ok
+	}
 	go func() {
 		defer close(c.done)
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			// Both coordinators' lists at once, and a sample only when
-			// both answered within 250 ms: a query that ended on one
-			// cluster between two slow reads must not be counted with
-			// its successor on the other (a loaded CI machine once took
-			// a second per sample and saw 3 of a limit of 2).
-			type list struct {
-				qs  []harness.QueryInfo
-				err error
-			}
-			lists := make([]list, 2)
-			start := time.Now()
-			var wg sync.WaitGroup
-			for i, tr := range []*harness.Trino{trinoA, trinoB} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					defer cancel()
-					lists[i].qs, lists[i].err = tr.Queries(ctx)
-				}()
-			}
-			wg.Wait()
-			now := map[string]int{}
-			ok := time.Since(start) <= 250*time.Millisecond
-			for i, l := range lists {
-				if l.err != nil {
-					ok = false
-					continue
-				}
-				for _, q := range l.qs {
-					if strings.Contains(q.Query, marker) && q.State != "FINISHED" && q.State != "FAILED" {
-						now[q.Session.User]++
-						now["cluster:"+[]string{"a", "b"}[i]]++
-						now["*"]++
-					}
-				}
-			}
+			ok := read()
 			c.mu.Lock()
 			if ok {
 				c.samples++
-				for u, n := range now {
-					c.max[u] = max(c.max[u], n)
-				}
 			}
 			c.mu.Unlock()
 			select {
 			case <-c.stop:
+				read() // the ends of the last queries
 				return
 			case <-tick.C:
 			}
@@ -208,7 +204,7 @@ func sampleConcurrency(t *testing.T, marker string) *concurrency {
 	return c
 }
 
-// Stop ends the sampling (idempotent) and returns the maxima.
+// Stop ends the watching (idempotent).
 func (c *concurrency) Stop() {
 	select {
 	case <-c.stop:
@@ -218,10 +214,41 @@ func (c *concurrency) Stop() {
 	<-c.done
 }
 
-func (c *concurrency) Max(user string) (int, int) {
+// Max returns the most queries of key (a user, "cluster:a" or "*") that
+// were unfinished at once, and the number of reads.
+func (c *concurrency) Max(key string) (int, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.max[user], c.samples
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	var edges []edge
+	now := time.Now()
+	for _, w := range c.seen {
+		if key != "*" && key != w.user && key != "cluster:"+w.cluster {
+			continue
+		}
+		end := w.ended
+		if end.IsZero() {
+			end = now
+		}
+		edges = append(edges, edge{w.created, 1}, edge{end, -1})
+	}
+	// An end before a start at the same instant: a query that ended as
+	// the next began did not run with it.
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].at.Equal(edges[j].at) {
+			return edges[i].delta < edges[j].delta
+		}
+		return edges[i].at.Before(edges[j].at)
+	})
+	most, n := 0, 0
+	for _, e := range edges {
+		n += e.delta
+		most = max(most, n)
+	}
+	return most, c.samples
 }
 
 // labeledMetric reads one sample of the control plane's /metrics (0 when absent).

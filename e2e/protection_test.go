@@ -518,20 +518,6 @@ func TestWatchdogFlagsSkew(t *testing.T) {
 		}
 		return out
 	}
-	// The balanced join first, on idle workers: right after the skewed
-	// join, the worker that held its 4M-row hash table may still be busy
-	// (a garbage collection), and a join whose tasks start their probe
-	// at different times looks uneven while it runs (once, on a loaded CI
-	// machine, 91% of the rows on one task).
-	balanced, took := runJoin(balancedJoinSQL)
-	// It ran long enough for the watchdog to read its stages (1 s before
-	// the detail, 1 s between polls).
-	if took < 4*time.Second {
-		t.Fatalf("the balanced join took %v: too short for the watchdog to have looked", took)
-	}
-	if f := flags(balanced); len(f) != 0 {
-		t.Fatalf("the balanced join was flagged: %+v", f)
-	}
 	skewed, took := runJoin(skewedJoinSQL)
 	f := flags(skewed)
 	var spread float64
@@ -543,6 +529,35 @@ func TestWatchdogFlagsSkew(t *testing.T) {
 		t.Fatalf("the skewed join (%v) was flagged %+v", took, f)
 	}
 	t.Logf("skewed join %s (%v): %s", skewed, took.Round(time.Millisecond), f[0].Reason)
+	// The balanced join on idle workers: the skewed join's tasks gone
+	// from every node (a task still ending on one worker, holding the 4M-row
+	// hash table, once made the balanced join's tasks start their probes
+	// far apart on a loaded CI machine: 91% of the rows on one task while
+	// it ran).
+	err := harness.Poll(ctx, "the skew cluster to be idle", time.Minute, 100*time.Millisecond, func() error {
+		qs, err := mn.Coordinator.Queries(ctx)
+		if err != nil {
+			return err
+		}
+		for _, q := range qs {
+			if q.State != "FINISHED" && q.State != "FAILED" {
+				return fmt.Errorf("query %s is %s", q.QueryID, q.State)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	balanced, took := runJoin(balancedJoinSQL)
+	// It ran long enough for the watchdog to read its stages (1 s before
+	// the detail, 1 s between polls).
+	if took < 4*time.Second {
+		t.Fatalf("the balanced join took %v: too short for the watchdog to have looked", took)
+	}
+	if f := flags(balanced); len(f) != 0 {
+		t.Fatalf("the balanced join was flagged: %+v", f)
+	}
 	if n := replicaMetric(t, g.cps[0], `switchyard_watchdog_errors_total{step="detail"}`); n != 0 {
 		t.Fatalf("%v failed detail reads", n)
 	}

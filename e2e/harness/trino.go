@@ -333,6 +333,12 @@ type QueryInfo struct {
 	ErrorCode *struct {
 		Name string `json:"name"`
 	} `json:"errorCode"`
+	// QueryStats has when the coordinator created the query and when it
+	// ended (zero while it runs).
+	QueryStats struct {
+		CreateTime time.Time `json:"createTime"`
+		EndTime    time.Time `json:"endTime"`
+	} `json:"queryStats"`
 }
 
 // Queries lists the queries this coordinator knows (GET /v1/query).
