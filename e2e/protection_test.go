@@ -518,8 +518,26 @@ func TestWatchdogFlagsSkew(t *testing.T) {
 		}
 		return out
 	}
+	// settle waits until the watchdog has finished two polls after a
+	// query ended (every poll that saw it is done) and gives the action
+	// log, written in the background, time to show what they did: on a
+	// loaded machine the skew shows late in the query (the stage needs
+	// its million rows), and its flag was once read before it was written.
+	polls := func() float64 { return replicaMetric(t, g.cps[0], `switchyard_watchdog_poll_seconds_count`) }
+	settle := func(id string, want int) []store.Action {
+		t.Helper()
+		after := polls()
+		var f []store.Action
+		_ = harness.Poll(ctx, "the watchdog's polls after "+id, 30*time.Second, 100*time.Millisecond, func() error {
+			if f = flags(id); polls() < after+2 || len(f) < want {
+				return fmt.Errorf("%v polls since, %d flags", polls()-after, len(f))
+			}
+			return nil
+		})
+		return f
+	}
 	skewed, took := runJoin(skewedJoinSQL)
-	f := flags(skewed)
+	f := settle(skewed, 1)
 	var spread float64
 	if len(f) == 1 {
 		_, after, _ := strings.Cut(f[0].Reason, "(spread ")
@@ -555,7 +573,7 @@ func TestWatchdogFlagsSkew(t *testing.T) {
 	if took < 4*time.Second {
 		t.Fatalf("the balanced join took %v: too short for the watchdog to have looked", took)
 	}
-	if f := flags(balanced); len(f) != 0 {
+	if f := settle(balanced, 0); len(f) != 0 {
 		t.Fatalf("the balanced join was flagged: %+v", f)
 	}
 	if n := replicaMetric(t, g.cps[0], `switchyard_watchdog_errors_total{step="detail"}`); n != 0 {
