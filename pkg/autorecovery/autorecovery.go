@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -363,7 +362,7 @@ func (r *Recoverer) act(ctx context.Context, a Action, err error) {
 			target = "/api/v1/groups/" + a.Group
 		}
 		e := store.AuditEntry{Time: a.Time, Who: "auto-recovery", Role: "system", Method: "AUTO", Path: target + "/" + a.Action,
-			Status: status, Replica: r.o.Replica, Detail: clip(a.Reason+errSuffix(a.Error), 500)}
+			Status: status, Replica: r.o.Replica, Detail: a.Reason + errSuffix(a.Error)}
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		if err := r.o.Audit.Record(actx, e, 10000); err != nil {
 			r.o.Logger.Warn("auto-recovery: the audit log did not take the action", "error", err)
@@ -421,11 +420,4 @@ func errSuffix(e string) string {
 		return ""
 	}
 	return " (failed: " + e + ")"
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }
