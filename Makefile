@@ -103,7 +103,8 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie \
 	./pkg/events:FuzzParse ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI \
 	./pkg/passwordfile:FuzzParse ./pkg/identity:FuzzVerify ./pkg/trinosize:FuzzParseSize \
-	./pkg/querystats:FuzzFromDetail
+	./pkg/querystats:FuzzFromDetail \
+	./pkg/admission:FuzzDecodeFollowUp ./pkg/extproc:FuzzObserverStream ./pkg/trino:FuzzQueryIDTime
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \

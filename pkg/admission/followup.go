@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/switchyard-gw/switchyard/pkg/fleet"
 	"github.com/switchyard-gw/switchyard/pkg/routing"
@@ -27,6 +28,9 @@ func (p *Pipeline) Locate(ctx context.Context, req *Request) Outcome {
 	sctx, cancel := p.storeCtx(ctx)
 	defer cancel()
 	r, err := p.o.Queries.GetQuery(sctx, id)
+	if errors.Is(err, store.ErrNotFound) && p.justCreated(id) {
+		r, err = p.awaitOwner(ctx, id)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return p.refuse(req, reject(trino.ErrQueryNotFound, fmt.Sprintf(
@@ -43,6 +47,56 @@ func (p *Pipeline) Locate(ctx context.Context, req *Request) Outcome {
 		return p.refuse(req, reject(trino.ErrQueryNotFound, fmt.Sprintf("query %s ran on cluster %s, which is no longer in the fleet", id, r.Cluster), id))
 	}
 	return routeTo(target)
+}
+
+// ownerClockSkew is how far apart the gateway's and a coordinator's
+// clocks may be when judging a query ID's age.
+const ownerClockSkew = 30 * time.Second
+
+// justCreated: the query ID says the query was created moments ago, so
+// its owner record may still be on its way (it is written as the client
+// reads the coordinator's first answer, and a client may ask about the
+// query at once). An older unknown query is not waited for.
+func (p *Pipeline) justCreated(id string) bool {
+	t, ok := trino.QueryIDTime(id)
+	if !ok {
+		return false
+	}
+	age := time.Since(t)
+	return age > -ownerClockSkew && age < p.o.OwnerWait+ownerClockSkew
+}
+
+// awaitOwner reads the owner record of a query just created until it
+// appears, within OwnerWait.
+func (p *Pipeline) awaitOwner(ctx context.Context, id string) (store.QueryRoute, error) {
+	start := time.Now()
+	deadline := start.Add(p.o.OwnerWait)
+	wait := 2 * time.Millisecond
+	for {
+		pause := min(wait, time.Until(deadline))
+		if pause <= 0 {
+			p.o.Metrics.OwnerWaits.WithLabelValues("timeout").Inc()
+			return store.QueryRoute{}, store.ErrNotFound
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return store.QueryRoute{}, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+		sctx, cancel := p.storeCtx(ctx)
+		r, err := p.o.Queries.GetQuery(sctx, id)
+		cancel()
+		if !errors.Is(err, store.ErrNotFound) {
+			if err == nil {
+				p.o.Metrics.OwnerWaits.WithLabelValues("found").Inc()
+				p.o.Metrics.OwnerWaitSeconds.Observe(time.Since(start).Seconds())
+			}
+			return r, err
+		}
+	}
 }
 
 // ownerTarget is the route target of a recorded owner: its coordinator,

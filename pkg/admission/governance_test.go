@@ -409,6 +409,20 @@ func TestGovernanceSlotLifecycle(t *testing.T) {
 			p.Submitted(ctx, s, answer("q_1"))
 			p.Abandoned(ctx, s) // the stream ends after the answer: the slot is the query's now
 		}},
+		// The same through the ticket, as the answer observer does it (on
+		// any replica: the ticket carries the slot).
+		{name: "unanswered, observed", after: func(p *Pipeline, s *Submission) {
+			f, _ := p.FollowUp(s)
+			p.Unanswered(ctx, viaTicket(t, f), &Request{})
+		}},
+		{name: "answer without a query ID, observed", after: func(p *Pipeline, s *Submission) {
+			f, _ := p.FollowUp(s)
+			p.Observed(ctx, viaTicket(t, f), &Request{}, []byte(`{"error":{"message":"boom"}}`))
+		}},
+		{name: "submitted, observed", kept: "q_1", after: func(p *Pipeline, s *Submission) {
+			f, _ := p.FollowUp(s)
+			p.Observed(ctx, viaTicket(t, f), &Request{}, answer("q_1"))
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,13 @@ type Metrics struct {
 	Rejections *prometheus.CounterVec
 	// Stages times each stage of the pipeline.
 	Stages *prometheus.HistogramVec
+	// OwnerWaits counts requests about a query created moments ago that
+	// waited for its owner record, by outcome (found, timeout);
+	// OwnerWaitSeconds is how long the found ones waited.
+	OwnerWaits       *prometheus.CounterVec
+	OwnerWaitSeconds prometheus.Histogram
+	// Answers counts routed submissions' follow-ups by outcome.
+	Answers *prometheus.CounterVec
 }
 
 // stageBuckets span a cached decision (microseconds) to a cost estimate
@@ -56,9 +63,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time each admission stage took for a submission (classify, external-router, cost, findings, session, policy, protection, transaction, affinity, governance, balance); policy and protection are the Rego evaluations.",
 			Buckets: stageBuckets,
 		}, []string{"stage"}),
+		OwnerWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_owner_waits_total",
+			Help: "Requests without the gateway prefix about a query created moments ago whose owner record was not written yet, by outcome: found (it appeared within the wait), timeout.",
+		}, []string{"outcome"}),
+		OwnerWaitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "switchyard_owner_wait_seconds",
+			Help:    "How long a request about a query created moments ago waited for its owner record to appear.",
+			Buckets: stageBuckets,
+		}),
+		Answers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_submission_answers_total",
+			Help: "Routed submissions whose coordinator's answer the answer observer saw, by outcome: recorded (the query's owner was recorded), refused (an answer without a query of the chosen coordinator: an error document), unanswered (the stream ended without an answer).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{"found", "timeout"} {
+		m.OwnerWaits.WithLabelValues(o)
+	}
+	for _, o := range []string{"recorded", "refused", "unanswered"} {
+		m.Answers.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Routed, m.StoreError, m.ExtRouterErrors, m.Sessions, m.Decisions, m.Rejections, m.Stages)
+		reg.MustRegister(m.Routed, m.StoreError, m.ExtRouterErrors, m.Sessions, m.Decisions, m.Rejections, m.Stages, m.OwnerWaits, m.OwnerWaitSeconds, m.Answers)
 	}
 	return m
 }

@@ -48,6 +48,11 @@ type Options struct {
 	// waiting for it to be recorded and store calls included (default
 	// 1s; keep it under Envoy's ext_proc message timeout).
 	TransactionWait time.Duration
+	// OwnerWait bounds how long a request about a query created moments
+	// ago waits for the query's owner record, which is written while the
+	// client reads the coordinator's first answer (default 500ms; keep it
+	// under Envoy's ext_proc message timeout).
+	OwnerWait time.Duration
 	// FindTransaction asks the coordinators for a transaction whose
 	// record is missing or cannot be read (nil: nobody is asked).
 	FindTransaction func(ctx context.Context, txn string) (store.QueryRoute, error)
@@ -96,6 +101,8 @@ type Pipeline struct {
 	fleet  fleetView
 	// background counts store writes still running after a call returned.
 	background sync.WaitGroup
+	// entries wait for the answers of routed submissions (FollowUp).
+	entries pendingEntries
 }
 
 // New returns the pipeline with the standard stages.
@@ -111,6 +118,9 @@ func New(o Options) *Pipeline {
 	}
 	if o.TransactionWait <= 0 {
 		o.TransactionWait = time.Second
+	}
+	if o.OwnerWait <= 0 {
+		o.OwnerWait = 500 * time.Millisecond
 	}
 	p := &Pipeline{o: o}
 	p.fleet = fleetView{router: o.Router, health: o.Health}

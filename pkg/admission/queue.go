@@ -57,6 +57,12 @@ type TicketSession struct {
 	Left   string            `json:"left,omitempty"`
 }
 
+// clientSession is the session as the pipeline holds it.
+func (ts *TicketSession) clientSession(user string) *ClientSession {
+	return &ClientSession{Identity: sessions.Restore(user, sessions.Source(ts.Source), ts.ID), Pins: ts.Pins,
+		Found: sessions.Found(ts.Found), Group: ts.Group, Kept: ts.Kept, Left: ts.Left}
+}
+
 // Encode is the ticket as the store keeps it.
 func (t *Ticket) Encode() ([]byte, error) {
 	b, err := json.Marshal(t)
@@ -144,8 +150,7 @@ func (p *Pipeline) QueuedSubmitted(ctx context.Context, t *Ticket, group string,
 	s := &Submission{Req: req, Decision: routing.Decision{Group: group}, Entry: nil, Transaction: t.Transaction}
 	s.Class.Type = t.Type
 	if ts := t.Session; ts != nil {
-		s.Session = &ClientSession{Identity: sessions.Restore(t.User, sessions.Source(ts.Source), ts.ID), Pins: ts.Pins,
-			Found: sessions.Found(ts.Found), Group: ts.Group, Kept: ts.Kept, Left: ts.Left}
+		s.Session = ts.clientSession(t.User)
 	}
 	p.Submitted(ctx, s, body)
 }

@@ -12,7 +12,9 @@ import (
 // Submitted reads the coordinator's first answer to a routed submission
 // (the first QueryResults) and records the query's owner in the store, so
 // requests about it that arrive without the gateway's prefix find it, and
-// the client session's cluster. It runs before the client sees the answer.
+// the client session's cluster. The answer observer calls it (through
+// Observed) while the client reads the answer; the queue service, before
+// it hands the answer on.
 func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 	if s == nil || s.Decision.Group == "" || s.Dry {
 		return
@@ -20,6 +22,7 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 	r, err := trino.ParseSubmitResponse(body)
 	if err != nil {
 		p.log(s.Req).Warn("submission answered without a query ID", "cluster", s.Decision.Cluster, "error", err)
+		p.o.Metrics.Answers.WithLabelValues("refused").Inc()
 		p.releaseSlot(ctx, s)
 		return
 	}
@@ -29,10 +32,12 @@ func (p *Pipeline) Submitted(ctx context.Context, s *Submission, body []byte) {
 		// document): nothing to record.
 		p.log(s.Req).Warn("submission answer carries no gateway prefix; query owner not recorded",
 			"query", r.ID, "cluster", s.Decision.Cluster, "nextUri", r.NextURI)
+		p.o.Metrics.Answers.WithLabelValues("refused").Inc()
 		p.releaseSlot(ctx, s)
 		return
 	}
 	route.User = s.Req.Session.User
+	p.o.Metrics.Answers.WithLabelValues("recorded").Inc()
 	p.keepReplay(ctx, s, r.ID)
 	if s.Session != nil {
 		// A new or moved session's pin is written beside the owner

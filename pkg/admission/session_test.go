@@ -49,7 +49,8 @@ func newSessionEnv(t *testing.T) *sessionEnv {
 	return &sessionEnv{t: t, p: p, m: m, router: r}
 }
 
-// run submits one statement with headers and has "its coordinator" answer;
+// run submits one statement with headers and has "its coordinator" answer
+// (seen by the answer observer);
 // it returns the cluster and the response headers the route adds.
 func (e *sessionEnv) run(headers ...string) (string, []Header, *Submission) {
 	e.t.Helper()
@@ -61,7 +62,13 @@ func (e *sessionEnv) run(headers ...string) (string, []Header, *Submission) {
 	cluster, _, _ := strings.Cut(o.Target, "/")
 	e.n++
 	id := fmt.Sprintf("q_%d", e.n)
-	e.p.Submitted(context.Background(), s, []byte(`{"id":"`+id+`","nextUri":"http://gw/_sy/`+cluster+`/0/v1/statement/queued/`+id+`/x/1"}`))
+	// As in the gateway: the answer observer does the follow-up from the
+	// decision's ticket (the session's pins travel in it).
+	f, ok := e.p.FollowUp(s)
+	if !ok {
+		e.t.Fatal("a routed submission has no follow-up")
+	}
+	e.p.Observed(context.Background(), viaTicket(e.t, f), submission("SELECT 1"), []byte(`{"id":"`+id+`","nextUri":"http://gw/_sy/`+cluster+`/0/v1/statement/queued/`+id+`/x/1"}`))
 	var hs []Header
 	if o.AddedPrepare != "" {
 		hs = append(hs, Header{Name: trino.HeaderAddedPrepare, Value: o.AddedPrepare})

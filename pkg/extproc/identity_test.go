@@ -411,7 +411,7 @@ func TestSubmissionForwardsTheVerifiedUser(t *testing.T) {
 			if cluster != "a" && cluster != "b" {
 				t.Fatalf("route %q", cluster)
 			}
-			f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
+			h.observe(t, rs[0], "SELECT 1", strings.ReplaceAll(firstResults, "%s", cluster), tt.kv...)
 			got, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde")
 			if err != nil || got.User != tt.user {
 				t.Fatalf("recorded %+v, %v: want the owner %s", got, err, tt.user)

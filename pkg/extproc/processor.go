@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard-gw/switchyard/pkg/admission"
 	"github.com/switchyard-gw/switchyard/pkg/trino"
 	"github.com/switchyard-gw/switchyard/pkg/webui"
+	"github.com/switchyard-gw/switchyard/pkg/xds"
 )
 
 // processor handles the messages of one stream after its first request
@@ -98,17 +99,17 @@ func (p *headersProcessor) responseBody(context.Context, *extprocv3.HttpBody) []
 // submitProcessor decides a submission. Envoy streams the SQL body right
 // behind the headers without waiting for their answer; the decision
 // answers the headers once the whole body has arrived, followed by one
-// answer per body chunk. The response body (the first QueryResults) tells
-// the query ID, recorded before the client sees it.
+// answer per body chunk: one exchange on the client's critical path. A
+// routed submission's answer carries its follow-up in the ticket header,
+// for the answer observer (observer.go).
 type submitProcessor struct {
-	s        *Server
-	req      admission.Request
-	sub      admission.Submission // decided when sub.Req is set
-	label    string
-	sql      []byte
-	chunks   int  // body chunks received, each owed an answer
-	body     bool // the body is still arriving
-	answered bool // the coordinator's answer came through
+	s      *Server
+	req    admission.Request
+	sub    admission.Submission // decided when sub.Req is set
+	label  string
+	sql    []byte
+	chunks int  // body chunks received, each owed an answer
+	body   bool // the body is still arriving
 }
 
 func (p *submitProcessor) kind() trino.PathKind { return trino.PathSubmit }
@@ -151,29 +152,34 @@ func (p *submitProcessor) requestBody(ctx context.Context, b *extprocv3.HttpBody
 }
 
 // decide runs the pipeline and answers the request headers. The answer
-// is read (first QueryResults), so it must not be compressed.
+// is read by the observer (first QueryResults), so it must not be
+// compressed.
 func (p *submitProcessor) decide(ctx context.Context) *extprocv3.ProcessingResponse {
 	p.req.Body = p.sql
 	p.sub.Req = &p.req
 	o := p.s.o.Pipeline.Submit(ctx, &p.sub)
 	p.label = o.Label()
-	return p.s.forwardIdentity(&p.req, answer(&p.req, o, []string{"accept-encoding"}))
+	r := p.s.forwardIdentity(&p.req, answer(&p.req, o, []string{"accept-encoding"}))
+	if o.Action != admission.Route {
+		return r
+	}
+	f, ok := p.s.o.Pipeline.FollowUp(&p.sub)
+	if !ok {
+		return r
+	}
+	ticket, err := f.Encode()
+	if err != nil {
+		p.s.o.Logger.Warn("submission routed without its follow-up: its owner will not be recorded", "request", f.ID, "error", err)
+		return r
+	}
+	if mut := r.GetRequestHeaders().GetResponse().GetHeaderMutation(); mut != nil {
+		mut.SetHeaders = append(mut.SetHeaders, setHeader(xds.TicketHeader, ticket))
+	}
+	return r
 }
 
-func (p *submitProcessor) responseBody(ctx context.Context, b *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
-	if p.sub.Req != nil && !p.answered {
-		p.answered = true
-		p.s.o.Pipeline.Submitted(ctx, &p.sub, b.GetBody())
-	}
+func (p *submitProcessor) responseBody(context.Context, *extprocv3.HttpBody) []*extprocv3.ProcessingResponse {
 	return one(responseBodyContinue)
-}
-
-// end frees what a routed submission held when its answer never came
-// (the coordinator failed, the client went away).
-func (p *submitProcessor) end(ctx context.Context) {
-	if p.sub.Req != nil && !p.answered {
-		p.s.o.Pipeline.Abandoned(ctx, &p.sub)
-	}
 }
 
 // uiLoginProcessor answers the web UI's login form (POST /ui/login): the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +183,72 @@ func submit(t *testing.T, f *fakeStream, extra []string, chunks ...string) []*ex
 	return append(out, f.exchangeN(t, nil, len(chunks))...)
 }
 
+// observe plays Envoy's answer observer for a decided submission: the
+// request headers as the decision changed them (with its ticket), the SQL,
+// then the coordinator's answer ("": none came). It returns once the
+// stream is over, so the follow-up is done; the observer never answers.
+func (h *harness) observe(t *testing.T, decision *extprocv3.ProcessingResponse, sql, answer string, extra ...string) {
+	t.Helper()
+	hs := headers("POST", "/v1/statement", false, extra...)
+	mutate(hs.GetRequestHeaders(), decision.GetRequestHeaders().GetResponse().GetHeaderMutation())
+	h.observeRaw(t, hs, chunk(sql, true), answer)
+}
+
+// observeRaw sends the given request messages, then the answer, on an
+// observer's stream.
+func (h *harness) observeRaw(t *testing.T, hs, body *extprocv3.ProcessingRequest, answer string) {
+	t.Helper()
+	f := &fakeStream{ctx: observerCtx(), in: make(chan *extprocv3.ProcessingRequest, 4), out: make(chan *extprocv3.ProcessingResponse, 4), done: make(chan error, 1)}
+	go func() { f.done <- h.srv.Process(f) }()
+	f.in <- hs
+	if body != nil {
+		f.in <- body
+	}
+	if answer != "" {
+		f.in <- responseBody(answer)
+	}
+	close(f.in)
+	select {
+	case err := <-f.done:
+		if err != nil {
+			t.Fatalf("observer stream: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("observer stream still open 5s after its last message")
+	}
+	if len(f.out) > 0 {
+		t.Fatalf("the observer answered %v: Envoy ignores observers' answers", <-f.out)
+	}
+}
+
+// mutate applies a header mutation as Envoy does before the next filter.
+func mutate(h *extprocv3.HttpHeaders, mut *extprocv3.HeaderMutation) {
+	var kept []*corev3.HeaderValue
+	for _, hv := range h.GetHeaders().GetHeaders() {
+		drop := slices.Contains(mut.GetRemoveHeaders(), hv.GetKey())
+		for _, set := range mut.GetSetHeaders() {
+			drop = drop || set.GetHeader().GetKey() == hv.GetKey()
+		}
+		if !drop {
+			kept = append(kept, hv)
+		}
+	}
+	for _, set := range mut.GetSetHeaders() {
+		kept = append(kept, set.GetHeader())
+	}
+	h.Headers.Headers = kept
+}
+
+// ticketOf is the ticket a decision hands the observer ("" when none).
+func ticketOf(r *extprocv3.ProcessingResponse) string {
+	for _, h := range r.GetRequestHeaders().GetResponse().GetHeaderMutation().GetSetHeaders() {
+		if h.GetHeader().GetKey() == xds.TicketHeader {
+			return headerValue(h.GetHeader())
+		}
+	}
+	return ""
+}
+
 func responseBody(b string) *extprocv3.ProcessingRequest {
 	return &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: &extprocv3.HttpBody{Body: []byte(b), EndOfStream: true}}}
 }
@@ -258,10 +325,13 @@ func TestSubmissionIsRoutedAndRecorded(t *testing.T) {
 	if cluster != "a" && cluster != "b" || !clear {
 		t.Fatalf("route %q clear=%v", cluster, clear)
 	}
-	r := f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
-	if r.GetResponseBody() == nil {
-		t.Fatalf("want a response-body answer, got %v", r)
+	if _, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("recorded before the answer: %v", err)
 	}
+	if ticketOf(rs[0]) == "" {
+		t.Fatal("a routed submission's answer carries no ticket for the observer")
+	}
+	h.observe(t, rs[0], "SELECT 1", strings.ReplaceAll(firstResults, "%s", cluster))
 	got, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde")
 	if err != nil || got != (store.QueryRoute{Cluster: cluster, Coordinator: "0", User: "alice"}) {
 		t.Fatalf("recorded %+v, %v", got, err)
@@ -382,29 +452,27 @@ func TestOtherPathsGoToTheDefaultGroup(t *testing.T) {
 func TestGatewayErrorAnswerIsNotRecorded(t *testing.T) {
 	h := newHarness(nil)
 	f := h.open(t)
-	submit(t, f, nil, "SELECT 1")
-	f.exchange(t, responseBody(`{"id":"switchyard_gateway_error","infoUri":"/ui/","stats":{"state":"FAILED"}}`))
+	rs := submit(t, f, nil, "SELECT 1")
+	h.observe(t, rs[0], "SELECT 1", `{"id":"switchyard_gateway_error","infoUri":"/ui/","stats":{"state":"FAILED"}}`)
 	if _, err := h.store.GetQuery(context.Background(), "switchyard_gateway_error"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a gateway error document was recorded as a query: %v", err)
 	}
 }
 
 // When the store cannot record a query's owner, the client's answer goes
-// on untouched (it follows prefixed URIs, which need no store); only
-// unprefixed lookups of that query will miss.
+// on untouched (the observer never answers; the client follows prefixed
+// URIs, which need no store); only unprefixed lookups of that query miss.
 func TestRecordingTheOwnerFailsOpen(t *testing.T) {
 	h := newHarness(brokenStore{store.NewMemory().Queries})
 	f := h.open(t)
 	rs := submit(t, f, nil, "SELECT 1")
 	cluster, _ := routeHeader(rs[0])
-	r := f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
-	if r.GetResponseBody() == nil || r.GetResponseBody().GetResponse() != nil {
-		t.Fatalf("want an unchanged response body, got %v", r)
-	}
+	h.observe(t, rs[0], "SELECT 1", strings.ReplaceAll(firstResults, "%s", cluster))
 }
 
 // The decision is counted once per stream, with the time of every message
-// up to it (headers and all body chunks), not once per message.
+// up to it (headers and all body chunks), not once per message, and the
+// observer's stream is not a request of its own.
 func TestDecisionIsCountedOncePerStream(t *testing.T) {
 	m := NewMetrics(prometheus.NewRegistry())
 	h := newHarness(nil)
@@ -412,7 +480,7 @@ func TestDecisionIsCountedOncePerStream(t *testing.T) {
 	f := h.open(t)
 	rs := submit(t, f, nil, "SELECT ", "1", " + 1")
 	cluster, _ := routeHeader(rs[0])
-	f.exchange(t, responseBody(strings.ReplaceAll(firstResults, "%s", cluster)))
+	h.observe(t, rs[0], "SELECT 1 + 1", strings.ReplaceAll(firstResults, "%s", cluster))
 	if n := testutil.ToFloat64(m.Requests.WithLabelValues("submit", "routed")); n != 1 {
 		t.Fatalf("submit/routed counted %v times, want 1", n)
 	}

@@ -75,6 +75,9 @@ var errSecondHeaders = status.Error(codes.InvalidArgument, "ext_proc: request he
 
 // Process handles one HTTP request's stream of processing messages.
 func (s *Server) Process(stream extprocv3.ExternalProcessor_ProcessServer) error {
+	if observing(stream.Context()) {
+		return s.observe(stream)
+	}
 	ctx := stream.Context()
 	var st streamState
 	defer st.end(ctx)

@@ -260,6 +260,7 @@ func (s *Server) buildPipeline() error {
 		// A transaction lookup (store calls and asking the coordinators
 		// included) ends before Envoy's ext_proc message timeout would.
 		TransactionWait: min(2*time.Second, s.cfg.ControlPlane.ExtProcTimeout*3/4),
+		OwnerWait:       min(2*time.Second, s.cfg.ControlPlane.ExtProcTimeout/2),
 		FindTransaction: (&txlog.Finder{
 			Fleet: s.router.Fleet, Queries: s.coord,
 			Down: func(key string) bool { return s.poller.State(key) == health.Unhealthy },

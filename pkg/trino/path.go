@@ -3,6 +3,7 @@ package trino
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // PathKind classifies a request path of the Trino HTTP API.
@@ -43,6 +44,20 @@ type PathInfo struct {
 // MaxQueryIDLength bounds the query IDs the gateway accepts. Trino's own IDs
 // are 27 characters; the bound only stops abuse.
 const MaxQueryIDLength = 128
+
+// QueryIDTime is when a coordinator created a query, read from its ID
+// (YYYYMMDD_HHMMSS_NNNNN_xxxxx, UTC, to the second); false when the ID
+// does not have that form.
+func QueryIDTime(id string) (time.Time, bool) {
+	if len(id) < 16 || id[8] != '_' || id[15] != '_' {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102_150405", id[:15])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
 
 // ValidQueryID applies Trino's QueryId grammar: one or more of [a-z0-9_].
 func ValidQueryID(id string) bool {

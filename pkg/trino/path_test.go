@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -174,6 +175,34 @@ func FuzzParseSubmitResponse(f *testing.F) {
 		r, err := ParseSubmitResponse(b)
 		if err == nil && !ValidQueryID(r.ID) {
 			t.Fatalf("accepted invalid ID %q", r.ID)
+		}
+	})
+}
+
+func TestQueryIDTime(t *testing.T) {
+	got, ok := QueryIDTime("20261205_062019_00001_abcde")
+	if !ok || !got.Equal(time.Date(2026, 12, 5, 6, 20, 19, 0, time.UTC)) {
+		t.Fatalf("%v %v", got, ok)
+	}
+	for _, id := range []string{"", "q_1", "20261205_062019", "2026120x_062019_00001_abcde", "20261305_062019_00001_abcde", "20261205-062019_00001_abcde", "sy_20261205_062019_aa"} {
+		if _, ok := QueryIDTime(id); ok {
+			t.Errorf("%q read as a time", id)
+		}
+	}
+}
+
+// FuzzQueryIDTime: any ID reads as a time only in Trino's form, and that
+// time renders back to the ID's first 15 characters.
+func FuzzQueryIDTime(f *testing.F) {
+	f.Add("20261205_062019_00001_abcde")
+	f.Add("20260229_000000_x")
+	f.Fuzz(func(t *testing.T, id string) {
+		ts, ok := QueryIDTime(id)
+		if !ok {
+			return
+		}
+		if got := ts.UTC().Format("20060102_150405"); got != id[:15] {
+			t.Fatalf("%q read as %v (%s)", id, ts, got)
 		}
 	})
 }

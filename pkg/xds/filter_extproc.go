@@ -84,7 +84,7 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 				RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 				ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
 				RequestBodyMode:     extprocv3.ProcessingMode_STREAMED,
-				ResponseBodyMode:    extprocv3.ProcessingMode_BUFFERED,
+				ResponseBodyMode:    extprocv3.ProcessingMode_NONE,
 				RequestTrailerMode:  extprocv3.ProcessingMode_SKIP,
 				ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 			},

@@ -43,6 +43,7 @@ func buildListener(o Options, chain filterChain) (*listenerv3.Listener, error) {
 			TypedConfig: mustAny(&earlyhmv3.HeaderMutation{Mutations: []*mutationv3.HeaderMutation{
 				{Action: &mutationv3.HeaderMutation_Remove{Remove: RouteHeader}},
 				{Action: &mutationv3.HeaderMutation_Remove{Remove: ForwardedPrefix}},
+				{Action: &mutationv3.HeaderMutation_Remove{Remove: TicketHeader}},
 			}}),
 		}},
 		// Edge settings (Envoy's edge-proxy guidance, where they fit Trino

@@ -18,6 +18,7 @@ var httpFilterOrder = []httpFilter{
 	jwtAuthnFilter{},
 	extAuthzFilter{},
 	extProcFilter{},
+	observeFilter{},
 	routerFilter{},
 }
 

@@ -107,15 +107,16 @@ func allRoutes(r *Resources) []*routev3.Route {
 }
 
 // The connection manager gets the enabled filters of the order list, in
-// its order: ext_authz (with a policy), ext_proc, the router last.
+// its order: ext_authz (with a policy), ext_proc, the answer observer, the
+// router last.
 func TestHTTPFilterOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		extAuthz bool
 		want     []string
 	}{
-		{"without a policy", false, []string{extProcName, routerName}},
-		{"with a policy", true, []string{extAuthzName, extProcName, routerName}},
+		{"without a policy", false, []string{extProcName, observeName, routerName}},
+		{"with a policy", true, []string{extAuthzName, extProcName, observeName, routerName}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, o := loadInput(t, "testdata/in/extauthz.yaml", tc.extAuthz)
@@ -329,11 +330,12 @@ func describePerRoute(t *testing.T, a *anypb.Any) string {
 // The route builder gives every route its kind, and ext_proc and ext_authz
 // configure exactly the kinds they own: both off on prefixed polls and the
 // queue's URIs, the
-// submission's body and response read by ext_proc without ext_authz,
+// submission's body read by ext_proc without ext_authz (its answer is the
+// observer's),
 // unprefixed follow-ups without ext_authz, the web UI login's form read by
 // ext_proc without ext_authz, nothing elsewhere.
 func TestPerRouteConfigByKind(t *testing.T) {
-	const submitMode = "request headers SEND, request body STREAMED, response headers SKIP, response body BUFFERED"
+	const submitMode = "request headers SEND, request body STREAMED, response headers SKIP, response body NONE"
 	want := map[routeKind]map[string]string{
 		kindPrefixedPoll: {extProcName: "disabled", extAuthzName: "disabled"},
 		kindQueue:        {extProcName: "disabled", extAuthzName: "disabled"},

@@ -253,13 +253,13 @@ func exactHeader(name, value string) *routev3.HeaderMatcher {
 }
 
 // removedRequestHeaders are taken off every request to a cluster: the
-// decision header, and the client's credentials when the gateway verified
+// decision header and the observer's ticket, and the client's credentials when the gateway verified
 // them (a coordinator that trusts the gateway would refuse a password
 // over its plain HTTP; prefixed polls never pass ext_proc, which removes
 // them from the rest).
 func removedRequestHeaders(o Options) []string {
 	if o.StripCredentials {
-		return []string{RouteHeader, "authorization"}
+		return []string{RouteHeader, TicketHeader, "authorization"}
 	}
-	return []string{RouteHeader}
+	return []string{RouteHeader, TicketHeader}
 }
