@@ -24,8 +24,9 @@ type Plan struct {
 	Targets []string
 	Sim     harness.SimOptions
 	SQL     string
-	// Warm is un-measured load per target before the repeats (JIT, pools).
-	Warm time.Duration
+	// Warm is how every target is warmed before the repeats (JIT, pools):
+	// closed loop at Saturation until its latency is steady.
+	Warm Steadiness
 	// FixedRate (queries/s, open loop) gives the added-latency columns: a
 	// load every target sustains, so queueing does not hide the overhead.
 	FixedRate float64
@@ -43,7 +44,7 @@ type Plan struct {
 	RealTrino       bool
 	RealConcurrency int
 	RealWindow      time.Duration
-	RealWarm        time.Duration // each target's unmeasured load before the first repeat
+	RealWarm        Steadiness // how each target (and Trino behind it) is warmed before the first repeat
 	RealSQL         string
 	// Scale runs Switchyard with this many clusters each, with
 	// StickyEntries live query-ID entries in Redis.
@@ -60,15 +61,17 @@ type Plan struct {
 func DefaultPlan() Plan {
 	return Plan{
 		Repeats: 3, Targets: AllTargets,
-		Sim:  harness.SimOptions{Pages: 3, Rows: 100, Columns: 4},
-		SQL:  "SELECT * FROM tpch.tiny.lineitem",
-		Warm: 5 * time.Second, FixedRate: 100, Saturation: 32,
+		Sim:       harness.SimOptions{Pages: 3, Rows: 100, Columns: 4},
+		SQL:       "SELECT * FROM tpch.tiny.lineitem",
+		Warm:      Steadiness{Window: 5 * time.Second, Max: 90 * time.Second, P50Tolerance: 0.15, P99Tolerance: 0.25, MinQueries: 20},
+		FixedRate: 100, Saturation: 32,
 		Rates:    []float64{50, 100, 200, 400, 800, 1200, 1600, 2400, 3200},
 		P99Bound: 50 * time.Millisecond,
 		Window:   6 * time.Second, Warmup: time.Second,
-		RealTrino: true, RealConcurrency: 4, RealWindow: 10 * time.Second, RealWarm: 10 * time.Second,
-		RealSQL: "SELECT count(*) FROM tpch.tiny.nation",
-		Scale:   []int{1, 10, 100}, StickyEntries: 10000,
+		RealTrino: true, RealConcurrency: 4, RealWindow: 10 * time.Second,
+		RealWarm: Steadiness{Window: 5 * time.Second, Max: 60 * time.Second, P50Tolerance: 0.15, P99Tolerance: 0.25, MinQueries: 20},
+		RealSQL:  "SELECT count(*) FROM tpch.tiny.nation",
+		Scale:    []int{1, 10, 100}, StickyEntries: 10000,
 		Profile: true, Micro: true,
 	}
 }
@@ -77,7 +80,8 @@ func DefaultPlan() Plan {
 // figures mean nothing.
 func SmokePlan() Plan {
 	p := DefaultPlan()
-	p.Smoke, p.Repeats, p.Warm = true, 1, 500*time.Millisecond
+	p.Smoke, p.Repeats = true, 1
+	p.Warm.Window, p.Warm.Max, p.Warm.MinQueries = 500*time.Millisecond, 1500*time.Millisecond, 5
 	p.Rates = []float64{50}
 	p.Window, p.Warmup = 2*time.Second, 300*time.Millisecond
 	p.Saturation = 4
@@ -121,7 +125,9 @@ type Report struct {
 	Versions   map[string]string
 	Runs       []Run
 	Profile    string // top of the control plane's CPU profile
-	Micro      string // go test -bench output of the decision benchmarks
+	// Warmups is how every target was warmed, per phase.
+	Warmups []Warmup
+	Micro   string // go test -bench output of the decision benchmarks
 }
 
 // Runner executes a Plan.
@@ -161,10 +167,14 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 		targets[name] = t
 	}
 	for _, name := range p.Targets {
-		r.logf("warming %s for %v", name, p.Warm)
-		if _, err := r.load(ctx, targets[name], loadgen.Config{Concurrency: p.Saturation, Duration: p.Warm}); err != nil {
+		t := targets[name]
+		w, err := r.warm(ctx, "simulator", name, p.Warm, func(ctx context.Context, d time.Duration) (*loadgen.Results, error) {
+			return r.load(ctx, t, loadgen.Config{Concurrency: p.Saturation, Duration: d})
+		})
+		if err != nil {
 			return nil, err
 		}
+		rep.Warmups = append(rep.Warmups, w)
 	}
 	for rep_ := 1; rep_ <= p.Repeats; rep_++ {
 		for _, name := range rotate(p.Targets, rep_-1) {
@@ -185,7 +195,7 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 	rep.Runs = append(rep.Runs, scale...)
 	sim.Stop()
 	if p.RealTrino {
-		real, err := r.real(ctx)
+		real, err := r.real(ctx, rep)
 		if err != nil {
 			return nil, err
 		}

@@ -84,8 +84,9 @@ func prefill(ctx context.Context, redisAddr string, n int) error {
 	return nil
 }
 
-// real compares the targets in front of a real Trino server.
-func (r *Runner) real(ctx context.Context) ([]Run, error) {
+// real compares the targets in front of a real Trino server; the
+// warm-ups go to rep.
+func (r *Runner) real(ctx context.Context, rep *Report) ([]Run, error) {
 	p := r.Plan
 	r.logf("real Trino: starting a single-node cluster")
 	tr, err := r.Env.StartTrino("bench-trino", harness.TrinoOptions{})
@@ -111,23 +112,27 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 	}
 	// Trino keeps warming up (JIT, caches) for minutes: one pass in a
 	// fixed order would favour the targets measured last. Every target
-	// gets a warming window first, then the targets are interleaved like
-	// the simulator's runs (the order rotates and reverses each repeat).
+	// is warmed until its latency is steady (p.RealWarm) first, then the
+	// targets are interleaved like the simulator's runs (the order
+	// rotates and reverses each repeat).
 	for _, name := range p.Targets {
-		r.logf("real Trino: warming %s", name)
-		if err := r.routeEvents(targets[name]); err != nil {
-			return nil, err
+		t := targets[name]
+		w, err := r.warm(ctx, "real", name, p.RealWarm, func(ctx context.Context, d time.Duration) (*loadgen.Results, error) {
+			if err := r.routeEvents(t); err != nil {
+				return nil, err
+			}
+			return loadgen.Run(ctx, t.client(loadgen.Config{SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: d}))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("real Trino: %w", err)
 		}
-		cfg := targets[name].client(loadgen.Config{SQL: p.RealSQL, Concurrency: p.RealConcurrency, Duration: p.RealWarm})
-		if _, err := loadgen.Run(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("real Trino, warming %s: %w", name, err)
-		}
+		rep.Warmups = append(rep.Warmups, w)
 	}
 	var out []Run
-	for rep := 1; rep <= p.Repeats; rep++ {
-		for _, name := range rotate(p.Targets, rep-1) {
+	for repeat := 1; repeat <= p.Repeats; repeat++ {
+		for _, name := range rotate(p.Targets, repeat-1) {
 			t := targets[name]
-			r.logf("real Trino: repeat %d: %s with %d clients", rep, t.name, p.RealConcurrency)
+			r.logf("real Trino: repeat %d: %s with %d clients", repeat, t.name, p.RealConcurrency)
 			if err := r.routeEvents(t); err != nil {
 				return nil, err
 			}
@@ -141,7 +146,7 @@ func (r *Runner) real(ctx context.Context) ([]Run, error) {
 				// credentials) is a harness error, not a figure.
 				return nil, fmt.Errorf("real Trino, %s: no query completed (errors %v)", t.name, res.Errors)
 			}
-			out = append(out, Run{Target: t.name, Phase: "real", Repeat: rep, Concurrency: p.RealConcurrency, Results: res})
+			out = append(out, Run{Target: t.name, Phase: "real", Repeat: repeat, Concurrency: p.RealConcurrency, Results: res})
 		}
 	}
 	return out, nil
