@@ -195,6 +195,11 @@ func (q *queryRun) roundTrip(method, uri, kind string) (int, *bytes.Buffer, erro
 	}
 	if q.measured {
 		c.rec.histogram(kind).Record(time.Since(start))
+		if kind == KindSubmit {
+			if ms, err := strconv.Atoi(resp.Header.Get("X-Envoy-Upstream-Service-Time")); err == nil && ms >= 0 {
+				c.rec.histogram(KindSubmitUpstream).Record(time.Duration(ms) * time.Millisecond)
+			}
+		}
 	}
 	if int64(buf.Len()) > c.cfg.MaxBodyBytes {
 		c.release(buf)

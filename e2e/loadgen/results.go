@@ -12,6 +12,10 @@ const (
 	KindSubmit = "submit" // the POST to /v1/statement
 	KindPoll   = "poll"   // each GET on a nextUri (every attempt, retries included)
 	KindQuery  = "query"  // a whole successful query, POST to last page
+	// KindSubmitUpstream is the coordinator's share of a submission as
+	// Envoy's router measured it (x-envoy-upstream-service-time, whole
+	// milliseconds); only answers that carry the header count.
+	KindSubmitUpstream = "submit_upstream"
 )
 
 // Error kinds, the keys of Results.Errors (besides "http_NNN" for an HTTP
@@ -78,7 +82,7 @@ type Results struct {
 
 // recorder collects the measurements of a run; safe for concurrent use.
 type recorder struct {
-	submit, poll, query Histogram
+	submit, poll, query, upstream Histogram
 
 	started, completed, failed, aborted, dropped, warmup atomic.Int64
 	requests, retries                                    atomic.Int64
@@ -97,6 +101,8 @@ func (r *recorder) histogram(kind string) *Histogram {
 		return &r.submit
 	case KindPoll:
 		return &r.poll
+	case KindSubmitUpstream:
+		return &r.upstream
 	default:
 		return &r.query
 	}
@@ -126,6 +132,9 @@ func (r *recorder) results(cfg Config, from, to time.Time) *Results {
 			KindPoll:   r.poll.Stats(),
 			KindQuery:  r.query.Stats(),
 		},
+	}
+	if st := r.upstream.Stats(); st.Count > 0 {
+		res.Latency[KindSubmitUpstream] = st
 	}
 	if cfg.openLoop() {
 		res.Mode, res.Rate, res.MaxInFlight = "open", cfg.Rate, cfg.MaxInFlight

@@ -542,3 +542,26 @@ func TestRewriteNextURI(t *testing.T) {
 		t.Fatalf("%d rewrites, want one per poll", n)
 	}
 }
+
+// TestSubmitUpstreamTime: Envoy's x-envoy-upstream-service-time on a
+// submission's answer is recorded as the coordinator's share; answers
+// without it record nothing.
+func TestSubmitUpstreamTime(t *testing.T) {
+	srv, _ := simServer(t, trinosim.Options{Pages: 1, RowsPerPage: 1}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				w.Header().Set("X-Envoy-Upstream-Service-Time", "7")
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	res := run(t, Config{URL: srv.URL, Concurrency: 2, MaxQueries: 10})
+	up, ok := res.Latency[KindSubmitUpstream]
+	if !ok || up.Count != 10 || up.P50 < 6900 || up.P50 > 7100 {
+		t.Fatalf("upstream latency %+v (%v), want 10 answers of 7 ms", up, ok)
+	}
+	plain, _ := simServer(t, trinosim.Options{Pages: 1, RowsPerPage: 1}, nil)
+	if res := run(t, Config{URL: plain.URL, Concurrency: 2, MaxQueries: 4}); res.Latency[KindSubmitUpstream].Count != 0 {
+		t.Fatalf("recorded %+v without the header", res.Latency[KindSubmitUpstream])
+	}
+}
