@@ -15,17 +15,19 @@ FUZZMINIMIZE ?= 20000x
 TEST_TIMEOUT ?= 40m
 CACHE       := .cache
 
-.PHONY: help setup build demo bench soak test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean console-screenshots
+.PHONY: help setup build demo bench bench-xds pollab soak test unit e2e check fmt vet lint generate generate-check generate-check-full fuzz clean console-screenshots
 
 help:
 	@echo "make demo    run Redis, two Trino clusters, the control plane and Envoy; query through the gateway"
 	@echo "make test    install what is missing, run checks, unit, fuzz and end-to-end tests"
 	@echo "make bench   measure Switchyard, plain Envoy, Trino Gateway and direct access; write docs/benchmarks.md"
+	@echo "make bench-xds  how fast a drain reaches 1 to 50 Envoys of one control plane (10 to 1,000 clusters); write docs/benchmarks-xds.md"
 	@echo "make soak    30 minutes of mixed load with a fault every 2 minutes; write docs/availability.md"
 	@echo "make setup   install Envoy, Redis, Trino and the clients into $(CACHE)/ (idempotent)"
 	@echo "make check   gofmt, go vet, staticcheck, generated files up to date"
 	@echo "make fuzz    run every fuzz target for FUZZTIME (default $(FUZZTIME))"
 	@echo "make console-screenshots   screenshots of the web console's pages into docs/console/"
+	@echo "make pollab  A/B runs of Switchyard's Envoy features on poll latency (issue 17); write docs/benchmarks-polls.md"
 
 setup:
 	@deploy/setup.sh
@@ -44,6 +46,17 @@ demo:
 bench: setup
 	@deploy/setup.sh bench >/dev/null
 	$(GO) run ./cmd/bench
+
+# Configuration pushes to a fleet of Envoys (about 10 minutes):
+# docs/benchmarks-xds.md and its plot. XDSBENCH_ARGS: e.g. -smoke, -delta.
+bench-xds: setup
+	@deploy/setup.sh bench >/dev/null
+	$(GO) run ./cmd/xdsbench $(XDSBENCH_ARGS)
+
+# The poll-latency A/B experiment of issue 17 (about 17 minutes):
+# docs/benchmarks-polls.md. POLLAB_ARGS=-smoke for a short check.
+pollab: setup
+	$(GO) run ./cmd/pollab $(POLLAB_ARGS)
 
 # The availability soak (about 35 minutes): docs/availability.md. make test
 # runs its short version (part of E2E_PKGS).

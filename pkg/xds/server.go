@@ -42,22 +42,26 @@ type Server struct {
 	// What the connected Envoys run (see Envoys).
 	envoysMu sync.Mutex
 	streams  map[int64]*stream
-	version  string    // the current snapshot's
-	pushed   time.Time // when it was set
+	version  string            // the current snapshot's
+	versions map[string]string // its version of each type
+	pushed   time.Time         // when it was set
 }
 
 // stream is one connected Envoy: its node ID and, per resource type it
-// asked for, the version it last applied.
+// asked for, the version it last applied. An incremental (delta) stream's
+// requests name no version: sent maps the nonces of the responses not
+// answered yet to their type's version, and an ACK of one applies it.
 type stream struct {
 	node    string
 	applied map[string]string
+	sent    map[string]string
 }
 
 // Envoy is what one connected Envoy runs.
 type Envoy struct {
 	Node string `json:"node"`
-	// Applied is the snapshot version the Envoy last applied, by resource
-	// type ("" before it applied any).
+	// Applied is the version the Envoy last applied, by resource type (""
+	// before it applied any; see TypeVersion).
 	Applied map[string]string `json:"applied"`
 	// Current: it applied the current snapshot for every type it asked
 	// for. Behind is how long the current snapshot has waited when not.
@@ -76,7 +80,7 @@ func (s *Server) Envoys() (list []Envoy, version string, pushed time.Time) {
 		e := Envoy{Node: st.node, Applied: make(map[string]string, len(st.applied)), Current: len(st.applied) > 0}
 		for t, v := range st.applied {
 			e.Applied[shortType(t)] = v
-			if v != s.version {
+			if v != s.versions[t] {
 				e.Current = false
 			}
 		}
@@ -110,22 +114,29 @@ func NewServer(log *slog.Logger, m Metrics) *Server {
 }
 
 // Update publishes a new consistent snapshot to every Envoy.
+//
+// Each resource type has its own version, a hash of its content: a change
+// of the fleet gives new versions only to the types it changed, and only
+// those are sent again (a drain sends clusters, not the route table or the
+// endpoints). Over incremental xDS only the changed resources are sent
+// (each resource's version is the hash of its content). The returned
+// version names the whole snapshot.
 func (s *Server) Update(ctx context.Context, r *Resources) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := contentVersion(r)
+	c, err := hashContent(r)
 	if err != nil {
 		return "", err
 	}
-	snap, err := cachev3.NewSnapshot(v, map[resource.Type][]types.Resource{
+	snap := &cachev3.Snapshot{VersionMap: c.resources}
+	for typ, items := range map[resource.Type][]types.Resource{
 		resource.ListenerType: toResources(r.Listeners),
 		resource.RouteType:    toResources(r.Routes),
 		resource.ClusterType:  toResources(r.Clusters),
 		resource.EndpointType: toResources(r.Endpoints),
 		resource.SecretType:   toResources(r.Secrets),
-	})
-	if err != nil {
-		return "", err
+	} {
+		snap.Resources[cachev3.GetResponseType(typ)] = cachev3.NewResources(c.types[typ], items)
 	}
 	if err := snap.Consistent(); err != nil {
 		return "", fmt.Errorf("inconsistent snapshot: %w", err)
@@ -134,14 +145,30 @@ func (s *Server) Update(ctx context.Context, r *Resources) (string, error) {
 		return "", err
 	}
 	s.envoysMu.Lock()
-	if v != s.version {
-		s.version, s.pushed = v, time.Now()
+	if c.version != s.version {
+		s.version, s.versions, s.pushed = c.version, c.types, time.Now()
 	}
 	s.envoysMu.Unlock()
 	if s.metrics.Pushes != nil {
 		s.metrics.Pushes()
 	}
-	return v, nil
+	return c.version, nil
+}
+
+// TypeVersion is the current snapshot's version of a resource type (what
+// Envoy's version_info of that type says once it runs it).
+func (s *Server) TypeVersion(typeURL string) string {
+	s.envoysMu.Lock()
+	defer s.envoysMu.Unlock()
+	return s.versions[typeURL]
+}
+
+// content is what hashContent finds: the snapshot's version, each type's,
+// and each resource's by type and name.
+type content struct {
+	version   string
+	types     map[string]string
+	resources map[string]map[string]string
 }
 
 // contentVersion names a snapshot by a hash of its content: the same fleet
@@ -149,32 +176,51 @@ func (s *Server) Update(ctx context.Context, r *Resources) (string, error) {
 // reconnects to a restarted control plane is not fooled by a reused counter),
 // and any change gives a new one.
 func contentVersion(r *Resources) (string, error) {
-	h := sha256.New()
+	c, err := hashContent(r)
+	return c.version, err
+}
+
+// hashContent marshals every resource once (deterministically) and hashes
+// it; a type's version hashes its resources' names and hashes in order, the
+// snapshot's hashes the types'. The resource hashes are the snapshot's
+// version map (incremental xDS compares them per Envoy), so the cache does
+// not marshal everything again to build it.
+func hashContent(r *Resources) (content, error) {
+	c := content{types: map[string]string{}, resources: map[string]map[string]string{}}
 	opts := proto.MarshalOptions{Deterministic: true}
-	var all []proto.Message
-	for _, x := range r.Listeners {
-		all = append(all, x)
-	}
-	for _, x := range r.Routes {
-		all = append(all, x)
-	}
-	for _, x := range r.Clusters {
-		all = append(all, x)
-	}
-	for _, x := range r.Endpoints {
-		all = append(all, x)
-	}
-	for _, x := range r.Secrets {
-		all = append(all, x)
-	}
-	for _, m := range all {
-		b, err := opts.Marshal(m)
-		if err != nil {
-			return "", err
+	all := sha256.New()
+	var buf []byte
+	for _, t := range []struct {
+		url   string
+		items []types.Resource
+	}{
+		{resource.ListenerType, toResources(r.Listeners)},
+		{resource.RouteType, toResources(r.Routes)},
+		{resource.ClusterType, toResources(r.Clusters)},
+		{resource.EndpointType, toResources(r.Endpoints)},
+		{resource.SecretType, toResources(r.Secrets)},
+	} {
+		th := sha256.New()
+		byName := make(map[string]string, len(t.items))
+		for _, m := range t.items {
+			var err error
+			if buf, err = opts.MarshalAppend(buf[:0], m); err != nil {
+				return content{}, err
+			}
+			sum := sha256.Sum256(buf)
+			rv := hex.EncodeToString(sum[:8])
+			name := cachev3.GetResourceName(m)
+			byName[name] = rv
+			_, _ = th.Write([]byte(name))
+			_, _ = th.Write([]byte{0})
+			_, _ = th.Write(sum[:])
 		}
-		_, _ = h.Write(b)
+		tv := hex.EncodeToString(th.Sum(nil))[:16]
+		c.types[t.url], c.resources[t.url] = tv, byName
+		_, _ = all.Write([]byte(tv))
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	c.version = hex.EncodeToString(all.Sum(nil))[:16]
+	return c, nil
 }
 
 func toResources[T types.Resource](in []T) []types.Resource {
@@ -185,57 +231,109 @@ func toResources[T types.Resource](in []T) []types.Resource {
 	return out
 }
 
-// Register adds the ADS service to a gRPC server.
+// Register adds the ADS service to a gRPC server: state of the world
+// (StreamAggregatedResources) and incremental (DeltaAggregatedResources,
+// an Envoy whose bootstrap says api_type: DELTA_GRPC).
 func (s *Server) Register(ctx context.Context, g *grpc.Server) {
 	cb := serverv3.CallbackFuncs{
 		StreamOpenFunc: func(_ context.Context, id int64, _ string) error {
-			if s.metrics.Conns != nil {
-				s.metrics.Conns(1)
-			}
-			s.envoysMu.Lock()
-			if s.streams == nil {
-				s.streams = map[int64]*stream{}
-			}
-			s.streams[id] = &stream{applied: map[string]string{}}
-			s.envoysMu.Unlock()
+			s.opened(id)
 			return nil
 		},
-		StreamClosedFunc: func(id int64, node *corev3.Node) {
-			if s.metrics.Conns != nil {
-				s.metrics.Conns(-1)
-			}
-			s.envoysMu.Lock()
-			delete(s.streams, id)
-			s.envoysMu.Unlock()
-			s.log.Info("envoy disconnected", "stream", id, "node", node.GetId())
-		},
+		StreamClosedFunc: func(id int64, node *corev3.Node) { s.closed(id, node) },
 		StreamRequestFunc: func(id int64, req *discoveryv3.DiscoveryRequest) error {
 			// A request's version_info is the version the Envoy last
 			// applied for the type, with an ACK as with a NACK.
 			s.envoysMu.Lock()
 			if st := s.streams[id]; st != nil {
-				if n := req.GetNode().GetId(); n != "" {
-					st.node = n
-				}
-				if len(st.applied) < 16 { // the xDS types; a stream asks for a handful
-					st.applied[req.GetTypeUrl()] = req.GetVersionInfo()
-				} else if _, ok := st.applied[req.GetTypeUrl()]; ok {
-					st.applied[req.GetTypeUrl()] = req.GetVersionInfo()
+				st.apply(req.GetNode().GetId(), req.GetTypeUrl(), req.GetVersionInfo())
+			}
+			s.envoysMu.Unlock()
+			s.nack(req.GetNode().GetId(), req.GetTypeUrl(), req.GetVersionInfo(), req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
+			return nil
+		},
+		// Incremental streams count apart (their IDs are their own): they
+		// are kept under negative IDs.
+		DeltaStreamOpenFunc: func(_ context.Context, id int64, _ string) error {
+			s.opened(-id)
+			return nil
+		},
+		DeltaStreamClosedFunc: func(id int64, node *corev3.Node) { s.closed(-id, node) },
+		StreamDeltaRequestFunc: func(id int64, req *discoveryv3.DeltaDiscoveryRequest) error {
+			// An answer names the response's nonce: an ACK applies that
+			// response's version, a NACK keeps the last applied one.
+			s.envoysMu.Lock()
+			st := s.streams[-id]
+			var v string
+			if st != nil {
+				v = st.sent[req.GetResponseNonce()]
+				delete(st.sent, req.GetResponseNonce())
+				if req.GetResponseNonce() != "" && req.GetErrorDetail() == nil {
+					st.apply(req.GetNode().GetId(), req.GetTypeUrl(), v)
+				} else {
+					st.apply(req.GetNode().GetId(), req.GetTypeUrl(), st.applied[req.GetTypeUrl()])
 				}
 			}
 			s.envoysMu.Unlock()
-			if e := req.GetErrorDetail(); e != nil {
-				s.log.Error("envoy rejected configuration (NACK)", "node", req.GetNode().GetId(),
-					"type", req.GetTypeUrl(), "version", req.GetVersionInfo(), "error", e.GetMessage())
-				if s.metrics.Nacks != nil {
-					s.metrics.Nacks(req.GetTypeUrl())
-				}
-			}
+			s.nack(req.GetNode().GetId(), req.GetTypeUrl(), v, req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
 			return nil
+		},
+		StreamDeltaResponseFunc: func(id int64, _ *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
+			s.envoysMu.Lock()
+			if st := s.streams[-id]; st != nil && len(st.sent) < 64 { // answered in order: a handful at a time
+				st.sent[resp.GetNonce()] = resp.GetSystemVersionInfo()
+			}
+			s.envoysMu.Unlock()
 		},
 	}
 	srv := serverv3.NewServer(ctx, s.cache, cb)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(g, srv)
+}
+
+func (s *Server) opened(id int64) {
+	if s.metrics.Conns != nil {
+		s.metrics.Conns(1)
+	}
+	s.envoysMu.Lock()
+	if s.streams == nil {
+		s.streams = map[int64]*stream{}
+	}
+	s.streams[id] = &stream{applied: map[string]string{}, sent: map[string]string{}}
+	s.envoysMu.Unlock()
+}
+
+func (s *Server) closed(id int64, node *corev3.Node) {
+	if s.metrics.Conns != nil {
+		s.metrics.Conns(-1)
+	}
+	s.envoysMu.Lock()
+	delete(s.streams, id)
+	s.envoysMu.Unlock()
+	s.log.Info("envoy disconnected", "stream", id, "node", node.GetId())
+}
+
+// apply records the version an Envoy runs for a type (and its node ID,
+// which only a stream's first request may carry).
+func (st *stream) apply(node, typeURL, version string) {
+	if node != "" {
+		st.node = node
+	}
+	if len(st.applied) < 16 { // the xDS types; a stream asks for a handful
+		st.applied[typeURL] = version
+	} else if _, ok := st.applied[typeURL]; ok {
+		st.applied[typeURL] = version
+	}
+}
+
+// nack logs and counts a rejected configuration.
+func (s *Server) nack(node, typeURL, version, msg string, rejected bool) {
+	if !rejected {
+		return
+	}
+	s.log.Error("envoy rejected configuration (NACK)", "node", node, "type", typeURL, "version", version, "error", msg)
+	if s.metrics.Nacks != nil {
+		s.metrics.Nacks(typeURL)
+	}
 }
 
 // Snapshot returns the current snapshot (for tests and the admin API).

@@ -61,10 +61,10 @@ func TestServerServesEveryNodeTheSameSnapshot(t *testing.T) {
 		nacks = append(nacks, typeURL)
 	}})
 	res := translateFile(t, "testdata/in/basic.yaml")
-	v, err := s.Update(ctx, res)
-	if err != nil {
+	if _, err := s.Update(ctx, res); err != nil {
 		t.Fatal(err)
 	}
+	v := s.TypeVersion(resource.ListenerType)
 	g := grpc.NewServer()
 	s.Register(ctx, g)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -229,10 +229,10 @@ func TestEnvoysTrackAppliedVersions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s := NewServer(slog.New(slog.DiscardHandler), Metrics{})
-	v1, err := s.Update(ctx, translateFile(t, "testdata/in/basic.yaml"))
-	if err != nil {
+	if _, err := s.Update(ctx, translateFile(t, "testdata/in/basic.yaml")); err != nil {
 		t.Fatal(err)
 	}
+	v1 := s.TypeVersion(resource.ListenerType)
 	g := grpc.NewServer()
 	s.Register(ctx, g)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -290,11 +290,12 @@ func TestEnvoysTrackAppliedVersions(t *testing.T) {
 	// A new snapshot: behind until acknowledged.
 	res := translateFile(t, "testdata/in/basic.yaml")
 	res.Listeners[0].StatPrefix = "changed"
-	v2, err := s.Update(ctx, res)
+	snap, err := s.Update(ctx, res)
+	v2 := s.TypeVersion(resource.ListenerType)
 	if err != nil || v2 == v1 {
 		t.Fatalf("update: %s, %v", v2, err)
 	}
-	if list, version, pushed := s.Envoys(); list[0].Current || version != v2 || pushed.IsZero() {
+	if list, version, pushed := s.Envoys(); list[0].Current || version != snap || pushed.IsZero() {
 		t.Fatalf("before the ACK of %s: %+v", v2, list)
 	}
 	r = recv()
