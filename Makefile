@@ -48,7 +48,7 @@ bench: setup
 	$(GO) run ./cmd/bench
 
 # Configuration pushes to a fleet of Envoys (about 10 minutes):
-# docs/benchmarks-xds.md and its plot. XDSBENCH_ARGS: e.g. -smoke, -delta.
+# docs/benchmarks-xds.md and its plot. XDSBENCH_ARGS: e.g. -smoke, -sotw.
 bench-xds: setup
 	@deploy/setup.sh bench >/dev/null
 	$(GO) run ./cmd/xdsbench $(XDSBENCH_ARGS)

@@ -26,7 +26,7 @@ func main() {
 	clusters := flag.String("clusters", "", "cluster counts, comma separated (default the plan's)")
 	changes := flag.Int("changes", 0, "state changes per point (default the plan's)")
 	profile := flag.Bool("profile", false, "CPU profile of the control plane at the largest point (into the run's directory)")
-	delta := flag.Bool("delta", false, "Envoys speak incremental (delta) xDS")
+	sotw := flag.Bool("sotw", false, "Envoys speak state-of-the-world xDS (the shipped bootstrap's is incremental)")
 	clusterStats := flag.Bool("cluster-stats", false, "keep Envoy's statistics of every Trino cluster (more memory per Envoy)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,7 +51,7 @@ func main() {
 	if *changes > 0 {
 		plan.Changes = *changes
 	}
-	plan.Profile, plan.Delta, plan.ClusterStats = *profile, *delta, *clusterStats
+	plan.Profile, plan.SotW, plan.ClusterStats = *profile, *sotw, *clusterStats
 	if *out == "" {
 		*out = defOut
 	}

@@ -40,7 +40,7 @@ var versionKeys = []string{
 // a small Envoy on it (one worker thread, its admin interface on a free
 // loopback port). It returns once the process runs; readiness is awaited
 // with the others' (waitVersion).
-func startEnvoy(env *harness.Env, node, xdsAddr string, delta, clusterStats bool) (*envoy, error) {
+func startEnvoy(env *harness.Env, node, xdsAddr string, sotw, clusterStats bool) (*envoy, error) {
 	admin, err := harness.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -49,8 +49,8 @@ func startEnvoy(env *harness.Env, node, xdsAddr string, delta, clusterStats bool
 	if err != nil {
 		return nil, fmt.Errorf("switchyard bootstrap: %w", err)
 	}
-	if delta {
-		if out, err = deltaBootstrap(out); err != nil {
+	if sotw {
+		if out, err = sotwBootstrap(out); err != nil {
 			return nil, err
 		}
 	}
@@ -70,13 +70,14 @@ func startEnvoy(env *harness.Env, node, xdsAddr string, delta, clusterStats bool
 	return &envoy{Proc: p, node: node, admin: admin}, nil
 }
 
-// deltaBootstrap switches a bootstrap's ADS stream to incremental xDS.
-func deltaBootstrap(b []byte) ([]byte, error) {
+// sotwBootstrap switches a bootstrap's ADS stream from incremental xDS
+// (the shipped bootstrap's) to state of the world.
+func sotwBootstrap(b []byte) ([]byte, error) {
 	const sotw, delta = "api_type: GRPC\n", "api_type: DELTA_GRPC\n"
-	if strings.Count(string(b), sotw) != 1 {
-		return nil, fmt.Errorf("bootstrap: want one %q", strings.TrimSpace(sotw))
+	if strings.Count(string(b), delta) != 1 {
+		return nil, fmt.Errorf("bootstrap: want one %q", strings.TrimSpace(delta))
 	}
-	return []byte(strings.Replace(string(b), sotw, delta, 1)), nil
+	return []byte(strings.Replace(string(b), delta, sotw, 1)), nil
 }
 
 // adminClient reads the Envoys' admin endpoints: short timeouts, kept-alive

@@ -43,8 +43,9 @@ type Plan struct {
 	// Profile takes a CPU profile of the control plane during the changes
 	// of the largest point (into the run's directory).
 	Profile bool
-	// Delta makes the Envoys speak incremental (delta) ADS.
-	Delta bool
+	// SotW makes the Envoys speak state-of-the-world ADS instead of the
+	// shipped bootstrap's incremental (delta) xDS.
+	SotW bool
 	// ClusterStats keeps Envoy's statistics of every Trino cluster (off:
 	// excluded by the bootstrap's stats_matcher, to fit 50 Envoys of
 	// 1,000 clusters in memory).

@@ -220,9 +220,9 @@ func (rep *Report) Markdown(plotFile string) string {
 	w("- %s\n", strings.Join(vs, "; "))
 	w("- Load average (1, 5, 15 min) before the run: %s; after: %s. The machine is shared with other work: absolute numbers include that contention.\n", rep.LoadBefore, rep.LoadAfter)
 	p := rep.Plan
-	api := "state of the world (ADS, `api_type: GRPC`, the shipped bootstrap)"
-	if p.Delta {
-		api = "incremental (ADS, `api_type: DELTA_GRPC`)"
+	api := "incremental (ADS, `api_type: DELTA_GRPC`, the shipped bootstrap)"
+	if p.SotW {
+		api = "state of the world (ADS, `api_type: GRPC`)"
 	}
 	stats := "without the statistics of the Trino clusters (a `stats_matcher` excludes `cluster.trino_*`, to fit 50 Envoys of 1,000 clusters in memory)"
 	if p.ClusterStats {

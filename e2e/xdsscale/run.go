@@ -163,7 +163,7 @@ func (f *fleetRun) grow(ctx context.Context, e int, ps *procs) error {
 			if free, err := memAvailableMiB(); err != nil || free < p.MinFreeMiB {
 				return fmt.Errorf("the machine has %.0f MiB available (%v), under %.0f: no more Envoys", free, err, p.MinFreeMiB)
 			}
-			en, err := startEnvoy(f.r.Env, fmt.Sprintf("envoy-%d-%02d", f.n, len(f.envoys)), f.cp.XDSAddr, p.Delta, p.ClusterStats)
+			en, err := startEnvoy(f.r.Env, fmt.Sprintf("envoy-%d-%02d", f.n, len(f.envoys)), f.cp.XDSAddr, p.SotW, p.ClusterStats)
 			if err != nil {
 				return err
 			}

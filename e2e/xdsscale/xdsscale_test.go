@@ -73,12 +73,12 @@ func TestMetricValue(t *testing.T) {
 	}
 }
 
-func TestDeltaBootstrap(t *testing.T) {
-	got, err := deltaBootstrap([]byte("ads_config:\n    api_type: GRPC\n"))
-	if err != nil || string(got) != "ads_config:\n    api_type: DELTA_GRPC\n" {
+func TestSotWBootstrap(t *testing.T) {
+	got, err := sotwBootstrap([]byte("ads_config:\n    api_type: DELTA_GRPC\n"))
+	if err != nil || string(got) != "ads_config:\n    api_type: GRPC\n" {
 		t.Fatalf("got %q, %v", got, err)
 	}
-	if _, err := deltaBootstrap([]byte("no ads\n")); err == nil {
+	if _, err := sotwBootstrap([]byte("no ads\n")); err == nil {
 		t.Fatal("a bootstrap without api_type was changed")
 	}
 }
