@@ -115,6 +115,9 @@ type Run struct {
 	// ungoverned), over fixed-rate runs.
 	DecisionMean float64 `json:"decision_mean_us,omitempty"`
 	AdmitMean    float64 `json:"admit_mean_us,omitempty"`
+	// StageMeans is the mean time of each admission stage of a submission
+	// (switchyard_admission_stage_seconds{stage}, µs) over fixed-rate runs.
+	StageMeans map[string]float64 `json:"stage_means_us,omitempty"`
 }
 
 // Report is everything a benchmark run measured.
@@ -239,6 +242,13 @@ func (r *Runner) measureTarget(ctx context.Context, t *target, repeat int, profi
 		}
 		fixed.DecisionMean = meanDelta(before, after, seriesDecisionSum, seriesDecisionCount)
 		fixed.AdmitMean = meanDelta(before, after, seriesAdmitSum, seriesAdmitCount)
+		fixed.StageMeans = map[string]float64{}
+		for _, st := range admissionStages {
+			sum, count := fmt.Sprintf(`switchyard_admission_stage_seconds_sum{stage=%q}`, st), fmt.Sprintf(`switchyard_admission_stage_seconds_count{stage=%q}`, st)
+			if m := meanDelta(before, after, sum, count); m > 0 {
+				fixed.StageMeans[st] = m
+			}
+		}
 		if fixed.RedisRoundTrip, err = redisRoundTrip(ctx, t.redis, 500); err != nil {
 			return nil, err
 		}

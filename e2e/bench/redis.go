@@ -58,6 +58,10 @@ const (
 
 // meanDelta is the mean of a histogram over the interval between two
 // scrapes, in µs (0 when nothing was observed).
+// admissionStages are the stages of the admission pipeline, in order
+// (switchyard_admission_stage_seconds's stage label).
+var admissionStages = []string{"classify", "external-router", "cost", "findings", "session", "policy", "protection", "transaction", "affinity", "governance", "balance"}
+
 func meanDelta(before, after map[string]float64, sum, count string) float64 {
 	n := after[count] - before[count]
 	if n <= 0 {

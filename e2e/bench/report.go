@@ -420,6 +420,19 @@ func (rep *Report) governance(w func(string, ...any)) {
 	row("of which the Admit call, one Redis script, mean (µs; `switchyard_governance_store_seconds{op=\"admit\"}`)", func(t string) string {
 		return rep.fixedStat(t, func(r Run) float64 { return r.AdmitMean }).format("", 0)
 	})
+	for _, st := range admissionStages {
+		has := false
+		for _, r := range rep.Runs {
+			_, ok := r.StageMeans[st]
+			has = has || ok
+		}
+		if !has {
+			continue
+		}
+		row(fmt.Sprintf("of which the stage `%s`, mean (µs; `switchyard_admission_stage_seconds`)", st), func(t string) string {
+			return rep.fixedStat(t, func(r Run) float64 { return r.StageMeans[st] }).format("", 0)
+		})
+	}
 	row("Redis round trip, PING from the bench process (µs)", func(t string) string {
 		return rep.fixedStat(t, func(r Run) float64 { return r.RedisRoundTrip }).format("", 0)
 	})
