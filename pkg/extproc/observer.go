@@ -53,6 +53,15 @@ func (s *Server) observe(stream extprocv3.ExternalProcessor_ProcessServer) error
 			return err
 		}
 		o.step(work, req)
+		if o.done {
+			// Close the stream at once: in observability mode Envoy
+			// holds it open until the processor closes it or its
+			// deferred_close_timeout ends, and thousands of idle streams
+			// held open for seconds would fill the control plane's
+			// connection (Envoy's circuit breakers then fail new
+			// decisions).
+			return nil
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
@@ -168,5 +169,34 @@ func TestTicketsMatchTheObserversMatcher(t *testing.T) {
 		if err != nil || !strings.HasPrefix(ticket, xds.TicketPrefix) {
 			t.Fatalf("ticket %q (%v) does not start with %q", ticket, err, xds.TicketPrefix)
 		}
+	}
+}
+
+// The observer closes its stream as soon as the answer is through: Envoy
+// holds an observability-mode stream open until the processor closes it
+// (or for deferred_close_timeout), and idle streams held open fill the
+// connection to the control plane.
+func TestObserverClosesItsStreamAfterTheAnswer(t *testing.T) {
+	h := newHarness(nil)
+	rs := submit(t, h.open(t), nil, "SELECT 1")
+	cluster, _ := routeHeader(rs[0])
+	hs := headers("POST", "/v1/statement", false)
+	mutate(hs.GetRequestHeaders(), rs[0].GetRequestHeaders().GetResponse().GetHeaderMutation())
+	fs := &fakeStream{ctx: observerCtx(), in: make(chan *extprocv3.ProcessingRequest, 4), out: make(chan *extprocv3.ProcessingResponse, 1), done: make(chan error, 1)}
+	go func() { fs.done <- h.srv.Process(fs) }()
+	fs.in <- hs
+	fs.in <- responseBody(strings.ReplaceAll(firstResults, "%s", cluster))
+	// Envoy has not closed its side: the processor must.
+	select {
+	case err := <-fs.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the observer kept its stream open after the answer")
+	}
+	close(fs.in)
+	if _, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde"); err != nil {
+		t.Fatal(err)
 	}
 }
