@@ -9,7 +9,10 @@ package switchyard.routing
 
 import rego.v1
 
-classes := data.switchyard.governance.classes
+import data.switchyard.governance.classes
+import data.switchyard.settings
+import input.query as q
+import input.request as req
 
 # AI agents (by source name pattern) get strict quotas.
 workload_class := "agent" if {
@@ -19,6 +22,17 @@ workload_class := "agent" if {
 	is_etl
 } else := "analyst" if {
 	# People exploring data: reads from interactive tools.
+	q.type in {"SELECT", "SHOW", "DESCRIBE", "EXPLAIN"}
+	not req.user in settings.service_users
+}
+
+# workload_class of a submission that is no agent's and not from an ETL
+# source: the routing decision's plain path (routing.rego) asks this
+# instead of workload_class, so a change of the rules above is made here
+# too (routing_test.rego checks both agree).
+plain_class := "etl" if {
+	"etl" in req.clientTags
+} else := "analyst" if {
 	q.type in {"SELECT", "SHOW", "DESCRIBE", "EXPLAIN"}
 	not req.user in settings.service_users
 }

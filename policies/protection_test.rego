@@ -166,3 +166,14 @@ test_dry_run_flag_reported if {
 	d.dryRun
 	d.deny
 }
+
+test_ordinary_query_with_its_findings_untouched if {
+	d := decide({"tables": ["tpch.sf1.orders"], "crossJoin": false, "blocks": [block([["tpch.sf1.orders"]], true, false)]})
+	d == {"deny": false}
+}
+
+test_cross_join_with_its_findings_refused if {
+	d := decide(object.union(cross_join, {"crossJoin": true}))
+	d.deny
+	"cross-join-of-large-tables" in d.rules
+}

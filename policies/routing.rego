@@ -7,15 +7,14 @@ package switchyard.routing
 
 import rego.v1
 
-settings := data.switchyard.settings
-
-req := input.request
-
-q := input.query
-
-groups := input.fleet.groups
-
-clusters := input.fleet.clusters
+# Imports, not rules (settings := data.switchyard.settings): a rule is
+# evaluated, and looked up, on every submission.
+import data.switchyard.governance.classes
+import data.switchyard.settings
+import input.fleet.clusters
+import input.fleet.groups
+import input.query as q
+import input.request as req
 
 # ---------------------------------------------------------------------------
 # Routing group: every rule that applies proposes a group with a priority;
@@ -150,7 +149,21 @@ optional["cluster"] := cluster
 
 optional["clusters"] := eligible
 
-decision := object.union(
+# Most submissions meet none of the rules above but the workload class's:
+# no routing group asked for, no external answer, no ETL source, sandbox
+# user or AI agent, no big cost estimate, no sensitive table, no
+# designated DDL cluster. They are decided after a few cheap checks
+# (every rule and every lookup costs time on every submission); the
+# others get the full decision, which would give them the same.
+decision := {"allow": true, "reason": "", "headers": {}, "explanation": set(), "class": c} if {
+	plain
+	c := plain_class
+	classes[c]
+} else := {"allow": true, "reason": "", "headers": {}, "explanation": set()} if {
+	plain
+} else := full_decision
+
+full_decision := object.union(
 	{
 		"allow": count(deny) == 0,
 		"reason": concat("; ", deny),
@@ -159,3 +172,41 @@ decision := object.union(
 	},
 	optional,
 )
+
+# No rule proposes a group, denies, adds a header or explains. (The
+# checks are stricter than the rules': a submission some rule might
+# concern gets the full decision.) A new rule that proposes, denies, adds
+# a header, explains or sets an optional field needs a definition of
+# special that catches what it acts on; routing_test.rego checks that
+# decision and full_decision agree.
+plain if {
+	req.routingGroup == ""
+	object.get(input.external, "routingGroup", "") == ""
+	not special
+}
+
+# What some rule might act on (is_agent, sensitive_tables, cluster, ...
+# as cheaply as each can be asked), each a definition of one rule: a
+# negation of one rule costs less than a negation of each.
+special if req.source in settings.etl_sources
+
+special if req.user in settings.sandbox_users
+
+special if {
+	some pattern in settings.agent_source_patterns
+	glob.match(pattern, [], req.source)
+}
+
+special if q.cost.inputBytes > settings.big_query_bytes
+
+# count(sensitive_tables) > 0, from the (often empty) table metadata.
+special if {
+	some t, info in q.tableInfo
+	settings.pii_tag in info.tags
+	t in q.tables
+}
+
+special if {
+	q.type in {"DDL", "CREATE_TABLE", "CREATE_VIEW", "CREATE_TABLE_AS"}
+	settings.ddl_cluster != ""
+}

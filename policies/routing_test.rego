@@ -147,3 +147,49 @@ test_small_query_by_cost_stays if {
 	}
 	not d.routingGroup
 }
+
+# The plain path of the decision (no rule concerned, decided after a few
+# checks) gives what the full rules give, for plain submissions and for
+# each kind the rules act on.
+test_plain_path_decides_as_the_full_rules if {
+	every c in [
+		[{}, {}],
+		[{}, {"type": "INSERT"}],
+		[{"user": "svc-reporting"}, {}],
+		[{"clientTags": ["etl"]}, {"type": "DELETE"}],
+		[{"source": "airflow"}, {}],
+		[{"user": "intern"}, {}],
+		[{"source": "support-agent"}, {"type": "SHOW"}],
+		[{"routingGroup": "sandbox"}, {}],
+		[{"routingGroup": "etl"}, {}],
+		[{}, {"cost": {"inputBytes": 783990912}}],
+		[{}, {"cost": {"inputBytes": 2000}}],
+		[{}, {"tables": ["tpch.tiny.customer"], "tableInfo": {"tpch.tiny.customer": {"tags": ["pii"]}}}],
+		[{}, {"tables": ["x.y.z"], "tableInfo": {"tpch.tiny.customer": {"tags": ["pii"]}}}],
+		[{}, {"type": "DDL"}],
+	] {
+		inp := {"request": request(c[0]), "query": query(c[1]), "fleet": fleet, "external": {}}
+		d := routing.decision with input as inp
+		f := routing.full_decision with input as inp
+		d == f
+	}
+}
+
+test_plain_path_with_a_ddl_cluster if {
+	inp := {"request": request({}), "query": query({"type": "CREATE_TABLE"}), "fleet": fleet, "external": {}}
+	d := routing.decision with input as inp with data.switchyard.settings.ddl_cluster as "a"
+	d == routing.full_decision with input as inp with data.switchyard.settings.ddl_cluster as "a"
+	d.cluster == "a"
+}
+
+test_plain_path_with_an_external_answer if {
+	every ext in [
+		{"routingGroup": "", "headers": {}, "errors": []},
+		{"routingGroup": "agents", "headers": {}, "errors": []},
+		{"routingGroup": "agents", "headers": {}, "errors": ["boom"]},
+	] {
+		inp := {"request": request({}), "query": query({}), "fleet": fleet, "external": ext}
+		d := routing.decision with input as inp
+		d == routing.full_decision with input as inp
+	}
+}

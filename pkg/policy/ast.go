@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -19,7 +20,7 @@ func str(s string) *ast.Term {
 	return ast.InternedTerm(s)
 }
 
-// keyTerms are the input document's keys, built once.
+// keyTerms are the input document's keys (and the decisions'), built once.
 var keyTerms = func() map[string]*ast.Term {
 	m := map[string]*ast.Term{}
 	for _, k := range []string{
@@ -31,21 +32,52 @@ var keyTerms = func() map[string]*ast.Term {
 		"blocks", "fullScans", "fingerprint", "incidents", "inputs", "where", "limit", "kind", "reason", "errorName",
 		"queryId", "cluster", "until",
 		"SELECT", "POST", "/v1/statement", "",
+		// The decisions' keys (field).
+		"allow", "class", "explanation", "deny", "dryRun", "rules", "caps", "actions", "reportOnly", "action", "rule", "for", "maxRunning",
 	} {
 		m[k] = ast.StringTerm(k)
 	}
 	return m
 }()
 
-func strList(in []string) *ast.Term {
+// Empty lists and maps are OPA's shared empty values (terms are immutable).
+func strList(in []string) *ast.Term { return (*names)(nil).list(in) }
+
+// names makes string terms, one per distinct string of an input: the
+// table names of a query recur in its tables, blocks and full scans.
+type names []*ast.Term
+
+func (n *names) term(s string) *ast.Term {
+	if n == nil {
+		return ast.StringTerm(s)
+	}
+	for _, t := range *n {
+		if string(t.Value.(ast.String)) == s {
+			return t
+		}
+	}
+	t := ast.StringTerm(s)
+	if len(*n) < 32 {
+		*n = append(*n, t)
+	}
+	return t
+}
+
+func (n *names) list(in []string) *ast.Term {
+	if len(in) == 0 {
+		return ast.InternedEmptyArray
+	}
 	ts := make([]*ast.Term, len(in))
 	for i, s := range in {
-		ts[i] = ast.StringTerm(s)
+		ts[i] = n.term(s)
 	}
 	return ast.ArrayTerm(ts...)
 }
 
 func strMap(in map[string]string) *ast.Term {
+	if len(in) == 0 {
+		return ast.InternedEmptyObject
+	}
 	o := ast.NewObject()
 	for k, v := range in {
 		o.Insert(ast.StringTerm(k), ast.StringTerm(v))
@@ -102,6 +134,12 @@ func (in *Input) buildValue(fleet *FleetValue) ast.Value {
 		fv := NewFleetValue(in.Fleet)
 		fleet = &fv
 	}
+	tables := &names{}
+	if n := len(in.Query.Tables); n > 0 && n <= 16 {
+		*tables = make(names, 0, n)
+	} else {
+		tables = nil // no repeats worth looking for
+	}
 	tableInfo := ast.NewObject()
 	for k, v := range in.Query.TableInfo {
 		if t, err := ast.InterfaceToValue(v); err == nil {
@@ -110,7 +148,7 @@ func (in *Input) buildValue(fleet *FleetValue) ast.Value {
 	}
 	q := []*ast.Term{
 		str("type"), str(in.Query.Type),
-		str("tables"), strList(in.Query.Tables),
+		str("tables"), tables.list(in.Query.Tables),
 		str("tableInfo"), ast.NewTerm(tableInfo),
 		str("crossJoin"), ast.InternedTerm(in.Query.CrossJoin),
 		str("hasWhere"), ast.InternedTerm(in.Query.HasWhere),
@@ -121,8 +159,8 @@ func (in *Input) buildValue(fleet *FleetValue) ast.Value {
 		str("length"), ast.InternedTerm(in.Query.Length),
 	}
 	q = append(q,
-		str("blocks"), blocksTerm(in.Query.Blocks),
-		str("fullScans"), strList(in.Query.FullScans),
+		str("blocks"), blocksTerm(in.Query.Blocks, tables),
+		str("fullScans"), tables.list(in.Query.FullScans),
 		str("fingerprint"), str(in.Query.Fingerprint),
 		str("incidents"), incidentsTerm(in.Query.Incidents),
 	)
@@ -133,7 +171,7 @@ func (in *Input) buildValue(fleet *FleetValue) ast.Value {
 	}
 	r := in.Request
 	t := in.Time.UTC()
-	ext := ast.ObjectTerm()
+	ext := ast.InternedEmptyObject
 	if e := in.External; e != nil {
 		ext = ast.ObjectTerm(
 			ast.Item(str("routingGroup"), str(e.RoutingGroup)),
@@ -141,7 +179,7 @@ func (in *Input) buildValue(fleet *FleetValue) ast.Value {
 			ast.Item(str("errors"), strList(e.Errors)),
 		)
 	}
-	cs := ast.ObjectTerm()
+	cs := ast.InternedEmptyObject
 	if c := in.ClientSession; c != nil {
 		cs = ast.ObjectTerm(
 			ast.Item(str("id"), str(c.ID)),
@@ -170,14 +208,33 @@ func (in *Input) buildValue(fleet *FleetValue) ast.Value {
 		)},
 		[2]*ast.Term{str("query"), ast.ObjectTerm(pairs(q)...)},
 		[2]*ast.Term{str("fleet"), fleet.term},
-		[2]*ast.Term{str("time"), ast.ObjectTerm(
-			ast.Item(str("unix"), ast.InternedTerm(int(t.Unix()))),
-			ast.Item(str("rfc3339"), str(t.Format("2006-01-02T15:04:05Z07:00"))),
-			ast.Item(str("weekday"), str(t.Weekday().String())),
-			ast.Item(str("hour"), ast.InternedTerm(t.Hour())),
-		)},
+		[2]*ast.Term{str("time"), nowTerm(t)},
 	)
 }
+
+// nowTerm is input.time: {unix, rfc3339, weekday, hour}, built once a
+// second (every submission of that second shares it).
+func nowTerm(t time.Time) *ast.Term {
+	unix := t.Unix()
+	if c := lastNow.Load(); c != nil && c.unix == unix {
+		return c.term
+	}
+	term := ast.ObjectTerm(
+		ast.Item(str("unix"), ast.InternedTerm(int(unix))),
+		ast.Item(str("rfc3339"), str(t.Format("2006-01-02T15:04:05Z07:00"))),
+		ast.Item(str("weekday"), str(t.Weekday().String())),
+		ast.Item(str("hour"), ast.InternedTerm(t.Hour())),
+	)
+	lastNow.Store(&secondTerm{unix: unix, term: term})
+	return term
+}
+
+type secondTerm struct {
+	unix int64
+	term *ast.Term
+}
+
+var lastNow atomic.Pointer[secondTerm]
 
 func pairs(kv []*ast.Term) [][2]*ast.Term {
 	out := make([][2]*ast.Term, 0, len(kv)/2)
@@ -187,15 +244,18 @@ func pairs(kv []*ast.Term) [][2]*ast.Term {
 	return out
 }
 
-func blocksTerm(bs []Block) *ast.Term {
+func blocksTerm(bs []Block, tables *names) *ast.Term {
+	if len(bs) == 0 {
+		return ast.InternedEmptyArray
+	}
 	ts := make([]*ast.Term, len(bs))
 	for i, b := range bs {
 		inputs := make([]*ast.Term, len(b.Inputs))
 		for j, in := range b.Inputs {
-			inputs[j] = strList(in)
+			inputs[j] = tables.list(in)
 		}
 		ts[i] = ast.ObjectTerm(
-			ast.Item(str("tables"), strList(b.Tables)),
+			ast.Item(str("tables"), tables.list(b.Tables)),
 			ast.Item(str("inputs"), ast.ArrayTerm(inputs...)),
 			ast.Item(str("where"), ast.InternedTerm(b.Where)),
 			ast.Item(str("limit"), ast.InternedTerm(b.Limit)),
@@ -206,6 +266,9 @@ func blocksTerm(bs []Block) *ast.Term {
 }
 
 func incidentsTerm(in []Incident) *ast.Term {
+	if len(in) == 0 {
+		return ast.InternedEmptyArray
+	}
 	ts := make([]*ast.Term, len(in))
 	for i, x := range in {
 		items := [][2]*ast.Term{

@@ -2,9 +2,14 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchyard-gw/switchyard/pkg/sqlclass"
 )
 
 func BenchmarkDecideShipped(b *testing.B) {
@@ -82,4 +87,60 @@ func BenchmarkProtectShipped(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSubmissionPolicies is what the pipeline asks of the shipped
+// policies for one submission of BenchmarkPolicyDecision (pkg/extproc:
+// a 4 KB SQL text, 10 clusters): the input built, the routing decision,
+// then the protection decision. p50-ns is the median evaluation.
+func BenchmarkSubmissionPolicies(b *testing.B) {
+	bd, err := LoadDir("../../policies")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := Compile(context.Background(), bd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sql := "WITH recent AS (SELECT o.orderkey, o.custkey, o.totalprice FROM tpch.sf1.orders o WHERE o.orderdate > DATE '1998-01-01') " +
+		"SELECT c.name, sum(r.totalprice) FROM recent r JOIN tpch.sf1.supplier c ON c.suppkey = r.custkey " +
+		"JOIN tpch.sf1.nation n ON n.nationkey = c.nationkey WHERE n.name IN (" + strings.Repeat("'GERMANY', ", 300) + "'FRANCE') GROUP BY c.name ORDER BY 2 DESC LIMIT 10"
+	cl := sqlclass.Classify(sql, sqlclass.Options{})
+	var blocks []Block
+	for _, bl := range cl.Blocks {
+		blocks = append(blocks, Block{Tables: bl.Tables, Inputs: bl.Inputs, Where: bl.Where, Limit: bl.Limit, CrossJoin: bl.CrossJoin})
+	}
+	fi := FleetInfo{DefaultGroup: "adhoc", Groups: map[string]GroupInfo{"adhoc": {}}, Clusters: map[string]ClusterInfo{}}
+	for i := range 10 {
+		name := fmt.Sprintf("c%d", i)
+		g := fi.Groups["adhoc"]
+		g.Clusters = append(g.Clusters, name)
+		fi.Groups["adhoc"] = g
+		fi.Clusters[name] = ClusterInfo{Group: "adhoc", State: "active", Healthy: true}
+	}
+	fv := NewFleetValue(fi)
+	ctx := context.Background()
+	times := make([]time.Duration, 0, 1<<16)
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		in := &Input{
+			Request: RequestInfo{User: "alice", Source: "bench", Method: "POST", Path: "/v1/statement", RemoteAddress: "10.0.0.2"},
+			Query: QueryInfo{Type: cl.Type, Tables: cl.Tables, TableInfo: map[string]any{}, CrossJoin: cl.CrossJoin, HasWhere: cl.HasWhere,
+				HasLimit: cl.HasLimit, Explain: cl.Explain, InnerType: cl.Inner, Unresolved: cl.Unresolved, Length: len(sql),
+				Blocks: blocks, FullScans: cl.FullScans},
+			Fleet: fi, FleetValue: &fv, Time: time.Now(),
+		}
+		if _, err := c.Decide(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Protect(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+		if len(times) < cap(times) {
+			times = append(times, time.Since(start))
+		}
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns")
 }

@@ -8,8 +8,10 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/switchyard-gw/switchyard/pkg/governance"
 )
@@ -41,6 +43,9 @@ type Compiled struct {
 	identity   *rego.PreparedEvalQuery
 	protection *rego.PreparedEvalQuery
 	watchdog   *rego.PreparedEvalQuery
+	// data is the policy data as OPA values, for every evaluation's reads
+	// (nil: read from the store).
+	data topdown.BaseCache
 }
 
 // TestReport summarises the policy's own Rego tests.
@@ -108,6 +113,11 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 	// Keep data as OPA values: a store of Go values converts what a rule
 	// reads on every evaluation.
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	if v, err := storage.ReadOne(ctx, store, storage.Path{}); err == nil {
+		if v, ok := v.(ast.Value); ok {
+			c.data = dataCache{data: v}
+		}
+	}
 	c.routing, err = rego.New(rego.Query(RoutingQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
 	if err != nil {
 		return nil, &CompileError{Problems: []string{"preparing " + RoutingQuery + ": " + err.Error()}}

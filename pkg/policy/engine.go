@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // Decision is what the routing policy decided.
@@ -106,7 +107,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (*Decision, error) {
 // Decide evaluates this policy's routing decision (a caller that read
 // Current once decides with the same policy throughout).
 func (c *Compiled) Decide(ctx context.Context, in *Input) (*Decision, error) {
-	obj, err := evalObject(ctx, c.routing, RoutingQuery, rego.EvalParsedInput(in.astValue(in.FleetValue)))
+	obj, err := c.evalObject(ctx, c.routing, RoutingQuery, rego.EvalParsedInput(in.astValue(in.FleetValue)))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func (e *Engine) Authorize(ctx context.Context, in *AuthzInput) (*AuthzDecision,
 // allowDecision evaluates a rule whose value is {allow, reason,
 // explanation}.
 func allowDecision(ctx context.Context, c *Compiled, q rego.PreparedEvalQuery, name string, input map[string]any) (*AuthzDecision, error) {
-	obj, err := evalObject(ctx, q, name, rego.EvalInput(input))
+	obj, err := c.evalObject(ctx, q, name, rego.EvalInput(input))
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +186,21 @@ func (e *Engine) Impersonate(ctx context.Context, in *ImpersonationInput) (*Auth
 // evalObject evaluates a prepared query whose value must be an object, and
 // returns it as OPA has it (no conversion to Go values: the decision reads
 // a few fields). OPA's per-evaluation metrics, which nothing reads, are off.
-func evalObject(ctx context.Context, q rego.PreparedEvalQuery, name string, input rego.EvalOption) (ast.Object, error) {
-	rs, err := q.Eval(ctx, input, rego.EvalMetrics(noMetrics), rego.EvalGenerateJSON(keepTerm))
+func (c *Compiled) evalObject(ctx context.Context, q rego.PreparedEvalQuery, name string, input rego.EvalOption) (ast.Object, error) {
+	// OPA starts a goroutine per evaluation to watch ctx unless it is
+	// given a canceller: this one is cancelled with ctx (AfterFunc starts
+	// nothing until then, and nothing at all for a context that cannot be
+	// cancelled).
+	cancel := topdown.NewCancel()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, cancel.Cancel)
+		defer stop()
+	}
+	opts := []rego.EvalOption{input, rego.EvalMetrics(noMetrics), rego.EvalGenerateJSON(keepTerm), rego.EvalExternalCancel(cancel)}
+	if c.data != nil {
+		opts = append(opts, rego.EvalBaseCache(c.data))
+	}
+	rs, err := q.Eval(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
 	}
@@ -204,13 +218,33 @@ func evalObject(ctx context.Context, q rego.PreparedEvalQuery, name string, inpu
 	return obj, nil
 }
 
+// dataCache answers OPA's reads of the policy data (base documents) from
+// the data as OPA values, shared by every evaluation of the policy: the
+// data never changes once compiled, so what an evaluation would read from
+// the store (and cache for itself) is already there. It is read-only; the
+// root document itself is left to the store.
+type dataCache struct{ data ast.Value }
+
+func (d dataCache) Get(ref ast.Ref) ast.Value {
+	if len(ref) < 2 {
+		return nil
+	}
+	v, err := d.data.Find(ref[1:])
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+func (dataCache) Put(ast.Ref, ast.Value) {}
+
 func keepTerm(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
 
 var noMetrics = metrics.NoOp()
 
 // field is obj[key], nil when absent or null.
 func field(obj ast.Object, key string) ast.Value {
-	t := obj.Get(ast.InternedTerm(key))
+	t := obj.Get(str(key))
 	if t == nil {
 		return nil
 	}

@@ -59,7 +59,7 @@ func (c *Compiled) Protect(ctx context.Context, in *Input) (*ProtectionDecision,
 	if c.protection == nil {
 		return nil, nil
 	}
-	obj, err := evalObject(ctx, *c.protection, ProtectionQuery, rego.EvalParsedInput(in.astValue(in.FleetValue)))
+	obj, err := c.evalObject(ctx, *c.protection, ProtectionQuery, rego.EvalParsedInput(in.astValue(in.FleetValue)))
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (c *Compiled) Watch(ctx context.Context, input map[string]any) (*WatchdogDe
 	if c.watchdog == nil {
 		return nil, nil
 	}
-	obj, err := evalObject(ctx, *c.watchdog, WatchdogQuery, rego.EvalInput(input))
+	obj, err := c.evalObject(ctx, *c.watchdog, WatchdogQuery, rego.EvalInput(input))
 	if err != nil {
 		return nil, err
 	}
