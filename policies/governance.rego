@@ -41,6 +41,12 @@ is_etl if req.source in settings.etl_sources
 
 is_etl if "etl" in req.clientTags
 
+# The routing decision's plain path (routing.rego) with its class.
+plain_decision := {"allow": true, "reason": "", "headers": {}, "explanation": set(), "class": c} if {
+	c := plain_class
+	classes[c]
+}
+
 # Only classes the data defines (a class named here but missing from
 # data.json would refuse the query).
 optional["class"] := workload_class if classes[workload_class]

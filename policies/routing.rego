@@ -9,7 +9,6 @@ import rego.v1
 
 # Imports, not rules (settings := data.switchyard.settings): a rule is
 # evaluated, and looked up, on every submission.
-import data.switchyard.governance.classes
 import data.switchyard.settings
 import input.fleet.clusters
 import input.fleet.groups
@@ -155,13 +154,11 @@ optional["clusters"] := eligible
 # designated DDL cluster. They are decided after a few cheap checks
 # (every rule and every lookup costs time on every submission); the
 # others get the full decision, which would give them the same.
-decision := {"allow": true, "reason": "", "headers": {}, "explanation": set(), "class": c} if {
-	plain
-	c := plain_class
-	classes[c]
-} else := {"allow": true, "reason": "", "headers": {}, "explanation": set()} if {
-	plain
-} else := full_decision
+decision := plain_decision if plain else := full_decision
+
+# The plain decision; governance.rego, when present, adds the workload
+# class (this file decides without it).
+default plain_decision := {"allow": true, "reason": "", "headers": {}, "explanation": set()}
 
 full_decision := object.union(
 	{

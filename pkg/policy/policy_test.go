@@ -441,3 +441,33 @@ func TestSyncAppliesAPolicyPublishedBeforeItStarted(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// The shipped routing policy stands without governance.rego (workload
+// governance off): it compiles, and its plain and full paths decide
+// without a class. (The plain path once named governance.rego's rules from
+// routing.rego, and a bundle without them was refused.)
+func TestShippedPolicyWithoutGovernance(t *testing.T) {
+	b, err := LoadDir("../../policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range b.Files {
+		if strings.HasPrefix(name, "governance") {
+			delete(b.Files, name)
+		}
+	}
+	c, err := Compile(context.Background(), b)
+	if err != nil {
+		t.Fatalf("the shipped policy without governance.rego: %v", err)
+	}
+	e := NewEngine(c, nil)
+	fi := FleetInfo{DefaultGroup: "adhoc", Groups: map[string]GroupInfo{"adhoc": {Clusters: []string{"a"}}, "etl": {Clusters: []string{"e"}}},
+		Clusters: map[string]ClusterInfo{"a": {Group: "adhoc", Healthy: true}, "e": {Group: "etl", Healthy: true}}}
+	fv := NewFleetValue(fi)
+	for _, source := range []string{"cli", "airflow"} { // plain, then an ETL source (the full path)
+		d, err := e.Decide(context.Background(), &Input{Request: RequestInfo{User: "alice", Source: source}, Query: QueryInfo{Type: "SELECT"}, Fleet: fi, FleetValue: &fv, Time: time.Now()})
+		if err != nil || !d.Allow || d.Class != "" {
+			t.Fatalf("source %s: %+v, %v; want allowed without a class", source, d, err)
+		}
+	}
+}
