@@ -20,6 +20,8 @@ package store
 //	qp       ZSET  waiting entry ID -> its client's last poll
 //	qd       ZSET  finished entry ID -> when it is forgotten
 //	charged  ZSET  query ID -> when it was charged (charges are made once)
+//	done     ZSET  query ID -> when its completion arrived (kept 10 minutes:
+//	               a slot bound to a query that already ended is released)
 //	payload  HASH  entry ID -> what submitting it needs
 //	answer   HASH  entry ID -> the coordinator's first answer
 //
@@ -29,11 +31,11 @@ package store
 // user's hundred entries take tags 1..100; another user's entry, arriving
 // later, takes the current virtual time plus one and runs next.
 
-var govKeyNames = []string{"slots", "slotexp", "run", "q", "qe", "qn", "vt", "use", "usex", "qslot", "qp", "qd", "charged", "payload", "answer"}
+var govKeyNames = []string{"slots", "slotexp", "run", "q", "qe", "qn", "vt", "use", "usex", "qslot", "qp", "qd", "charged", "payload", "answer", "done"}
 
 const govPrelude = `
 local K = {}
-for i, n in ipairs({'slots','slotexp','run','q','qe','qn','vt','use','usex','qslot','qp','qd','charged','payload','answer'}) do K[n] = KEYS[i] end
+for i, n in ipairs({'slots','slotexp','run','q','qe','qn','vt','use','usex','qslot','qp','qd','charged','payload','answer','done'}) do K[n] = KEYS[i] end
 local now = tonumber(ARGV[1])
 local MIN, HOUR, BAND = 60000, 3600000, 1099511627776
 
@@ -441,7 +443,14 @@ return '{"e":' .. raw .. '}'
 
 // ARGV: now, slot, binding.
 const govBind = `
-if bind(ARGV[2], cjson.decode(ARGV[3])) then return 1 end
+local b = cjson.decode(ARGV[3])
+if b.q and b.q ~= '' and redis.call('ZSCORE', K.done, b.q) then
+  -- The query ended before its slot was tied to it (its completion
+  -- arrived first): the slot is released, not bound.
+  if drop_slot(ARGV[2]) then return 2 end
+  return 0
+end
+if bind(ARGV[2], b) then return 1 end
 return 0
 `
 
@@ -456,6 +465,8 @@ return 1
 const govComplete = `
 local C = cjson.decode(ARGV[2])
 local out = {released = false, charged = false, class = C.c, user = C.u}
+redis.call('ZREMRANGEBYSCORE', K.done, '-inf', fmt(now - 10 * MIN))
+redis.call('ZADD', K.done, fmt(now), C.q)
 local sid = hget(K.qslot, C.q)
 if sid then
   local s = drop_slot(sid)

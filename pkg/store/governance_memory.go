@@ -29,6 +29,10 @@ type memGovernance struct {
 	polled  map[string]int64
 	forget  map[string]int64
 	charged map[string]int64
+	// done is the queries whose completion arrived (10 minutes), in
+	// doneOrder's order: a slot bound to one of them is released.
+	done      map[string]int64
+	doneOrder []chargedAt
 	// chargedOrder is charged's keys in the order they were charged (so
 	// by time): forgetting old charges takes them from the front.
 	chargedOrder []chargedAt
@@ -50,7 +54,7 @@ func newMemGovernance(now func() time.Time) *memGovernance {
 	return &memGovernance{now: now, slots: map[string]*memSlot{}, run: map[string]int{}, queue: map[string]float64{},
 		entries: map[string]*QueueEntry{}, queued: map[string]int{}, vt: map[string]float64{}, usage: map[string]float64{},
 		usageAt: map[string]int64{}, bySlot: map[string]string{}, polled: map[string]int64{}, forget: map[string]int64{},
-		charged: map[string]int64{}, payload: map[string][]byte{}, answer: map[string][]byte{}}
+		charged: map[string]int64{}, done: map[string]int64{}, payload: map[string][]byte{}, answer: map[string][]byte{}}
 }
 
 const (
@@ -584,6 +588,13 @@ func (g *memGovernance) Finish(_ context.Context, id string, ee EntryError, l *L
 
 func (g *memGovernance) Bind(_ context.Context, slot string, b Binding) error {
 	defer g.lock()()
+	if _, ended := g.done[b.QueryID]; ended && b.QueryID != "" {
+		// The query ended before its slot was tied to it.
+		if g.dropSlot(slot) == nil {
+			return fmt.Errorf("slot %s: %w", slot, ErrNotFound)
+		}
+		return nil
+	}
 	if !g.bind(slot, b) {
 		return fmt.Errorf("slot %s: %w", slot, ErrNotFound)
 	}
@@ -602,6 +613,15 @@ func (g *memGovernance) Release(_ context.Context, slot string, l *Limits, o Dis
 func (g *memGovernance) Complete(_ context.Context, c Completion, l *Limits, o DispatchOptions) (Completed, error) {
 	defer g.lock()()
 	out := Completed{Class: c.Class, User: c.User}
+	d := 0
+	for ; d < len(g.doneOrder) && g.doneOrder[d].ms <= g.ms-10*govMinute; d++ {
+		delete(g.done, g.doneOrder[d].id)
+	}
+	g.doneOrder = g.doneOrder[d:]
+	if _, seen := g.done[c.QueryID]; !seen {
+		g.done[c.QueryID] = g.ms
+		g.doneOrder = append(g.doneOrder, chargedAt{c.QueryID, g.ms})
+	}
 	if sid, ok := g.bySlot[c.QueryID]; ok {
 		if s := g.dropSlot(sid); s != nil {
 			out.Released, out.Class, out.User = true, s.Class, s.User

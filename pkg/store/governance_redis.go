@@ -231,7 +231,7 @@ func (g *redisGovernance) Bind(ctx context.Context, slot string, b Binding) erro
 	if err != nil {
 		return err
 	}
-	if v != int64(1) {
+	if v != int64(1) && v != int64(2) { // 2: released, its query had ended
 		return fmt.Errorf("slot %s: %w", slot, ErrNotFound)
 	}
 	return nil

@@ -146,6 +146,34 @@ func governanceContract(t *testing.T, b govBackend) {
 		}
 	})
 
+	// The answer observer ties a slot to its query while the client
+	// already polls: a fast query's completion can arrive first. The slot
+	// is then released by Bind, not held until its lease ends.
+	t.Run("a slot bound after its query ended is released", func(t *testing.T) {
+		l := &Limits{Classes: map[string]ClassLimits{"analyst": {UserRunning: 1}}}
+		mustAdmit(t, g, admitReq("f1", "analyst", "alice", l), Admitted)
+		mustAdmit(t, g, admitReq("f2", "analyst", "alice", l), MustQueue)
+		const q = "20261205_080000_00001_fastq"
+		if _, err := g.Complete(ctx, Completion{QueryID: q, Class: "analyst", User: "alice"}, l, opts()); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Bind(ctx, "f1", Binding{QueryID: q, Cluster: "a"}); err != nil {
+			t.Fatalf("bind after completion: %v", err)
+		}
+		if s := snapshot(t, g); len(s.Slots) != 0 || s.RunningByUser["analyst|alice"] != 0 {
+			t.Fatalf("after the late bind: %+v", s)
+		}
+		mustAdmit(t, g, admitReq("f3", "analyst", "alice", l), Admitted)
+		// A query that did not end is bound as before.
+		if err := g.Bind(ctx, "f3", Binding{QueryID: "20261205_080000_00002_fastq", Cluster: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		if s := snapshot(t, g); len(s.Slots) != 1 || s.Slots[0].QueryID != "20261205_080000_00002_fastq" {
+			t.Fatalf("after a bind: %+v", s)
+		}
+		release(t, g, "f3", l)
+	})
+
 	t.Run("a throttled user runs fewer, in any class", func(t *testing.T) {
 		l := &Limits{Classes: map[string]ClassLimits{"analyst": {UserRunning: 5}}, Throttled: map[string]int{"mallory": 1}}
 		mustAdmit(t, g, admitReq("t1", "analyst", "mallory", l), Admitted)
