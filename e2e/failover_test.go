@@ -139,6 +139,11 @@ func TestCoordinatorKillUnderLoad(t *testing.T) {
 			}
 		}
 	}
+	// Envoy's retries around the kill (a retry refused by a circuit
+	// breaker shows as retry_overflow).
+	if st, err := g.envoys[0].Stats(`cluster\.trino_c(_failover)?\.upstream_rq_retry(_overflow|_success)?$`); err == nil {
+		t.Logf("envoy retries: %v", st)
+	}
 	if after == 0 || firstElsewhere < 0 {
 		v.Fatalf("no query completed after the kill (%d started)", after)
 	}

@@ -234,7 +234,22 @@ func failoverCluster(c fleet.Cluster, f *fleet.Fleet, o Options) *clusterv3.Clus
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(true)),
 		},
+		CircuitBreakers: trinoCircuitBreakers(),
 	}
+}
+
+// maxRetries bounds the retries in flight to one Trino cluster at once.
+// Envoy's default is 3: when a coordinator dies under load, more than
+// three requests fail at the same moment, and those past the third were
+// not retried on the next cluster but failed (upstream_rq_retry_overflow).
+// Retries are bounded by the requests themselves (one attempt after
+// another), so the bound is the requests' default.
+const maxRetries = 1024
+
+func trinoCircuitBreakers() *clusterv3.CircuitBreakers {
+	return &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{
+		{Priority: corev3.RoutingPriority_DEFAULT, MaxRetries: wrapperspb.UInt32(maxRetries)},
+	}}
 }
 
 // trinoCluster builds one Envoy cluster of coordinators.
@@ -293,6 +308,7 @@ func trinoCluster(name string, c *fleet.Cluster, cos []fleet.Coordinator, o Opti
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
 			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(submission)),
 		},
+		CircuitBreakers: trinoCircuitBreakers(),
 	}
 	if submission {
 		cl.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}}
