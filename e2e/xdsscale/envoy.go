@@ -94,23 +94,32 @@ var slowAdminClient = &http.Client{Timeout: 15 * time.Second}
 // versions reads what configuration an Envoy runs: the version of each
 // type in versionKeys ("" before it applied one).
 func (e *envoy) versions(ctx context.Context) (map[string]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/stats?type=TextReadouts&filter="+url.QueryEscape(versionFilter), nil)
+	b, err := e.stats(ctx, adminClient, "TextReadouts", versionFilter)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := adminClient.Do(req)
+	return parseTextReadouts(b)
+}
+
+// stats reads the Envoy's admin /stats of one type, filtered.
+func (e *envoy) stats(ctx context.Context, c *http.Client, typ, filter string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/stats?type="+typ+"&filter="+url.QueryEscape(filter), nil)
 	if err != nil {
-		return nil, err
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s /stats: HTTP %d", e.node, resp.StatusCode)
+		return "", fmt.Errorf("%s /stats: HTTP %d", e.node, resp.StatusCode)
 	}
-	return parseTextReadouts(string(b))
+	return string(b), nil
 }
 
 // parseTextReadouts reads the text readouts of Envoy's /stats text output
@@ -160,23 +169,11 @@ const updateTimeFilter = `^(cluster_manager\.cds|listener_manager\.lds|http\.swi
 // updateTimes reads when an Envoy last applied each type, by the type's
 // key in versionKeys.
 func (e *envoy) updateTimes(ctx context.Context) (map[string]time.Time, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.admin+"/stats?type=Gauges&filter="+url.QueryEscape(updateTimeFilter), nil)
+	b, err := e.stats(ctx, slowAdminClient, "Gauges", updateTimeFilter)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := slowAdminClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s /stats: HTTP %d", e.node, resp.StatusCode)
-	}
-	return parseUpdateTimes(string(b))
+	return parseUpdateTimes(b)
 }
 
 // parseUpdateTimes reads `*.update_time: <ms>` lines, keyed like

@@ -1,10 +1,10 @@
 package xdsscale
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/switchyard-gw/switchyard/e2e/bench"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,36 +121,8 @@ func quantile(xs []float64, q float64) float64 {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// Machine describes where the run happened.
-type Machine struct {
-	CPU    string `json:"cpu"`
-	Cores  int    `json:"cores"`
-	Memory string `json:"memory"`
-	Kernel string `json:"kernel"`
-}
-
-func readMachine() Machine {
-	m := Machine{Cores: runtime.NumCPU()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		if kb, err := parseStatusKB(string(b), "MemTotal"); err == nil {
-			m.Memory = fmt.Sprintf("%.1f GiB", kb/1024)
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	return m
-}
+// Machine describes where the run happened (the bench's description).
+type Machine = bench.Machine
 
 var envoyVersion = regexp.MustCompile(`version: [0-9a-f]+/([0-9.]+)/`)
 

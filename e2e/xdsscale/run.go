@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchyard-gw/switchyard/e2e/bench"
 	"io"
 	"net/http"
 	"net/url"
@@ -42,7 +43,7 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 	if err := r.Plan.Validate(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Started: time.Now().UTC(), Plan: r.Plan, Machine: readMachine(), Versions: r.versions(), LoadBefore: loadAvg()}
+	rep := &Report{Started: time.Now().UTC(), Plan: r.Plan, Machine: bench.ReadMachine(), Versions: r.versions(), LoadBefore: loadAvg()}
 	for _, n := range r.Plan.Clusters {
 		pts, err := r.fleet(ctx, n)
 		for _, pt := range pts {
