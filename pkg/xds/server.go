@@ -171,17 +171,11 @@ type content struct {
 	resources map[string]map[string]string
 }
 
-// contentVersion names a snapshot by a hash of its content: the same fleet
-// gives the same version on every replica and across restarts (an Envoy that
-// reconnects to a restarted control plane is not fooled by a reused counter),
-// and any change gives a new one.
-func contentVersion(r *Resources) (string, error) {
-	c, err := hashContent(r)
-	return c.version, err
-}
-
-// hashContent marshals every resource once (deterministically) and hashes
-// it; a type's version hashes its resources' names and hashes in order, the
+// hashContent names a snapshot by a hash of its content: the same fleet
+// gives the same version on every replica and across restarts (an Envoy
+// that reconnects to a restarted control plane is not fooled by a reused
+// counter), and any change gives a new one. It marshals every resource
+// once (deterministically) and hashes it; a type's version hashes its resources' names and hashes in order, the
 // snapshot's hashes the types'. The resource hashes are the snapshot's
 // version map (incremental xDS compares them per Envoy), so the cache does
 // not marshal everything again to build it.

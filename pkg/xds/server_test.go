@@ -143,9 +143,10 @@ func TestServerServesEveryNodeTheSameSnapshot(t *testing.T) {
 // The version is a function of the content: equal fleets give equal
 // versions (across replicas and restarts), different fleets differ.
 func TestContentVersion(t *testing.T) {
-	a1, _ := contentVersion(translateFile(t, "testdata/in/basic.yaml"))
-	a2, _ := contentVersion(translateFile(t, "testdata/in/basic.yaml"))
-	b, _ := contentVersion(translateFile(t, "testdata/in/standby.yaml"))
+	c1, _ := hashContent(translateFile(t, "testdata/in/basic.yaml"))
+	c2, _ := hashContent(translateFile(t, "testdata/in/basic.yaml"))
+	cb, _ := hashContent(translateFile(t, "testdata/in/standby.yaml"))
+	a1, a2, b := c1.version, c2.version, cb.version
 	if a1 != a2 || a1 == b || len(a1) != 16 {
 		t.Fatalf("versions %q %q %q", a1, a2, b)
 	}
