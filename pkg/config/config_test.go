@@ -124,6 +124,8 @@ func TestBadConfigs(t *testing.T) {
 			"autoRecovery.stableFor: must be between 1s and 168h, got 0s", `autoRecovery.notify.url: want http(s)://host[:port]/path, got "ftp://x"`,
 			`autoRecovery.notify.format: want webhook or alertmanager, got "slack"`, "autoRecovery.notify.timeout: must be between 100ms and 1m, got 1h0m0s",
 			`console.alertmanagerURL: want http(s)://host[:port], got "am:9093"`},
+		"protection": {"protection.incidentTTL: must be at least 1m, got 1s", "protection.incidentCacheTTL: must be between 0 (no cache) and 1m, got 2m0s",
+			"protection.watchdog.interval: must be between 500ms and 10m, got 1ms"},
 		"coordinator-api": {`coordinatorAPI.user: must be a name without spaces or control characters, got "two words"`,
 			`coordinatorAPI.source: must be a name of 1-256 bytes of UTF-8, got ""`, "coordinatorAPI.timeout: must be positive, got -1s"},
 	}

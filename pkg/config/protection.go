@@ -19,6 +19,11 @@ type Protection struct {
 	// IncidentTTL is how long a failure (or a watchdog kill) of a query
 	// is remembered for its fingerprint (default 24h).
 	IncidentTTL time.Duration `yaml:"incidentTTL"`
+	// IncidentCacheTTL is how long a replica answers submissions from
+	// what it last read of a fingerprint's incidents (default 1s; 0: read
+	// the store on every submission). What the replica itself records is
+	// seen at once; what another replica records, within this long.
+	IncidentCacheTTL time.Duration `yaml:"incidentCacheTTL"`
 	// IncidentErrors are the Trino error names that record an incident
 	// (default: the memory, time, CPU and scan limits and
 	// CLUSTER_OUT_OF_MEMORY).
@@ -111,7 +116,7 @@ func defaultProtection() Protection {
 		Metadata: Metadata{TTL: 10 * time.Minute, Timeout: 300 * time.Millisecond, SizeClasses: SizeClasses{
 			MediumRows: 100_000, LargeRows: 10_000_000, HugeRows: 1_000_000_000,
 			MediumBytes: 100 << 20, LargeBytes: 1 << 30, HugeBytes: 100 << 30}},
-		IncidentTTL: 24 * time.Hour,
+		IncidentTTL: 24 * time.Hour, IncidentCacheTTL: time.Second,
 		IncidentErrors: []string{"EXCEEDED_LOCAL_MEMORY_LIMIT", "EXCEEDED_GLOBAL_MEMORY_LIMIT", "EXCEEDED_SPILL_LIMIT",
 			"CLUSTER_OUT_OF_MEMORY", "EXCEEDED_TIME_LIMIT", "EXCEEDED_CPU_LIMIT", "EXCEEDED_SCAN_LIMIT"},
 		Watchdog: Watchdog{Interval: 5 * time.Second, DetailAfter: 10 * time.Second, MaxDetails: 20},
@@ -160,6 +165,9 @@ func (p Protection) validate(add func(field, format string, args ...any)) {
 	}
 	if p.IncidentTTL < time.Minute {
 		add("protection.incidentTTL", "must be at least 1m, got %v", p.IncidentTTL)
+	}
+	if p.IncidentCacheTTL < 0 || p.IncidentCacheTTL > time.Minute {
+		add("protection.incidentCacheTTL", "must be between 0 (no cache) and 1m, got %v", p.IncidentCacheTTL)
 	}
 	for i, e := range p.IncidentErrors {
 		if e == "" {

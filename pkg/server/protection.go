@@ -22,6 +22,10 @@ import (
 func (s *Server) buildProtection() {
 	p := s.cfg.Protection
 	m := p.Metadata
+	// Submissions read a fingerprint's incidents through a short cache;
+	// the guard, the watchdog and the admin API record and release
+	// through it, so this replica sees its own writes at once.
+	s.store.Protection = protection.CacheIncidents(s.store.Protection, p.IncidentCacheTTL)
 	sources := []metadata.Source{&metadata.PolicyData{Tables: s.policyTables}}
 	if t := m.Trino; t != nil {
 		sources = append(sources, &metadata.Trino{Client: s.coord, User: t.User, Coordinator: s.healthyCoordinator(t.Cluster)})
