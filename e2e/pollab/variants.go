@@ -134,7 +134,32 @@ func removeFilters(cfg map[string]any, names ...string) error {
 	return nil
 }
 
-func noObserver(cfg map[string]any) error { return removeFilters(cfg, observer) }
+// dropPerRoute drops the named filters' per-route configuration from every
+// route (a route may not configure a filter the chain lacks).
+func dropPerRoute(cfg map[string]any, names ...string) error {
+	vh, err := virtualHostOf(cfg)
+	if err != nil {
+		return err
+	}
+	for _, r := range list(vh["routes"]) {
+		if pf, ok := r["typed_per_filter_config"].(map[string]any); ok {
+			for _, n := range names {
+				delete(pf, n)
+			}
+			if len(pf) == 0 {
+				delete(r, "typed_per_filter_config")
+			}
+		}
+	}
+	return nil
+}
+
+func noObserver(cfg map[string]any) error {
+	if err := removeFilters(cfg, observer); err != nil {
+		return err
+	}
+	return dropPerRoute(cfg, observer)
+}
 
 func noExtProc(cfg map[string]any) error {
 	if err := removeFilters(cfg, filterExt, observer); err != nil {
@@ -145,14 +170,11 @@ func noExtProc(cfg map[string]any) error {
 		return err
 	}
 	delete(vh, "typed_per_filter_config")
+	if err := dropPerRoute(cfg, filterExt, observer); err != nil {
+		return err
+	}
 	submit := false
 	for _, r := range list(vh["routes"]) {
-		if pf, ok := r["typed_per_filter_config"].(map[string]any); ok {
-			delete(pf, filterExt)
-			if len(pf) == 0 {
-				delete(r, "typed_per_filter_config")
-			}
-		}
 		if r["name"] == "submit" {
 			// Without the decision, a submission reaches this route (its
 			// answer was "no control plane answered"): send it where the

@@ -29,10 +29,11 @@ func (extProcFilter) name() string { return extProcName }
 
 func (extProcFilter) enabled(Options) bool { return true }
 
-// patchHCM asks for request headers only by default; patchRoute widens that
-// for submissions and turns the filter off for prefixed polls.
+// patchHCM asks for request headers only by default; patchRoute turns the
+// filter on for every route but prefixed polls and the queue's, and widens
+// it for submissions.
 func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error {
-	hcm.HttpFilters = append(hcm.HttpFilters, typedFilter(extProcName, &extprocv3.ExternalProcessor{
+	hcm.HttpFilters = append(hcm.HttpFilters, disabledFilter(extProcName, &extprocv3.ExternalProcessor{
 		GrpcService: controlPlaneService(o),
 		ProcessingMode: &extprocv3.ProcessingMode{
 			RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
@@ -57,29 +58,24 @@ func (extProcFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 	return nil
 }
 
-// patchRoute: a query's prefixed polls are routed by path alone, with
-// ext_proc off (they cost what plain Envoy costs; the client that holds the
-// URI owns them). A submission streams the SQL body behind the headers (the
-// decision is the answer to the headers, sent once the whole body has
-// arrived) and has its response body buffered (small: the first
-// QueryResults) so ext_proc learns the query ID.
+// patchRoute: a query's prefixed polls are routed by path alone, without
+// ext_proc: the filter is off by default and not turned on for them, so
+// Envoy does not create it for a poll (they cost what plain Envoy costs; the
+// client that holds the URI owns them). Every other route turns it on. A
+// submission streams the SQL body behind the headers (the decision is the
+// answer to the headers, sent once the whole body has arrived); the
+// coordinator's answer goes to the answer observer (filter_observe.go).
 //
 // A submission fails open: if its stream breaks (a replica killed with
 // it open, and the retries on other replicas spent), Envoy goes on without
-// ext_proc. In the request phase that reaches the submit route's direct
-// response (a Trino-shaped GATEWAY_UNAVAILABLE: nothing was decided); in
-// the response phase the coordinator's answer reaches the client, which
-// owns a query that runs, and only the owner record is lost (its polls
-// are prefixed). Failing closed there would answer an error for a query
-// the coordinator has registered.
+// ext_proc and reaches the submit route's direct response (a Trino-shaped
+// GATEWAY_UNAVAILABLE: nothing was decided).
 func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
 	switch kind {
 	case kindPrefixedPoll, kindQueue:
-		setPerFilterConfig(r, extProcName, &extprocv3.ExtProcPerRoute{
-			Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true},
-		})
+		// Off: not turned on.
 	case kindSubmit:
-		setPerFilterConfig(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
+		enableFilter(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
 			ProcessingMode: &extprocv3.ProcessingMode{
 				RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 				ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
@@ -92,7 +88,7 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 		}}})
 	case kindUILogin:
 		// The login form is small: buffered, and answered in one message.
-		setPerFilterConfig(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
+		enableFilter(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
 			ProcessingMode: &extprocv3.ProcessingMode{
 				RequestHeaderMode:   extprocv3.ProcessingMode_SEND,
 				ResponseHeaderMode:  extprocv3.ProcessingMode_SKIP,
@@ -102,6 +98,9 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 				ResponseTrailerMode: extprocv3.ProcessingMode_SKIP,
 			},
 		}}})
+	default:
+		// On as configured in the connection manager (no overrides).
+		enableFilter(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{}}})
 	}
 	return nil
 }

@@ -45,8 +45,8 @@ func (observeFilter) name() string { return observeName }
 func (observeFilter) enabled(Options) bool { return true }
 
 // patchHCM wraps the observer in a matcher that skips it unless the
-// request carries a ticket: only routed submissions open its stream, and
-// every other request (polls above all) pays one header lookup.
+// request carries a ticket: only routed submissions open its stream (a
+// refused one has none).
 func (observeFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error {
 	body := extprocv3.ProcessingMode_NONE
 	if o.Resubmit {
@@ -74,6 +74,15 @@ func (observeFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 		MessageTimeout:       durationpb.New(o.ExtProcTimeout),
 		FailureModeAllow:     true,
 	}
+	hcm.HttpFilters = append(hcm.HttpFilters, disabledFilter(observeName, &matchingv3.ExtensionWithMatcher{
+		ExtensionConfig: &corev3.TypedExtensionConfig{Name: observeName, TypedConfig: mustAny(observer)},
+		XdsMatcher:      ticketMatcher(),
+	}))
+	return nil
+}
+
+// ticketMatcher skips the observer for a request without a ticket.
+func ticketMatcher() *matcherv3.Matcher {
 	skip := &matcherv3.Matcher_OnMatch{OnMatch: &matcherv3.Matcher_OnMatch_Action{Action: &xdscorev3.TypedExtensionConfig{
 		Name: "skip", TypedConfig: mustAny(&skipv3.SkipFilter{}),
 	}}}
@@ -87,16 +96,22 @@ func (observeFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 			},
 		}},
 	}}
-	hcm.HttpFilters = append(hcm.HttpFilters, typedFilter(observeName, &matchingv3.ExtensionWithMatcher{
-		ExtensionConfig: &corev3.TypedExtensionConfig{Name: observeName, TypedConfig: mustAny(observer)},
-		XdsMatcher: &matcherv3.Matcher{MatcherType: &matcherv3.Matcher_MatcherList_{MatcherList: &matcherv3.Matcher_MatcherList{
-			Matchers: []*matcherv3.Matcher_MatcherList_FieldMatcher{{Predicate: noTicket, OnMatch: skip}},
-		}}},
-	}))
-	return nil
+	return &matcherv3.Matcher{MatcherType: &matcherv3.Matcher_MatcherList_{MatcherList: &matcherv3.Matcher_MatcherList{
+		Matchers: []*matcherv3.Matcher_MatcherList_FieldMatcher{{Predicate: noTicket, OnMatch: skip}},
+	}}}
 }
 
-func (observeFilter) patchRoute(*routev3.Route, routeKind, Options) error { return nil }
+// patchRoute turns the observer on for submissions only (the filter is off
+// by default): no other request ever carries a ticket, and Envoy does not
+// create the filter for them.
+func (observeFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
+	if kind == kindSubmit {
+		// The per-route configuration of a filter behind a matcher is its
+		// matcher: the same one.
+		enableFilter(r, observeName, &matchingv3.ExtensionWithMatcherPerRoute{XdsMatcher: ticketMatcher()})
+	}
+	return nil
+}
 
 func (observeFilter) patchListener(*listenerv3.Listener, Options) error { return nil }
 

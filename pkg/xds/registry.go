@@ -165,6 +165,21 @@ func typedFilter(name string, config proto.Message) *hcmv3.HttpFilter {
 	return &hcmv3.HttpFilter{Name: name, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(config)}}
 }
 
+// disabledFilter is a filter that is off unless a route turns it on
+// (enableFilter): Envoy does not even create it for the other routes'
+// requests, which then pay nothing for it.
+func disabledFilter(name string, config proto.Message) *hcmv3.HttpFilter {
+	f := typedFilter(name, config)
+	f.Disabled = true
+	return f
+}
+
+// enableFilter turns a disabledFilter on for a route, with its per-route
+// configuration (Envoy refuses a route that turns a filter on without one).
+func enableFilter(r *routev3.Route, name string, config proto.Message) {
+	setPerFilterConfig(r, name, &routev3.FilterConfig{Config: mustAny(config)})
+}
+
 // setPerFilterConfig sets a filter's per-route configuration.
 func setPerFilterConfig(r *routev3.Route, name string, config proto.Message) {
 	if r.TypedPerFilterConfig == nil {

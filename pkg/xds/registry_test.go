@@ -12,11 +12,13 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matchingv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/matching/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -312,36 +314,53 @@ func describePerRoute(t *testing.T, a *anypb.Any) string {
 		t.Fatal(err)
 	}
 	switch m := m.(type) {
+	case *routev3.FilterConfig:
+		if m.GetDisabled() {
+			return "off"
+		}
+		return "on, " + describePerRoute(t, m.GetConfig())
 	case *extprocv3.ExtProcPerRoute:
 		if m.GetDisabled() {
 			return "disabled"
 		}
 		pm := m.GetOverrides().GetProcessingMode()
+		if pm == nil {
+			return "as configured"
+		}
 		return fmt.Sprintf("request headers %s, request body %s, response headers %s, response body %s",
 			pm.GetRequestHeaderMode(), pm.GetRequestBodyMode(), pm.GetResponseHeaderMode(), pm.GetResponseBodyMode())
 	case *extauthzv3.ExtAuthzPerRoute:
 		if m.GetDisabled() {
 			return "disabled"
 		}
+	case *matchingv3.ExtensionWithMatcherPerRoute:
+		if proto.Equal(m.GetXdsMatcher(), ticketMatcher()) {
+			return "the ticket matcher"
+		}
 	}
 	return "unexpected " + a.GetTypeUrl()
 }
 
 // The route builder gives every route its kind, and ext_proc and ext_authz
-// configure exactly the kinds they own: both off on prefixed polls and the
-// queue's URIs, the
-// submission's body read by ext_proc without ext_authz (its answer is the
-// observer's),
-// unprefixed follow-ups without ext_authz, the web UI login's form read by
-// ext_proc without ext_authz, nothing elsewhere.
+// configure exactly the kinds they own: ext_proc (off unless a route turns
+// it on) is on everywhere but prefixed polls and the queue's URIs, with
+// the submission's body streamed and the web UI login's form buffered;
+// ext_authz is off on prefixed polls, the queue's URIs, submissions (ext_proc
+// applies the policy), unprefixed follow-ups and the login; the answer
+// observer (off unless turned on) is on for submissions only.
 func TestPerRouteConfigByKind(t *testing.T) {
-	const submitMode = "request headers SEND, request body STREAMED, response headers SKIP, response body NONE"
+	const submitMode = "on, request headers SEND, request body STREAMED, response headers SKIP, response body NONE"
 	want := map[routeKind]map[string]string{
-		kindPrefixedPoll: {extProcName: "disabled", extAuthzName: "disabled"},
-		kindQueue:        {extProcName: "disabled", extAuthzName: "disabled"},
-		kindSubmit:       {extProcName: submitMode, extAuthzName: "disabled"},
-		kindFollowUp:     {extAuthzName: "disabled"},
-		kindUILogin:      {extProcName: "request headers SEND, request body BUFFERED, response headers SKIP, response body NONE", extAuthzName: "disabled"},
+		kindPrefixedPoll:  {extAuthzName: "disabled"},
+		kindQueue:         {extAuthzName: "disabled"},
+		kindSubmit:        {extProcName: submitMode, extAuthzName: "disabled", observeName: "on, the ticket matcher"},
+		kindFollowUp:      {extProcName: "on, as configured", extAuthzName: "disabled"},
+		kindUILogin:       {extProcName: "on, request headers SEND, request body BUFFERED, response headers SKIP, response body NONE", extAuthzName: "disabled"},
+		kindPrefixedUI:    {extProcName: "on, as configured"},
+		kindDecided:       {extProcName: "on, as configured"},
+		kindWeighted:      {extProcName: "on, as configured"},
+		kindUnknownPrefix: {extProcName: "on, as configured"},
+		kindDefault:       {extProcName: "on, as configured"},
 	}
 	for _, extAuthz := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ExtAuthz=%v", extAuthz), func(t *testing.T) {
@@ -351,7 +370,7 @@ func TestPerRouteConfigByKind(t *testing.T) {
 				return nil
 			}}
 			f, o := loadInput(t, "testdata/in/extauthz.yaml", extAuthz)
-			res, err := translate(f, o, []httpFilter{extAuthzFilter{}, extProcFilter{}, recorder, routerFilter{}})
+			res, err := translate(f, o, []httpFilter{extAuthzFilter{}, extProcFilter{}, observeFilter{}, recorder, routerFilter{}})
 			if err != nil {
 				t.Fatal(err)
 			}
