@@ -24,6 +24,7 @@ func main() {
 	targets := flag.String("targets", strings.Join(bench.AllTargets, ","), "targets, comma separated")
 	repeats := flag.Int("repeats", 0, "repeats (default: the plan's)")
 	quick := flag.Bool("quick", false, "skip the scale, real-Trino and micro-benchmark parts")
+	realOnly := flag.Bool("real-only", false, "only the real-Trino comparison (no simulator, scale or micro-benchmark parts)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -37,6 +38,9 @@ func main() {
 	}
 	if *quick {
 		plan.Scale, plan.RealTrino, plan.Micro = nil, false, false
+	}
+	if *realOnly {
+		plan.RealOnly, plan.RealTrino, plan.Micro = true, true, false
 	}
 	if err := run(ctx, plan, *out, *plot); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -55,6 +55,9 @@ type Plan struct {
 	Profile bool
 	// Micro runs the Go benchmarks of the routing decision.
 	Micro bool
+	// RealOnly skips the simulator's runs and the scale runs: only the
+	// real-Trino comparison (and Micro) run.
+	RealOnly bool
 }
 
 // DefaultPlan is `make bench`.
@@ -151,6 +154,32 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 	rep := &Report{Start: time.Now(), Plan: p, Machine: ReadMachine(), Versions: r.versions()}
 	defer r.Env.StopAll()
 
+	if !p.RealOnly {
+		runs, err := r.simulated(ctx, rep)
+		if err != nil {
+			return nil, err
+		}
+		rep.Runs = append(rep.Runs, runs...)
+	}
+	if p.RealTrino {
+		real, err := r.real(ctx, rep)
+		if err != nil {
+			return nil, err
+		}
+		rep.Runs = append(rep.Runs, real...)
+	}
+	if p.Micro {
+		rep.Micro = r.micro(ctx)
+	}
+	rep.End = time.Now()
+	return rep, nil
+}
+
+// simulated runs every target against the simulator (warm-up, then the
+// repeats), then the scale runs.
+func (r *Runner) simulated(ctx context.Context, rep *Report) ([]Run, error) {
+	p := r.Plan
+	var out []Run
 	// The simulator posts a completion event per query, as Trino's HTTP
 	// event listener does: the shipped policy governs the switchyard
 	// target's queries, and a running slot is freed by the event.
@@ -185,7 +214,7 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			rep.Runs = append(rep.Runs, runs...)
+			out = append(out, runs...)
 		}
 	}
 	for _, t := range targets {
@@ -195,20 +224,8 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Runs = append(rep.Runs, scale...)
 	sim.Stop()
-	if p.RealTrino {
-		real, err := r.real(ctx, rep)
-		if err != nil {
-			return nil, err
-		}
-		rep.Runs = append(rep.Runs, real...)
-	}
-	if p.Micro {
-		rep.Micro = r.micro(ctx)
-	}
-	rep.End = time.Now()
-	return rep, nil
+	return append(out, scale...), nil
 }
 
 // measureTarget is one repeat of one target: the fixed-rate run, the
