@@ -16,6 +16,7 @@ const (
 	NameAllOff = "all-off"        // every variant's change at once
 	filterExt  = "envoy.filters.http.ext_proc"
 	observer   = "switchyard.answer_observer"
+	txMetadata = "envoy.filters.http.header_to_metadata" // the transaction log's
 )
 
 // Names of the one-cluster fleet's Envoy resources (cluster c0, one
@@ -42,7 +43,7 @@ type Variant struct {
 func Variants() []Variant {
 	vs := []Variant{
 		{Name: NameAsIs, What: "nothing: Switchyard's configuration as Envoy got it over xDS, made static", Apply: func(map[string]any) error { return nil }},
-		{Name: "no-access-log", What: "the HCM's gRPC access log (transactions) and its CEL filter, evaluated on every request", Apply: noAccessLog},
+		{Name: "no-access-log", What: "the transaction log: the HCM's gRPC access log and its filter (and header_to_metadata, which notes the header the filter reads), evaluated on every request", Apply: noAccessLog},
 		{Name: "no-early-header-mutation", What: "early header mutation (removes 3 headers from every request)", Apply: noEarlyHeaderMutation},
 		{Name: "no-observer", What: "the answer observer (second ext_proc, in an ExtensionWithMatcher skipping it without the ticket header); the decision filter stays", Apply: noObserver},
 		{Name: "no-ext-proc", What: "both ext_proc filters; submissions go by a static route to what the decision picks (trino_c0_failover)", Apply: noExtProc},
@@ -85,7 +86,10 @@ func variantByName(name string) (Variant, bool) {
 }
 
 func noAccessLog(cfg map[string]any) error {
-	return deleteKeys(cfg, "access_log")
+	if err := deleteKeys(cfg, "access_log"); err != nil {
+		return err
+	}
+	return removeFilters(cfg, txMetadata)
 }
 
 func noEarlyHeaderMutation(cfg map[string]any) error {

@@ -3,15 +3,12 @@ package xds
 import (
 	"encoding/json"
 	"strconv"
-	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	mutationv3 "github.com/envoyproxy/go-control-plane/envoy/config/common/mutation_rules/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	celv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/filters/cel/v3"
-	grpcalsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	earlyhmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
@@ -74,7 +71,6 @@ func buildListener(o Options, chain filterChain) (*listenerv3.Listener, error) {
 			InitialConnectionWindowSize: wrapperspb.UInt32(1 << 20),
 		},
 		LocalReplyConfig: localReplies(o),
-		AccessLog:        transactionLogs(o),
 	}
 	if err := chain.patchHCM(hcm, o); err != nil {
 		return nil, err
@@ -108,49 +104,6 @@ const (
 	MaxRequestHeadersKB = 60
 	MaxHeadersCount     = 100
 )
-
-// transactionLogs report to the control plane (gRPC access log) only the
-// responses that start a Trino transaction, with the coordinator that
-// answered: see pkg/txlog. There is one log per control-plane replica, each
-// on its own cluster (TxLogClusterName), so every replica records every
-// transaction: a gRPC access log streams to one host at a time, and a
-// replica killed with the stream open took the only report of a
-// transaction with it. Recording is an idempotent SET, so the copies cost
-// a write each and lose nothing.
-func transactionLogs(o Options) []*accesslogv3.AccessLog {
-	logs := make([]*accesslogv3.AccessLog, 0, len(o.ExtProcTargets))
-	for i := range o.ExtProcTargets {
-		logs = append(logs, transactionLog(TxLogClusterName(i)))
-	}
-	return logs
-}
-
-func transactionLog(cluster string) *accesslogv3.AccessLog {
-	return &accesslogv3.AccessLog{
-		Name: "envoy.access_loggers.http_grpc",
-		Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ExtensionFilter{
-			ExtensionFilter: &accesslogv3.ExtensionFilter{
-				Name: "envoy.access_loggers.extension_filters.cel",
-				ConfigType: &accesslogv3.ExtensionFilter_TypedConfig{TypedConfig: mustAny(&celv3.ExpressionFilter{
-					Expression: "'x-trino-started-transaction-id' in response.headers",
-				})},
-			},
-		}},
-		ConfigType: &accesslogv3.AccessLog_TypedConfig{TypedConfig: mustAny(&grpcalsv3.HttpGrpcAccessLogConfig{
-			CommonConfig: &grpcalsv3.CommonGrpcAccessLogConfig{
-				LogName: "switchyard-transactions",
-				GrpcService: &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
-					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: cluster},
-				}},
-				TransportApiVersion: corev3.ApiVersion_V3,
-				// Flush at once: the client's next statement needs the record.
-				BufferSizeBytes:     wrapperspb.UInt32(1),
-				BufferFlushInterval: durationpb.New(10 * time.Millisecond),
-			},
-			AdditionalResponseHeadersToLog: []string{"x-trino-started-transaction-id"},
-		})},
-	}
-}
 
 // localReplies makes the replies Envoy itself generates readable by Trino
 // clients: on statement-protocol paths a FAILED QueryResults with HTTP 200

@@ -15,6 +15,7 @@ import (
 // order Envoy runs it; the router is last. A new filter is one file (a type
 // implementing httpFilter) and one entry here.
 var httpFilterOrder = []httpFilter{
+	txLogFilter{},
 	jwtAuthnFilter{},
 	extAuthzFilter{},
 	extProcFilter{},

@@ -109,16 +109,16 @@ func allRoutes(r *Resources) []*routev3.Route {
 }
 
 // The connection manager gets the enabled filters of the order list, in
-// its order: ext_authz (with a policy), ext_proc, the answer observer, the
-// router last.
+// its order: the transaction log's header_to_metadata, ext_authz (with a
+// policy), ext_proc, the answer observer, the router last.
 func TestHTTPFilterOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		extAuthz bool
 		want     []string
 	}{
-		{"without a policy", false, []string{extProcName, observeName, routerName}},
-		{"with a policy", true, []string{extAuthzName, extProcName, observeName, routerName}},
+		{"without a policy", false, []string{txMetadataName, extProcName, observeName, routerName}},
+		{"with a policy", true, []string{txMetadataName, extAuthzName, extProcName, observeName, routerName}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, o := loadInput(t, "testdata/in/extauthz.yaml", tc.extAuthz)
