@@ -45,7 +45,7 @@ func Variants() []Variant {
 		{Name: NameAsIs, What: "nothing: Switchyard's configuration as Envoy got it over xDS, made static", Apply: func(map[string]any) error { return nil }},
 		{Name: "no-access-log", What: "the transaction log: the HCM's gRPC access log and its filter (and header_to_metadata, which notes the header the filter reads), evaluated on every request", Apply: noAccessLog},
 		{Name: "no-early-header-mutation", What: "early header mutation (removes 3 headers from every request)", Apply: noEarlyHeaderMutation},
-		{Name: "no-observer", What: "the answer observer (second ext_proc, in an ExtensionWithMatcher skipping it without the ticket header); the decision filter stays", Apply: noObserver},
+		{Name: "no-observer", What: "the answer observer (second ext_proc, on the submit route only); the decision filter stays", Apply: noObserver},
 		{Name: "no-ext-proc", What: "both ext_proc filters; submissions go by a static route to what the decision picks (trino_c0_failover)", Apply: noExtProc},
 		{Name: "no-vhost-response-headers", What: "the virtual host's response_headers_to_add (%DYNAMIC_METADATA% formatter on every response)", Apply: noVhostResponseHeaders},
 		{Name: "no-retry-policy", What: "every retry policy (virtual host and routes: 404/503 resubmission, previous_hosts/previous_priorities)", Apply: noRetryPolicy},

@@ -89,6 +89,12 @@ func (o *observation) step(ctx context.Context, m *extprocv3.ProcessingRequest) 
 				ticket = headerValue(hv)
 			}
 		}
+		if ticket == "" {
+			// Nothing was decided (no replica answered the decision
+			// filter, which failed open): nothing to follow up.
+			o.done = true
+			return
+		}
 		f, err := admission.DecodeFollowUp(ticket)
 		if err != nil {
 			o.done = true // nothing to follow up

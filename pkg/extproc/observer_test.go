@@ -161,17 +161,6 @@ func metadataCtx(kv ...string) context.Context {
 	return metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...))
 }
 
-// Every ticket starts with what the observer's matcher in Envoy looks
-// for, or the observer would never see the submission.
-func TestTicketsMatchTheObserversMatcher(t *testing.T) {
-	for _, f := range []admission.FollowUp{{ID: "x", Group: "g"}, {ID: "sy_20261205_000000_ab", Group: "adhoc", Slot: "s", Session: &admission.TicketSession{ID: "s"}}} {
-		ticket, err := f.Encode()
-		if err != nil || !strings.HasPrefix(ticket, xds.TicketPrefix) {
-			t.Fatalf("ticket %q (%v) does not start with %q", ticket, err, xds.TicketPrefix)
-		}
-	}
-}
-
 // The observer closes its stream as soon as the answer is through: Envoy
 // holds an observability-mode stream open until the processor closes it
 // (or for deferred_close_timeout), and idle streams held open fill the

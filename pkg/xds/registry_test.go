@@ -12,13 +12,11 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	matchingv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/common/matching/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -333,10 +331,6 @@ func describePerRoute(t *testing.T, a *anypb.Any) string {
 		if m.GetDisabled() {
 			return "disabled"
 		}
-	case *matchingv3.ExtensionWithMatcherPerRoute:
-		if proto.Equal(m.GetXdsMatcher(), ticketMatcher()) {
-			return "the ticket matcher"
-		}
 	}
 	return "unexpected " + a.GetTypeUrl()
 }
@@ -353,7 +347,7 @@ func TestPerRouteConfigByKind(t *testing.T) {
 	want := map[routeKind]map[string]string{
 		kindPrefixedPoll:  {extAuthzName: "disabled"},
 		kindQueue:         {extAuthzName: "disabled"},
-		kindSubmit:        {extProcName: submitMode, extAuthzName: "disabled", observeName: "on, the ticket matcher"},
+		kindSubmit:        {extProcName: submitMode, extAuthzName: "disabled", observeName: "on, as configured"},
 		kindFollowUp:      {extProcName: "on, as configured", extAuthzName: "disabled"},
 		kindUILogin:       {extProcName: "on, request headers SEND, request body BUFFERED, response headers SKIP, response body NONE", extAuthzName: "disabled"},
 		kindPrefixedUI:    {extProcName: "on, as configured"},
