@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -25,6 +26,7 @@ func main() {
 	repeats := flag.Int("repeats", 0, "repeats (default: the plan's)")
 	quick := flag.Bool("quick", false, "skip the scale, real-Trino and micro-benchmark parts")
 	realOnly := flag.Bool("real-only", false, "only the real-Trino comparison (no simulator, scale or micro-benchmark parts)")
+	scale := flag.String("scale", "", "cluster counts of the scale part, comma separated (default: the plan's; with -quick, none)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -38,6 +40,17 @@ func main() {
 	}
 	if *quick {
 		plan.Scale, plan.RealTrino, plan.Micro = nil, false, false
+	}
+	if *scale != "" {
+		plan.Scale = nil
+		for _, f := range strings.Split(*scale, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "bench: -scale: %q is not a cluster count\n", f)
+				os.Exit(2)
+			}
+			plan.Scale = append(plan.Scale, n)
+		}
 	}
 	if *realOnly {
 		plan.RealOnly, plan.RealTrino, plan.Micro = true, true, false
