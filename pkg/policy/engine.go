@@ -200,7 +200,9 @@ func (c *Compiled) evalObject(ctx context.Context, q rego.PreparedEvalQuery, nam
 	if c.data != nil {
 		opts = append(opts, rego.EvalBaseCache(c.data))
 	}
-	rs, err := q.Eval(ctx, opts...)
+	var rs rego.ResultSet
+	var err error
+	evaluators.run(func() { rs, err = q.Eval(ctx, opts...) })
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
 	}
