@@ -3,6 +3,7 @@ package protection
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,7 +165,7 @@ func TestIncidentCache(t *testing.T) {
 	t.Run("entries are bounded", func(t *testing.T) {
 		c, _, _ := newCacheUnderTest(t)
 		for i := range maxCachedFingerprints + 10 {
-			if _, err := c.Incidents(ctx, fmtFingerprint(i)); err != nil {
+			if _, err := c.Incidents(ctx, fmt.Sprintf("%016x", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -179,14 +180,4 @@ func TestIncidentCache(t *testing.T) {
 			t.Fatalf("CacheIncidents(p, 0) = %T, want p", got)
 		}
 	})
-}
-
-func fmtFingerprint(i int) string {
-	const hex = "0123456789abcdef"
-	b := []byte("0000000000000000")
-	for j := len(b) - 1; i > 0; j-- {
-		b[j] = hex[i%16]
-		i /= 16
-	}
-	return string(b)
 }

@@ -99,10 +99,15 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 			},
 		}}})
 	default:
-		// On as configured in the connection manager (no overrides).
-		enableFilter(r, extProcName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{}}})
+		enableFilter(r, extProcName, extProcAsConfigured())
 	}
 	return nil
+}
+
+// extProcAsConfigured is the per-route configuration that turns an ext_proc
+// filter on as the connection manager configures it (no overrides).
+func extProcAsConfigured() *extprocv3.ExtProcPerRoute {
+	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{}}}
 }
 
 func (extProcFilter) patchListener(*listenerv3.Listener, Options) error { return nil }

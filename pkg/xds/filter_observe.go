@@ -72,12 +72,10 @@ func (observeFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 	return nil
 }
 
-// patchRoute turns the observer on for submissions only. (An observer
-// behind a match_delegate that skipped requests without a ticket still
-// cost every poll about 55 µs, though off by default: docs/benchmarks-polls.md.)
+// patchRoute turns the observer on for submissions only.
 func (observeFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) error {
 	if kind == kindSubmit {
-		enableFilter(r, observeName, &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{}}})
+		enableFilter(r, observeName, extProcAsConfigured())
 	}
 	return nil
 }
