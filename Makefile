@@ -114,7 +114,7 @@ FUZZ_TARGETS := ./pkg/trino:FuzzParsePath ./pkg/trino:FuzzParseSubmitResponse \
 	./pkg/store:FuzzParseQueryRoute ./pkg/admission:FuzzSessionHeaders ./pkg/extproc:FuzzMessageSequence \
 	./pkg/trino:FuzzCoordinatorPrefix ./pkg/extrouter:FuzzHTTPAnswer ./pkg/extrouter:FuzzGRPCAnswer \
 	./pkg/resubmit:FuzzParsePoll ./pkg/trino:FuzzSplitPrepared ./pkg/webui:FuzzRedirectAndCookie \
-	./pkg/events:FuzzParse ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI \
+	./pkg/events:FuzzParse ./pkg/events:FuzzParseAsEncodingJSON ./pkg/governance:FuzzParse ./pkg/trino:FuzzQueueURI \
 	./pkg/passwordfile:FuzzParse ./pkg/identity:FuzzVerify ./pkg/trinosize:FuzzParseSize \
 	./pkg/querystats:FuzzFromDetail \
 	./pkg/admission:FuzzDecodeFollowUp ./pkg/extproc:FuzzObserverStream ./pkg/trino:FuzzQueryIDTime

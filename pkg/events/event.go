@@ -141,6 +141,100 @@ type wireErrorCode struct {
 	Type jsonString `json:"type"`
 }
 
+// read fills w from one event, reading each member the way encoding/json
+// would decode it into w (with the tags above) but in one pass (scan.go).
+func (w *wire) read(body []byte) error {
+	r := reader{b: body}
+	return r.document(func(r *reader, k []byte) error {
+		switch {
+		case named(k, "createTime"):
+			return r.leaf(&w.CreateTime)
+		case named(k, "executionStartTime"):
+			return r.leaf(&w.ExecutionStartTime)
+		case named(k, "endTime"):
+			return r.leaf(&w.EndTime)
+		case named(k, "metadata"):
+			return section(r, &w.Metadata, (*wireMetadata).member)
+		case named(k, "context"):
+			return section(r, &w.Context, (*wireContext).member)
+		case named(k, "statistics"):
+			return section(r, &w.Statistics, (*wireStats).member)
+		case named(k, "failureInfo"):
+			return section(r, &w.FailureInfo, (*wireFailure).member)
+		}
+		return nil
+	})
+}
+
+func (m *wireMetadata) member(r *reader, k []byte) error {
+	switch {
+	case named(k, "queryId"):
+		return r.leaf(&m.QueryID)
+	case named(k, "query"):
+		return r.leaf(&m.Query)
+	case named(k, "queryState"):
+		return r.leaf(&m.QueryState)
+	}
+	return nil
+}
+
+func (c *wireContext) member(r *reader, k []byte) error {
+	for _, f := range [...]struct {
+		name string
+		v    json.Unmarshaler
+	}{
+		{"user", &c.User}, {"principal", &c.Principal}, {"source", &c.Source},
+		{"clientTags", &c.ClientTags}, {"resourceGroupId", &c.ResourceGroupID},
+		{"queryType", &c.QueryType}, {"catalog", &c.Catalog}, {"schema", &c.Schema},
+		{"serverAddress", &c.ServerAddress}, {"serverVersion", &c.ServerVersion},
+		{"environment", &c.Environment},
+	} {
+		if named(k, f.name) {
+			return r.leaf(f.v)
+		}
+	}
+	return nil
+}
+
+func (s *wireStats) member(r *reader, k []byte) error {
+	for _, f := range [...]struct {
+		name string
+		v    json.Unmarshaler
+	}{
+		{"cpuTime", &s.CPUTime}, {"wallTime", &s.WallTime}, {"queuedTime", &s.QueuedTime},
+		{"peakUserMemoryBytes", &s.PeakUserMemoryBytes}, {"physicalInputBytes", &s.PhysicalInputBytes},
+		{"processedInputBytes", &s.ProcessedInputBytes}, {"outputRows", &s.OutputRows},
+		{"writtenBytes", &s.WrittenBytes},
+	} {
+		if named(k, f.name) {
+			return r.leaf(f.v)
+		}
+	}
+	return nil
+}
+
+func (f *wireFailure) member(r *reader, k []byte) error {
+	switch {
+	case named(k, "errorCode"):
+		return section(r, &f.ErrorCode, (*wireErrorCode).member)
+	case named(k, "failureMessage"):
+		return r.leaf(&f.FailureMessage)
+	}
+	return nil
+}
+
+func (e *wireErrorCode) member(r *reader, k []byte) error {
+	switch {
+	case named(k, "code"):
+		return r.leaf(&e.Code)
+	case named(k, "name"):
+		return r.leaf(&e.Name)
+	case named(k, "type"):
+		return r.leaf(&e.Type)
+	}
+	return nil
+}
+
 // Parse reads one event of Trino's HTTP event listener. Unknown fields are
 // ignored. The event is Completed when it carries statistics or an end
 // time (QueryCompletedEvent), otherwise Created. It is an error (wrapping
@@ -155,9 +249,15 @@ func Parse(body []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
 	var w wire
-	if err := json.Unmarshal(trimmed, &w); err != nil {
+	if err := w.read(trimmed); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	return w.event()
+}
+
+// event is the Event w holds (an error wrapping ErrQueryID without a
+// valid query ID).
+func (w *wire) event() (*Event, error) {
 	m, c, s, f := &w.Metadata.v, &w.Context.v, &w.Statistics.v, &w.FailureInfo.v
 	id := string(m.QueryID)
 	switch {
@@ -229,34 +329,44 @@ func clip(s string, n int) string {
 	return s
 }
 
-// object is a JSON object read into T; anything else (null, a string, an
-// array) leaves it zero with ok false.
+// object is a JSON object read into T (section); anything else (null, a
+// string, an array) leaves it zero with ok false.
 type object[T any] struct {
 	v  T
 	ok bool
-}
-
-func (o *object[T]) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] != '{' {
-		return nil
-	}
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil
-	}
-	o.v, o.ok = v, true
-	return nil
 }
 
 // jsonString is a JSON string; other values leave it empty.
 type jsonString string
 
 func (s *jsonString) UnmarshalJSON(b []byte) error {
+	if v, ok := plainString(b); ok {
+		*s = jsonString(v)
+		return nil
+	}
 	var v string
 	if len(b) > 0 && b[0] == '"' && json.Unmarshal(b, &v) == nil {
 		*s = jsonString(v)
 	}
 	return nil
+}
+
+// plainString is a JSON string without escapes, control characters or
+// invalid UTF-8 (nearly every string Trino sends), read without decoding.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // jsonStrings is a JSON array of strings (other elements are skipped) or
