@@ -253,8 +253,8 @@ func (rep *Report) Markdown(plotFile string) string {
 		w("## Real Trino backend\n\n")
 		w("A single-node Trino %s, `%s`, closed loop with %d clients; every target warmed (and Trino behind it) in %s (see *Warm-up*), then %v per target and repeat, interleaved like the simulator's runs; a cell shows the median and, in brackets, the range over repeats.\n\n",
 			rep.Versions["Trino"], p.RealSQL, p.RealConcurrency, p.RealWarm.describe(), p.RealWindow)
-		w("*Where a submission's time goes*: the coordinator's share is Envoy's own measure of it (`x-envoy-upstream-service-time` on the answer: from the request's first byte to the coordinator until the answer's headers, whole milliseconds, median over the run); the rest of the submission's p50 is the client's connection, Envoy and, for Switchyard, the ext_proc decision.\n\n")
-		w("| target | submit p50 / p99 (ms) | of which the coordinator, p50 (ms) | the rest, p50 (ms) | poll p50 / p99 (ms) | query p50 / p99 (ms) | queries/s | errors |\n|---|---|---|---|---|---|---|---|\n")
+		w("*Where a submission's time goes*: the coordinator's share is Envoy's own measure of it (`x-envoy-upstream-service-time` on the answer: from the request's first byte to the coordinator until the answer's headers, whole milliseconds, median over the run); the rest of the submission's p50 is the client's connection, Envoy and, for Switchyard, the ext_proc decision. *CPU per query* is the CPU time of the target's own processes (not Trino's; Switchyard: Envoy, the control plane and Redis) per completed query, read from /proc, and of the control plane alone.\n\n")
+		w("| target | submit p50 / p99 (ms) | of which the coordinator, p50 (ms) | the rest, p50 (ms) | poll p50 / p99 (ms) | query p50 / p99 (ms) | queries/s | CPU per query, all / control plane (ms) | errors |\n|---|---|---|---|---|---|---|---|---|\n")
 		fl := &flags{}
 		for _, t := range p.Targets {
 			if len(rep.runs(t, "real")) == 0 {
@@ -286,9 +286,10 @@ func (rep *Report) Markdown(plotFile string) string {
 				}
 				return res.Latency[loadgen.KindSubmit].P50 - st.P50
 			}), 1e-3)
-			w("| %s | %s | %s | %s | %s | %s | %s | %d |\n", t,
+			cpu := rep.perRepeat(t, "real", cpuPer1000).format("", 2) + " / " + rep.perRepeat(t, "real", controlPlanePer1000).format("", 2)
+			w("| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", t,
 				lat(loadgen.KindSubmit), up.format("", 2), rest.format("", 2), lat(loadgen.KindPoll), lat(loadgen.KindQuery),
-				qps.format("", 1)+fl.mark(fmt.Sprintf("`%s` real Trino queries/s", t), qps.format("", 1), qps, throughputDisagreement, minQPS), failed)
+				qps.format("", 1)+fl.mark(fmt.Sprintf("`%s` real Trino queries/s", t), qps.format("", 1), qps, throughputDisagreement, minQPS), cpu, failed)
 		}
 		fl.write(w)
 		w("\n")

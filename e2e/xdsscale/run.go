@@ -3,9 +3,9 @@ package xdsscale
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/switchyard-gw/switchyard/e2e/bench"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard-gw/switchyard/e2e/bench"
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 	"github.com/switchyard-gw/switchyard/pkg/config"
 )
@@ -273,6 +274,40 @@ func (f *fleetRun) cpMetrics(ctx context.Context) (cpMetricsT, error) {
 	return m, errors.Join(errs...)
 }
 
+// cpPoll is how often a change polls the control plane's count of
+// current Envoys.
+const cpPoll = 10 * time.Millisecond
+
+// envoysT is GET /api/v1/envoys, in part.
+type envoysT struct {
+	Version string `json:"version"`
+	Current int    `json:"current"`
+	Behind  int    `json:"behind"`
+}
+
+// envoysAPI reads the control plane's view of its Envoys.
+func (f *fleetRun) envoysAPI(ctx context.Context) (envoysT, error) {
+	var v envoysT
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+f.cp.AdminAddr+"/api/v1/envoys", nil)
+	if err != nil {
+		return v, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := adminClient.Do(req)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return v, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("GET /api/v1/envoys: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return v, json.Unmarshal(b, &v)
+}
+
 // measure times Plan.Changes state changes with the Envoys running now.
 func (f *fleetRun) measure(ctx context.Context, started time.Duration) (Point, error) {
 	pt := Point{Clusters: f.n, Envoys: len(f.envoys), StartSeconds: started.Seconds()}
@@ -345,58 +380,15 @@ func (f *fleetRun) change(ctx context.Context, v0 string) (Change, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.Deadline)
 	defer cancel()
 
-	// Every Envoy is polled by its own goroutine, at most two at once: a
-	// read costs an Envoy of 1,000 clusters some 10 ms of its main thread,
-	// and 50 Envoys read every 50 ms would take more CPU than the machine
-	// has (the times come from the Envoys' own update_time anyway).
-	sem := make(chan struct{}, 2)
-	type seen struct {
-		mu       sync.Mutex
-		key      string
-		versions map[string]string
+	cp0, err := f.envoysAPI(ctx)
+	if err != nil {
+		return c, err
 	}
-	obs := make([]*seen, len(f.envoys))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	cpu0, err := cpuSeconds(f.cp.Pid())
 	if err != nil {
 		return c, err
 	}
 	t0 := time.Now()
-	for i, en := range f.envoys {
-		o := &seen{key: v0}
-		obs[i] = o
-		wg.Go(func() {
-			t := time.NewTicker(p.Poll)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-				select {
-				case sem <- struct{}{}:
-				case <-stop:
-					return
-				case <-ctx.Done():
-					return
-				}
-				v, err := en.versions(ctx)
-				<-sem
-				if key := configKey(v); err == nil && key != "" {
-					o.mu.Lock()
-					o.key, o.versions = key, v
-					o.mu.Unlock()
-				}
-			}
-		})
-	}
-	defer wg.Wait()
-	defer close(stop)
-
 	status, err := f.adminPost(ctx, "/api/v1/clusters/"+c.Cluster+"/"+action)
 	c.CallMS = ms(time.Since(t0))
 	if err != nil {
@@ -405,34 +397,26 @@ func (f *fleetRun) change(ctx context.Context, v0 string) (Change, error) {
 	if status/100 != 2 {
 		return c, fmt.Errorf("%s %s: HTTP %d", action, c.Cluster, status)
 	}
-	// Every Envoy runs one configuration, not the one before.
-	converged := func() (string, bool) {
-		key := ""
-		for _, o := range obs {
-			o.mu.Lock()
-			l := o.key
-			o.mu.Unlock()
-			if l == v0 || (key != "" && l != key) {
-				return "", false
-			}
-			key = l
-		}
-		return key, true
-	}
-	tick := time.NewTicker(p.Poll)
+	// The control plane's own count, from the Envoys' ACKs, says when
+	// every Envoy runs a new configuration (GET /api/v1/envoys, a cheap
+	// read). The Envoys are not read until then: a read of an Envoy's
+	// stats costs its main thread some 10 ms, and polling 50 of them
+	// would take the CPU the change needs (runs before 2026-12-05 did,
+	// two reads at a time, which kept both cores busy). Their times come
+	// from their own update_time anyway.
+	tick := time.NewTicker(cpPoll)
 	defer tick.Stop()
-	var v1 string
 	for {
 		if rss, err := rssMiB(f.cp.Pid()); err == nil {
 			c.RSSPeakMiB = max(c.RSSPeakMiB, rss)
 		}
-		if v, ok := converged(); ok {
-			v1 = v
+		m, err := f.envoysAPI(ctx)
+		if err == nil && m.Version != cp0.Version && m.Current == len(f.envoys) && m.Behind == 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return c, fmt.Errorf("%s %s: not every Envoy ran a new configuration within %v (the first runs %s, was %s)", action, c.Cluster, p.Deadline, obs[0].key, v0)
+			return c, fmt.Errorf("%s %s: the control plane did not count every Envoy current with a new configuration within %v (last: %+v, %v)", action, c.Cluster, p.Deadline, m, err)
 		case <-tick.C:
 		}
 	}
@@ -441,28 +425,37 @@ func (f *fleetRun) change(ctx context.Context, v0 string) (Change, error) {
 		return c, err
 	}
 	c.CPUSeconds = cpu1 - cpu0
-	err = harness.Poll(ctx, "the control plane to count every Envoy current", p.Deadline, 20*time.Millisecond, func() error {
-		m, err := f.cpMetrics(ctx)
-		if err != nil {
-			return err
-		}
-		if m.current != float64(len(f.envoys)) || m.behind != 0 {
-			return fmt.Errorf("%v current, %v behind", m.current, m.behind)
-		}
-		c.Pushes = int(m.pushes - before.pushes)
-		if v, ok := converged(); !ok || v != v1 {
-			return fmt.Errorf("the Envoys moved on from %s", v1)
+	// Every Envoy runs one configuration, not the one before (what the
+	// Envoys say themselves; read once each, again only while one still
+	// says otherwise).
+	var v1 string
+	var versions map[string]string
+	err = harness.Poll(ctx, "every Envoy to run one new configuration", p.Deadline, p.Poll, func() error {
+		v1 = ""
+		for _, en := range f.envoys {
+			v, err := en.versions(ctx)
+			if err != nil {
+				return err
+			}
+			key := configKey(v)
+			if key == "" || key == v0 || (v1 != "" && key != v1) {
+				return fmt.Errorf("%s runs %v (was %s, another runs %s)", en.node, v, v0, v1)
+			}
+			v1, versions = key, v
 		}
 		return nil
 	})
 	if err != nil {
 		return c, err
 	}
+	m, err := f.cpMetrics(ctx)
+	if err != nil {
+		return c, err
+	}
+	c.Pushes = int(m.pushes - before.pushes)
 	// The types whose version changed, and when each Envoy applied them.
 	old := strings.Split(v0, "/")
-	obs[0].mu.Lock()
-	now := obs[0].versions
-	obs[0].mu.Unlock()
+	now := versions
 	var changed []string
 	for i, k := range versionKeys {
 		if now[k] != old[i] {

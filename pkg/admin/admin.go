@@ -49,6 +49,9 @@ type Options struct {
 	AutoRecovery AutoRecoveryView
 	// Console serves the web console and what it reads (nil: none).
 	Console *Console
+	// Envoys serves /api/v1/envoys, the Envoys this replica configures
+	// (nil: none).
+	Envoys EnvoysFunc
 	// Events is the ingest endpoint of Trino's event listener, served at
 	// events.Path; it authenticates its senders itself (nil: none).
 	Events http.Handler
@@ -89,7 +92,7 @@ func Handler(o Options) http.Handler {
 		}
 		registerAPI(mux, &api{fleet: o.Fleet, auth: newAuthenticator(o.Tokens), log: log, shutdownWorkers: o.ShutdownWorkers, policy: o.Policy, queries: o.Queries, governance: o.Governance,
 			auditLog: o.Audit, replica: o.Replica, doctor: o.Doctor, protection: o.Protection,
-			autoRecovery: o.AutoRecovery, console: o.Console})
+			autoRecovery: o.AutoRecovery, console: o.Console, envoys: o.Envoys})
 	}
 	if o.Events != nil {
 		mux.Handle(events.Path, o.Events)

@@ -54,6 +54,8 @@ type api struct {
 	// autoRecovery serves /api/v1/autorecovery (nil: none).
 	autoRecovery AutoRecoveryView
 	console      *Console
+	// envoys serves /api/v1/envoys (nil: none).
+	envoys EnvoysFunc
 }
 
 // registerAPI adds /api/v1/... and the Trino Gateway compatible endpoints.
@@ -91,6 +93,9 @@ func registerAPI(mux *http.ServeMux, a *api) {
 		registerAutoRecoveryAPI(mux, a.autoRecovery, g)
 	}
 	registerConsole(mux, a, a.console, g)
+	if a.envoys != nil {
+		registerEnvoysAPI(mux, a.envoys, g)
+	}
 	if a.doctor != nil {
 		// Operator: it runs queries on every cluster and probes every
 		// worker, not a read of state the control plane holds.

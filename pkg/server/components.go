@@ -211,6 +211,7 @@ func (s *Server) adminServer() *http.Server {
 		Audit:        s.store.Audit,
 		AutoRecovery: s.autoRecoveryView(),
 		Console:      s.consoleOptions(),
+		Envoys:       s.xds.Envoys,
 		Replica:      lease.DefaultHolder(),
 		Logger:       s.log.With("component", "admin"),
 	}), ReadHeaderTimeout: 10 * time.Second,

@@ -217,7 +217,12 @@ func routeOf(resp *extprocv3.ProcessingResponse) string {
 func TestFleetChangesAreDebounced(t *testing.T) {
 	co := newFakeCoordinator(t)
 	close(co.release)
-	r := start(t, testConfig(t, co.URL))
+	cfg := testConfig(t, co.URL)
+	// Weighted: the group's route lists its active clusters, so each
+	// change gives a new configuration (a state Envoy's configuration
+	// does not show is not pushed at all).
+	cfg.Groups[0].Strategy = config.StrategyWeighted
+	r := start(t, cfg)
 	<-r.Ready()
 	pushes := func() int {
 		mfs, err := r.reg.Gather()
@@ -232,7 +237,9 @@ func TestFleetChangesAreDebounced(t *testing.T) {
 		return 0
 	}
 	before := pushes()
-	const changes = 20
+	// An odd count: the burst ends with the cluster inactive, a new
+	// configuration (one that ends where it began needs no push).
+	const changes = 21
 	for i := range changes {
 		verb := []string{"deactivate", "activate"}[i%2]
 		req, _ := http.NewRequest(http.MethodPost, "http://"+r.AdminAddr+"/api/v1/clusters/c/"+verb, nil)
@@ -467,4 +474,22 @@ func TestSubmissionsBeforeTheFirstHealthRound(t *testing.T) {
 	default:
 	}
 	close(co.release)
+}
+
+// A lone change wakes the debouncer at once; a change soon after a
+// wake-up waits for the quiet hold-off.
+func TestDebouncerLoneChange(t *testing.T) {
+	d := newDebouncer(time.Hour, time.Hour)
+	d.signal()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !d.wait(ctx) {
+		t.Fatal("a lone change did not wake the debouncer")
+	}
+	d.signal()
+	soon, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if d.wait(soon) {
+		t.Fatal("a change right after a wake-up did not wait for the hold-off")
+	}
 }

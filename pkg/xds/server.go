@@ -113,7 +113,8 @@ func NewServer(log *slog.Logger, m Metrics) *Server {
 	return &Server{cache: cachev3.NewSnapshotCache(true, sameForAll{}, slogAdapter{log}), log: log, metrics: m}
 }
 
-// Update publishes a new consistent snapshot to every Envoy.
+// Update publishes a new consistent snapshot to every Envoy; a snapshot
+// of the same content as the current one is not published again.
 //
 // Each resource type has its own version, a hash of its content: a change
 // of the fleet gives new versions only to the types it changed, and only
@@ -128,6 +129,16 @@ func (s *Server) Update(ctx context.Context, r *Resources) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s.envoysMu.Lock()
+	same := c.version == s.version
+	s.envoysMu.Unlock()
+	if same {
+		// Nothing changed (a fleet change that gives the same
+		// configuration, such as a drain's bookkeeping): the cache would
+		// compare every Envoy's resources to find nothing to send, while
+		// the Envoys may still be applying the change before.
+		return c.version, nil
+	}
 	snap := &cachev3.Snapshot{VersionMap: c.resources}
 	for typ, items := range map[resource.Type][]types.Resource{
 		resource.ListenerType: toResources(r.Listeners),
@@ -141,13 +152,11 @@ func (s *Server) Update(ctx context.Context, r *Resources) (string, error) {
 	if err := snap.Consistent(); err != nil {
 		return "", fmt.Errorf("inconsistent snapshot: %w", err)
 	}
-	if err := s.cache.SetSnapshot(ctx, nodeGroup, snap); err != nil {
+	if err := s.cache.SetSnapshot(ctx, nodeGroup, shareResources(snap)); err != nil {
 		return "", err
 	}
 	s.envoysMu.Lock()
-	if c.version != s.version {
-		s.version, s.versions, s.pushed = c.version, c.types, time.Now()
-	}
+	s.version, s.versions, s.pushed = c.version, c.types, time.Now()
 	s.envoysMu.Unlock()
 	if s.metrics.Pushes != nil {
 		s.metrics.Pushes()
