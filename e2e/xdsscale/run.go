@@ -205,8 +205,7 @@ func (f *fleetRun) waitRunning(ctx context.Context, list []*envoy) error {
 // counts them all current, and no snapshot was set for a while (a drain's
 // bookkeeping settles); it returns that version.
 func (f *fleetRun) steady(ctx context.Context) (string, error) {
-	var version string
-	var pushes float64 = -1
+	var version, published string
 	var since time.Time
 	err := harness.Poll(ctx, "a steady fleet", f.r.Plan.Deadline, 100*time.Millisecond, func() error {
 		version = ""
@@ -221,17 +220,17 @@ func (f *fleetRun) steady(ctx context.Context) (string, error) {
 			}
 			version = rv
 		}
-		m, err := f.cpMetrics(ctx)
+		m, err := f.envoysAPI(ctx)
 		if err != nil {
 			return err
 		}
-		if m.current != float64(len(f.envoys)) || m.behind != 0 {
-			return fmt.Errorf("control plane counts %v current, %v behind", m.current, m.behind)
+		if m.Current != len(f.envoys) || m.Behind != 0 {
+			return fmt.Errorf("control plane counts %v current, %v behind", m.Current, m.Behind)
 		}
-		if m.pushes != pushes {
-			pushes, since = m.pushes, time.Now()
+		if m.Published != published {
+			published, since = m.Published, time.Now()
 		}
-		if time.Since(since) < 500*time.Millisecond {
+		if time.Since(since) < quietBefore {
 			return fmt.Errorf("a snapshot was set %v ago", time.Since(since))
 		}
 		return nil
@@ -274,15 +273,23 @@ func (f *fleetRun) cpMetrics(ctx context.Context) (cpMetricsT, error) {
 	return m, errors.Join(errs...)
 }
 
+// quietBefore is how long no snapshot was published before a change: the
+// control plane publishes a lone change (none in the last second) at once
+// and holds a change that follows another one back for a quiet 100 ms, so
+// a change made sooner would measure that hold-off instead (an operator's
+// drains are seconds apart).
+const quietBefore = 1500 * time.Millisecond
+
 // cpPoll is how often a change polls the control plane's count of
 // current Envoys.
 const cpPoll = 10 * time.Millisecond
 
 // envoysT is GET /api/v1/envoys, in part.
 type envoysT struct {
-	Version string `json:"version"`
-	Current int    `json:"current"`
-	Behind  int    `json:"behind"`
+	Version   string `json:"version"`
+	Published string `json:"published"`
+	Current   int    `json:"current"`
+	Behind    int    `json:"behind"`
 }
 
 // envoysAPI reads the control plane's view of its Envoys.
