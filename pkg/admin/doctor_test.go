@@ -11,20 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/switchyard-gw/switchyard/pkg/config"
 	"github.com/switchyard-gw/switchyard/pkg/doctor"
-	"github.com/switchyard-gw/switchyard/pkg/lifecycle"
-	"github.com/switchyard-gw/switchyard/pkg/store"
 )
 
 func TestDoctorEndpoint(t *testing.T) {
-	cfg := config.Defaults()
-	cfg.Routing.DefaultGroup = "adhoc"
-	cfg.Groups = []config.Group{{Name: "adhoc", Strategy: config.StrategyRoundRobin}}
-	m := lifecycle.New(lifecycle.Options{Config: &cfg, Store: store.NewMemory().Documents, Health: allHealthy{}})
-	if err := m.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	m := emptyFleet(t)
 	var asked []string
 	h := Handler(Options{Gatherer: prometheus.NewRegistry(), Ready: func(*http.Request) error { return nil }, Fleet: m, Tokens: tokens,
 		Doctor: func(_ context.Context, cluster string) (doctor.Report, error) {

@@ -18,13 +18,7 @@ import (
 // TestEnvoysAPI: /api/v1/envoys lists what the xDS server says, counts
 // the current and the behind, and needs a viewer's token.
 func TestEnvoysAPI(t *testing.T) {
-	cfg := config.Defaults()
-	cfg.Routing.DefaultGroup = "adhoc"
-	cfg.Groups = []config.Group{{Name: "adhoc", Strategy: config.StrategyRoundRobin}}
-	m := lifecycle.New(lifecycle.Options{Config: &cfg, Store: store.NewMemory().Documents, Health: allHealthy{}})
-	if err := m.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	m := emptyFleet(t)
 	pushed := time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC)
 	list := []xds.Envoy{
 		{Node: "edge-a", Applied: map[string]string{"cds": "v2"}, Current: true},
@@ -56,4 +50,17 @@ func TestEnvoysAPI(t *testing.T) {
 		got.Envoys[1].Node != "edge-b" || got.Envoys[1].Applied["cds"] != "v1" || got.Envoys[1].BehindSeconds != 1.5 {
 		t.Fatalf("got %+v from %s", got, body)
 	}
+}
+
+// emptyFleet is a lifecycle manager of one routing group and no clusters.
+func emptyFleet(t *testing.T) *lifecycle.Manager {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.Routing.DefaultGroup = "adhoc"
+	cfg.Groups = []config.Group{{Name: "adhoc", Strategy: config.StrategyRoundRobin}}
+	m := lifecycle.New(lifecycle.Options{Config: &cfg, Store: store.NewMemory().Documents, Health: allHealthy{}})
+	if err := m.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

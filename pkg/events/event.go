@@ -167,72 +167,33 @@ func (w *wire) read(body []byte) error {
 }
 
 func (m *wireMetadata) member(r *reader, k []byte) error {
-	switch {
-	case named(k, "queryId"):
-		return r.leaf(&m.QueryID)
-	case named(k, "query"):
-		return r.leaf(&m.Query)
-	case named(k, "queryState"):
-		return r.leaf(&m.QueryState)
-	}
-	return nil
+	return r.field(k, leaf{"queryId", &m.QueryID}, leaf{"query", &m.Query}, leaf{"queryState", &m.QueryState})
 }
 
 func (c *wireContext) member(r *reader, k []byte) error {
-	for _, f := range [...]struct {
-		name string
-		v    json.Unmarshaler
-	}{
-		{"user", &c.User}, {"principal", &c.Principal}, {"source", &c.Source},
-		{"clientTags", &c.ClientTags}, {"resourceGroupId", &c.ResourceGroupID},
-		{"queryType", &c.QueryType}, {"catalog", &c.Catalog}, {"schema", &c.Schema},
-		{"serverAddress", &c.ServerAddress}, {"serverVersion", &c.ServerVersion},
-		{"environment", &c.Environment},
-	} {
-		if named(k, f.name) {
-			return r.leaf(f.v)
-		}
-	}
-	return nil
+	return r.field(k, leaf{"user", &c.User}, leaf{"principal", &c.Principal}, leaf{"source", &c.Source},
+		leaf{"clientTags", &c.ClientTags}, leaf{"resourceGroupId", &c.ResourceGroupID},
+		leaf{"queryType", &c.QueryType}, leaf{"catalog", &c.Catalog}, leaf{"schema", &c.Schema},
+		leaf{"serverAddress", &c.ServerAddress}, leaf{"serverVersion", &c.ServerVersion},
+		leaf{"environment", &c.Environment})
 }
 
 func (s *wireStats) member(r *reader, k []byte) error {
-	for _, f := range [...]struct {
-		name string
-		v    json.Unmarshaler
-	}{
-		{"cpuTime", &s.CPUTime}, {"wallTime", &s.WallTime}, {"queuedTime", &s.QueuedTime},
-		{"peakUserMemoryBytes", &s.PeakUserMemoryBytes}, {"physicalInputBytes", &s.PhysicalInputBytes},
-		{"processedInputBytes", &s.ProcessedInputBytes}, {"outputRows", &s.OutputRows},
-		{"writtenBytes", &s.WrittenBytes},
-	} {
-		if named(k, f.name) {
-			return r.leaf(f.v)
-		}
-	}
-	return nil
+	return r.field(k, leaf{"cpuTime", &s.CPUTime}, leaf{"wallTime", &s.WallTime}, leaf{"queuedTime", &s.QueuedTime},
+		leaf{"peakUserMemoryBytes", &s.PeakUserMemoryBytes}, leaf{"physicalInputBytes", &s.PhysicalInputBytes},
+		leaf{"processedInputBytes", &s.ProcessedInputBytes}, leaf{"outputRows", &s.OutputRows},
+		leaf{"writtenBytes", &s.WrittenBytes})
 }
 
 func (f *wireFailure) member(r *reader, k []byte) error {
-	switch {
-	case named(k, "errorCode"):
+	if named(k, "errorCode") {
 		return section(r, &f.ErrorCode, (*wireErrorCode).member)
-	case named(k, "failureMessage"):
-		return r.leaf(&f.FailureMessage)
 	}
-	return nil
+	return r.field(k, leaf{"failureMessage", &f.FailureMessage})
 }
 
 func (e *wireErrorCode) member(r *reader, k []byte) error {
-	switch {
-	case named(k, "code"):
-		return r.leaf(&e.Code)
-	case named(k, "name"):
-		return r.leaf(&e.Name)
-	case named(k, "type"):
-		return r.leaf(&e.Type)
-	}
-	return nil
+	return r.field(k, leaf{"code", &e.Code}, leaf{"name", &e.Name}, leaf{"type", &e.Type})
 }
 
 // Parse reads one event of Trino's HTTP event listener. Unknown fields are

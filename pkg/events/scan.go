@@ -95,6 +95,23 @@ func (r *reader) leaf(u json.Unmarshaler) error {
 	return u.UnmarshalJSON(v)
 }
 
+// leaf is a member Parse keeps: its name and where it is decoded.
+type leaf struct {
+	name string
+	to   json.Unmarshaler
+}
+
+// field decodes the value of the member named k into the leaf of that name
+// (none: the value is passed over by the caller).
+func (r *reader) field(k []byte, leaves ...leaf) error {
+	for _, l := range leaves {
+		if named(k, l.name) {
+			return r.leaf(l.to)
+		}
+	}
+	return nil
+}
+
 // member is called with the reader on a member's value; it may read the
 // value (raw, leaf, object), and a value it leaves is passed over.
 type member func(r *reader, key []byte) error
