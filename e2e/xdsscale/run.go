@@ -208,17 +208,9 @@ func (f *fleetRun) steady(ctx context.Context) (string, error) {
 	var version, published string
 	var since time.Time
 	err := harness.Poll(ctx, "a steady fleet", f.r.Plan.Deadline, 100*time.Millisecond, func() error {
-		version = ""
-		for _, en := range f.envoys {
-			v, err := en.versions(ctx)
-			if err != nil {
-				return err
-			}
-			rv := configKey(v)
-			if rv == "" || (version != "" && rv != version) {
-				return fmt.Errorf("%s runs %v, another runs %s", en.node, v, version)
-			}
-			version = rv
+		var err error
+		if version, _, err = f.oneConfiguration(ctx, ""); err != nil {
+			return err
 		}
 		m, err := f.envoysAPI(ctx)
 		if err != nil {
@@ -236,6 +228,26 @@ func (f *fleetRun) steady(ctx context.Context) (string, error) {
 		return nil
 	})
 	return version, err
+}
+
+// oneConfiguration reads every Envoy's versions once: nil error when all
+// run one configuration other than not (its key, and the last Envoy's
+// versions by type).
+func (f *fleetRun) oneConfiguration(ctx context.Context, not string) (string, map[string]string, error) {
+	key := ""
+	var versions map[string]string
+	for _, en := range f.envoys {
+		v, err := en.versions(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		k := configKey(v)
+		if k == "" || k == not || (key != "" && k != key) {
+			return "", nil, fmt.Errorf("%s runs %v (another runs %q; not %q)", en.node, v, key, not)
+		}
+		key, versions = k, v
+	}
+	return key, versions, nil
 }
 
 // cpMetrics are the control plane's xDS figures.
@@ -435,22 +447,11 @@ func (f *fleetRun) change(ctx context.Context, v0 string) (Change, error) {
 	// Every Envoy runs one configuration, not the one before (what the
 	// Envoys say themselves; read once each, again only while one still
 	// says otherwise).
-	var v1 string
 	var versions map[string]string
 	err = harness.Poll(ctx, "every Envoy to run one new configuration", p.Deadline, p.Poll, func() error {
-		v1 = ""
-		for _, en := range f.envoys {
-			v, err := en.versions(ctx)
-			if err != nil {
-				return err
-			}
-			key := configKey(v)
-			if key == "" || key == v0 || (v1 != "" && key != v1) {
-				return fmt.Errorf("%s runs %v (was %s, another runs %s)", en.node, v, v0, v1)
-			}
-			v1, versions = key, v
-		}
-		return nil
+		var err error
+		_, versions, err = f.oneConfiguration(ctx, v0)
+		return err
 	})
 	if err != nil {
 		return c, err
