@@ -12,8 +12,10 @@ import (
 // cost and how it ended, newest first, bounded in number.
 type History interface {
 	// PutQuery records a query, replacing an earlier record of it (a
-	// completion replaces the record of its creation); the oldest records
-	// beyond keep are dropped.
+	// completion replaces the record of its creation) in one step, as
+	// mergeRecord says: a record of a query that has not ended does not
+	// replace one that has, and a record without a class keeps the class
+	// of the one it replaces. The oldest records beyond keep are dropped.
 	PutQuery(ctx context.Context, r QueryRecord, keep int) error
 	// GetQuery returns one query's record, or ErrNotFound.
 	GetQuery(ctx context.Context, id string) (QueryRecord, error)
@@ -48,6 +50,20 @@ type QueryRecord struct {
 	ScannedBytes    int64   `json:"scannedBytes"`
 	OutputRows      int64   `json:"outputRows"`
 	WrittenBytes    int64   `json:"writtenBytes"`
+}
+
+// mergeRecord is the record that recording cur makes of a query recorded
+// as old, and whether it replaces old: Trino's events of one query
+// (created, completed) may arrive in either order, and at different
+// replicas.
+func mergeRecord(old, cur QueryRecord) (QueryRecord, bool) {
+	if !old.Ended.IsZero() && cur.Ended.IsZero() {
+		return old, false // the completion is recorded already
+	}
+	if cur.Class == "" {
+		cur.Class = old.Class
+	}
+	return cur, true
 }
 
 // orderKey is the record's place in the history (its creation, else

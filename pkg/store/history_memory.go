@@ -21,6 +21,12 @@ func (h *memHistory) PutQuery(_ context.Context, r QueryRecord, keep int) error 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r.Groups = append([]string(nil), r.Groups...)
+	if old, ok := h.records[r.QueryID]; ok {
+		var replaces bool
+		if r, replaces = mergeRecord(old, r); !replaces {
+			return nil
+		}
+	}
 	h.records[r.QueryID] = r
 	h.order[r.QueryID] = r.orderKey()
 	if keep < 1 {

@@ -19,8 +19,26 @@ func newRedisHistory(c redis.UniversalClient, k keys) *redisHistory {
 	return &redisHistory{c: c, keys: []string{k.prefix + "hist:{h}", k.prefix + "hist:{h}:order"}}
 }
 
+// putRecord merges and stores a record as mergeRecord does. ARGV: ID,
+// record (JSON), order, keep, whether the record has ended ('1'), whether
+// it has a class ('1'). A record without a class is encoded without its
+// "class" member, which goes right before "cluster" (QueryRecord's field
+// order): a quote inside a JSON string is escaped, so the first ,"cluster":
+// of the document is the member's.
 var putRecord = redis.NewScript(`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local rec = ARGV[2]
+if ARGV[5] ~= '1' or ARGV[6] ~= '1' then
+  local raw = redis.call('HGET', KEYS[1], ARGV[1])
+  if raw then
+    local old = cjson.decode(raw)
+    if old.ended and ARGV[5] ~= '1' then return 0 end
+    if ARGV[6] ~= '1' and type(old.class) == 'string' and old.class ~= '' then
+      local i = string.find(rec, ',"cluster":', 1, true)
+      if i then rec = rec:sub(1, i) .. '"class":' .. cjson.encode(old.class) .. rec:sub(i) end
+    end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], rec)
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
 if over > 0 then
@@ -44,7 +62,7 @@ func (h *redisHistory) PutQuery(ctx context.Context, r QueryRecord, keep int) er
 	if keep < 1 {
 		keep = 1
 	}
-	if err := putRecord.Run(ctx, h.c, h.keys, r.QueryID, b, r.orderKey(), keep).Err(); err != nil {
+	if err := putRecord.Run(ctx, h.c, h.keys, r.QueryID, b, r.orderKey(), keep, flag(!r.Ended.IsZero()), flag(r.Class != "")).Err(); err != nil {
 		return fmt.Errorf("redis: recording query %s: %w", r.QueryID, err)
 	}
 	return nil
@@ -82,4 +100,11 @@ func (h *redisHistory) RecentQueries(ctx context.Context, n int) ([]QueryRecord,
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

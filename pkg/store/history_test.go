@@ -51,3 +51,70 @@ func TestHistoryContract(t *testing.T) {
 		})
 	}
 }
+
+// TestHistoryMergeContract: Trino's events of one query arrive in either
+// order and at any replica, so PutQuery merges in one step: a creation
+// after the completion changes nothing, and a record without a class
+// keeps the class already recorded (even one that JSON must escape, with
+// values that look like the record's own members).
+func TestHistoryMergeContract(t *testing.T) {
+	base := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := b.s.History
+			put := func(r QueryRecord) {
+				t.Helper()
+				if err := h.PutQuery(ctx, r, 100); err != nil {
+					t.Fatal(err)
+				}
+			}
+			get := func(id string) QueryRecord {
+				t.Helper()
+				r, err := h.GetQuery(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			for _, class := range []string{"analyst", `a"b\c/é,"cluster":"x`} {
+				id := "20261204_100000_00001_" + fmt.Sprint(len(class))
+				user := `bob","cluster":"not-this","class":"nor-this`
+				created := QueryRecord{QueryID: id, User: user, Source: `,"cluster":`, Class: class, Cluster: "a", State: "QUEUED", Created: base}
+				put(created)
+				done := QueryRecord{QueryID: id, User: user, Source: `,"cluster":`, Cluster: "a", State: "FINISHED", Created: base, Ended: base.Add(time.Second), CPUSeconds: 2.5}
+				put(done)
+				got := get(id)
+				want := done
+				want.Class = class
+				if got.State != "FINISHED" || got.Class != class || got.User != user || got.Source != `,"cluster":` || got.Cluster != "a" || got.CPUSeconds != 2.5 {
+					t.Fatalf("a completion without a class after the creation: got %+v, want %+v", got, want)
+				}
+				// A late creation (another replica, a retried event)
+				// leaves the completion as it was.
+				put(created)
+				if got := get(id); got.State != "FINISHED" || !got.Ended.Equal(done.Ended) || got.Class != class {
+					t.Fatalf("a creation after the completion replaced it: %+v", got)
+				}
+				// A completion sent again, still without a class, keeps it.
+				put(done)
+				if got := get(id); got.State != "FINISHED" || got.Class != class {
+					t.Fatalf("a repeated completion: %+v", got)
+				}
+			}
+			// A record with its own class replaces the recorded one; a
+			// completion first, then nothing older, is kept as sent.
+			id := "20261204_100000_00002_aaaaa"
+			put(QueryRecord{QueryID: id, User: "carol", Class: "etl", Cluster: "b", State: "RUNNING", Created: base})
+			put(QueryRecord{QueryID: id, User: "carol", Class: "adhoc", Cluster: "b", State: "FAILED", Created: base, Ended: base.Add(time.Minute)})
+			if got := get(id); got.Class != "adhoc" || got.State != "FAILED" {
+				t.Fatalf("a completion with its own class: %+v", got)
+			}
+			id = "20261204_100000_00003_aaaaa"
+			put(QueryRecord{QueryID: id, User: "dave", Cluster: "b", State: "FINISHED", Created: base, Ended: base.Add(time.Second)})
+			if got := get(id); got.Class != "" || got.State != "FINISHED" {
+				t.Fatalf("a completion alone: %+v", got)
+			}
+		})
+	}
+}

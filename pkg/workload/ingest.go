@@ -36,21 +36,12 @@ func (g *Governor) Ingest(ctx context.Context, cluster string, e *events.Event) 
 	if g.o.History == nil {
 		return nil
 	}
-	if old, err := g.getRecord(ctx, e.QueryID); err == nil {
-		rec = merge(old, rec)
-	}
 	sctx, cancel := g.ctx(ctx)
 	defer cancel()
 	if err := g.o.History.PutQuery(sctx, rec, g.o.HistorySize); err != nil {
 		return fmt.Errorf("recording query %s: %w", e.QueryID, err)
 	}
 	return nil
-}
-
-func (g *Governor) getRecord(ctx context.Context, id string) (store.QueryRecord, error) {
-	sctx, cancel := g.ctx(ctx)
-	defer cancel()
-	return g.o.History.GetQuery(sctx, id)
 }
 
 // classFromTags reads the class tag the gateway added.
@@ -76,17 +67,4 @@ func record(cluster string, e *events.Event) store.QueryRecord {
 		r.State = "QUEUED"
 	}
 	return r
-}
-
-// merge keeps what the earlier record knew and the later one does not
-// (a creation after the completion, when events arrive out of order,
-// changes nothing the completion said).
-func merge(old, cur store.QueryRecord) store.QueryRecord {
-	if old.Ended.IsZero() || !cur.Ended.IsZero() {
-		if cur.Class == "" {
-			cur.Class = old.Class
-		}
-		return cur
-	}
-	return old // the completion is recorded already
 }
