@@ -153,7 +153,7 @@ func (r *Runner) real(ctx context.Context, rep *Report) ([]Run, error) {
 }
 
 // microPackages hold the Go benchmarks make bench runs.
-var microPackages = []string{"./pkg/events", "./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass", "./pkg/store", "./pkg/watchdog"}
+var microPackages = []string{"./pkg/events", "./pkg/extproc", "./pkg/routing", "./pkg/policy", "./pkg/sqlclass", "./pkg/store", "./pkg/watchdog", "./pkg/xds"}
 
 // micro runs the Go benchmarks of the routing decision and of the
 // governance store.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -190,9 +192,7 @@ type content struct {
 // not marshal everything again to build it.
 func hashContent(r *Resources) (content, error) {
 	c := content{types: map[string]string{}, resources: map[string]map[string]string{}}
-	opts := proto.MarshalOptions{Deterministic: true}
 	all := sha256.New()
-	var buf []byte
 	for _, t := range []struct {
 		url   string
 		items []types.Resource
@@ -203,20 +203,18 @@ func hashContent(r *Resources) (content, error) {
 		{resource.EndpointType, toResources(r.Endpoints)},
 		{resource.SecretType, toResources(r.Secrets)},
 	} {
+		sums, err := resourceSums(t.items)
+		if err != nil {
+			return content{}, err
+		}
 		th := sha256.New()
 		byName := make(map[string]string, len(t.items))
-		for _, m := range t.items {
-			var err error
-			if buf, err = opts.MarshalAppend(buf[:0], m); err != nil {
-				return content{}, err
-			}
-			sum := sha256.Sum256(buf)
-			rv := hex.EncodeToString(sum[:8])
+		for i, m := range t.items {
 			name := cachev3.GetResourceName(m)
-			byName[name] = rv
+			byName[name] = hex.EncodeToString(sums[i][:8])
 			_, _ = th.Write([]byte(name))
 			_, _ = th.Write([]byte{0})
-			_, _ = th.Write(sum[:])
+			_, _ = th.Write(sums[i][:])
 		}
 		tv := hex.EncodeToString(th.Sum(nil))[:16]
 		c.types[t.url], c.resources[t.url] = tv, byName
@@ -224,6 +222,47 @@ func hashContent(r *Resources) (content, error) {
 	}
 	c.version = hex.EncodeToString(all.Sum(nil))[:16]
 	return c, nil
+}
+
+// hashWorkers is how many goroutines hash a type's resources: marshalling
+// them is most of a publication's hashing (about 30 ms for 1,000
+// clusters' 4,005 Envoy clusters on one core), and nothing else runs on
+// the control plane's cores before the Envoys hear of the change.
+var hashWorkers = max(1, min(runtime.GOMAXPROCS(0), 8))
+
+// resourceSums is each resource's SHA-256 over its deterministic
+// encoding, in the order given; large types are split among hashWorkers
+// goroutines, each with its own buffer.
+func resourceSums(items []types.Resource) ([][sha256.Size]byte, error) {
+	sums := make([][sha256.Size]byte, len(items))
+	hash := func(part []types.Resource, out [][sha256.Size]byte) error {
+		opts := proto.MarshalOptions{Deterministic: true}
+		var buf []byte
+		for i, m := range part {
+			var err error
+			if buf, err = opts.MarshalAppend(buf[:0], m); err != nil {
+				return err
+			}
+			out[i] = sha256.Sum256(buf)
+		}
+		return nil
+	}
+	n := hashWorkers
+	if len(items) < 256 {
+		n = 1
+	}
+	if n == 1 {
+		return sums, hash(items, sums)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	per := (len(items) + n - 1) / n
+	for w := range n {
+		lo, hi := min(w*per, len(items)), min((w+1)*per, len(items))
+		wg.Go(func() { errs[w] = hash(items[lo:hi], sums[lo:hi]) })
+	}
+	wg.Wait()
+	return sums, errors.Join(errs...)
 }
 
 func toResources[T types.Resource](in []T) []types.Resource {
