@@ -24,13 +24,15 @@ func newRedisHistory(c redis.UniversalClient, k keys) *redisHistory {
 // it has a class ('1'). A record without a class is encoded without its
 // "class" member, which goes right before "cluster" (QueryRecord's field
 // order): a quote inside a JSON string is escaped, so the first ,"cluster":
-// of the document is the member's.
+// of the document is the member's. A recorded value that is not a JSON
+// object is replaced.
 var putRecord = redis.NewScript(`
 local rec = ARGV[2]
 if ARGV[5] ~= '1' or ARGV[6] ~= '1' then
   local raw = redis.call('HGET', KEYS[1], ARGV[1])
-  if raw then
-    local old = cjson.decode(raw)
+  local ok, old = false, nil
+  if raw then ok, old = pcall(cjson.decode, raw) end
+  if ok and type(old) == 'table' then
     if old.ended and ARGV[5] ~= '1' then return 0 end
     if ARGV[6] ~= '1' and type(old.class) == 'string' and old.class ~= '' then
       local i = string.find(rec, ',"cluster":', 1, true)

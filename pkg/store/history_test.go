@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestHistoryContract runs the same checks against every History
@@ -116,5 +118,33 @@ func TestHistoryMergeContract(t *testing.T) {
 				t.Fatalf("a completion alone: %+v", got)
 			}
 		})
+	}
+}
+
+// TestHistoryReplacesUnreadableRecord: a history record that is not a
+// JSON object (written by something else) does not block its query's
+// records: it is replaced.
+func TestHistoryReplacesUnreadableRecord(t *testing.T) {
+	ctx := context.Background()
+	prefix := fmt.Sprintf("unreadable:%d:", time.Now().UnixNano())
+	rs, err := NewRedis(RedisOptions{Mode: RedisStandalone, Addresses: []string{sharedRedis(t).Addr}, Timeout: time.Second, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	c := redis.NewClient(&redis.Options{Addr: sharedRedis(t).Addr})
+	defer c.Close()
+	id := "20261204_100000_00009_aaaaa"
+	for _, junk := range []string{"not json", `"a string"`, `[1,2]`} {
+		if err := c.HSet(ctx, prefix+"hist:{h}", id, junk).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r := QueryRecord{QueryID: id, User: "erin", Cluster: "a", State: "QUEUED", Created: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
+		if err := rs.History.PutQuery(ctx, r, 10); err != nil {
+			t.Fatalf("over %q: %v", junk, err)
+		}
+		if got, err := rs.History.GetQuery(ctx, id); err != nil || got.State != "QUEUED" || got.User != "erin" {
+			t.Fatalf("over %q: %+v %v", junk, got, err)
+		}
 	}
 }
