@@ -13,7 +13,7 @@ import (
 )
 
 // benchFleet is a fleet of n clusters, 20 to a routing group, one
-// coordinator each (the shape of make bench-xds).
+// coordinator each (make bench-xds puts 10 to a group).
 func benchFleet(b testing.TB, n int) (*fleet.Fleet, Options) {
 	b.Helper()
 	var y strings.Builder
@@ -76,14 +76,14 @@ func TestResourceSumsInParallel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(r.Clusters) < 256 {
+		t.Fatalf("%d clusters: too few to be split", len(r.Clusters))
+	}
 	defer func(n int) { hashWorkers = n }(hashWorkers)
 	hashWorkers = 1
 	want, err := hashContent(r)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(r.Clusters) < 256 {
-		t.Fatalf("%d clusters: too few to be split", len(r.Clusters))
 	}
 	for _, n := range []int{2, 3, 7} {
 		hashWorkers = n
