@@ -192,7 +192,10 @@ type Submission struct {
 	// input is the policy input, built once for the routing and the
 	// protection policy.
 	input *policy.Input
-	sql   string // Req.Body as text, made on first use
+	// protection is the protection decision, evaluated with the routing
+	// decision (nil: the routing stage did not evaluate it).
+	protection *policy.Submission
+	sql        string // Req.Body as text, made on first use
 	// workloadClass is the class the policy chose ("": the default).
 	workloadClass string
 }

@@ -15,6 +15,8 @@ import (
 // routingPolicy evaluates data.switchyard.routing.decision: it may refuse
 // the query, choose its routing group, pin or restrict its clusters, and
 // add headers for the coordinator. A policy that fails refuses the query.
+// The protection decision is evaluated with it, over the same input, and
+// acted on by the protection stage.
 type routingPolicy struct{ p *Pipeline }
 
 func (routingPolicy) Name() string { return "policy" }
@@ -23,12 +25,14 @@ func (st routingPolicy) Admit(ctx context.Context, s *Submission) (Outcome, bool
 	if s.policy == nil {
 		return Outcome{}, false
 	}
-	d, err := s.policy.Decide(ctx, st.input(s))
+	sub, err := s.policy.DecideSubmission(ctx, st.input(s))
 	if err != nil {
 		s.Entry.Allow = false
 		o := reject(trino.ErrPolicyError, "the routing policy failed, so the query is refused: "+err.Error(), "")
 		return o, true
 	}
+	s.protection = sub
+	d := sub.Routing
 	e := s.Entry
 	e.Policy, e.Reason, e.Allow = d.Policy, d.Reason, d.Allow
 	e.Explanation = append(e.Explanation, d.Explanation...)

@@ -60,7 +60,13 @@ func (st protect) Admit(ctx context.Context, s *Submission) (Outcome, bool) {
 	if s.policy == nil || !s.policy.HasProtection() {
 		return Outcome{}, false
 	}
-	d, err := s.policy.Protect(ctx, routingPolicy(st).input(s))
+	var d *policy.ProtectionDecision
+	var err error
+	if sub := s.protection; sub != nil {
+		d, err = sub.Protection, sub.ProtectionErr
+	} else {
+		d, err = s.policy.Protect(ctx, routingPolicy(st).input(s))
+	}
 	if err != nil {
 		s.Entry.Allow = false
 		return reject(trino.ErrPolicyError, "the query protection policy failed, so the query is refused: "+err.Error(), ""), true

@@ -43,6 +43,10 @@ type Compiled struct {
 	identity   *rego.PreparedEvalQuery
 	protection *rego.PreparedEvalQuery
 	watchdog   *rego.PreparedEvalQuery
+	// submission evaluates the routing and the protection decision of a
+	// submission together (nil without protection rules): one evaluation
+	// instead of two saves OPA's per-evaluation setup.
+	submission *rego.PreparedEvalQuery
 	// data is the policy data as OPA values, for every evaluation's reads
 	// (nil: read from the store).
 	data topdown.BaseCache
@@ -84,7 +88,14 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 	if len(modules) == 0 {
 		return nil, &CompileError{Problems: []string{"the bundle has no Rego module"}}
 	}
-	compiler := ast.NewCompiler()
+	// Keep data as OPA values: a store of Go values converts what a rule
+	// reads on every evaluation.
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	var dataValue ast.Value
+	if v, err := storage.ReadOne(ctx, store, storage.Path{}); err == nil {
+		dataValue, _ = v.(ast.Value)
+	}
+	compiler := ast.NewCompiler().WithStageAfterID(ast.StageSetRuleTree, inlineDataStage(dataValue))
 	if compiler.Compile(modules); compiler.Failed() {
 		for _, e := range compiler.Errors {
 			problems = append(problems, e.Error())
@@ -110,13 +121,8 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 	if sw, ok := data["switchyard"].(map[string]any); ok {
 		c.Tables, _ = sw["tables"].(map[string]any)
 	}
-	// Keep data as OPA values: a store of Go values converts what a rule
-	// reads on every evaluation.
-	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
-	if v, err := storage.ReadOne(ctx, store, storage.Path{}); err == nil {
-		if v, ok := v.(ast.Value); ok {
-			c.data = dataCache{data: v}
-		}
+	if dataValue != nil {
+		c.data = dataCache{data: dataValue}
 	}
 	c.routing, err = rego.New(rego.Query(RoutingQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
 	if err != nil {
@@ -134,6 +140,13 @@ func Compile(ctx context.Context, b *Bundle) (*Compiled, error) {
 			return nil, &CompileError{Problems: []string{"preparing " + opt.query + ": " + err.Error()}}
 		}
 		*opt.dst = &q
+	}
+	if c.protection != nil {
+		q, err := rego.New(rego.Query(RoutingQuery+"; "+ProtectionQuery), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, &CompileError{Problems: []string{"preparing " + RoutingQuery + " with " + ProtectionQuery + ": " + err.Error()}}
+		}
+		c.submission = &q
 	}
 	return c, nil
 }

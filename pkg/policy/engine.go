@@ -111,7 +111,13 @@ func (c *Compiled) Decide(ctx context.Context, in *Input) (*Decision, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.decision(obj)
+}
+
+// decision reads the routing decision's fields.
+func (c *Compiled) decision(obj ast.Object) (*Decision, error) {
 	d := &Decision{Policy: c.Version}
+	var err error
 	if d.Allow, err = boolField(obj, "allow", true); err != nil {
 		return nil, err
 	}
@@ -185,8 +191,19 @@ func (e *Engine) Impersonate(ctx context.Context, in *ImpersonationInput) (*Auth
 
 // evalObject evaluates a prepared query whose value must be an object, and
 // returns it as OPA has it (no conversion to Go values: the decision reads
-// a few fields). OPA's per-evaluation metrics, which nothing reads, are off.
+// a few fields).
 func (c *Compiled) evalObject(ctx context.Context, q rego.PreparedEvalQuery, name string, input rego.EvalOption) (ast.Object, error) {
+	var obj [1]ast.Object
+	if err := c.evalObjects(ctx, q, []string{name}, input, obj[:]); err != nil {
+		return nil, err
+	}
+	return obj[0], nil
+}
+
+// evalObjects evaluates a prepared query of one expression per name, each
+// of whose values must be an object, into objs. OPA's per-evaluation
+// metrics, which nothing reads, are off.
+func (c *Compiled) evalObjects(ctx context.Context, q rego.PreparedEvalQuery, names []string, input rego.EvalOption, objs []ast.Object) error {
 	// OPA starts a goroutine per evaluation to watch ctx unless it is
 	// given a canceller: this one is cancelled with ctx (AfterFunc starts
 	// nothing until then, and nothing at all for a context that cannot be
@@ -204,20 +221,21 @@ func (c *Compiled) evalObject(ctx context.Context, q rego.PreparedEvalQuery, nam
 	var err error
 	evaluators.run(func() { rs, err = q.Eval(ctx, opts...) })
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+		return fmt.Errorf("%w: %v", ErrPolicy, err)
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, fmt.Errorf("%w: %s is undefined for this request", ErrPolicy, name)
+	if len(rs) == 0 || len(rs[0].Expressions) != len(names) {
+		return fmt.Errorf("%w: %s is undefined for this request", ErrPolicy, strings.Join(names, " or "))
 	}
-	var obj ast.Object
-	ok := false
-	if t, isTerm := rs[0].Expressions[0].Value.(*ast.Term); isTerm && t != nil {
-		obj, ok = t.Value.(ast.Object)
+	for i, name := range names {
+		ok := false
+		if t, isTerm := rs[0].Expressions[i].Value.(*ast.Term); isTerm && t != nil {
+			objs[i], ok = t.Value.(ast.Object)
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s is not an object", ErrPolicy, name)
+		}
 	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not an object", ErrPolicy, name)
-	}
-	return obj, nil
+	return nil
 }
 
 // dataCache answers OPA's reads of the policy data (base documents) from

@@ -307,24 +307,32 @@ func eqCorpus() []eqCase {
 	return out
 }
 
-func eqDecide(t testing.TB, cs map[string]*Compiled, c eqCase) goldenLine {
+// eqDecide decides one case. Submissions are decided as the pipeline
+// does, both decisions in one evaluation (DecideSubmission), or, with
+// separate, each on its own (Decide, then Protect over the same input).
+func eqDecide(t testing.TB, cs map[string]*Compiled, c eqCase, separate bool) goldenLine {
 	ctx := context.Background()
 	p := cs[c.variant]
 	g := goldenLine{ID: c.id}
 	switch {
 	case c.in != nil:
-		// As the pipeline does: the routing decision, then the protection
-		// decision over the same input.
-		d, err := p.Decide(ctx, c.in)
+		var d *Decision
+		var pd *ProtectionDecision
+		var err, perr error
+		if sub, serr := p.DecideSubmission(ctx, c.in); !separate && serr == nil {
+			d, pd, perr = sub.Routing, sub.Protection, sub.ProtectionErr
+		} else {
+			d, err = p.Decide(ctx, c.in)
+			pd, perr = p.Protect(ctx, c.in)
+		}
 		if err != nil {
 			g.Err = err.Error()
 		} else {
 			d.Policy = ""
 			g.Decision = d
 		}
-		pd, err := p.Protect(ctx, c.in)
-		if err != nil {
-			g.PErr = err.Error()
+		if perr != nil {
+			g.PErr = perr.Error()
 		} else {
 			pd.Policy = ""
 			g.Protection = pd
@@ -349,13 +357,22 @@ func eqDecide(t testing.TB, cs map[string]*Compiled, c eqCase) goldenLine {
 	return g
 }
 
-// TestDecisionsEquivalentToGolden is the decision-equivalence test.
+// TestDecisionsEquivalentToGolden is the decision-equivalence test, for
+// submissions decided in one evaluation and each decision on its own.
 func TestDecisionsEquivalentToGolden(t *testing.T) {
 	cs := equivalenceVariants(t)
+	for _, separate := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one-evaluation", true: "separate"}[separate], func(t *testing.T) {
+			checkGolden(t, cs, separate)
+		})
+	}
+}
+
+func checkGolden(t *testing.T, cs map[string]*Compiled, separate bool) {
 	corpus := eqCorpus()
 	lines := make([][]byte, len(corpus))
 	for i, c := range corpus {
-		l, err := json.Marshal(eqDecide(t, cs, c))
+		l, err := json.Marshal(eqDecide(t, cs, c, separate))
 		if err != nil {
 			t.Fatal(err)
 		}

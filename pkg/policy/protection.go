@@ -63,7 +63,13 @@ func (c *Compiled) Protect(ctx context.Context, in *Input) (*ProtectionDecision,
 	if err != nil {
 		return nil, err
 	}
+	return c.protectionDecision(obj)
+}
+
+// protectionDecision reads the protection decision's fields.
+func (c *Compiled) protectionDecision(obj ast.Object) (*ProtectionDecision, error) {
 	d := &ProtectionDecision{Policy: c.Version}
+	var err error
 	if d.Deny, err = boolField(obj, "deny", false); err != nil {
 		return nil, err
 	}
