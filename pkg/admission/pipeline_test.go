@@ -514,3 +514,36 @@ func TestDecisionMetrics(t *testing.T) {
 		t.Errorf("stage timings %v, want 2 each", counts)
 	}
 }
+
+// The protection stage acts on the protection decision the policy stage
+// evaluated with the routing decision: it refuses, routes and caps as
+// the protection policy says, and a protection policy that fails refuses
+// the query as the protection policy's failure.
+func TestProtectionActsOnTheDecisionEvaluatedWithRouting(t *testing.T) {
+	c, err := policy.Compile(context.Background(), &policy.Bundle{Files: map[string][]byte{
+		"r.rego": []byte(`package switchyard.routing
+decision := {"allow": true}
+`),
+		"p.rego": []byte(`package switchyard.protection
+decision := {"deny": false} if not input.request.source in {"bad", "conflict"}
+decision := {"deny": true, "reason": "bad source", "rules": ["bad"]} if input.request.source == "bad"
+decision := {"deny": false} if input.request.source == "conflict"
+decision := {"deny": true} if input.request.source == "conflict"
+`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := newPipeline(t, store.NewMemory().Queries, func(o *Options) { o.Policy = policy.NewEngine(c, nil) })
+	s := &Submission{Req: submission("SELECT 1", "x-trino-user", "alice", "x-trino-source", "cli")}
+	if o := p.Submit(context.Background(), s); o.Action != Route || s.protection == nil || s.protection.Protection == nil {
+		t.Fatalf("%+v (protection %+v)", o, s.protection)
+	}
+	o := p.Submit(context.Background(), &Submission{Req: submission("SELECT 1", "x-trino-user", "alice", "x-trino-source", "bad")})
+	if o.Action != Reject || o.Error.Code != trino.ErrQueryRefused || o.Error.Message != "bad source" {
+		t.Fatalf("%+v (error %+v); want QUERY_REFUSED: bad source", o, o.Error)
+	}
+	o = p.Submit(context.Background(), &Submission{Req: submission("SELECT 1", "x-trino-user", "alice", "x-trino-source", "conflict")})
+	if o.Action != Reject || o.Error.Code != trino.ErrPolicyError || !strings.HasPrefix(o.Error.Message, "the query protection policy failed, so the query is refused: ") {
+		t.Fatalf("%+v (error %+v); want POLICY_ERROR from the protection policy", o, o.Error)
+	}
+}
