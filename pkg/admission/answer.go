@@ -117,7 +117,10 @@ func (p *Pipeline) restore(f FollowUp, req *Request) *Submission {
 	}
 	s := &Submission{Req: req, Decision: routing.Decision{Group: f.Group, Cluster: f.Cluster}, Entry: p.entries.take(f.ID)}
 	s.Class.Type = f.Type
-	if f.Slot != "" {
+	// A slot is kept only where there is governance to bind or free it
+	// (a ticket of a replica configured otherwise leaves the slot to
+	// its lease).
+	if f.Slot != "" && p.o.Governor != nil {
 		s.Workload = &Workload{Slot: f.Slot}
 	}
 	if f.Session != nil {

@@ -211,3 +211,20 @@ func mustTicketF(f FollowUp) string {
 	s, _ := f.Encode()
 	return s
 }
+
+// A ticket that names a running slot, observed by a replica without
+// workload governance (configured otherwise, or a forged ticket): the
+// owner is recorded and the slot left to its lease, answered or not.
+// (FuzzObserverStream found the replica dereferencing its missing
+// governor.)
+func TestTicketSlotWithoutGovernance(t *testing.T) {
+	ctx := context.Background()
+	q := store.NewMemory().Queries
+	p, _ := newPipeline(t, q)
+	f := FollowUp{ID: "sy_1", Group: "adhoc", Cluster: "a", User: "alice", Slot: "a"}
+	p.Observed(ctx, f, submission("SELECT 1"), answer("q_1"))
+	if r, err := q.GetQuery(ctx, "q_1"); err != nil || r.User != "alice" {
+		t.Fatalf("recorded %+v, %v", r, err)
+	}
+	p.Unanswered(ctx, f, submission("SELECT 1"))
+}
