@@ -517,6 +517,27 @@ func metricMedians(micro, unit string) map[string]float64 {
 	return out
 }
 
+var policiesLine = regexp.MustCompile(`^BenchmarkSubmissionPolicies/goroutine=reused-\d+\s+\d+\s.*?\s([0-9.]+) p50-ns`)
+
+// policiesMedian reads the median over runs of BenchmarkSubmissionPolicies'
+// p50 evaluation (ns) on a reused goroutine from the micro-benchmark
+// output.
+func policiesMedian(micro string) (float64, bool) {
+	var v []float64
+	for _, l := range strings.Split(micro, "\n") {
+		if m := policiesLine.FindStringSubmatch(l); m != nil {
+			if ns, err := strconv.ParseFloat(m[1], 64); err == nil {
+				v = append(v, ns)
+			}
+		}
+	}
+	if len(v) == 0 {
+		return 0, false
+	}
+	sort.Float64s(v)
+	return v[len(v)/2], true
+}
+
 var decisionLine = regexp.MustCompile(`^BenchmarkPolicyDecision/clusters=(\d+)-\d+\s+\d+\s+([0-9.]+) ns/op`)
 
 // decisionMedians reads the median ns/op of BenchmarkPolicyDecision per
