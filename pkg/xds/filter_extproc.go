@@ -99,10 +99,14 @@ func (extProcFilter) patchRoute(r *routev3.Route, kind routeKind, _ Options) err
 			},
 		}}})
 	default:
-		enableFilter(r, extProcName, extProcAsConfigured())
+		// Every coordinator's routes (4,005 at 1,000 clusters): one
+		// configuration, marshalled once.
+		setPerFilterAny(r, extProcName, extProcAsConfiguredFilter)
 	}
 	return nil
 }
+
+var extProcAsConfiguredFilter = enabledFilterConfig(extProcAsConfigured())
 
 // extProcAsConfigured is the per-route configuration that turns an ext_proc
 // filter on as the connection manager configures it (no overrides).

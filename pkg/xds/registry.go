@@ -178,13 +178,24 @@ func disabledFilter(name string, config proto.Message) *hcmv3.HttpFilter {
 // enableFilter turns a disabledFilter on for a route, with its per-route
 // configuration (Envoy refuses a route that turns a filter on without one).
 func enableFilter(r *routev3.Route, name string, config proto.Message) {
-	setPerFilterConfig(r, name, &routev3.FilterConfig{Config: mustAny(config)})
+	setPerFilterAny(r, name, enabledFilterConfig(config))
+}
+
+// enabledFilterConfig is enableFilter's per-route configuration, marshalled
+// once, for a configuration that many routes share.
+func enabledFilterConfig(config proto.Message) *anypb.Any {
+	return mustAny(&routev3.FilterConfig{Config: mustAny(config)})
 }
 
 // setPerFilterConfig sets a filter's per-route configuration.
 func setPerFilterConfig(r *routev3.Route, name string, config proto.Message) {
+	setPerFilterAny(r, name, mustAny(config))
+}
+
+// setPerFilterAny sets a filter's per-route configuration, marshalled.
+func setPerFilterAny(r *routev3.Route, name string, config *anypb.Any) {
 	if r.TypedPerFilterConfig == nil {
 		r.TypedPerFilterConfig = map[string]*anypb.Any{}
 	}
-	r.TypedPerFilterConfig[name] = mustAny(config)
+	r.TypedPerFilterConfig[name] = config
 }

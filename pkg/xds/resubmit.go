@@ -55,7 +55,7 @@ func serviceCluster(name string, targets []string) (*clusterv3.Cluster, error) {
 			Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
 		},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(false)),
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamOptionsAny(false),
 		},
 	}, nil
 }
@@ -72,7 +72,7 @@ func pollCluster(c fleet.Cluster, co fleet.Coordinator) *clusterv3.Cluster {
 			TypedConfig: mustAny(&aggregatev3.ClusterConfig{Clusters: []string{CoordinatorClusterName(c.Name, co.Name), ResubmitCluster}}),
 		}},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(upstreamOptions(false)),
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": upstreamOptionsAny(false),
 		},
 	}
 }
