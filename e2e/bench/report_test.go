@@ -228,7 +228,7 @@ func TestReportNeverMetAndFlags(t *testing.T) {
 		"all processes 2.60 s vs 3.92 s: 0.66×; the control plane alone 1.56 s | **no** |",
 		"`trino-gateway` added submit p50 (ms): 549.500 (77.500–1021.500) (max/min 13.2× > 2.0×)",
 		"`trino-gateway` queries/s at saturation",
-		"`BenchmarkPolicyDecision`) on a 4 KB SQL text at most 40 µs at the median | not measured",
+		"evaluated for a 4 KB SQL text in at most 40 µs at the median | not measured",
 		"| simulator | trino-gateway | **not steady** | 2 | 90 s |",
 		"Not steady within the maximum warm time: `trino-gateway` (simulator).",
 		"† An input figure's repeats disagree",
