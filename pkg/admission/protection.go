@@ -57,16 +57,13 @@ type protect struct{ p *Pipeline }
 func (protect) Name() string { return "protection" }
 
 func (st protect) Admit(ctx context.Context, s *Submission) (Outcome, bool) {
-	if s.policy == nil || !s.policy.HasProtection() {
+	// The policy stage evaluated the protection decision with the routing
+	// decision (s.protection is set whenever it decided).
+	sub := s.protection
+	if s.policy == nil || !s.policy.HasProtection() || sub == nil {
 		return Outcome{}, false
 	}
-	var d *policy.ProtectionDecision
-	var err error
-	if sub := s.protection; sub != nil {
-		d, err = sub.Protection, sub.ProtectionErr
-	} else {
-		d, err = s.policy.Protect(ctx, routingPolicy(st).input(s))
-	}
+	d, err := sub.Protection, sub.ProtectionErr
 	if err != nil {
 		s.Entry.Allow = false
 		return reject(trino.ErrPolicyError, "the query protection policy failed, so the query is refused: "+err.Error(), ""), true

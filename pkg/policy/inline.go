@@ -10,8 +10,8 @@ import (
 // A rule that reads it (settings.etl_sources, classes[c]) would otherwise
 // look it up on every evaluation: OPA walks the ref through its rule tree
 // and its base-document cache each time, about a microsecond per ref, and
-// the shipped routing decision reads a dozen of them for an ordinary
-// submission. The compiler is given one more stage, after the refs are
+// the shipped routing decision's plain path reads about eight of them for
+// an ordinary submission. The compiler is given one more stage, after the refs are
 // resolved and the rule tree is built, which puts the data's values in
 // place of the refs that read it: data.switchyard.settings.etl_sources
 // becomes the array itself, and data.switchyard.governance.classes[c]
