@@ -22,6 +22,7 @@ func main() {
 	out := flag.String("out", "docs/benchmarks-polls.md", "report to write")
 	repeats := flag.Int("repeats", 0, "repeats (default: the plan's)")
 	variants := flag.String("variants", strings.Join(pollab.VariantNames(), ","), "variants, comma separated")
+	timing := flag.String("timing", pollab.NameAsIs, "variants the timing pass runs beside plain Envoy, comma separated")
 	dump := flag.String("dump", "", "also write the xDS Envoy's config_dump here")
 	from := flag.String("from", "", "render the report from a run's results.json (.cache/pollab/results.json) instead of running")
 	flag.Parse()
@@ -42,6 +43,7 @@ func main() {
 		plan.Repeats = *repeats
 	}
 	plan.Variants = strings.Split(*variants, ",")
+	plan.TimingVariants = strings.Split(*timing, ",")
 	if err := run(ctx, plan, *out, *dump); err != nil {
 		fmt.Fprintln(os.Stderr, "pollab:", err)
 		os.Exit(1)

@@ -246,19 +246,28 @@ func addTimingLog(cfg map[string]any, path string) error {
 }
 
 // readTiming summarises a timing log's polls (GETs of /v1/statement/...,
-// prefixed or not).
+// prefixed or not) and its submissions (POSTs of /v1/statement).
 func readTiming(target, path string) (Timing, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Timing{}, err
 	}
 	defer f.Close()
-	var cols [4][]float64
+	var polls, submits [4][]float64
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
-		if len(fs) != 6 || fs[0] != "GET" || !strings.Contains(fs[1], "/v1/statement/") {
+		if len(fs) != 6 {
+			continue
+		}
+		var cols *[4][]float64
+		switch {
+		case fs[0] == "GET" && strings.Contains(fs[1], "/v1/statement/"):
+			cols = &polls
+		case fs[0] == "POST" && fs[1] == "/v1/statement":
+			cols = &submits
+		default:
 			continue
 		}
 		var v [4]float64
@@ -278,23 +287,24 @@ func readTiming(target, path string) (Timing, error) {
 	if err := sc.Err(); err != nil {
 		return Timing{}, err
 	}
-	t := Timing{Target: target, Polls: len(cols[0])}
+	t := Timing{Target: target, Polls: len(polls[0]), Submits: len(submits[0])}
 	if t.Polls == 0 {
 		return t, fmt.Errorf("%s: no poll in the timing log %s", target, path)
 	}
-	t.RequestPath, t.Upstream, t.ResponsePath, t.Total = median(cols[0]), median(cols[1]), median(cols[2]), median(cols[3])
+	t.RequestPath, t.Upstream, t.ResponsePath, t.Total = median(polls[0]), median(polls[1]), median(polls[2]), median(polls[3])
+	if t.Submits > 0 {
+		t.Submit = Durations{median(submits[0]), median(submits[1]), median(submits[2]), median(submits[3])}
+	}
 	return t, nil
 }
 
-// timingPass runs plain Envoy and "as is", each with the timing log,
-// alternating TimingRepeats times at the fixed rate, then reads the logs
-// (complete once each Envoy has exited).
+// timingPass runs plain Envoy and the timing variants ("as is" by
+// default), each with the timing log, alternating TimingRepeats times at
+// the fixed rate, then reads the logs (complete once each Envoy has
+// exited).
 func (r *Runner) timingPass(ctx context.Context, base map[string]any, simURL string) ([]Timing, error) {
 	plainLog := filepath.Join(r.Env.Dir, "timing-envoy.log")
-	asisLog := filepath.Join(r.Env.Dir, "timing-as-is.log")
-	for _, p := range []string{plainLog, asisLog} {
-		_ = os.Remove(p)
-	}
+	_ = os.Remove(plainLog)
 	pc, err := plainConfig(simURL)
 	if err != nil {
 		return nil, err
@@ -307,13 +317,27 @@ func (r *Runner) timingPass(ctx context.Context, base map[string]any, simURL str
 		return nil, err
 	}
 	defer pen.Stop()
-	asis, _ := variantByName(NameAsIs)
-	at, err := r.startVariant(ctx, base, asis, asisLog)
-	if err != nil {
-		return nil, err
+	targets := []*target{{name: NamePlain, url: "http://" + purl, stop: pen.Stop}}
+	logs := []string{plainLog}
+	names := r.Plan.TimingVariants
+	if len(names) == 0 {
+		names = []string{NameAsIs}
 	}
-	defer at.stop()
-	targets := []*target{{name: NamePlain, url: "http://" + purl}, at}
+	for _, name := range names {
+		v, ok := variantByName(name)
+		if !ok {
+			return nil, fmt.Errorf("unknown timing variant %q", name)
+		}
+		log := filepath.Join(r.Env.Dir, "timing-"+name+".log")
+		_ = os.Remove(log)
+		t, err := r.startVariant(ctx, base, v, log)
+		if err != nil {
+			return nil, err
+		}
+		defer t.stop()
+		targets = append(targets, t)
+		logs = append(logs, log)
+	}
 	for i := range r.Plan.TimingRepeats {
 		for _, t := range rotate(targets, i) {
 			r.logf("timing pass %d/%d: %s", i+1, r.Plan.TimingRepeats, t.name)
@@ -322,15 +346,17 @@ func (r *Runner) timingPass(ctx context.Context, base map[string]any, simURL str
 			}
 		}
 	}
-	pen.Stop()
-	at.stop()
+	// Each log is complete once its Envoy has exited.
+	for _, t := range targets {
+		t.stop()
+	}
 	var out []Timing
-	for _, x := range []struct{ name, path string }{{NamePlain, plainLog}, {NameAsIs, asisLog}} {
-		t, err := readTiming(x.name, x.path)
+	for i, t := range targets {
+		tm, err := readTiming(t.name, logs[i])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, tm)
 	}
 	return out, nil
 }

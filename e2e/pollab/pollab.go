@@ -39,9 +39,11 @@ type Plan struct {
 	// Variants to run besides direct (all of Variants() by default).
 	Variants []string
 	// TimingRepeats is how many times the µs timing pass (plain Envoy and
-	// "as is", each with a file access log of Envoy's own timestamps)
-	// alternates after the repeats; 0 skips it.
+	// TimingVariants, each with a file access log of Envoy's own
+	// timestamps) alternates after the repeats; 0 skips it.
 	TimingRepeats int
+	// TimingVariants are timed beside plain Envoy (default: as-is).
+	TimingVariants []string
 	// Deadline bounds the whole experiment.
 	Deadline time.Duration
 }
@@ -89,8 +91,9 @@ type EnvoyTiming struct {
 	DownstreamCount              int64
 }
 
-// Timing is the µs timing pass of one target: medians over its polls of
-// Envoy's timestamps (access log %COMMON_DURATION%).
+// Timing is the µs timing pass of one target: medians over its polls
+// (and, apart, its submissions) of Envoy's timestamps (access log
+// %COMMON_DURATION%).
 type Timing struct {
 	Target string
 	Polls  int
@@ -100,6 +103,15 @@ type Timing struct {
 	// answer's first byte received to the last byte sent downstream
 	// (Envoy's response path), and the whole (first byte in, last byte
 	// out).
+	RequestPath, Upstream, ResponsePath, Total float64
+	// Submits and Submit are the same for the submissions (POST
+	// /v1/statement): their request path holds the ext_proc decision.
+	Submits int
+	Submit  Durations
+}
+
+// Durations are the medians of a timing pass's four spans, µs.
+type Durations struct {
 	RequestPath, Upstream, ResponsePath, Total float64
 }
 
@@ -125,6 +137,8 @@ type Runner struct {
 	Env  *harness.Env
 	Plan Plan
 	Log  io.Writer
+	// floorAddr is the floor processor's address, once started.
+	floorAddr string
 	// DumpPath, when set, receives the xDS Envoy's config_dump (the unit
 	// test's fixture is a trimmed copy of one).
 	DumpPath string
@@ -289,6 +303,19 @@ func (r *Runner) startVariant(ctx context.Context, base map[string]any, v Varian
 	}
 	if err := v.Apply(cfg); err != nil {
 		return nil, fmt.Errorf("variant %s: %w", v.Name, err)
+	}
+	if v.Floor {
+		if r.floorAddr == "" {
+			// It serves until the experiment's context ends.
+			addr, err := startFloor(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("floor processor: %w", err)
+			}
+			r.floorAddr = addr
+		}
+		if err := pointExtProcAt(cfg, r.floorAddr); err != nil {
+			return nil, fmt.Errorf("variant %s: %w", v.Name, err)
+		}
 	}
 	if accessLog != "" {
 		if err := addTimingLog(cfg, accessLog); err != nil {

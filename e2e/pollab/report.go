@@ -184,15 +184,30 @@ func (rep *Report) Markdown() string {
 		}
 	}
 	if len(rep.Timings) > 0 {
+		var names []string
+		for _, t := range rep.Timings {
+			names = append(names, "`"+t.Target+"`")
+		}
 		w("\n## Envoy's time and the upstream's, in µs (timing pass)\n\n")
-		w("After the repeats, plain Envoy and `as-is` ran again, each with a file access log of Envoy's own timestamps (`%%COMMON_DURATION(...:us)%%`), alternating %d time(s) at the same load (warm-ups included). Medians over every poll:\n\n", p.TimingRepeats)
+		w("After the repeats, %s ran again, each with a file access log of Envoy's own timestamps (`%%COMMON_DURATION(...:us)%%`), alternating %d time(s) at the same load (warm-ups included). Medians over every poll, then over every submission (whose request path holds the ext_proc decision):\n\n", strings.Join(names, ", "), p.TimingRepeats)
 		w("| target | polls | request path: first byte in → first byte upstream | upstream: last byte sent → first byte of the answer | response path: first byte of the answer → last byte out | whole: first byte in → last byte out |\n|---|---|---|---|---|---|\n")
 		for _, t := range rep.Timings {
 			w("| %s | %d | %.0f | %.0f | %.0f | %.0f |\n", t.Target, t.Polls, t.RequestPath, t.Upstream, t.ResponsePath, t.Total)
 		}
-		if len(rep.Timings) == 2 {
-			a, b := rep.Timings[1], rep.Timings[0]
-			w("\n`as-is` minus plain: request path %+.0f µs, upstream %+.0f µs, response path %+.0f µs, whole %+.0f µs.\n", a.RequestPath-b.RequestPath, a.Upstream-b.Upstream, a.ResponsePath-b.ResponsePath, a.Total-b.Total)
+		w("\n| target | submissions | request path | upstream | response path | whole |\n|---|---|---|---|---|---|\n")
+		for _, t := range rep.Timings {
+			if t.Submits == 0 {
+				continue
+			}
+			w("| %s | %d | %.0f | %.0f | %.0f | %.0f |\n", t.Target, t.Submits, t.Submit.RequestPath, t.Submit.Upstream, t.Submit.ResponsePath, t.Submit.Total)
+		}
+		b := rep.Timings[0]
+		for _, a := range rep.Timings[1:] {
+			w("\n`%s` minus plain: polls: request path %+.0f µs, upstream %+.0f µs, response path %+.0f µs, whole %+.0f µs", a.Target, a.RequestPath-b.RequestPath, a.Upstream-b.Upstream, a.ResponsePath-b.ResponsePath, a.Total-b.Total)
+			if a.Submits > 0 && b.Submits > 0 {
+				w("; submissions: request path %+.0f µs, upstream %+.0f µs, response path %+.0f µs, whole %+.0f µs", a.Submit.RequestPath-b.Submit.RequestPath, a.Submit.Upstream-b.Submit.Upstream, a.Submit.ResponsePath-b.Submit.ResponsePath, a.Submit.Total-b.Submit.Total)
+			}
+			w(".\n")
 		}
 	}
 	w("\n## Conclusion\n\n")

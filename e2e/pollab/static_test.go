@@ -3,6 +3,7 @@ package pollab
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -120,6 +121,11 @@ func TestVariantsApply(t *testing.T) {
 			if !strings.Contains(s, `"cluster":"`+failoverCluster()+`"`) {
 				t.Errorf("%s: no static submission route", v.Name)
 			}
+		case "observer-response-only":
+			pm := observerMode(t, h)
+			if pm["request_header_mode"] != "SKIP" || pm["request_body_mode"] != "NONE" || pm["response_header_mode"] != "SEND" {
+				t.Errorf("observer-response-only: processing mode %v", pm)
+			}
 		case "no-retry-policy":
 			if strings.Contains(s, "retry_priority") && strings.Contains(s, "retriable_status_codes") {
 				t.Error("no-retry-policy kept a route retry policy")
@@ -138,6 +144,55 @@ func TestVariantsApply(t *testing.T) {
 				t.Errorf("plain-poll-cluster: %v", c)
 			}
 		}
+	}
+}
+
+// observerMode is the answer observer's processing mode in a connection
+// manager.
+func observerMode(t *testing.T, h map[string]any) map[string]any {
+	t.Helper()
+	for _, f := range h["http_filters"].([]any) {
+		m := f.(map[string]any)
+		if m["name"] == observer {
+			return m["typed_config"].(map[string]any)["processing_mode"].(map[string]any)
+		}
+	}
+	t.Fatal("no observer")
+	return nil
+}
+
+// TestReadTiming: the timing log's polls and submissions are summarised
+// apart; other requests and lines without a duration are left out.
+func TestReadTiming(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "timing.log")
+	log := strings.Join([]string{
+		"POST /v1/statement 1000 300 90 1400",
+		"POST /v1/statement 1200 310 100 1600",
+		"POST /v1/statement 1400 320 110 1800",
+		"GET /_sy/c0/0/v1/statement/queued/q/s/1 100 120 30 250",
+		"GET /v1/statement/executing/q/s/2 140 130 40 310",
+		"GET /ui/ 10 10 10 30",
+		"DELETE /v1/statement/executing/q/s/2 1 1 1 3",
+		"GET /v1/statement/executing/q/s/3 - - - -",
+		"",
+	}, "\n")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readTiming("as-is", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Timing{Target: "as-is", Polls: 2, RequestPath: 120, Upstream: 125, ResponsePath: 35, Total: 280,
+		Submits: 3, Submit: Durations{RequestPath: 1200, Upstream: 310, ResponsePath: 100, Total: 1600}}
+	if got != want {
+		t.Errorf("readTiming = %+v, want %+v", got, want)
+	}
+	if err := os.WriteFile(path, []byte("POST /v1/statement 1 1 1 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readTiming("as-is", path); err == nil {
+		t.Error("a log without polls: want an error")
 	}
 }
 

@@ -36,6 +36,9 @@ type Variant struct {
 	Apply func(cfg map[string]any) error
 	// Rewrite maps every nextUri the load generator follows (nil: as is).
 	Rewrite func(string) string
+	// Floor sends the ext_proc cluster's streams to the floor processor
+	// (floor.go) instead of the control plane.
+	Floor bool
 }
 
 // Variants lists the variants in report order: "as is" first, then one
@@ -46,6 +49,9 @@ func Variants() []Variant {
 		{Name: "no-access-log", What: "the transaction log: the HCM's gRPC access log and its filter (and header_to_metadata, which notes the header the filter reads), evaluated on every request", Apply: noAccessLog},
 		{Name: "no-early-header-mutation", What: "early header mutation (removes 3 headers from every request)", Apply: noEarlyHeaderMutation},
 		{Name: "no-observer", What: "the answer observer (second ext_proc, on the submit route only); the decision filter stays", Apply: noObserver},
+		{Name: "observer-response-only", What: "the answer observer's request side: it skips the request's headers and body and starts at the answer's headers (it then has no ticket, so nothing is followed up)", Apply: observerResponseOnly},
+		{Name: "floor-processor", What: "the decision: both ext_proc filters stay, but their streams go to a processor that answers at once (every submission to c0, the same messages as the control plane's) instead of the control plane", Apply: func(map[string]any) error { return nil }, Floor: true},
+		{Name: "floor-authz", What: "the decision as one ext_authz check instead of ext_proc: both ext_proc filters go, and an ext_authz filter on the submit route sends the request with its body in one message to a check that answers at once (every submission to c0)", Apply: floorAuthzFilter, Floor: true},
 		{Name: "no-ext-proc", What: "both ext_proc filters; submissions go by a static route to what the decision picks (trino_c0_failover)", Apply: noExtProc},
 		{Name: "no-vhost-response-headers", What: "the virtual host's response_headers_to_add (%DYNAMIC_METADATA% formatter on every response)", Apply: noVhostResponseHeaders},
 		{Name: "no-retry-policy", What: "every retry policy (virtual host and routes: 404/503 resubmission, previous_hosts/previous_priorities)", Apply: noRetryPolicy},
@@ -163,6 +169,33 @@ func noObserver(cfg map[string]any) error {
 		return err
 	}
 	return dropPerRoute(cfg, observer)
+}
+
+// observerResponseOnly opens the observer's side stream at the answer
+// instead of the request: it tells the request side's cost from the
+// answer side's.
+func observerResponseOnly(cfg map[string]any) error {
+	h, err := hcmOf(cfg)
+	if err != nil {
+		return err
+	}
+	fs, _ := h["http_filters"].([]any)
+	for _, f := range fs {
+		m, _ := f.(map[string]any)
+		if n, _ := m["name"].(string); n != observer {
+			continue
+		}
+		tc, _ := m["typed_config"].(map[string]any)
+		pm, _ := tc["processing_mode"].(map[string]any)
+		if pm == nil {
+			return errors.New("observer without processing_mode")
+		}
+		pm["request_header_mode"] = "SKIP"
+		pm["request_body_mode"] = "NONE"
+		pm["response_header_mode"] = "SEND"
+		return nil
+	}
+	return errors.New("no observer")
 }
 
 func noExtProc(cfg map[string]any) error {
