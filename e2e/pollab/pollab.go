@@ -56,7 +56,7 @@ func DefaultPlan() Plan {
 		Repeats: 8, Sim: b.Sim, SQL: b.SQL,
 		Rate: b.FixedRate, Window: b.Window, Warmup: b.Warmup,
 		Warm: 3 * time.Second, Variants: VariantNames(),
-		TimingRepeats: 3, Deadline: 25 * time.Minute,
+		TimingRepeats: 3, Deadline: 35 * time.Minute,
 	}
 }
 
