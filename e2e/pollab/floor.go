@@ -113,8 +113,9 @@ func (floorAuthz) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckRes
 	}, nil
 }
 
-// startFloor serves the floor processor, the floor check (and the health service Envoy's
-// ext_proc cluster checks) on a loopback port until ctx ends.
+// startFloor serves the floor processor and the floor check (a grpc-go
+// server with its default options), with the health service Envoy's
+// ext_proc cluster checks, on a loopback port until ctx ends.
 func startFloor(ctx context.Context) (string, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
