@@ -122,9 +122,14 @@ func TestVariantsApply(t *testing.T) {
 				t.Errorf("%s: no static submission route", v.Name)
 			}
 		case "observer-response-only":
-			pm := observerMode(t, h)
+			pm := observerModeOf(t, h)
 			if pm["request_header_mode"] != "SKIP" || pm["request_body_mode"] != "NONE" || pm["response_header_mode"] != "SEND" {
 				t.Errorf("observer-response-only: processing mode %v", pm)
+			}
+		case "observer-no-body":
+			pm := observerModeOf(t, h)
+			if pm["request_header_mode"] != "SEND" || pm["request_body_mode"] != "NONE" {
+				t.Errorf("observer-no-body: processing mode %v", pm)
 			}
 		case "no-retry-policy":
 			if strings.Contains(s, "retry_priority") && strings.Contains(s, "retriable_status_codes") {
@@ -147,9 +152,9 @@ func TestVariantsApply(t *testing.T) {
 	}
 }
 
-// observerMode is the answer observer's processing mode in a connection
+// observerModeOf is the answer observer's processing mode in a connection
 // manager.
-func observerMode(t *testing.T, h map[string]any) map[string]any {
+func observerModeOf(t *testing.T, h map[string]any) map[string]any {
 	t.Helper()
 	for _, f := range h["http_filters"].([]any) {
 		m := f.(map[string]any)

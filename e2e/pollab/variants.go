@@ -50,6 +50,7 @@ func Variants() []Variant {
 		{Name: "no-early-header-mutation", What: "early header mutation (removes 3 headers from every request)", Apply: noEarlyHeaderMutation},
 		{Name: "no-observer", What: "the answer observer (second ext_proc, on the submit route only); the decision filter stays", Apply: noObserver},
 		{Name: "observer-response-only", What: "the answer observer's request side: it skips the request's headers and body and starts at the answer's headers (it then has no ticket, so nothing is followed up)", Apply: observerResponseOnly},
+		{Name: "observer-no-body", What: "the answer observer's copy of the SQL: it gets the request headers and the answer, not the body (nothing is then kept for resubmission)", Apply: observerNoBody},
 		{Name: "floor-processor", What: "the decision: both ext_proc filters stay, but their streams go to a processor that answers at once (every submission to c0, the same messages as the control plane's) instead of the control plane", Apply: func(map[string]any) error { return nil }, Floor: true},
 		{Name: "floor-authz", What: "the decision as one ext_authz check instead of ext_proc: both ext_proc filters go, and an ext_authz filter on the submit route sends the request with its body in one message to a check that answers at once (every submission to c0)", Apply: floorAuthzFilter, Floor: true},
 		{Name: "no-ext-proc", What: "both ext_proc filters; submissions go by a static route to what the decision picks (trino_c0_failover)", Apply: noExtProc},
@@ -171,28 +172,39 @@ func noObserver(cfg map[string]any) error {
 	return dropPerRoute(cfg, observer)
 }
 
+// observerNoBody stops the observer's copy of the request body (the SQL it
+// keeps for resubmission).
+func observerNoBody(cfg map[string]any) error {
+	return observerMode(cfg, func(pm map[string]any) { pm["request_body_mode"] = "NONE" })
+}
+
 // observerResponseOnly opens the observer's side stream at the answer
 // instead of the request: it tells the request side's cost from the
 // answer side's.
 func observerResponseOnly(cfg map[string]any) error {
+	return observerMode(cfg, func(pm map[string]any) {
+		pm["request_header_mode"] = "SKIP"
+		pm["request_body_mode"] = "NONE"
+		pm["response_header_mode"] = "SEND"
+	})
+}
+
+// observerMode edits the answer observer's processing mode.
+func observerMode(cfg map[string]any, edit func(map[string]any)) error {
 	h, err := hcmOf(cfg)
 	if err != nil {
 		return err
 	}
-	fs, _ := h["http_filters"].([]any)
-	for _, f := range fs {
-		m, _ := f.(map[string]any)
-		if n, _ := m["name"].(string); n != observer {
+	for _, f := range list(h["http_filters"]) {
+		if f["name"] != observer {
 			continue
 		}
-		tc, _ := m["typed_config"].(map[string]any)
+		tc, _ := f["typed_config"].(map[string]any)
 		pm, _ := tc["processing_mode"].(map[string]any)
 		if pm == nil {
 			return errors.New("observer without processing_mode")
 		}
-		pm["request_header_mode"] = "SKIP"
-		pm["request_body_mode"] = "NONE"
-		pm["response_header_mode"] = "SEND"
+		edit(pm)
 		return nil
 	}
 	return errors.New("no observer")
