@@ -72,6 +72,42 @@ func copyPolicies(t *testing.T, settings map[string]any) string {
 	return dir
 }
 
+// withoutRateQuotas lifts the per-user rate quotas of the governance
+// classes in a policy directory's data.json. A test of reloads under load
+// is not a test of quotas: its closed-loop clients can submit 30 queries a
+// second and more, and the shipped analyst quota (300 a minute per user)
+// would refuse the load's own queries after ten seconds.
+func withoutRateQuotas(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "data.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	sy, _ := doc["switchyard"].(map[string]any)
+	gov, _ := sy["governance"].(map[string]any)
+	classes, _ := gov["classes"].(map[string]any)
+	if len(classes) == 0 {
+		t.Fatal("data.json has no switchyard.governance.classes")
+	}
+	for _, c := range classes {
+		if perUser, ok := c.(map[string]any)["perUser"].(map[string]any); ok {
+			delete(perUser, "queriesPerMinute")
+		}
+	}
+	if b, err = json.MarshalIndent(doc, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestPolicyExamplesRoute runs each shipped example rule against real
 // Trino and checks where the query ran (or why it was refused).
 func TestPolicyExamplesRoute(t *testing.T) {
@@ -181,13 +217,13 @@ func querySession(t *testing.T, tr *harness.Trino, id string) map[string]string 
 // 502-504), and a broken policy is refused with its errors while the
 // running one keeps serving.
 func TestPolicyReloadUnderLoad(t *testing.T) {
-	dir := copyPolicies(t, nil)
+	dir := withoutRateQuotas(t, copyPolicies(t, nil))
 	g := startGatewayWithClusters(t, policyFleet(t, dir), "trino_a", "trino_e")
 	ctx := context.Background()
 	load := startLoad(t, g.URL(0), loadSpec{Clients: 3, Rate: 10, SQL: "SELECT 1"})
 	load.waitQueries(t, 6)
 	for i := range 4 {
-		other := copyPolicies(t, map[string]any{"agent_max_run_time": fmt.Sprintf("%dm", i+6)})
+		other := withoutRateQuotas(t, copyPolicies(t, map[string]any{"agent_max_run_time": fmt.Sprintf("%dm", i+6)}))
 		if out, err := cli(ctx, g, "policy", "upload", "--dir", other); err != nil || !strings.Contains(out, "published") {
 			load.finish()
 			t.Fatalf("upload %d: %v\n%s", i, err, out)
