@@ -55,29 +55,27 @@ func copyPolicies(t *testing.T, settings map[string]any) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Name() == "data.json" && len(settings) > 0 {
-			var doc map[string]map[string]map[string]any
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatal(err)
-			}
-			for k, v := range settings {
-				doc["switchyard"]["settings"][k] = v
-			}
-			b, _ = json.MarshalIndent(doc, "", "  ")
-		}
 		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if len(settings) > 0 {
+		editPolicyData(t, dir, func(doc map[string]any) {
+			sy, _ := doc["switchyard"].(map[string]any)
+			st, _ := sy["settings"].(map[string]any)
+			if st == nil {
+				t.Fatal("data.json has no switchyard.settings")
+			}
+			for k, v := range settings {
+				st[k] = v
+			}
+		})
+	}
 	return dir
 }
 
-// withoutRateQuotas lifts the per-user rate quotas of the governance
-// classes in a policy directory's data.json. A test of reloads under load
-// is not a test of quotas: its closed-loop clients can submit 30 queries a
-// second and more, and the shipped analyst quota (300 a minute per user)
-// would refuse the load's own queries after ten seconds.
-func withoutRateQuotas(t *testing.T, dir string) string {
+// editPolicyData edits a policy directory's data.json.
+func editPolicyData(t *testing.T, dir string, edit func(doc map[string]any)) {
 	t.Helper()
 	path := filepath.Join(dir, "data.json")
 	b, err := os.ReadFile(path)
@@ -88,23 +86,35 @@ func withoutRateQuotas(t *testing.T, dir string) string {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	sy, _ := doc["switchyard"].(map[string]any)
-	gov, _ := sy["governance"].(map[string]any)
-	classes, _ := gov["classes"].(map[string]any)
-	if len(classes) == 0 {
-		t.Fatal("data.json has no switchyard.governance.classes")
-	}
-	for _, c := range classes {
-		if perUser, ok := c.(map[string]any)["perUser"].(map[string]any); ok {
-			delete(perUser, "queriesPerMinute")
-		}
-	}
+	edit(doc)
 	if b, err = json.MarshalIndent(doc, "", "  "); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// withoutRateQuotas lifts the per-user rate quotas of the governance
+// classes in a policy directory's data.json. A test of reloads under load
+// is not a test of quotas: its closed-loop clients can submit 30 queries a
+// second and more, and the shipped analyst quota (300 a minute per user)
+// would refuse the load's own queries after ten seconds.
+func withoutRateQuotas(t *testing.T, dir string) string {
+	t.Helper()
+	editPolicyData(t, dir, func(doc map[string]any) {
+		sy, _ := doc["switchyard"].(map[string]any)
+		gov, _ := sy["governance"].(map[string]any)
+		classes, _ := gov["classes"].(map[string]any)
+		if len(classes) == 0 {
+			t.Fatal("data.json has no switchyard.governance.classes")
+		}
+		for _, c := range classes {
+			if perUser, ok := c.(map[string]any)["perUser"].(map[string]any); ok {
+				delete(perUser, "queriesPerMinute")
+			}
+		}
+	})
 	return dir
 }
 

@@ -35,12 +35,7 @@ func plainConfig(backendURL string) (map[string]any, error) {
 		return nil, err
 	}
 	backend := plainCluster("backend")
-	backend["load_assignment"] = map[string]any{
-		"cluster_name": "backend",
-		"endpoints": []any{map[string]any{"lb_endpoints": []any{map[string]any{
-			"endpoint": map[string]any{"address": map[string]any{"socket_address": map[string]any{"address": host, "port_value": p}}},
-		}}}},
-	}
+	backend["load_assignment"] = oneEndpoint("backend", host, p)
 	hcm := map[string]any{
 		"@type":                   typeHCM,
 		"stat_prefix":             "plain",

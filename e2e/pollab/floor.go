@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -125,7 +126,7 @@ func startFloor(ctx context.Context) (string, error) {
 	extprocv3.RegisterExternalProcessorServer(g, floorProcessor{})
 	authv3.RegisterAuthorizationServer(g, floorAuthz{})
 	hs := health.NewServer()
-	hs.SetServingStatus("envoy.service.ext_proc.v3.ExternalProcessor", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(xds.ExtProcHealthService, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(g, hs)
 	go func() { _ = g.Serve(lis) }()
 	go func() {
@@ -148,17 +149,12 @@ func pointExtProcAt(cfg map[string]any, addr string) error {
 	if c == nil {
 		return fmt.Errorf("no cluster %s", xds.ExtProcCluster)
 	}
-	var p int
-	if _, err := fmt.Sscan(port, &p); err != nil {
+	p, err := strconv.Atoi(port)
+	if err != nil {
 		return err
 	}
 	c["type"] = "STATIC"
-	c["load_assignment"] = map[string]any{
-		"cluster_name": xds.ExtProcCluster,
-		"endpoints": []any{map[string]any{"lb_endpoints": []any{map[string]any{"endpoint": map[string]any{"address": map[string]any{
-			"socket_address": map[string]any{"address": host, "port_value": p},
-		}}}}}},
-	}
+	c["load_assignment"] = oneEndpoint(xds.ExtProcCluster, host, p)
 	return nil
 }
 

@@ -174,6 +174,16 @@ func socketAddress(port int) map[string]any {
 	return map[string]any{"socket_address": map[string]any{"address": "127.0.0.1", "port_value": port}}
 }
 
+// oneEndpoint is a cluster's load_assignment of one endpoint.
+func oneEndpoint(cluster, host string, port int) map[string]any {
+	return map[string]any{
+		"cluster_name": cluster,
+		"endpoints": []any{map[string]any{"lb_endpoints": []any{map[string]any{
+			"endpoint": map[string]any{"address": map[string]any{"socket_address": map[string]any{"address": host, "port_value": port}}},
+		}}}},
+	}
+}
+
 // list reads a JSON array of objects.
 func list(v any) []map[string]any {
 	a, _ := v.([]any)

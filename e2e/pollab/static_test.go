@@ -122,12 +122,12 @@ func TestVariantsApply(t *testing.T) {
 				t.Errorf("%s: no static submission route", v.Name)
 			}
 		case "observer-response-only":
-			pm := observerModeOf(t, h)
+			pm := observerModeOf(t, cfg)
 			if pm["request_header_mode"] != "SKIP" || pm["request_body_mode"] != "NONE" || pm["response_header_mode"] != "SEND" {
 				t.Errorf("observer-response-only: processing mode %v", pm)
 			}
 		case "observer-no-body":
-			pm := observerModeOf(t, h)
+			pm := observerModeOf(t, cfg)
 			if pm["request_header_mode"] != "SEND" || pm["request_body_mode"] != "NONE" {
 				t.Errorf("observer-no-body: processing mode %v", pm)
 			}
@@ -152,18 +152,15 @@ func TestVariantsApply(t *testing.T) {
 	}
 }
 
-// observerModeOf is the answer observer's processing mode in a connection
-// manager.
-func observerModeOf(t *testing.T, h map[string]any) map[string]any {
+// observerModeOf is the answer observer's processing mode in a
+// configuration.
+func observerModeOf(t *testing.T, cfg map[string]any) map[string]any {
 	t.Helper()
-	for _, f := range h["http_filters"].([]any) {
-		m := f.(map[string]any)
-		if m["name"] == observer {
-			return m["typed_config"].(map[string]any)["processing_mode"].(map[string]any)
-		}
+	var pm map[string]any
+	if err := observerMode(cfg, func(m map[string]any) { pm = m }); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no observer")
-	return nil
+	return pm
 }
 
 // TestReadTiming: the timing log's polls and submissions are summarised
