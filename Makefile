@@ -54,7 +54,8 @@ bench-xds: setup
 	$(GO) run ./cmd/xdsbench $(XDSBENCH_ARGS)
 
 # The poll-latency A/B experiment of issue 17 (about 17 minutes):
-# docs/benchmarks-polls.md. POLLAB_ARGS=-smoke for a short check.
+# docs/benchmarks-polls.md. POLLAB_ARGS=-smoke for a short check; POLLAB_ARGS="-trino -out
+# docs/benchmarks-polls-trino.md" runs it over a real Trino instead of the simulator.
 pollab: setup
 	$(GO) run ./cmd/pollab $(POLLAB_ARGS)
 

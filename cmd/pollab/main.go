@@ -19,6 +19,7 @@ import (
 
 func main() {
 	smoke := flag.Bool("smoke", false, "2 repeats of short windows; figures mean nothing")
+	trino := flag.Bool("trino", false, "a real single-node Trino instead of the simulator (its own rate, SQL and warm-up)")
 	out := flag.String("out", "docs/benchmarks-polls.md", "report to write")
 	repeats := flag.Int("repeats", 0, "repeats (default: the plan's)")
 	variants := flag.String("variants", strings.Join(pollab.VariantNames(), ","), "variants, comma separated")
@@ -36,8 +37,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	plan := pollab.DefaultPlan()
+	if *trino {
+		plan = pollab.TrinoPlan()
+	}
 	if *smoke {
-		plan = pollab.SmokePlan()
+		plan = pollab.Smoke(plan)
 	}
 	if *repeats > 0 {
 		plan.Repeats = *repeats

@@ -27,8 +27,11 @@ import (
 type Plan struct {
 	Smoke   bool
 	Repeats int
-	Sim     harness.SimOptions
-	SQL     string
+	// Trino, when set, puts a real single-node Trino where the simulator
+	// is (TrinoPlan); Sim is then unused.
+	Trino bool
+	Sim   harness.SimOptions
+	SQL   string
 	// Rate (queries/s, open loop), Window and Warmup: the bench's
 	// fixed-rate run, per target and repeat.
 	Rate           float64
@@ -60,12 +63,32 @@ func DefaultPlan() Plan {
 	}
 }
 
+// TrinoPlan is DefaultPlan over a real single-node Trino: the bench's
+// real-Trino statement at a rate the Trino on this machine serves without
+// queueing (the bench's 4 closed-loop clients complete 20-26 queries/s),
+// each target warmed for longer (Trino's JIT), 4 repeats, and time for
+// every variant at those windows.
+func TrinoPlan() Plan {
+	b := bench.DefaultPlan()
+	p := DefaultPlan()
+	p.Trino, p.SQL = true, b.RealSQL
+	p.Rate, p.Window, p.Warmup, p.Warm = 10, 20*time.Second, 2*time.Second, 20*time.Second
+	p.Repeats, p.Deadline = 4, time.Hour
+	return p
+}
+
 // SmokePlan runs everything briefly so the tool keeps working; its figures
 // mean nothing.
-func SmokePlan() Plan {
-	p := DefaultPlan()
+func SmokePlan() Plan { return Smoke(DefaultPlan()) }
+
+// Smoke is p run briefly (a real Trino still gets 10 s to warm each
+// target: its first queries wait for the JIT).
+func Smoke(p Plan) Plan {
 	p.Smoke, p.Repeats = true, 2
 	p.Window, p.Warmup, p.Warm = 1500*time.Millisecond, 300*time.Millisecond, time.Second
+	if p.Trino {
+		p.Warm = 10 * time.Second
+	}
 	p.TimingRepeats = 1
 	p.Deadline = 10 * time.Minute
 	return p
@@ -174,7 +197,7 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 	rep.Envoy = envoyVersion(r.Env)
 	rep.LoadStart = loadAverage()
 
-	r.logf("starting the simulator, Redis, the control plane and Envoy (xDS)")
+	r.logf("starting the backend (%s), Redis, the control plane and Envoy (xDS)", p.backendName())
 	st, err := startStack(ctx, r.Env, p)
 	if err != nil {
 		return nil, err
@@ -193,10 +216,10 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	targets := []*target{
-		{name: NameDirect, url: st.sim.URL},
+		{name: NameDirect, url: st.backend},
 		{name: NameXDS, url: "http://" + st.cp.ListenerAddr, envoy: st.envoy, clusters: []string{pollCluster(), coordCluster()}, hcm: "switchyard", allPrefixed: true},
 	}
-	pc, err := plainConfig(st.sim.URL)
+	pc, err := plainConfig(st.backend)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +305,7 @@ func (r *Runner) Execute(ctx context.Context) (*Report, error) {
 		}
 	}
 	if p.TimingRepeats > 0 {
-		tm, err := r.timingPass(ctx, base, st.sim.URL)
+		tm, err := r.timingPass(ctx, base, st.backend)
 		if err != nil {
 			return nil, err
 		}
@@ -430,4 +453,12 @@ func envoyVersion(env *harness.Env) string {
 		}
 	}
 	return strings.TrimSpace(out)
+}
+
+// backendName is what stands behind the proxies.
+func (p Plan) backendName() string {
+	if p.Trino {
+		return "Trino"
+	}
+	return "the simulator"
 }

@@ -34,7 +34,7 @@ type Summary struct {
 // Summaries computes the per-target figures in report order.
 func (rep *Report) Summaries() []*Summary {
 	what := map[string]string{
-		NameDirect: "the simulator without a proxy (the reference)",
+		NameDirect: "the backend without a proxy (the reference)",
 		NamePlain:  "plain Envoy's static configuration (e2e/harness plainenvoy.go): the floor",
 		NameXDS:    "Switchyard's Envoy configured over xDS, as the bench runs it",
 	}
@@ -136,16 +136,20 @@ func (rep *Report) Markdown() string {
 		w(" **Smoke run: the figures mean nothing.**")
 	}
 	w("\n\n## Method\n\n")
-	w("- The stack of the bench's `switchyard-ungoverned` target (the simulator, Redis, the control plane with the shipped policy minus governance, Envoy over xDS) is started; Envoy's `/config_dump?include_eds` is turned into a static bootstrap (route configuration inline instead of RDS, endpoints inline instead of EDS, the ADS cluster dropped; the ext_proc and transaction-log clusters still point at the running control plane, so submissions are still decided by it). `as-is` is that bootstrap unchanged; every other variant switches one feature off in it; `all-off` switches them all off.\n")
+	w("- The stack of the bench's `switchyard-ungoverned` target (%s, Redis, the control plane with the shipped policy minus governance, Envoy over xDS) is started; Envoy's `/config_dump?include_eds` is turned into a static bootstrap (route configuration inline instead of RDS, endpoints inline instead of EDS, the ADS cluster dropped; the ext_proc and transaction-log clusters still point at the running control plane, so submissions are still decided by it). `as-is` is that bootstrap unchanged; every other variant switches one feature off in it; `all-off` switches them all off.\n", p.backendName())
 	w("- Every target runs as its own Envoy process (no hot restart, default concurrency: a worker per core, %d here), all started before the first repeat and kept running; `switchyard-xds` is the xDS-configured Envoy itself and `envoy` plain Envoy's configuration (the bench's floor).\n", runtime.NumCPU())
-	w("- Load: the bench's fixed-rate run: open loop at %.0f queries/s, %s warm-up then a %s window, one query = 1 submission + 4 polls (simulator: %d result pages of %d rows × %d columns after one queued poll). A poll is a GET of `%s/v1/statement/{queued,executing}/...`, routed by path, without ext_proc (off on poll routes).\n", p.Rate, p.Warmup, p.Window, p.Sim.Pages, p.Sim.Rows, p.Sim.Columns, pollPrefix)
+	if p.Trino {
+		w("- **Backend: a real single-node Trino** in place of the simulator (`-trino`): `%s`, open loop at %.0f queries/s, %s warm-up then a %s window; every target first ran %s at that rate. A poll is a GET of `%s/v1/statement/{queued,executing}/...`, routed by path, without ext_proc (off on poll routes); the Trino JVM shares the 2 cores with everything else.\n", p.SQL, p.Rate, p.Warmup, p.Window, p.Warm, pollPrefix)
+	} else {
+		w("- Load: the bench's fixed-rate run: open loop at %.0f queries/s, %s warm-up then a %s window, one query = 1 submission + 4 polls (simulator: %d result pages of %d rows × %d columns after one queued poll). A poll is a GET of `%s/v1/statement/{queued,executing}/...`, routed by path, without ext_proc (off on poll routes).\n", p.Rate, p.Warmup, p.Window, p.Sim.Pages, p.Sim.Rows, p.Sim.Columns, pollPrefix)
+	}
 	w("- %d repeats; in each, every target (direct included) runs once, in an order that rotates and reverses every repeat (as the bench's). Each target first ran %s at the same rate (warm; every query had to complete). *Added* = the target's poll quantile minus direct's in the same repeat.\n", p.Repeats, p.Warm)
 	w("- Δ vs `as-is` = the variant's poll p50 minus `as-is`'s in the same repeat (paired), median over repeats with a bootstrap 95%% interval of that median (4000 resamples); *p* is a two-sided Mann-Whitney U test of the variant's added p50s against `as-is`'s (normal approximation). A change counts as measurable when the interval excludes 0 and p < 0.05.\n\n")
 
 	w("## Conditions\n\n")
 	m := rep.Machine
 	w("- CPU: %s, %d cores; memory %s; kernel %s. Envoy %s; Go %s.\n", m.CPU, m.Cores, m.Memory, m.Kernel, rep.Envoy, runtime.Version())
-	w("- The load generator, the simulator, the control plane, Redis and %d idle-or-measured Envoys share the cores with other engineers' benchmarks and tests: load average %s at the start, %s at the end. The figures include that contention; the interleaving and pairing within a repeat are what make the comparison hold.\n", len(ss)-1, rep.LoadStart, rep.LoadEnd)
+	w("- The load generator, %s, the control plane, Redis and %d idle-or-measured Envoys share the cores with other engineers' benchmarks and tests: load average %s at the start, %s at the end. The figures include that contention; the interleaving and pairing within a repeat are what make the comparison hold.\n", p.backendName(), len(ss)-1, rep.LoadStart, rep.LoadEnd)
 	for _, n := range rep.Notes {
 		w("- %s\n", n)
 	}

@@ -7,18 +7,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/switchyard-gw/switchyard/e2e/harness"
 )
 
 // stack is what e2e/bench starts for its switchyard-ungoverned target: the
-// simulator, Redis, the control plane with the shipped policy minus
-// governance, and an Envoy configured over xDS.
+// simulator (or a real Trino), Redis, the control plane with the shipped
+// policy minus governance, and an Envoy configured over xDS.
 type stack struct {
-	sim   *harness.Sim
-	redis *harness.Redis
-	cp    *harness.Switchyard
-	envoy *harness.Envoy
+	// backend is the coordinator's URL: the simulator's or Trino's.
+	backend string
+	redis   *harness.Redis
+	cp      *harness.Switchyard
+	envoy   *harness.Envoy
 }
 
 // Names of the xDS resources of the one-cluster fleet (cluster "c0", one
@@ -32,14 +34,12 @@ const (
 // startStack starts the processes; env.StopAll stops them.
 func startStack(ctx context.Context, env *harness.Env, plan Plan) (*stack, error) {
 	s := &stack{}
-	simOpts := plan.Sim
-	// As in the bench: the simulator posts a completion event per query;
-	// the relay drops it (nothing is governed).
-	simOpts.Events = true
 	var err error
-	if s.sim, err = env.StartSim(ctx, "pollab-sim", simOpts); err != nil {
+	if err := s.startBackend(ctx, env, plan); err != nil {
 		return nil, err
 	}
+	// As in the bench: the backend posts its queries' events; the relay
+	// drops them (nothing is governed).
 	relay, err := env.Events()
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func startStack(ctx context.Context, env *harness.Env, plan Plan) (*stack, error
 		Extra:    map[string]any{"policy": map[string]any{"dir": policyDir}},
 		Clusters: []harness.ClusterSpec{{
 			Name: fleetCluster, Group: "adhoc",
-			Coordinators: []harness.CoordinatorSpec{{URL: s.sim.URL}},
+			Coordinators: []harness.CoordinatorSpec{{URL: s.backend}},
 		}},
 	}
 	if s.cp, err = env.StartSwitchyard(ctx, "pollab-switchyard", cfg); err != nil {
@@ -72,6 +72,30 @@ func startStack(ctx context.Context, env *harness.Env, plan Plan) (*stack, error
 		return nil, err
 	}
 	return s, nil
+}
+
+// startBackend starts the simulator, or with plan.Trino a real Trino
+// (once it is ready).
+func (s *stack) startBackend(ctx context.Context, env *harness.Env, plan Plan) error {
+	if plan.Trino {
+		tr, err := env.StartTrino("pollab-trino", harness.TrinoOptions{})
+		if err != nil {
+			return err
+		}
+		if err := tr.WaitReady(ctx, 4*time.Minute); err != nil {
+			return fmt.Errorf("trino: %w", err)
+		}
+		s.backend = tr.URL
+		return nil
+	}
+	simOpts := plan.Sim
+	simOpts.Events = true
+	sim, err := env.StartSim(ctx, "pollab-sim", simOpts)
+	if err != nil {
+		return err
+	}
+	s.backend = sim.URL
+	return nil
 }
 
 // configDump fetches Envoy's configuration, endpoints included.
