@@ -145,16 +145,21 @@ func pointExtProcAt(cfg map[string]any, addr string) error {
 	if !strings.HasPrefix(host, "127.") {
 		return fmt.Errorf("floor processor at %s: loopback only", addr)
 	}
-	c := clusterByName(cfg, xds.ExtProcCluster)
-	if c == nil {
-		return fmt.Errorf("no cluster %s", xds.ExtProcCluster)
-	}
 	p, err := strconv.Atoi(port)
 	if err != nil {
 		return err
 	}
-	c["type"] = "STATIC"
-	c["load_assignment"] = oneEndpoint(xds.ExtProcCluster, host, p)
+	if clusterByName(cfg, xds.ExtProcCluster) == nil {
+		return fmt.Errorf("no cluster %s", xds.ExtProcCluster)
+	}
+	// The observer's own cluster too (configurations from before it had
+	// one sent its streams on the decision's).
+	for _, name := range []string{xds.ExtProcCluster, xds.ObserveCluster} {
+		if c := clusterByName(cfg, name); c != nil {
+			c["type"] = "STATIC"
+			c["load_assignment"] = oneEndpoint(name, host, p)
+		}
+	}
 	return nil
 }
 

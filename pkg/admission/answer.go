@@ -98,6 +98,33 @@ func (p *Pipeline) Observed(ctx context.Context, f FollowUp, req *Request, answe
 	p.Submitted(ctx, p.restore(f, req), answer)
 }
 
+// maxFollowUps bounds the follow-ups one replica runs at once in the
+// background. Past it, ObservedLater waits for one to end: the observer's
+// stream then stays open, which is the backpressure (the follow-ups'
+// store writes are what falls behind, not the decisions).
+const maxFollowUps = 256
+
+// ObservedLater does Observed in the background, so the answer observer's
+// stream closes as soon as the answer is through. A stream held open for
+// the follow-up's store writes counts against Envoy's circuit breaker of
+// the control plane's cluster while they run: at saturation the
+// follow-ups fell behind, thousands of streams stayed open and new
+// decisions were refused (the submission failed open, GATEWAY_UNAVAILABLE).
+// It returns once the follow-up has started; Wait waits for it to end.
+// ctx must not end with the stream (the observer passes one that does
+// not).
+func (p *Pipeline) ObservedLater(ctx context.Context, f FollowUp, req *Request, answer []byte) {
+	p.followUps <- struct{}{}
+	p.background.Add(1)
+	go func() {
+		defer func() {
+			<-p.followUps
+			p.background.Done()
+		}()
+		p.Observed(ctx, f, req, answer)
+	}()
+}
+
 // Unanswered ends a routed submission whose coordinator never answered
 // (the stream ended without an answer: the coordinator failed, the client
 // went away): its slot is freed.

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -227,4 +228,64 @@ func TestTicketSlotWithoutGovernance(t *testing.T) {
 		t.Fatalf("recorded %+v, %v", r, err)
 	}
 	p.Unanswered(ctx, f, submission("SELECT 1"))
+}
+
+// blockedQueries holds every owner record until release is closed, and
+// counts the records that started.
+type blockedQueries struct {
+	store.Queries
+	started chan string
+	release chan struct{}
+}
+
+func (b *blockedQueries) PutQuery(ctx context.Context, id string, r store.QueryRoute, ttl time.Duration) error {
+	b.started <- id
+	<-b.release
+	return b.Queries.PutQuery(ctx, id, r, ttl)
+}
+
+// The observer's follow-ups run in the background: ObservedLater returns
+// while the owner record is still being written (the observer's stream
+// closes at once), at most maxFollowUps run at once, and the next waits
+// for one of them to end (backpressure on the observer, not a refusal).
+func TestObservedLaterRunsBoundedInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMemory().Queries
+	q := &blockedQueries{Queries: mem, started: make(chan string, maxFollowUps+1), release: make(chan struct{})}
+	p, _ := newPipeline(t, q)
+	f := FollowUp{ID: "sy_1", Group: "adhoc", Cluster: "a", User: "alice"}
+	for i := range maxFollowUps {
+		p.ObservedLater(ctx, f, submission("SELECT 1"), answer(fmt.Sprintf("q_%d", i)))
+	}
+	for range maxFollowUps {
+		select {
+		case <-q.started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a follow-up did not start")
+		}
+	}
+	next := make(chan struct{})
+	go func() {
+		p.ObservedLater(ctx, f, submission("SELECT 1"), answer("q_last"))
+		close(next)
+	}()
+	select {
+	case <-next:
+		t.Fatalf("a follow-up started past the bound of %d", maxFollowUps)
+	case <-q.started:
+		t.Fatalf("a follow-up wrote past the bound of %d", maxFollowUps)
+	case <-time.After(100 * time.Millisecond): // it waits, as it should
+	}
+	close(q.release)
+	select {
+	case <-next:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follow-up past the bound never started")
+	}
+	p.Wait()
+	for _, id := range []string{"q_0", fmt.Sprintf("q_%d", maxFollowUps-1), "q_last"} {
+		if r, err := mem.GetQuery(ctx, id); err != nil || r.Cluster != "a" {
+			t.Errorf("%s recorded %+v, %v", id, r, err)
+		}
+	}
 }

@@ -103,6 +103,9 @@ type Pipeline struct {
 	background sync.WaitGroup
 	// entries wait for the answers of routed submissions (FollowUp).
 	entries pendingEntries
+	// followUps bounds the follow-ups running in the background
+	// (ObservedLater): a token per running one.
+	followUps chan struct{}
 }
 
 // New returns the pipeline with the standard stages.
@@ -122,7 +125,7 @@ func New(o Options) *Pipeline {
 	if o.OwnerWait <= 0 {
 		o.OwnerWait = 500 * time.Millisecond
 	}
-	p := &Pipeline{o: o}
+	p := &Pipeline{o: o, followUps: make(chan struct{}, maxFollowUps)}
 	p.fleet = fleetView{router: o.Router, health: o.Health}
 	p.stages = []Stage{
 		classify{p},

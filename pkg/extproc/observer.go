@@ -54,12 +54,12 @@ func (s *Server) observe(stream extprocv3.ExternalProcessor_ProcessServer) error
 		}
 		o.step(work, req)
 		if o.done {
-			// Close the stream at once: in observability mode Envoy
-			// holds it open until the processor closes it or its
-			// deferred_close_timeout ends, and thousands of idle streams
-			// held open for seconds would fill the control plane's
-			// connection (Envoy's circuit breakers then fail new
-			// decisions).
+			// Close the stream at once (the follow-up goes on in the
+			// background): in observability mode Envoy holds it open
+			// until the processor closes it or its
+			// deferred_close_timeout ends, and thousands of streams held
+			// open for seconds would fill Envoy's circuit breaker of the
+			// observer's cluster.
 			return nil
 		}
 	}
@@ -119,11 +119,12 @@ func (o *observation) step(ctx context.Context, m *extprocv3.ProcessingRequest) 
 	}
 }
 
-// follow does the follow-up with the answer read so far.
+// follow does the follow-up with the answer read so far, in the
+// background: the stream closes at once (Pipeline.ObservedLater).
 func (o *observation) follow(ctx context.Context) {
 	o.done = true
 	o.req.Body = o.sql
-	o.s.o.Pipeline.Observed(ctx, o.f, &o.req, o.answer)
+	o.s.o.Pipeline.ObservedLater(ctx, o.f, &o.req, o.answer)
 }
 
 // end: a stream that ends before the whole answer came does the

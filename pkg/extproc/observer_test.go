@@ -56,6 +56,7 @@ func TestObserverJoinsTheAnswersChunks(t *testing.T) {
 	if err := <-fs.done; err != nil {
 		t.Fatal(err)
 	}
+	h.pipe.Wait()
 	if r, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde"); err != nil || r.Cluster != cluster {
 		t.Fatalf("recorded %+v, %v", r, err)
 	}
@@ -185,6 +186,7 @@ func TestObserverClosesItsStreamAfterTheAnswer(t *testing.T) {
 		t.Fatal("the observer kept its stream open after the answer")
 	}
 	close(fs.in)
+	h.pipe.Wait()
 	if _, err := h.store.GetQuery(context.Background(), "20260101_000000_00001_abcde"); err != nil {
 		t.Fatal(err)
 	}

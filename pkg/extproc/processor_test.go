@@ -195,7 +195,8 @@ func (h *harness) observe(t *testing.T, decision *extprocv3.ProcessingResponse, 
 }
 
 // observeRaw sends the given request messages, then the answer, on an
-// observer's stream.
+// observer's stream, and waits for the follow-up it started (which goes on
+// in the background once the stream closed).
 func (h *harness) observeRaw(t *testing.T, hs, body *extprocv3.ProcessingRequest, answer string) {
 	t.Helper()
 	f := &fakeStream{ctx: observerCtx(), in: make(chan *extprocv3.ProcessingRequest, 4), out: make(chan *extprocv3.ProcessingResponse, 4), done: make(chan error, 1)}
@@ -219,6 +220,7 @@ func (h *harness) observeRaw(t *testing.T, hs, body *extprocv3.ProcessingRequest
 	if len(f.out) > 0 {
 		t.Fatalf("the observer answered %v: Envoy ignores observers' answers", <-f.out)
 	}
+	h.pipe.Wait()
 }
 
 // mutate applies a header mutation as Envoy does before the next filter.

@@ -44,7 +44,13 @@ const metadataPrefixKey = "prefix"
 //     starting), Envoy sends to them all rather than refuse everything.
 //
 // The retry policy of the streams themselves is extProcRetryPolicy.
-func extProcCluster(o Options) (*clusterv3.Cluster, error) {
+//
+// The answer observer's streams have a cluster of their own (name
+// ObserveCluster, the same replicas and settings), so their own circuit
+// breaker: a backlog of observations (at saturation, while the
+// follow-ups' store writes fall behind) can fail observations, never the
+// decisions on ExtProcCluster.
+func extProcCluster(o Options, name string) (*clusterv3.Cluster, error) {
 	var lbs []*endpointv3.LbEndpoint
 	for _, t := range o.ExtProcTargets {
 		h, p, err := splitHostPort(t)
@@ -56,13 +62,13 @@ func extProcCluster(o Options) (*clusterv3.Cluster, error) {
 		}})
 	}
 	return &clusterv3.Cluster{
-		Name:                 ExtProcCluster,
+		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
 		// Replicas sit next to their Envoys: a connection that takes longer
 		// than this goes to a replica that is gone.
 		ConnectTimeout: durationpb.New(extProcConnectTimeout),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
-			ClusterName: ExtProcCluster,
+			ClusterName: name,
 			Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: lbs}},
 		},
 		HealthChecks: []*corev3.HealthCheck{{

@@ -123,9 +123,13 @@ func (extProcFilter) patchResources(*Resources, Options) error { return nil }
 // controlPlaneService is how ext_proc and ext_authz reach the control
 // plane: the replicas' cluster, with streams that failed before a replica
 // answered retried on another one.
-func controlPlaneService(o Options) *corev3.GrpcService {
+func controlPlaneService(o Options) *corev3.GrpcService { return replicaService(o, ExtProcCluster) }
+
+// replicaService is a gRPC service of the control-plane replicas reached
+// through cluster.
+func replicaService(o Options, cluster string) *corev3.GrpcService {
 	return &corev3.GrpcService{
-		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: ExtProcCluster}},
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: cluster}},
 		Timeout:         durationpb.New(o.ExtProcTimeout),
 		RetryPolicy:     extProcRetryPolicy(),
 	}

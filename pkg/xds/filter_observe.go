@@ -47,7 +47,7 @@ func (observeFilter) patchHCM(hcm *hcmv3.HttpConnectionManager, o Options) error
 	if o.Resubmit {
 		body = extprocv3.ProcessingMode_STREAMED // the SQL, to run it again
 	}
-	svc := controlPlaneService(o)
+	svc := replicaService(o, ObserveCluster) // its own circuit breaker: extProcCluster
 	svc.InitialMetadata = []*corev3.HeaderValue{{Key: StreamRoleMetadata, Value: StreamRoleObserve}}
 	hcm.HttpFilters = append(hcm.HttpFilters, disabledFilter(observeName, &extprocv3.ExternalProcessor{
 		GrpcService: svc,

@@ -17,6 +17,7 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -441,5 +442,41 @@ func TestFilterErrorFailsTheTranslation(t *testing.T) {
 				t.Errorf("got resources %v, error %v; want no resources and an error containing %q", res != nil, err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// The answer observer streams to the replicas through a cluster of its
+// own: the same replicas, endpoints and settings as the decisions', but
+// its own circuit breaker, so a backlog of observations cannot refuse
+// decisions (at saturation the observer's streams once filled the shared
+// cluster's breaker and submissions failed open).
+func TestObserverHasItsOwnCluster(t *testing.T) {
+	f, o := loadInput(t, "testdata/in/basic.yaml", true)
+	res, err := Translate(f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters := map[string]*clusterv3.Cluster{}
+	for _, c := range res.Clusters {
+		clusters[c.GetName()] = c
+	}
+	dec, obs := clusters[ExtProcCluster], clusters[ObserveCluster]
+	if dec == nil || obs == nil {
+		t.Fatalf("clusters %s and %s: %v, %v", ExtProcCluster, ObserveCluster, dec != nil, obs != nil)
+	}
+	same := proto.Clone(obs).(*clusterv3.Cluster)
+	same.Name, same.LoadAssignment.ClusterName = ExtProcCluster, ExtProcCluster
+	if !proto.Equal(same, dec) {
+		t.Errorf("the observer's cluster differs from the decisions' in more than its name:\n%v\n%v", obs, dec)
+	}
+	grpcCluster := map[string]string{}
+	for _, hf := range hcmOf(t, res.Listeners[0]).GetHttpFilters() {
+		var ep extprocv3.ExternalProcessor
+		if hf.GetTypedConfig().UnmarshalTo(&ep) == nil {
+			grpcCluster[hf.GetName()] = ep.GetGrpcService().GetEnvoyGrpc().GetClusterName()
+		}
+	}
+	if grpcCluster[extProcName] != ExtProcCluster || grpcCluster[observeName] != ObserveCluster {
+		t.Errorf("ext_proc filters' clusters: %v", grpcCluster)
 	}
 }

@@ -26,6 +26,7 @@ const (
 	ListenerName     = "switchyard_http"
 	RouteConfigName  = "switchyard_routes"
 	ExtProcCluster   = "switchyard_extproc"
+	ObserveCluster   = "switchyard_observe" // the answer observer's streams, to the same replicas
 	RouteHeader      = "x-switchyard-route" // gateway-owned: set only by ext_proc
 	ForwardedPrefix  = "x-forwarded-prefix"
 	MetadataNS       = "switchyard"
@@ -122,11 +123,15 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 		r.Secrets = append(r.Secrets, sec)
 	}
 
-	ep, err := extProcCluster(o)
+	ep, err := extProcCluster(o, ExtProcCluster)
 	if err != nil {
 		return nil, fmt.Errorf("ext_proc cluster: %w", err)
 	}
-	r.Clusters = append(r.Clusters, ep)
+	ob, err := extProcCluster(o, ObserveCluster)
+	if err != nil {
+		return nil, fmt.Errorf("observer cluster: %w", err)
+	}
+	r.Clusters = append(r.Clusters, ep, ob)
 	tl, err := txLogClusters(o)
 	if err != nil {
 		return nil, fmt.Errorf("transaction log clusters: %w", err)
@@ -134,6 +139,7 @@ func translate(f *fleet.Fleet, o Options, order []httpFilter) (*Resources, error
 	r.Clusters = append(r.Clusters, tl...)
 	if o.ControlPlaneTLS {
 		ep.TransportSocket = controlPlaneTransportSocket()
+		ob.TransportSocket = controlPlaneTransportSocket()
 		for _, c := range tl {
 			c.TransportSocket = controlPlaneTransportSocket()
 		}
