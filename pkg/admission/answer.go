@@ -115,9 +115,11 @@ const maxFollowUps = 256
 // not).
 func (p *Pipeline) ObservedLater(ctx context.Context, f FollowUp, req *Request, answer []byte) {
 	p.followUps <- struct{}{}
+	p.o.Metrics.FollowUps.Inc()
 	p.background.Add(1)
 	go func() {
 		defer func() {
+			p.o.Metrics.FollowUps.Dec()
 			<-p.followUps
 			p.background.Done()
 		}()

@@ -252,7 +252,7 @@ func TestObservedLaterRunsBoundedInTheBackground(t *testing.T) {
 	ctx := context.Background()
 	mem := store.NewMemory().Queries
 	q := &blockedQueries{Queries: mem, started: make(chan string, maxFollowUps+1), release: make(chan struct{})}
-	p, _ := newPipeline(t, q)
+	p, m := newPipeline(t, q)
 	f := FollowUp{ID: "sy_1", Group: "adhoc", Cluster: "a", User: "alice"}
 	for i := range maxFollowUps {
 		p.ObservedLater(ctx, f, submission("SELECT 1"), answer(fmt.Sprintf("q_%d", i)))
@@ -276,6 +276,9 @@ func TestObservedLaterRunsBoundedInTheBackground(t *testing.T) {
 		t.Fatalf("a follow-up wrote past the bound of %d", maxFollowUps)
 	case <-time.After(100 * time.Millisecond): // it waits, as it should
 	}
+	if n := testutil.ToFloat64(m.FollowUps); n != maxFollowUps {
+		t.Errorf("switchyard_followups_running %v, want %d", n, maxFollowUps)
+	}
 	close(q.release)
 	select {
 	case <-next:
@@ -283,6 +286,9 @@ func TestObservedLaterRunsBoundedInTheBackground(t *testing.T) {
 		t.Fatal("the follow-up past the bound never started")
 	}
 	p.Wait()
+	if n := testutil.ToFloat64(m.FollowUps); n != 0 {
+		t.Errorf("switchyard_followups_running %v once all ended", n)
+	}
 	for _, id := range []string{"q_0", fmt.Sprintf("q_%d", maxFollowUps-1), "q_last"} {
 		if r, err := mem.GetQuery(ctx, id); err != nil || r.Cluster != "a" {
 			t.Errorf("%s recorded %+v, %v", id, r, err)

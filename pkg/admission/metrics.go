@@ -25,6 +25,9 @@ type Metrics struct {
 	OwnerWaitSeconds prometheus.Histogram
 	// Answers counts routed submissions' follow-ups by outcome.
 	Answers *prometheus.CounterVec
+	// FollowUps is how many follow-ups run in the background now
+	// (ObservedLater; at most maxFollowUps).
+	FollowUps prometheus.Gauge
 }
 
 // stageBuckets span a cached decision (microseconds) to a cost estimate
@@ -76,6 +79,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchyard_submission_answers_total",
 			Help: "Routed submissions whose coordinator's answer the answer observer saw, by outcome: recorded (the query's owner was recorded), refused (an answer without a query of the chosen coordinator: an error document), unanswered (the stream ended without an answer).",
 		}, []string{"outcome"}),
+		FollowUps: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_followups_running",
+			Help: "Routed submissions' follow-ups (owner record, session pin, slot binding) running in the background after the answer observer closed its stream; at the bound of 256, new observations wait.",
+		}),
 	}
 	for _, o := range []string{"found", "timeout"} {
 		m.OwnerWaits.WithLabelValues(o)
@@ -84,7 +91,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.Answers.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Routed, m.StoreError, m.ExtRouterErrors, m.Sessions, m.Decisions, m.Rejections, m.Stages, m.OwnerWaits, m.OwnerWaitSeconds, m.Answers)
+		reg.MustRegister(m.Routed, m.StoreError, m.ExtRouterErrors, m.Sessions, m.Decisions, m.Rejections, m.Stages, m.OwnerWaits, m.OwnerWaitSeconds, m.Answers, m.FollowUps)
 	}
 	return m
 }
